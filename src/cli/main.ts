@@ -1,0 +1,85 @@
+/**
+ * The command line. Errors are caught here, once, and mapped to an exit code and one clear line
+ * (0 done, 2 bad input or config, 3 a peer could not be reached, 1 anything else).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CamrecError } from '../errors/index.js';
+import { evalCommand } from './eval-command.js';
+import { hyperFlag, intListFlag, numberFlag } from './flags.js';
+import { packageVersion } from './provenance.js';
+import { trainCommand } from './train-command.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('camrec')
+    .description('Train causal multimodal recommenders on one machine or a cluster')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const backend = new Option('--backend <name>', 'compute backend').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']);
+  program
+    .command('train')
+    .description('train a model (default: LightGCN on the bundled TikTok data)')
+    .option('--config <file>', 'YAML or JSON config; flags override it')
+    .option('--model <name>', 'model name (see `camrec models`)')
+    .option('--data <dir>', 'dataset folder in MMRec layout')
+    .option('--epochs <n>', 'maximum epochs (early stopping still applies)', numberFlag('--epochs'))
+    .option('--seed <n>', 'random seed', numberFlag('--seed'))
+    .option('--seeds <list>', 'several seeds, e.g. 1,2,3: mean ± std', intListFlag('--seeds'))
+    .option('--out <dir>', 'run directory (default runs/<model>-<data>-<time>)')
+    .option('--batch <n>', 'batch size', numberFlag('--batch'))
+    .option('--lr <x>', 'learning rate', numberFlag('--lr'))
+    .addOption(new Option('--optimizer <name>').choices(['adam', 'adagrad']))
+    .option('--patience <n>', 'early-stopping patience in evaluations', numberFlag('--patience'))
+    .option('--eval-every <n>', 'evaluate every n epochs', numberFlag('--eval-every'))
+    .option('--bench-epochs <n>', 'benchmark mode: exactly n epochs, then one evaluation', numberFlag('--bench-epochs'))
+    .option('--dim <n>', 'embedding size (hyper.dim)', numberFlag('--dim'))
+    .option('--layers <n>', 'propagation layers (hyper.layers)', numberFlag('--layers'))
+    .option('--reg <x>', 'regularisation weight (hyper.reg)', numberFlag('--reg'))
+    .option('--hyper <key=value>', 'a model hyper-parameter (repeatable)', hyperFlag)
+    .addOption(backend)
+    .option('--threads <n>', 'worker threads for kernels and evaluation', numberFlag('--threads'))
+    .option('--no-native', 'do not use the optional native kernels')
+    .option('--resume', 'continue from <out>/last.ckpt')
+    .option('--json', 'print one JSON result line on stdout')
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await trainCommand(opts);
+    });
+
+  program
+    .command('eval')
+    .description('evaluate a checkpoint on the valid and test splits')
+    .requiredOption('--checkpoint <file>', 'a best.ckpt or last.ckpt')
+    .option('--data <dir>', 'dataset folder (default: the one the checkpoint was trained on)')
+    .addOption(new Option('--backend <name>').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']))
+    .option('--threads <n>', 'worker threads', numberFlag('--threads'))
+    .option('--no-native', 'do not use the optional native kernels')
+    .option('--json', 'print one JSON result line on stdout')
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await evalCommand(opts);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0) return 0; // --help, --version
+    return 2; // commander already printed the usage error
+  }
+  if (err instanceof CamrecError) {
+    process.stderr.write(`camrec: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`camrec: unexpected error: ${e?.stack ?? String(err)}\n`);
+  return 1;
+}

@@ -1,0 +1,103 @@
+import { availableParallelism } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { initBackend } from '../compute/index.js';
+import { readConfigFile, resolveConfig, trainConfig, type TrainConfig } from '../config/index.js';
+import { loadDataset } from '../data/index.js';
+import { ConfigError } from '../errors/index.js';
+import { models } from '../models/index.js';
+import { formatMeanStd, RunDir, summarize, trainSeed, type SeedResult } from '../train/index.js';
+import { makeLogger } from './log.js';
+import { terminalProgress } from './progress.js';
+import { gitCommit, lockfileHash, packageVersion } from './provenance.js';
+import { openEvaluator } from './evaluator.js';
+
+/** Flags that are the model's hyper-parameters, gathered under `hyper`. */
+const HYPER_FLAGS = ['dim', 'layers', 'reg'] as const;
+
+export function flagsToConfig(opts: Record<string, unknown>): Record<string, unknown> {
+  const { config: _c, hyper, native, ...rest } = opts;
+  const h: Record<string, unknown> = { ...(hyper as Record<string, unknown> | undefined) };
+  for (const k of HYPER_FLAGS) {
+    if (rest[k] !== undefined) h[k] = rest[k];
+    delete rest[k];
+  }
+  return { ...rest, ...(native === false ? { native: false } : {}), ...(Object.keys(h).length ? { hyper: h } : {}) };
+}
+
+export function loadTrainConfig(opts: Record<string, unknown>): Readonly<TrainConfig> {
+  const layers = [];
+  if (typeof opts.config === 'string') layers.push({ source: opts.config, values: readConfigFile(opts.config) });
+  layers.push({ source: 'flags', values: flagsToConfig(opts) });
+  return resolveConfig(trainConfig, layers);
+}
+
+export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
+  const cfg = loadTrainConfig(opts);
+  const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+  const model = models.get(cfg.model);
+  model.hyper.parse(cfg.hyper); // fail early on bad hyper-parameters
+  if (cfg.resume && !cfg.out) throw new ConfigError('--resume needs --out <dir>: the run directory to continue');
+  const threads = cfg.threads ?? availableParallelism();
+  const backend = await initBackend(cfg.backend, { threads, native: cfg.native });
+  log.info(backend, 'backend');
+  const data = await loadDataset(cfg.data);
+  for (const m of data.modalities) if (m.standIn) log.warn({ modality: m.name, provenance: m.provenance }, 'stand-in features');
+  const outDir = resolve(cfg.out ?? join('runs', `${cfg.model}-${basename(resolve(cfg.data))}-${timestamp()}`));
+  const root = new RunDir(outDir);
+  root.writeJson('config.json', cfg);
+  const provenance = {
+    camrec: packageVersion(),
+    gitCommit: gitCommit(),
+    lockfileSha256: lockfileHash(),
+    node: process.version,
+    ...backend,
+  };
+  const seeds = cfg.seeds ?? [cfg.seed];
+  const evaluator = await openEvaluator(cfg, threads, backend);
+  const results: SeedResult[] = [];
+  try {
+    for (const seed of seeds) {
+      const dir = seeds.length > 1 ? new RunDir(join(outDir, `seed-${seed}`)) : root;
+      log.info({ seed, dir: dir.path, model: cfg.model, data: data.name }, 'training');
+      results.push(
+        await trainSeed(cfg, seed, data, model, dir, { log, evaluator, progress: cfg.json ? undefined : terminalProgress(), provenance }),
+      );
+    }
+  } finally {
+    await evaluator.close();
+  }
+  const summary = seeds.length > 1 ? writeSummary(root, results) : results[0];
+  report(cfg, outDir, results, log);
+  if (cfg.json) process.stdout.write(`${JSON.stringify({ out: outDir, ...summary })}\n`);
+  return 0;
+}
+
+function writeSummary(root: RunDir, results: SeedResult[]) {
+  const summary = {
+    seeds: results.map((r) => r.seed),
+    model: results[0].model,
+    dataset: results[0].dataset,
+    valid: summarize(results.map((r) => r.valid)),
+    test: summarize(results.map((r) => r.test)),
+    bestEpochs: results.map((r) => r.bestEpoch),
+    stoppedBy: results.map((r) => r.stoppedBy),
+    runs: results.map((r) => `seed-${r.seed}`),
+  };
+  root.writeJson('result.json', summary);
+  return summary;
+}
+
+function report(cfg: TrainConfig, outDir: string, results: SeedResult[], log: ReturnType<typeof makeLogger>): void {
+  const keys = ['recall@20', 'ndcg@20', 'recall@10', 'ndcg@10'];
+  const test = summarize(results.map((r) => r.test));
+  const valid = summarize(results.map((r) => r.valid));
+  const line = keys.map((k) => `${k} ${formatMeanStd(test[k])}`).join('  ');
+  log.info(
+    { out: outDir, seeds: results.map((r) => r.seed), validRecall20: formatMeanStd(valid['recall@20']) },
+    `${cfg.model} test (best valid epoch): ${line}`,
+  );
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}

@@ -1,0 +1,3 @@
+export type { Csr } from './csr.js';
+export { csrFromCoo, transpose, hasEntry, nnz } from './csr.js';
+export { normalizedBipartiteAdjacency } from './bipartite.js';

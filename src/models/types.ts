@@ -1,0 +1,55 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { z } from 'zod';
+import type { Dataset } from '../data/types.js';
+import type { TableSpec } from '../train/tables.js';
+
+/** One training batch of (user, positive item, negative item) triples. */
+export interface Batch {
+  readonly epoch: number;
+  readonly step: number;
+  readonly users: Int32Array;
+  readonly pos: Int32Array;
+  readonly neg: Int32Array;
+}
+
+/** Pulled rows of one table: row r of `value` is table row `ids[r]` (every row, in order, when ids is null). */
+export interface Param {
+  readonly value: tf.Tensor2D;
+  readonly ids: Int32Array | null;
+}
+
+export type Params = Readonly<Record<string, Param>>;
+
+export interface LossOutput {
+  readonly total: tf.Scalar;
+  readonly parts: Readonly<Record<string, tf.Scalar>>;
+}
+
+/** Final user and item representations; a model's score for (u, i) is their dot product. */
+export interface Representations {
+  readonly users: tf.Tensor2D;
+  readonly items: tf.Tensor2D;
+}
+
+/** What `prepare` computed once from the data (graphs, handles); released by `release`. */
+export interface Prepared {
+  release(): void;
+}
+
+/**
+ * A model is a pure function of its declared tables (DESIGN.md §3): it never logs, touches files or the
+ * network, or keeps state outside its tables and what `prepare` derived from the data.
+ */
+export interface Model<H extends Record<string, unknown> = Record<string, unknown>, P extends Prepared = Prepared> {
+  readonly name: string;
+  readonly description: string;
+  /** The model's hyper-parameters with their defaults (zod schema: validates and fills defaults). */
+  readonly hyper: z.ZodType<H>;
+  prepare(data: Dataset, hyper: H): P;
+  tables(data: Dataset, hyper: H): TableSpec[];
+  /** Rows of each table the batch's loss reads (null: every row). Ids sorted and unique. */
+  rows(batch: Batch, prep: P, hyper: H): Record<string, Int32Array | null>;
+  loss(params: Params, batch: Batch, prep: P, hyper: H): LossOutput;
+  /** Representations for scoring every user and item (params hold every row). */
+  represent(params: Params, prep: P, hyper: H): Representations;
+}

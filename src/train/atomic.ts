@@ -1,0 +1,37 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+/**
+ * Writes a file atomically: a temporary file in the same folder, fsync, rename over the target, fsync the
+ * folder. A crash leaves either the old file or the new one, never a torn one.
+ */
+export function writeFileAtomic(path: string, chunks: readonly Uint8Array[] | string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    if (typeof chunks === 'string') writeAll(fd, Buffer.from(chunks, 'utf8'));
+    else for (const c of chunks) writeAll(fd, c);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  syncDir(dirname(path));
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,46 @@
+import { CounterRng, purposeKey } from '../random/index.js';
+
+/** How a table's rows start. Each row draws from its own stream, so a shard can initialise its rows alone. */
+export type TableInit =
+  | { readonly kind: 'xavierUniform' }
+  | { readonly kind: 'normal'; readonly std: number }
+  | { readonly kind: 'zeros' }
+  | { readonly kind: 'values'; readonly values: Float32Array };
+
+/** A parameter table: sparse rows (users, items) or a small dense tensor, both [rows, dim]. */
+export interface TableSpec {
+  readonly name: string;
+  readonly rows: number;
+  readonly dim: number;
+  readonly init: TableInit;
+  /** Frozen tables are read but never updated. */
+  readonly trainable: boolean;
+}
+
+/**
+ * Fills a table's initial values. Xavier-uniform uses PyTorch's fan convention for an nn.Embedding weight
+ * [rows, dim]: bound = sqrt(6 / (rows + dim)). Row r uses the stream (seed, 'init', key(table), 0, r).
+ */
+export function initTable(spec: TableSpec, seed: number): Float32Array {
+  const out = new Float32Array(spec.rows * spec.dim);
+  const init = spec.init;
+  if (init.kind === 'zeros') return out;
+  if (init.kind === 'values') {
+    if (init.values.length !== out.length) {
+      throw new RangeError(`table ${spec.name}: initial values have ${init.values.length} entries, expected ${out.length}`);
+    }
+    out.set(init.values);
+    return out;
+  }
+  const rng = new CounterRng(seed);
+  const key = purposeKey(spec.name);
+  const bound = Math.sqrt(6 / (spec.rows + spec.dim));
+  for (let r = 0; r < spec.rows; r++) {
+    const s = rng.stream('init', key, 0, r);
+    const base = r * spec.dim;
+    for (let j = 0; j < spec.dim; j++) {
+      out[base + j] = init.kind === 'normal' ? init.std * s.nextNormal() : (2 * s.nextFloat() - 1) * bound;
+    }
+  }
+  return out;
+}

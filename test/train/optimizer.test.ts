@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { adagrad, adam, applyRows, initialState, LocalParamStore } from '../../src/train/index.js';
+
+/** Adam written out per scalar from Kingma & Ba, Algorithm 1, in double precision. */
+function adamReference(p0: number, grads: number[], lr: number): number {
+  let p = p0;
+  let m = 0;
+  let v = 0;
+  grads.forEach((g, k) => {
+    const t = k + 1;
+    m = 0.9 * m + 0.1 * g;
+    v = 0.999 * v + 0.001 * g * g;
+    const mh = m / (1 - 0.9 ** t);
+    const vh = v / (1 - 0.999 ** t);
+    p -= (lr * mh) / (Math.sqrt(vh) + 1e-8);
+  });
+  return p;
+}
+
+test('row-wise Adam equals the scalar reference on every updated row', () => {
+  const dim = 3;
+  const p = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const state = initialState(adam(0.01), p.length);
+  const gradsPerStep = [
+    [0.5, -1, 2],
+    [0.25, 0.1, -3],
+    [1, 1, 1],
+  ];
+  gradsPerStep.forEach((g, k) => applyRows(adam(0.01), p, state, dim, Int32Array.from([1]), Float32Array.from(g), k + 1));
+  for (let j = 0; j < dim; j++) {
+    const ref = adamReference(4 + j, gradsPerStep.map((g) => g[j]), 0.01);
+    assert.ok(Math.abs(p[dim + j] - ref) < 1e-6, `col ${j}: ${p[dim + j]} vs ${ref}`);
+  }
+  assert.deepEqual(Array.from(p.subarray(0, 3)), [1, 2, 3], 'row 0 was not touched');
+  assert.deepEqual(Array.from(p.subarray(6, 9)), [7, 8, 9], 'row 2 was not touched');
+  assert.deepEqual(Array.from(state[0].subarray(0, 3)), [0, 0, 0], 'untouched rows keep their moments');
+});
+
+test('Adagrad matches its closed form', () => {
+  const p = Float32Array.from([1, 1]);
+  const st = initialState(adagrad(0.1), 2);
+  applyRows(adagrad(0.1), p, st, 2, null, Float32Array.from([2, -1]), 1);
+  applyRows(adagrad(0.1), p, st, 2, null, Float32Array.from([2, -1]), 2);
+  // s1 = g², step1 = lr·g/|g| = lr·sign(g); s2 = 2g², step2 = lr·g/(√2|g|)
+  const expect = (g: number) => 1 - 0.1 * Math.sign(g) - (0.1 * Math.sign(g)) / Math.SQRT2;
+  assert.ok(Math.abs(p[0] - expect(2)) < 1e-6);
+  assert.ok(Math.abs(p[1] - expect(-1)) < 1e-6);
+});
+
+test('LocalParamStore updates only pushed rows, refuses bad ids, and round-trips its state', async () => {
+  const specs = [{ name: 'user', rows: 5, dim: 2, init: { kind: 'xavierUniform' as const }, trainable: true }];
+  const store = new LocalParamStore(specs, adam(0.1), 7);
+  const before = await store.pull('user', null);
+  await store.push([{ table: 'user', ids: Int32Array.from([1, 3]), grad: Float32Array.from([1, 1, -1, -1]) }]);
+  const after = await store.pull('user', null);
+  for (const r of [0, 2, 4]) assert.deepEqual(after.subarray(r * 2, r * 2 + 2), before.subarray(r * 2, r * 2 + 2));
+  for (const r of [1, 3]) assert.notDeepEqual(after.subarray(r * 2, r * 2 + 2), before.subarray(r * 2, r * 2 + 2));
+  assert.equal(store.step, 1);
+  await assert.rejects(store.push([{ table: 'user', ids: Int32Array.from([3, 1]), grad: new Float32Array(4) }]), /sorted/);
+  await assert.rejects(store.push([{ table: 'user', ids: Int32Array.from([9]), grad: new Float32Array(2) }]), /out of range/);
+  await assert.rejects(store.push([{ table: 'nope', ids: null, grad: new Float32Array(10) }]), /unknown table nope/);
+  assert.equal(store.step, 1, 'refused pushes do not count');
+  const state = await store.exportState();
+  const other = new LocalParamStore(specs, adam(0.1), 99);
+  await other.importState(state);
+  assert.deepEqual(await other.pull('user', null), after);
+  assert.equal(other.step, 1);
+});
+
+test('the same seed gives the same initial table; another seed another one', async () => {
+  const specs = [{ name: 'item', rows: 50, dim: 8, init: { kind: 'xavierUniform' as const }, trainable: true }];
+  const a = await new LocalParamStore(specs, adam(1), 1).pull('item', null);
+  const b = await new LocalParamStore(specs, adam(1), 1).pull('item', null);
+  const c = await new LocalParamStore(specs, adam(1), 2).pull('item', null);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  const bound = Math.sqrt(6 / (50 + 8));
+  assert.ok(a.every((x) => Math.abs(x) <= bound));
+  const mean = a.reduce((s, x) => s + x, 0) / a.length;
+  assert.ok(Math.abs(mean) < bound / 5);
+});
