@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { initBackend } from '../compute/index.js';
+import { configureCompute, initBackend } from '../compute/index.js';
 import { trainConfig, type BackendChoice } from '../config/index.js';
 import { loadDataset } from '../data/index.js';
 import { CheckpointError } from '../errors/index.js';
@@ -17,10 +17,8 @@ export async function evalCommand(opts: Record<string, unknown>): Promise<number
   if (!parsed.success) throw new CheckpointError(`${path}: its config no longer validates (${parsed.error.issues[0].message})`);
   const cfg = { ...parsed.data, ...(opts.data ? { data: String(opts.data) } : {}) };
   const threads = (opts.threads as number | undefined) ?? availableParallelism();
-  const backend = await initBackend((opts.backend as BackendChoice | undefined) ?? cfg.backend, {
-    threads,
-    native: opts.native !== false,
-  });
+  await configureCompute({ threads });
+  const backend = await initBackend((opts.backend as BackendChoice | undefined) ?? cfg.backend);
   const data = await loadDataset(cfg.data);
   if (data.checksum !== ckpt.meta.datasetChecksum) {
     log.warn({ data: cfg.data }, 'the dataset differs from the one the checkpoint was trained on');

@@ -8,7 +8,7 @@ export async function openEvaluator(
   threads: number,
   _backend: unknown,
 ): Promise<SplitEvaluator & { close(): Promise<void> }> {
-  const ev = createEvaluator({ threads });
+  const ev = await createEvaluator({ threads });
   return {
     evaluate: (input) =>
       ev.evaluate({

@@ -30,8 +30,8 @@ export const bpr: Model<BprHyper, Prepared> = {
     const p = gatherRows(params.item, batch.pos);
     const n = gatherRows(params.item, batch.neg);
     const bpr = bprLoss(u, p, n);
-    const reg = tf.mul(embLoss(batch.users.length, u, p, n), h.reg);
-    return { total: tf.add(bpr, reg), parts: { bpr, reg } };
+    const reg = tf.mul(embLoss(batch.users.length, u, p, n), h.reg) as tf.Scalar;
+    return { total: tf.add(bpr, reg) as tf.Scalar, parts: { bpr, reg } };
   },
   represent: (params) => ({ users: params.user.value, items: params.item.value }),
 };

@@ -45,7 +45,7 @@ export function gatherRows(param: Param, ids: Int32Array): tf.Tensor2D {
 /** BPR loss as MMRec: −mean(log(1e-10 + σ(s⁺ − s⁻))) (Rendle et al. 2009). */
 export function bprLoss(u: tf.Tensor2D, pos: tf.Tensor2D, neg: tf.Tensor2D): tf.Scalar {
   const diff = tf.sub(tf.sum(tf.mul(u, pos), 1), tf.sum(tf.mul(u, neg), 1));
-  return tf.neg(tf.mean(tf.log(tf.add(tf.sigmoid(diff), 1e-10))));
+  return tf.neg(tf.mean(tf.log(tf.add(tf.sigmoid(diff), 1e-10)))) as tf.Scalar;
 }
 
 /**
@@ -55,5 +55,5 @@ export function bprLoss(u: tf.Tensor2D, pos: tf.Tensor2D, neg: tf.Tensor2D): tf.
 export function embLoss(batchSize: number, ...embs: tf.Tensor2D[]): tf.Scalar {
   let s: tf.Scalar = tf.scalar(0);
   for (const e of embs) s = tf.add(s, tf.norm(e));
-  return tf.div(s, batchSize);
+  return tf.div(s, batchSize) as tf.Scalar;
 }

@@ -72,8 +72,8 @@ export const lightgcn: Model<LightGcnHyper, GraphPrepared> = {
         tf.gather(params.item.value, nIdx),
       ),
       h.reg,
-    );
-    return { total: tf.add(bpr, reg), parts: { bpr, reg } };
+    ) as tf.Scalar;
+    return { total: tf.add(bpr, reg) as tf.Scalar, parts: { bpr, reg } };
   },
   represent: (params, prep, h) => finalEmbeddings(params, prep, h.layers),
 };

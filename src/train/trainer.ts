@@ -103,18 +103,20 @@ export async function representations(
   hyper: Record<string, unknown>,
 ): Promise<{ users: Float32Array; items: Float32Array; dim: number }> {
   const values = await Promise.all(store.specs.map((s) => store.pull(s.name, null)));
-  return tf.tidy(() => {
+  // Typed arrays must not be returned from tf.tidy: it would walk them element by element.
+  const reps = tf.tidy(() => {
     const params: Record<string, { value: tf.Tensor2D; ids: null }> = {};
     store.specs.forEach((s, i) => {
       params[s.name] = { value: tf.tensor2d(values[i], [s.rows, s.dim]), ids: null };
     });
-    const reps = model.represent(params as Params, prep, hyper);
-    return {
-      users: reps.users.dataSync() as Float32Array,
-      items: reps.items.dataSync() as Float32Array,
-      dim: reps.users.shape[1],
-    };
+    const r = model.represent(params as Params, prep, hyper);
+    return [r.users, r.items];
   });
+  try {
+    return { users: reps[0].dataSync() as Float32Array, items: reps[1].dataSync() as Float32Array, dim: reps[0].shape[1] as number };
+  } finally {
+    tf.dispose(reps);
+  }
 }
 
 /** Trains one seed into `dir`, resuming from its last.ckpt when asked. */

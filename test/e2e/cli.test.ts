@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { camrec } from '../helpers/cli.js';
+import { tempDir, writeInter } from '../helpers/files.js';
+import { randomDataset } from '../helpers/tiny.js';
+
+const common = ['--batch', '256', '--lr', '0.01', '--dim', '16', '--threads', '2', '--backend', 'wasm'];
+
+test('camrec train writes a complete run directory and one JSON line; eval reproduces the test metrics', async () => {
+  const root = tempDir('cli');
+  const dataDir = writeInter(root, randomDataset(150, 80, 10, 2));
+  const out = join(root, 'run');
+  const r = await camrec(['train', '--model', 'lightgcn', '--data', dataDir, '--epochs', '4', '--out', out, '--json', ...common]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'exactly one line on stdout');
+  const res = JSON.parse(lines[0]);
+  for (const f of ['config.json', 'metrics.jsonl', 'best.ckpt', 'last.ckpt', 'result.json']) assert.ok(existsSync(join(out, f)), f);
+  const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  assert.deepEqual(result.test, res.test);
+  assert.equal(result.epochsRun, 4);
+  assert.equal(result.provenance.backend, 'wasm');
+  assert.match(result.provenance.lockfileSha256, /^[0-9a-f]{64}$/);
+  assert.match(result.dataset.checksum, /^[0-9a-f]{64}$/);
+  assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 4);
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.equal(cfg.hyper.dim, 16);
+
+  const ev = await camrec(['eval', '--checkpoint', join(out, 'best.ckpt'), '--json', '--threads', '1', '--backend', 'wasm']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const evOut = JSON.parse(ev.stdout.trim());
+  assert.equal(evOut.epoch, result.bestEpoch);
+  for (const k of ['recall@20', 'ndcg@20', 'recall@50']) assert.ok(Math.abs(evOut.test[k] - result.test[k]) < 1e-9, `${k}: ${evOut.test[k]} vs ${result.test[k]}`);
+});
+
+test('several seeds give mean ± std in the top-level result.json', async () => {
+  const root = tempDir('seeds');
+  const dataDir = writeInter(root, randomDataset(100, 50, 8, 3));
+  const out = join(root, 'run');
+  const r = await camrec(['train', '--model', 'bpr', '--data', dataDir, '--bench-epochs', '2', '--seeds', '1,2,3', '--out', out, '--json', ...common]);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  assert.deepEqual(summary.seeds, [1, 2, 3]);
+  const per = [1, 2, 3].map((s) => JSON.parse(readFileSync(join(out, `seed-${s}`, 'result.json'), 'utf8')).test['recall@20']);
+  const mean = per.reduce((a, b) => a + b, 0) / 3;
+  const std = Math.sqrt(per.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
+  assert.ok(Math.abs(summary.test['recall@20'].mean - mean) < 1e-12);
+  assert.ok(Math.abs(summary.test['recall@20'].std - std) < 1e-12);
+  assert.equal(summary.test['recall@20'].n, 3);
+});
+
+test('bad input stops with exit code 2 and one line naming the file, line and field', async () => {
+  const root = tempDir('bad');
+  const dataDir = writeInter(root, randomDataset(20, 10, 5, 1));
+  const inter = join(dataDir, 'tiny.inter');
+  const good = readFileSync(inter, 'utf8').split('\n');
+  good[3] = '-4\t2\t1\t0\t0';
+  writeFileSync(inter, good.join('\n'));
+  const r = await camrec(['train', '--model', 'bpr', '--data', dataDir, '--out', join(root, 'run'), ...common]);
+  assert.equal(r.code, 2);
+  const errLines = r.stderr.trim().split('\n').filter((l) => l.startsWith('camrec:'));
+  assert.equal(errLines.length, 1, r.stderr);
+  assert.match(errLines[0], /tiny\.inter:4/);
+  assert.match(errLines[0], /userID/);
+});
+
+test('an unknown model and an invalid flag are refused with exit code 2', async () => {
+  const m = await camrec(['train', '--model', 'nope']);
+  assert.equal(m.code, 2);
+  assert.match(m.stderr, /unknown model 'nope'; known models: bpr, lightgcn/);
+  const f = await camrec(['train', '--lr', 'fast']);
+  assert.equal(f.code, 2);
+  assert.match(f.stderr, /--lr: 'fast' is not a number/);
+  const c = await camrec(['train', '--epochs', '0']);
+  assert.equal(c.code, 2);
+  assert.match(c.stderr, /config field 'epochs'/);
+});
