@@ -22,7 +22,13 @@ test('normalised bipartite adjacency equals D^-1/2 A D^-1/2 computed densely on 
   const rng = new CounterRng(5).stream('simulate');
   const us: number[] = [];
   const is: number[] = [];
-  for (let u = 0; u < nU; u++) for (let i = 0; i < nI; i++) if (rng.nextFloat() < 0.4) (us.push(u), is.push(i));
+  for (let u = 0; u < nU; u++) {
+    for (let i = 0; i < nI; i++) {
+      if (rng.nextFloat() >= 0.4) continue;
+      us.push(u);
+      is.push(i);
+    }
+  }
   const r = csrFromCoo(nU, nI, Int32Array.from(us), Int32Array.from(is));
   const a = normalizedBipartiteAdjacency(r);
   const n = nU + nI;
