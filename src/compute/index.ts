@@ -1,0 +1,17 @@
+/**
+ * The compute layer (DESIGN.md §4): tfjs and its backend, our registered kernels (linear-time segment sums,
+ * sparse × dense products with their gradient), and the worker pool and shared heap they run on.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export { tf };
+export { BACKEND_CHOICES, type BackendChoice, type BackendInfo, initBackend } from './backend.js';
+export { registerKernels } from './kernels/register.js';
+export { kernelCounters } from './kernels/counters.js';
+export { segmentSum } from './kernels/segment-sum.js';
+export { segmentSumReference } from './kernels/segment-sum-ref.js';
+export { type SparseHandle, registerSparse, releaseSparse, spmm } from './kernels/spmm.js';
+export { spmmReference } from './kernels/spmm-ref.js';
+export { ComputePool, type PoolOptions, computePool, configureCompute, shutdownCompute } from './pool.js';
+export { balancedRowBounds } from './jobs.js';
+export { SharedHeap, sharedHeap } from './heap.js';

@@ -1,0 +1,82 @@
+/**
+ * How a kernel reads its inputs and makes its output on each backend we register for, so that a kernel is
+ * written once. wasm: tensors live in the backend's wasm heap (dataIdMap / typedArrayFromHeap / makeOutput);
+ * cpu: tensors are typed arrays in the backend's data store (data.get(dataId).values / makeTensorInfo).
+ */
+import type { DataType, KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import { countKernel } from './counters.js';
+
+export const KERNEL_BACKENDS = ['wasm', 'cpu'] as const;
+export type KernelBackend = (typeof KERNEL_BACKENDS)[number];
+
+export interface KernelIo {
+  /** The values of an input. On wasm the view is only valid until the backend allocates again. */
+  read(t: TensorInfo): TypedArray;
+  /** A new output tensor whose every element `fill` writes; read inputs inside `fill`, not before. */
+  output(shape: number[], dtype: DataType, fill: (out: TypedArray) => void): TensorInfo;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): TypedArray;
+}
+
+interface CpuBackendLike {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: DataType, values: TypedArray): TensorInfo;
+}
+
+function wasmIo(backend: WasmBackendLike): KernelIo {
+  return {
+    read: (t) => backend.typedArrayFromHeap(t),
+    output: (shape, dtype, fill) => {
+      const out = backend.makeOutput(shape, dtype);
+      fill(backend.typedArrayFromHeap(out));
+      return out;
+    },
+  };
+}
+
+function newTypedArray(dtype: DataType, size: number): TypedArray {
+  if (dtype === 'float32') return new Float32Array(size);
+  if (dtype === 'int32') return new Int32Array(size);
+  if (dtype === 'bool') return new Uint8Array(size);
+  throw new TypeError(`kernel output of dtype ${dtype} is not supported`);
+}
+
+function cpuIo(backend: CpuBackendLike): KernelIo {
+  return {
+    read: (t) => backend.data.get(t.dataId).values as TypedArray,
+    output: (shape, dtype, fill) => {
+      const values = newTypedArray(dtype, shape.reduce((a, b) => a * b, 1));
+      fill(values);
+      return backend.makeTensorInfo(shape, dtype, values);
+    },
+  };
+}
+
+const IO_FOR: Record<KernelBackend, (backend: unknown) => KernelIo> = {
+  wasm: (b) => wasmIo(b as WasmBackendLike),
+  cpu: (b) => cpuIo(b as CpuBackendLike),
+};
+
+export type KernelImpl = (io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap) => TensorInfo;
+
+/** One registered config per backend for `impl`; every call is counted under `kernelName`. */
+export function kernelConfigs(kernelName: string, impl: KernelImpl): KernelConfig[] {
+  return KERNEL_BACKENDS.map((backendName) => ({
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      countKernel(kernelName);
+      return impl(IO_FOR[backendName](backend), inputs, attrs ?? {});
+    },
+  }));
+}
+
+/** Throws unless `t` is float32 with the given rank. */
+export function expectFloat(kernelName: string, what: string, t: TensorInfo, rank: number): void {
+  if (t.dtype !== 'float32' || t.shape.length !== rank) {
+    throw new TypeError(`${kernelName}: ${what} must be a float32 tensor of rank ${rank}, got ${t.dtype} [${t.shape.join(', ')}]`);
+  }
+}

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
+import { gatherKernels } from './gather.js';
+import { segmentSumKernels } from './segment-sum.js';
+import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
+
+const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels];
+
+/**
+ * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2 and the cpu backend's
+ * UnsortedSegmentSum) and CamrecSpmm's gradient. Idempotent: a kernel already registered as ours is left alone.
+ */
+export function registerKernels(): void {
+  for (const config of OUR_KERNELS) {
+    const current = tf.getKernel(config.kernelName, config.backendName);
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current) tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel(config);
+  }
+  if (tf.getGradient(SPMM) !== spmmGradient) tf.registerGradient(spmmGradient);
+}
