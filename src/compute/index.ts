@@ -12,6 +12,7 @@ export { segmentSum } from './kernels/segment-sum.js';
 export { segmentSumReference } from './kernels/segment-sum-ref.js';
 export { type SparseHandle, registerSparse, releaseSparse, spmm } from './kernels/spmm.js';
 export { spmmReference } from './kernels/spmm-ref.js';
+export { propagateMean } from './kernels/propagate.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, shutdownCompute } from './pool.js';
 export { balancedRowBounds } from './jobs.js';
 export { SharedHeap, sharedHeap } from './heap.js';

@@ -54,6 +54,6 @@ export function bprLoss(u: tf.Tensor2D, pos: tf.Tensor2D, neg: tf.Tensor2D): tf.
  */
 export function embLoss(batchSize: number, ...embs: tf.Tensor2D[]): tf.Scalar {
   let s: tf.Scalar = tf.scalar(0);
-  for (const e of embs) s = tf.add(s, tf.norm(e));
+  for (const e of embs) s = tf.add(s, tf.sqrt(tf.sum(tf.square(e))));
   return tf.div(s, batchSize) as tf.Scalar;
 }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { registerSparse, releaseSparse, spmm, type SparseHandle } from '../compute/index.js';
+import { propagateMean, registerSparse, releaseSparse, type SparseHandle } from '../compute/index.js';
 import type { Dataset } from '../data/types.js';
 import { normalizedBipartiteAdjacency } from '../graph/index.js';
 import { bprLoss, embLoss } from './common.js';
@@ -30,15 +30,21 @@ export function prepareBipartite(data: Dataset): GraphPrepared {
   return { adjacency, nUsers: data.nUsers, nItems: data.nItems, release: () => releaseSparse(adjacency) };
 }
 
-/** E = mean over k = 0..K of Â^k E0 (LightGCN eq. 8, with α_k = 1/(K+1)). */
+/** E = mean over k = 0..K of Â^k E0 (LightGCN eq. 8, with α_k = 1/(K+1)), as one fused op. */
 export function propagate(adjacency: SparseHandle, ego: tf.Tensor2D, layers: number): tf.Tensor2D {
-  let x = ego;
-  let sum = ego;
-  for (let k = 0; k < layers; k++) {
-    x = spmm(adjacency, x);
-    sum = tf.add(sum, x);
+  return propagateMean(adjacency, ego, layers);
+}
+
+/** Node ids of a batch's users, positives and negatives in the joint user+item numbering, concatenated. */
+function batchNodes(batch: Batch, nUsers: number): Int32Array {
+  const n = batch.users.length;
+  const ids = new Int32Array(3 * n);
+  ids.set(batch.users, 0);
+  for (let k = 0; k < n; k++) {
+    ids[n + k] = nUsers + batch.pos[k];
+    ids[2 * n + k] = nUsers + batch.neg[k];
   }
-  return tf.div(sum, layers + 1);
+  return ids;
 }
 
 function finalEmbeddings(params: Params, prep: GraphPrepared, layers: number): Representations {
@@ -59,20 +65,15 @@ export const lightgcn: Model<LightGcnHyper, GraphPrepared> = {
   ],
   rows: () => ({ user: null, item: null }),
   loss(params: Params, batch: Batch, prep: GraphPrepared, h: LightGcnHyper): LossOutput {
-    const { users, items } = finalEmbeddings(params, prep, h.layers);
-    const uIdx = tf.tensor1d(batch.users, 'int32');
-    const pIdx = tf.tensor1d(batch.pos, 'int32');
-    const nIdx = tf.tensor1d(batch.neg, 'int32');
-    const bpr = bprLoss(tf.gather(users, uIdx), tf.gather(items, pIdx), tf.gather(items, nIdx));
-    const reg = tf.mul(
-      embLoss(
-        batch.users.length,
-        tf.gather(params.user.value, uIdx),
-        tf.gather(params.item.value, pIdx),
-        tf.gather(params.item.value, nIdx),
-      ),
-      h.reg,
-    ) as tf.Scalar;
+    const ego = tf.concat([params.user.value, params.item.value], 0) as tf.Tensor2D;
+    const all = propagate(prep.adjacency, ego, h.layers);
+    const n = batch.users.length;
+    // one gather per table (its gradient is one segment sum), then split into users, positives, negatives
+    const nodes = tf.tensor1d(batchNodes(batch, prep.nUsers), 'int32');
+    const [u, p, q] = tf.split(tf.gather(all, nodes), [n, n, n], 0) as tf.Tensor2D[];
+    const [u0, p0, q0] = tf.split(tf.gather(ego, nodes), [n, n, n], 0) as tf.Tensor2D[];
+    const bpr = bprLoss(u, p, q);
+    const reg = tf.mul(embLoss(n, u0, p0, q0), h.reg) as tf.Scalar;
     return { total: tf.add(bpr, reg) as tf.Scalar, parts: { bpr, reg } };
   },
   represent: (params, prep, h) => finalEmbeddings(params, prep, h.layers),

@@ -40,7 +40,7 @@ test('LightGCN trains on the wasm backend, through our kernels, and its loss fal
     assert.equal(tf.getBackend(), 'wasm');
     const after = kernelCounters();
     const ran = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
-    assert.ok(ran('CamrecSpmm') > 0, 'the sparse propagation kernel ran');
+    assert.ok(ran('CamrecPropagateMean') > 0, 'the fused sparse propagation kernel ran');
     assert.ok(ran('UnsortedSegmentSum') > 0, 'our segment-sum kernel ran (gather gradients)');
     const lines = readFileSync(dir.file('metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 8);

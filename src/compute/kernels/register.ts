@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherKernels } from './gather.js';
 import { segmentSumKernels } from './segment-sum.js';
+import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 
-const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels];
+const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels, ...propagateKernels];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2 and the cpu backend's
@@ -17,4 +18,5 @@ export function registerKernels(): void {
     tf.registerKernel(config);
   }
   if (tf.getGradient(SPMM) !== spmmGradient) tf.registerGradient(spmmGradient);
+  if (tf.getGradient(PROPAGATE_MEAN) !== propagateMeanGradient) tf.registerGradient(propagateMeanGradient);
 }

@@ -30,7 +30,7 @@ export interface SparseHandle {
 }
 
 /** A CSR matrix in the shared heap: byte offsets of its arrays (values 0 when binary). */
-interface HeapCsr {
+export interface HeapCsr {
   nRows: number;
   nCols: number;
   nnz: number;
@@ -106,7 +106,7 @@ export function releaseSparse(h: SparseHandle): void {
   if (entry.at !== entry.a) releaseHeap(entry.at);
 }
 
-function heapMatrix(id: number, transpose: boolean): HeapCsr {
+export function heapMatrix(id: number, transpose: boolean): HeapCsr {
   const entry = matrices.get(id);
   if (!entry) throw new Error(`${SPMM}: sparse matrix ${id} is not registered (released?)`);
   return transpose ? entry.at : entry.a;
@@ -115,7 +115,7 @@ function heapMatrix(id: number, transpose: boolean): HeapCsr {
 let scratch: { x: Scratch; y: Scratch } | undefined;
 
 /** y (at offset ys) = m·x (at offset xs), rows split over the pool's threads when the product is large enough. */
-function productRows(m: HeapCsr, xs: number, ys: number, d: number): void {
+export function productRows(m: HeapCsr, xs: number, ys: number, d: number): void {
   const pool = computePool();
   const parallel = pool.threads > 1 && m.nnz * d >= MIN_PARALLEL_WORK;
   const bounds = parallel
