@@ -17,7 +17,7 @@ export async function evalCommand(opts: Record<string, unknown>): Promise<number
   if (!parsed.success) throw new CheckpointError(`${path}: its config no longer validates (${parsed.error.issues[0].message})`);
   const cfg = { ...parsed.data, ...(opts.data ? { data: String(opts.data) } : {}) };
   const threads = (opts.threads as number | undefined) ?? availableParallelism();
-  await configureCompute({ threads });
+  await configureCompute({ threads, native: opts.native !== false && process.env.CAMREC_NATIVE !== '0' });
   const backend = await initBackend((opts.backend as BackendChoice | undefined) ?? cfg.backend);
   const data = await loadDataset(cfg.data);
   if (data.checksum !== ckpt.meta.datasetChecksum) {

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { configureCompute, initBackend } from '../compute/index.js';
+import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
 import { readConfigFile, resolveConfig, trainConfig, type TrainConfig } from '../config/index.js';
 import { loadDataset } from '../data/index.js';
 import { ConfigError } from '../errors/index.js';
@@ -38,8 +38,8 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   model.hyper.parse(cfg.hyper); // fail early on bad hyper-parameters
   if (cfg.resume && !cfg.out) throw new ConfigError('--resume needs --out <dir>: the run directory to continue');
   const threads = cfg.threads ?? availableParallelism();
-  await configureCompute({ threads });
-  const backend = await initBackend(cfg.backend);
+  await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });
+  const backend = { ...(await initBackend(cfg.backend)), native: nativeKernels()?.isa() ?? null };
   log.info(backend, 'backend');
   const data = await loadDataset(cfg.data);
   for (const m of data.modalities) if (m.standIn) log.warn({ modality: m.name, provenance: m.provenance }, 'stand-in features');

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { SharedHeap, sharedHeap } from './heap.js';
+import { type NativeKernels, loadNative } from './native.js';
 import {
   CHUNKS_DONE,
   FAILED,
@@ -234,8 +235,20 @@ export async function shutdownCompute(): Promise<void> {
   await pool?.close();
 }
 
-/** Sets the thread count of the process's pool (default: the cores), restarting it. */
-export async function configureCompute(opts: { threads?: number }): Promise<void> {
+let nativeChoice: { enabled: boolean; kernels?: NativeKernels | null } = { enabled: true };
+
+/**
+ * Sets the thread count of the process's pool (default: the cores), restarting it, and whether the optional
+ * native kernels may be used (default: yes, when the addon was built).
+ */
+export async function configureCompute(opts: { threads?: number; native?: boolean }): Promise<void> {
   await shutdownCompute();
   defaultThreads = opts.threads;
+  nativeChoice = { enabled: opts.native ?? true };
+}
+
+/** The native kernels when they are enabled and built, else null (loaded once). */
+export function nativeKernels(): NativeKernels | null {
+  if (nativeChoice.kernels === undefined) nativeChoice.kernels = loadNative({ disabled: !nativeChoice.enabled });
+  return nativeChoice.kernels;
 }

@@ -9,7 +9,7 @@ import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@
 import { type Csr, transpose as transposeCsr } from '../../graph/index.js';
 import { Scratch, sharedHeap } from '../heap.js';
 import { balancedRowBounds } from '../jobs.js';
-import { computePool } from '../pool.js';
+import { computePool, nativeKernels } from '../pool.js';
 import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
 
 export const SPMM = 'CamrecSpmm';
@@ -117,6 +117,22 @@ let scratch: { x: Scratch; y: Scratch } | undefined;
 /** y (at offset ys) = m·x (at offset xs), rows split over the pool's threads when the product is large enough. */
 export function productRows(m: HeapCsr, xs: number, ys: number, d: number): void {
   const pool = computePool();
+  const native = nativeKernels();
+  if (native) {
+    const heap = sharedHeap();
+    native.spmmThreaded(
+      heap.i32(m.indptr, m.nRows + 1),
+      heap.i32(m.indices, m.nnz),
+      m.values === 0 ? null : heap.f32(m.values, m.nnz),
+      heap.f32(xs, m.nCols * d),
+      d,
+      heap.f32(ys, m.nRows * d),
+      0,
+      m.nRows,
+      m.nnz * d >= MIN_PARALLEL_WORK ? pool.threads : 1,
+    );
+    return;
+  }
   const parallel = pool.threads > 1 && m.nnz * d >= MIN_PARALLEL_WORK;
   const bounds = parallel
     ? balancedRowBounds(sharedHeap().i32(m.indptr, m.nRows + 1), m.nRows, pool.threads * CHUNKS_PER_THREAD)

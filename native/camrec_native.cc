@@ -1,0 +1,482 @@
+// N-API surface of the optional native kernels (loaded by src/compute/native.ts). Arguments are checked
+// here, once, so that no kernel can read or write outside the caller's typed arrays; the kernels
+// themselves (kernels.inl) trust what they are given. Bad arguments throw TypeError or RangeError.
+#include <node_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "kernels.h"
+
+namespace camrec {
+namespace {
+
+// Bumped whenever an exported signature changes; the loader refuses a build with another number.
+constexpr int32_t kAbiVersion = 1;
+constexpr int64_t kMaxThreads = 256;
+constexpr int64_t kMaxInt32 = 2147483647;
+
+// ---- instruction sets ------------------------------------------------------------------------------
+
+// Best first; the generic kernels run everywhere.
+std::vector<const IsaKernels*> supportedIsas() {
+  std::vector<const IsaKernels*> isas;
+#if defined(CAMREC_HAVE_AVX2_BUILD)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back(&avx2::kernels);
+#endif
+  isas.push_back(&generic::kernels);
+  return isas;
+}
+
+// Per Node environment (the main thread and each worker thread have their own).
+struct Instance {
+  const IsaKernels* isa;
+};
+
+// ---- errors and arguments --------------------------------------------------------------------------
+
+struct ArgError {
+  bool range;  // RangeError rather than TypeError
+  std::string message;
+};
+
+struct NapiFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void check(napi_status status) {
+  if (status != napi_ok) throw NapiFailure("camrec_native: an N-API call failed");
+}
+
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+  std::ostringstream s;
+  (s << ... << parts);
+  return s.str();
+}
+
+template <class... Parts>
+[[noreturn]] void typeError(const char* fn, const Parts&... parts) {
+  throw ArgError{false, cat(fn, ": ", parts...)};
+}
+
+template <class... Parts>
+[[noreturn]] void rangeError(const char* fn, const Parts&... parts) {
+  throw ArgError{true, cat(fn, ": ", parts...)};
+}
+
+// Runs body and turns what it throws into a pending JS exception.
+template <class Body>
+napi_value guard(napi_env env, Body body) {
+  try {
+    return body();
+  } catch (const ArgError& e) {
+    if (e.range) napi_throw_range_error(env, nullptr, e.message.c_str());
+    else napi_throw_type_error(env, nullptr, e.message.c_str());
+  } catch (const std::bad_alloc&) {
+    napi_throw_error(env, nullptr, "camrec_native: out of memory");
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+std::vector<napi_value> arguments(napi_env env, napi_callback_info info, const char* fn, size_t expected) {
+  size_t argc = expected;
+  std::vector<napi_value> argv(expected);
+  check(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
+  if (argc != expected) typeError(fn, "expected ", expected, " arguments, got ", argc);
+  return argv;
+}
+
+template <class T>
+struct View {
+  T* data;
+  int64_t length;
+  napi_value value;
+};
+
+template <class T>
+View<T> typedArray(napi_env env, napi_value v, const char* fn, const char* name, bool nullable = false) {
+  constexpr bool isFloat = std::is_same<std::remove_const_t<T>, float>::value;
+  const napi_typedarray_type want = isFloat ? napi_float32_array : napi_int32_array;
+  const char* typeName = isFloat ? "Float32Array" : "Int32Array";
+  napi_valuetype vt;
+  check(napi_typeof(env, v, &vt));
+  if (nullable && (vt == napi_null || vt == napi_undefined)) return View<T>{nullptr, 0, v};
+  bool isTyped = false;
+  check(napi_is_typedarray(env, v, &isTyped));
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) check(napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr));
+  if (!isTyped || type != want) typeError(fn, name, " must be ", nullable ? "null or " : "", "a ", typeName);
+  return View<T>{static_cast<T*>(data), static_cast<int64_t>(length), v};
+}
+
+int64_t integer(napi_env env, napi_value v, const char* fn, const char* name, int64_t min, int64_t max) {
+  napi_valuetype vt;
+  check(napi_typeof(env, v, &vt));
+  if (vt != napi_number) typeError(fn, name, " must be a number");
+  double d = 0;
+  check(napi_get_value_double(env, v, &d));
+  const bool inRange = d >= static_cast<double>(min) && d <= static_cast<double>(max);
+  if (!inRange || d != static_cast<double>(static_cast<int64_t>(d)))
+    rangeError(fn, name, " must be an integer in [", min, ", ", max, "], got ", d);
+  return static_cast<int64_t>(d);
+}
+
+// Rows [r0, r1) of a CSR matrix with nCols columns: pointers inside indices and non-decreasing,
+// column indices in range.
+void checkCsrRows(const char* fn, const char* what, View<const int32_t> indptr, View<const int32_t> indices,
+                  int64_t r0, int64_t r1, int64_t nCols) {
+  if (indptr.length < r1 + 1) rangeError(fn, what, " indptr has ", indptr.length, " entries, needs ", r1 + 1);
+  if (indptr.data[r0] < 0) rangeError(fn, what, " indptr[", r0, "] is negative");
+  for (int64_t r = r0; r < r1; ++r)
+    if (indptr.data[r + 1] < indptr.data[r]) rangeError(fn, what, " indptr decreases at row ", r);
+  if (indptr.data[r1] > indices.length) rangeError(fn, what, " indptr points past the end of indices");
+  for (int64_t e = indptr.data[r0]; e < indptr.data[r1]; ++e)
+    if (indices.data[e] < 0 || indices.data[e] >= nCols)
+      rangeError(fn, what, " index ", indices.data[e], " at position ", e, " is outside [0, ", nCols, ")");
+}
+
+const IsaKernels& currentIsa(napi_env env) {
+  void* data = nullptr;
+  check(napi_get_instance_data(env, &data));
+  return *static_cast<Instance*>(data)->isa;
+}
+
+// ---- threads ---------------------------------------------------------------------------------------
+
+// Runs part(0..parts-1), part 0 on the calling thread; parts whose thread cannot start run here too.
+template <class Part>
+void runParts(int64_t parts, const Part& part) {
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(parts));
+  int64_t started = 1;
+  try {
+    for (; started < parts; ++started) pool.emplace_back([&part, started] { part(started); });
+  } catch (const std::system_error&) {
+  }
+  part(0);
+  for (int64_t t = started; t < parts; ++t) part(t);
+  for (auto& th : pool) th.join();
+}
+
+// ---- spmm ------------------------------------------------------------------------------------------
+
+struct SpmmJob {
+  const IsaKernels* isa;
+  SpmmArgs args;
+  int64_t rowStart;
+  int64_t rowEnd;
+};
+
+SpmmJob spmmJob(napi_env env, const std::vector<napi_value>& argv, const char* fn) {
+  const auto indptr = typedArray<const int32_t>(env, argv[0], fn, "indptr");
+  const auto indices = typedArray<const int32_t>(env, argv[1], fn, "indices");
+  const auto values = typedArray<const float>(env, argv[2], fn, "values", true);
+  const auto x = typedArray<const float>(env, argv[3], fn, "x");
+  const int64_t dim = integer(env, argv[4], fn, "dim", 1, kMaxInt32);
+  const auto out = typedArray<float>(env, argv[5], fn, "out");
+  const int64_t rowEnd = integer(env, argv[7], fn, "rowEnd", 0, kMaxInt32 - 1);
+  const int64_t rowStart = integer(env, argv[6], fn, "rowStart", 0, rowEnd);
+  checkCsrRows(fn, "A", indptr, indices, rowStart, rowEnd, x.length / dim);
+  if (values.data != nullptr && values.length < indptr.data[rowEnd]) rangeError(fn, "values is shorter than indices");
+  if (out.length < rowEnd * dim) rangeError(fn, "out has ", out.length, " floats, needs rowEnd * dim = ", rowEnd * dim);
+  const float* o0 = out.data + rowStart * dim;
+  const float* o1 = out.data + rowEnd * dim;
+  if (o0 < o1 && o0 < x.data + x.length && x.data < o1) rangeError(fn, "out overlaps x");
+  const SpmmArgs args{indptr.data, indices.data, values.data, x.data, dim, out.data};
+  return SpmmJob{&currentIsa(env), args, rowStart, rowEnd};
+}
+
+// Row bounds of `parts` contiguous ranges with about equal nnz + rows each.
+std::vector<int64_t> balancedRows(const int32_t* indptr, int64_t r0, int64_t r1, int64_t parts) {
+  const auto cost = [&](int64_t r) { return static_cast<int64_t>(indptr[r]) - indptr[r0] + (r - r0); };
+  const int64_t total = cost(r1);
+  std::vector<int64_t> bounds(static_cast<size_t>(parts) + 1, r1);
+  bounds[0] = r0;
+  for (int64_t t = 1; t < parts; ++t) {
+    const int64_t target = total * t / parts;
+    int64_t lo = bounds[t - 1];
+    int64_t hi = r1;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (cost(mid) < target) lo = mid + 1;
+      else hi = mid;
+    }
+    bounds[t] = lo;
+  }
+  return bounds;
+}
+
+napi_value Spmm(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "spmm";
+    const SpmmJob job = spmmJob(env, arguments(env, info, fn, 8), fn);
+    job.isa->spmmRows(job.args, job.rowStart, job.rowEnd);
+    return nullptr;
+  });
+}
+
+napi_value SpmmThreaded(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "spmmThreaded";
+    const auto argv = arguments(env, info, fn, 9);
+    const SpmmJob job = spmmJob(env, argv, fn);
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, job.rowEnd - job.rowStart));
+    const auto bounds = balancedRows(job.args.indptr, job.rowStart, job.rowEnd, parts);
+    runParts(parts, [&](int64_t t) { job.isa->spmmRows(job.args, bounds[t], bounds[t + 1]); });
+    return nullptr;
+  });
+}
+
+// ---- scoreTopK -------------------------------------------------------------------------------------
+
+struct ScoreJob {
+  const IsaKernels* isa;
+  const float* userEmb;
+  const int32_t* users;
+  int64_t nListed;
+  const float* itemEmb;
+  int64_t nItems;
+  int64_t dim;
+  const int32_t* maskIndptr;
+  const int32_t* maskIndices;
+  int64_t k;
+  int32_t* outItems;
+  float* outScores;
+  int64_t threads;
+};
+
+// The arrays a job reads or writes, kept alive while an asynchronous job runs.
+constexpr size_t kScoreArrays = 7;
+
+ScoreJob scoreJob(napi_env env, const std::vector<napi_value>& argv, const char* fn, napi_value arrays[kScoreArrays]) {
+  const auto userEmb = typedArray<const float>(env, argv[0], fn, "userEmb");
+  const auto users = typedArray<const int32_t>(env, argv[1], fn, "users");
+  const auto itemEmb = typedArray<const float>(env, argv[2], fn, "itemEmb");
+  const int64_t nItems = integer(env, argv[3], fn, "nItems", 0, kMaxInt32);
+  const int64_t dim = integer(env, argv[4], fn, "dim", 1, kMaxInt32);
+  const auto maskIndptr = typedArray<const int32_t>(env, argv[5], fn, "maskIndptr");
+  const auto maskIndices = typedArray<const int32_t>(env, argv[6], fn, "maskIndices");
+  const int64_t k = integer(env, argv[7], fn, "k", 1, kMaxInt32);
+  const auto outItems = typedArray<int32_t>(env, argv[8], fn, "outItems");
+  const auto outScores = typedArray<float>(env, argv[9], fn, "outScores");
+  const int64_t threads = integer(env, argv[10], fn, "threads", 1, kMaxThreads);
+
+  if (userEmb.length % dim != 0) rangeError(fn, "userEmb length ", userEmb.length, " is not a multiple of dim ", dim);
+  const int64_t nUsers = userEmb.length / dim;
+  if (itemEmb.length < nItems * dim)
+    rangeError(fn, "itemEmb has ", itemEmb.length, " floats, needs nItems * dim = ", nItems * dim);
+  for (int64_t i = 0; i < users.length; ++i)
+    if (users.data[i] < 0 || users.data[i] >= nUsers)
+      rangeError(fn, "users[", i, "] = ", users.data[i], " is outside [0, ", nUsers, ")");
+  if (maskIndptr.length != nUsers + 1)
+    rangeError(fn, "maskIndptr must have an entry per user of userEmb plus one (", nUsers + 1, "), has ", maskIndptr.length);
+  checkCsrRows(fn, "mask", maskIndptr, maskIndices, 0, nUsers, nItems);
+  if (outItems.length != users.length * k)
+    rangeError(fn, "outItems must have users.length * k = ", users.length * k, " entries");
+  if (outScores.length != users.length * k)
+    rangeError(fn, "outScores must have users.length * k = ", users.length * k, " entries");
+
+  const napi_value kept[kScoreArrays] = {userEmb.value,     users.value,    itemEmb.value,  maskIndptr.value,
+                                         maskIndices.value, outItems.value, outScores.value};
+  std::copy(kept, kept + kScoreArrays, arrays);
+  return ScoreJob{&currentIsa(env), userEmb.data,     users.data, users.length,  itemEmb.data,   nItems, dim,
+                  maskIndptr.data,  maskIndices.data, k,          outItems.data, outScores.data, threads};
+}
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedFloats = std::unique_ptr<float, AlignedFree>;
+
+AlignedFloats alignedFloats(int64_t n) {
+  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+  AlignedFloats p(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+// One thread's scratch (kernels.h); O(items + dim) memory.
+struct ScratchBuffers {
+  std::vector<float> userTile;
+  AlignedFloats rows;
+  std::vector<float> groupMax;
+  std::vector<uint64_t> cand;
+  ScoreScratch view;
+
+  ScratchBuffers(const IsaKernels& isa, int64_t stride, int64_t dim)
+      : userTile(static_cast<size_t>(isa.usersPerTile * dim)),
+        rows(alignedFloats(isa.usersPerTile * stride)),
+        groupMax(static_cast<size_t>(stride)),
+        cand(static_cast<size_t>(stride)),
+        view{userTile.data(), rows.get(), groupMax.data(), cand.data()} {}
+};
+
+// Packs the items once, then scores contiguous ranges of listed users on threads.
+void runScoreJob(const ScoreJob& j) {
+  const IsaKernels& isa = *j.isa;
+  const int64_t stride = (j.nItems + isa.panelWidth - 1) / isa.panelWidth * isa.panelWidth;
+  const AlignedFloats packed = alignedFloats(stride * j.dim);
+  isa.packItems(j.itemEmb, j.nItems, j.dim, packed.get());
+  const int64_t parts = std::max<int64_t>(1, std::min(j.threads, j.nListed));
+  std::vector<std::unique_ptr<ScratchBuffers>> scratch;
+  for (int64_t t = 0; t < parts; ++t) scratch.push_back(std::make_unique<ScratchBuffers>(isa, stride, j.dim));
+  const ScoreArgs args{j.userEmb,    j.users,       packed.get(), j.nItems,    j.dim,
+                       j.maskIndptr, j.maskIndices, j.k,          j.outItems,  j.outScores};
+  runParts(parts, [&](int64_t t) {
+    isa.scoreTopK(args, j.nListed * t / parts, j.nListed * (t + 1) / parts, scratch[t]->view);
+  });
+}
+
+napi_value ScoreTopK(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "scoreTopK";
+    napi_value arrays[kScoreArrays];
+    runScoreJob(scoreJob(env, arguments(env, info, fn, 11), fn, arrays));
+    return nullptr;
+  });
+}
+
+// scoreTopKAsync: the same work on a libuv thread (plus threads - 1 of its own); the promise resolves
+// when the outputs are written. The caller must leave the arrays alone until then.
+struct AsyncScore {
+  ScoreJob job;
+  napi_ref refs[kScoreArrays] = {};
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+  std::string error;
+};
+
+void executeScore(napi_env, void* data) {
+  auto* a = static_cast<AsyncScore*>(data);
+  try {
+    runScoreJob(a->job);
+  } catch (const std::bad_alloc&) {
+    a->error = "scoreTopKAsync: out of memory";
+  } catch (const std::exception& e) {
+    a->error = std::string("scoreTopKAsync: ") + e.what();
+  }
+}
+
+void completeScore(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<AsyncScore> a(static_cast<AsyncScore*>(data));
+  for (napi_ref ref : a->refs) napi_delete_reference(env, ref);
+  napi_delete_async_work(env, a->work);
+  if (status == napi_ok && a->error.empty()) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, a->deferred, undefined);
+    return;
+  }
+  const std::string message = a->error.empty() ? "scoreTopKAsync: cancelled" : a->error;
+  napi_value text;
+  napi_value error;
+  napi_create_string_utf8(env, message.c_str(), message.size(), &text);
+  napi_create_error(env, nullptr, text, &error);
+  napi_reject_deferred(env, a->deferred, error);
+}
+
+napi_value ScoreTopKAsync(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "scoreTopKAsync";
+    napi_value arrays[kScoreArrays];
+    auto a = std::make_unique<AsyncScore>();
+    a->job = scoreJob(env, arguments(env, info, fn, 11), fn, arrays);
+    for (size_t i = 0; i < kScoreArrays; ++i) check(napi_create_reference(env, arrays[i], 1, &a->refs[i]));
+    napi_value promise;
+    napi_value name;
+    check(napi_create_promise(env, &a->deferred, &promise));
+    check(napi_create_string_utf8(env, fn, NAPI_AUTO_LENGTH, &name));
+    check(napi_create_async_work(env, nullptr, name, executeScore, completeScore, a.get(), &a->work));
+    check(napi_queue_async_work(env, a->work));
+    a.release();
+    return promise;
+  });
+}
+
+// ---- instruction-set selection ---------------------------------------------------------------------
+
+napi_value Isa(napi_env env, napi_callback_info) {
+  return guard(env, [&]() -> napi_value {
+    napi_value name;
+    check(napi_create_string_utf8(env, currentIsa(env).name, NAPI_AUTO_LENGTH, &name));
+    return name;
+  });
+}
+
+napi_value SetIsa(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "setIsa";
+    const auto argv = arguments(env, info, fn, 1);
+    char name[32] = {};
+    size_t length = 0;
+    if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &length) != napi_ok)
+      typeError(fn, "isa must be a string");
+    for (const IsaKernels* isa : supportedIsas()) {
+      if (std::strcmp(isa->name, name) != 0) continue;
+      void* data = nullptr;
+      check(napi_get_instance_data(env, &data));
+      static_cast<Instance*>(data)->isa = isa;
+      return nullptr;
+    }
+    rangeError(fn, "instruction set '", name, "' is not supported on this CPU");
+  });
+}
+
+// ---- module ----------------------------------------------------------------------------------------
+
+void setFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value f;
+  check(napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f));
+  check(napi_set_named_property(env, exports, name, f));
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  return guard(env, [&]() -> napi_value {
+    const auto isas = supportedIsas();
+    const auto release = [](napi_env, void* data, void*) { delete static_cast<Instance*>(data); };
+    check(napi_set_instance_data(env, new Instance{isas.front()}, release, nullptr));
+    napi_value abi;
+    check(napi_create_int32(env, kAbiVersion, &abi));
+    check(napi_set_named_property(env, exports, "abiVersion", abi));
+    napi_value names;
+    check(napi_create_array_with_length(env, isas.size(), &names));
+    for (size_t i = 0; i < isas.size(); ++i) {
+      napi_value name;
+      check(napi_create_string_utf8(env, isas[i]->name, NAPI_AUTO_LENGTH, &name));
+      check(napi_set_element(env, names, static_cast<uint32_t>(i), name));
+    }
+    check(napi_object_freeze(env, names));
+    check(napi_set_named_property(env, exports, "isas", names));
+    setFunction(env, exports, "isa", Isa);
+    setFunction(env, exports, "setIsa", SetIsa);
+    setFunction(env, exports, "spmm", Spmm);
+    setFunction(env, exports, "spmmThreaded", SpmmThreaded);
+    setFunction(env, exports, "scoreTopK", ScoreTopK);
+    setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
+    return exports;
+  });
+}
+
+}  // namespace
+}  // namespace camrec
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, camrec::Init)

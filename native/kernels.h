@@ -1,0 +1,91 @@
+// Kernels of the optional native addon (DESIGN.md §4): sparse x dense propagation and full-ranking
+// scoring fused with a per-user top-k. Each kernel is compiled once per instruction set
+// (kernels_generic.cc, kernels_avx2.cc) from kernels.inl; camrec_native.cc picks one at run time.
+#pragma once
+
+#include <cstdint>
+
+namespace camrec {
+
+// out[r, :] = sum_j A[r, j] * x[j, :] for r in [rowStart, rowEnd); A is CSR, binary when values is null.
+struct SpmmArgs {
+  const int32_t* indptr;
+  const int32_t* indices;
+  const float* values;  // nullptr for a binary matrix
+  const float* x;
+  int64_t dim;
+  float* out;  // indexed by absolute row r
+};
+
+// For each listed user, dot products with every item, the user's excluded items removed, the best k
+// by descending score (ties: lower item id first), sorted.
+struct ScoreArgs {
+  const float* userEmb;
+  const int32_t* users;
+  const float* packedItems;  // packItems' layout for the instruction set in use
+  int64_t nItems;
+  int64_t dim;
+  const int32_t* maskIndptr;  // CSR over all users of userEmb
+  const int32_t* maskIndices;
+  int64_t k;
+  int32_t* outItems;  // [listed users, k], -1 past the user's last rankable item
+  float* outScores;   // [listed users, k], -Infinity past the user's last rankable item
+};
+
+// A ranked (score, item) pair as one integer: larger key = better (higher score, then lower item).
+// -0 is keyed as +0, so that equal scores always tie; NaN must not be keyed.
+inline uint64_t rankKey(float score, int32_t item) {
+  float s = score + 0.0f;
+  uint32_t bits;
+  __builtin_memcpy(&bits, &s, sizeof bits);
+  bits ^= (bits >> 31) != 0 ? 0xffffffffu : 0x80000000u;
+  return static_cast<uint64_t>(bits) << 32 | (0xffffffffu - static_cast<uint32_t>(item));
+}
+
+inline float keyScore(uint64_t key) {
+  uint32_t bits = static_cast<uint32_t>(key >> 32);
+  bits ^= (bits >> 31) != 0 ? 0x80000000u : 0xffffffffu;
+  float s;
+  __builtin_memcpy(&s, &bits, sizeof s);
+  return s;
+}
+
+inline int32_t keyItem(uint64_t key) { return static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(key)); }
+
+// One thread's working memory for scoreTopK; stride = items rounded up to whole panels.
+struct ScoreScratch {
+  float* userTile;    // usersPerTile * dim
+  float* rows;        // usersPerTile * stride, 64-byte aligned
+  float* groupMax;    // stride
+  uint64_t* cand;     // stride, rankKey
+};
+
+// The k-th largest of values[0 .. n) (reorders them); -Infinity when n < k. No NaN allowed.
+float kthLargest(float* values, int64_t n, int64_t k);
+
+// Writes the best k of the c candidates (no NaN) sorted by descending score then ascending item,
+// padded with (-Infinity, -1); reorders cand.
+void writeTopK(uint64_t* cand, int64_t c, int64_t k, float* outScores, int32_t* outItems);
+
+struct IsaKernels {
+  const char* name;
+  int64_t panelWidth;    // items per packed panel
+  int64_t usersPerTile;  // users scored together
+  void (*spmmRows)(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd);
+  // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
+  void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
+  // Scores listed users [first, last).
+  void (*scoreTopK)(const ScoreArgs& a, int64_t first, int64_t last, const ScoreScratch& s);
+};
+
+namespace generic {
+extern const IsaKernels kernels;
+}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CAMREC_HAVE_AVX2_BUILD 1
+namespace avx2 {
+extern const IsaKernels kernels;
+}
+#endif
+
+}  // namespace camrec

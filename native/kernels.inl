@@ -1,0 +1,219 @@
+// Kernel bodies, compiled once per instruction set. The including file defines CAMREC_ISA_NS (the
+// namespace), CAMREC_VW (floats per vector) and CAMREC_ISA_NAME, and includes every standard header
+// before any `#pragma GCC target`, so that no standard-library code is compiled for a wider ISA than
+// the generic one (the linker could otherwise keep that copy for everyone). Only GCC/Clang vector
+// extensions are used, so the same text compiles for SSE2, AVX2+FMA and NEON.
+
+namespace camrec {
+namespace CAMREC_ISA_NS {
+namespace {
+
+constexpr int VW = CAMREC_VW;  // floats per vector
+constexpr int NR = 2 * VW;     // items per register tile (= per packed panel)
+constexpr int MR = 6;          // users per register tile: 2*MR accumulators + 2 panel vectors + 1 broadcast
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef int32_t vi __attribute__((vector_size(VW * 4)));
+
+inline vf splat(float x) {
+  vf v;
+  for (int i = 0; i < VW; ++i) v[i] = x;
+  return v;
+}
+
+// Local helpers rather than std::min/std::max: no standard template gets instantiated in this file.
+inline int64_t lesser(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t greater(int64_t a, int64_t b) { return a > b ? a : b; }
+
+inline vf loadu(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+// Bit l set when lane l of the comparison result m is true.
+inline uint32_t laneBits(vi m) {
+#if defined(CAMREC_ISA_AVX2)
+  return static_cast<uint32_t>(_mm256_movemask_ps(reinterpret_cast<__m256>(m)));
+#else
+  uint32_t bits = 0;
+  for (int l = 0; l < VW; ++l) bits |= static_cast<uint32_t>(m[l] != 0) << l;
+  return bits;
+#endif
+}
+
+// ---- sparse x dense -------------------------------------------------------------------------------
+
+// Columns [d0, d0 + NV*VW) of one output row; Weighted is false for a binary matrix.
+// Rows of x are gathered at random, so the loop asks for the row kPrefetch non-zeros ahead (up to `limit`,
+// the end of the caller's non-zeros).
+constexpr int64_t kPrefetch = 16;
+
+template <int NV, bool Weighted>
+inline void spmmChunk(const SpmmArgs& a, int64_t begin, int64_t end, int64_t limit, int64_t d0, float* o) {
+  vf acc[NV];
+#pragma GCC unroll 8
+  for (int q = 0; q < NV; ++q) acc[q] = vf{};
+  for (int64_t e = begin; e < end; ++e) {
+    if (e + kPrefetch < limit) {
+      const float* ahead = a.x + static_cast<int64_t>(a.indices[e + kPrefetch]) * a.dim + d0;
+      for (int q = 0; q < NV * VW; q += 16) __builtin_prefetch(ahead + q);
+    }
+    const float* xr = a.x + static_cast<int64_t>(a.indices[e]) * a.dim + d0;
+    const float v = Weighted ? a.values[e] : 1.0f;
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) acc[q] += v * loadu(xr + q * VW);
+  }
+#pragma GCC unroll 8
+  for (int q = 0; q < NV; ++q) storeu(o + d0 + q * VW, acc[q]);
+}
+
+template <bool Weighted>
+inline void spmmTail(const SpmmArgs& a, int64_t begin, int64_t end, int64_t d0, float* o) {
+  const int64_t rem = a.dim - d0;
+  float acc[VW] = {};
+  for (int64_t e = begin; e < end; ++e) {
+    const float* xr = a.x + static_cast<int64_t>(a.indices[e]) * a.dim + d0;
+    const float v = Weighted ? a.values[e] : 1.0f;
+    for (int64_t t = 0; t < rem; ++t) acc[t] += v * xr[t];
+  }
+  for (int64_t t = 0; t < rem; ++t) o[d0 + t] = acc[t];
+}
+
+template <bool Weighted>
+void spmmRowsImpl(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd) {
+  const int64_t limit = a.indptr[rowEnd];
+  for (int64_t r = rowStart; r < rowEnd; ++r) {
+    const int64_t begin = a.indptr[r];
+    const int64_t end = a.indptr[r + 1];
+    float* o = a.out + r * a.dim;
+    int64_t d0 = 0;
+    for (; a.dim - d0 >= 8 * VW; d0 += 8 * VW) spmmChunk<8, Weighted>(a, begin, end, limit, d0, o);
+    if (a.dim - d0 >= 4 * VW) { spmmChunk<4, Weighted>(a, begin, end, limit, d0, o); d0 += 4 * VW; }
+    if (a.dim - d0 >= 2 * VW) { spmmChunk<2, Weighted>(a, begin, end, limit, d0, o); d0 += 2 * VW; }
+    if (a.dim - d0 >= VW) { spmmChunk<1, Weighted>(a, begin, end, limit, d0, o); d0 += VW; }
+    if (d0 < a.dim) spmmTail<Weighted>(a, begin, end, d0, o);
+  }
+}
+
+void spmmRows(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd) {
+  if (a.values != nullptr) spmmRowsImpl<true>(a, rowStart, rowEnd);
+  else spmmRowsImpl<false>(a, rowStart, rowEnd);
+}
+
+// ---- scoring fused with top-k ---------------------------------------------------------------------
+
+void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
+  const int64_t panels = (nItems + NR - 1) / NR;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = packed + p * dim * NR;
+    for (int64_t c = 0; c < NR; ++c) {
+      const int64_t item = p * NR + c;
+      for (int64_t d = 0; d < dim; ++d) dst[d * NR + c] = item < nItems ? itemEmb[item * dim + d] : 0.0f;
+    }
+  }
+}
+
+// Rows of MR users, dimension-major ([dim][MR]): one pointer serves every broadcast of the register tile.
+void packUsers(const ScoreArgs& a, int64_t t, int64_t rows, float* tile) {
+  for (int64_t r = 0; r < MR; ++r) {
+    const float* src = r < rows ? a.userEmb + static_cast<int64_t>(a.users[t + r]) * a.dim : nullptr;
+    for (int64_t d = 0; d < a.dim; ++d) tile[d * MR + r] = src != nullptr ? src[d] : 0.0f;
+  }
+}
+
+// The MR x NR scores of a user tile against one item panel, kept in registers.
+inline void tileScores(const float* ut, const float* panel, int64_t dim, vf acc[MR][2]) {
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vf{};
+  const vf* p = reinterpret_cast<const vf*>(__builtin_assume_aligned(panel, 64));
+  for (int64_t d = 0; d < dim; ++d, p += 2, ut += MR) {
+    const vf b0 = p[0];
+    const vf b1 = p[1];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      acc[r][0] += ut[r] * b0;
+      acc[r][1] += ut[r] * b1;
+    }
+  }
+}
+
+// rows[r][0 .. panels*NR) = scores of tile user r against every (padded) item.
+void scoreTile(const ScoreArgs& a, const float* ut, int64_t panels, float* rows, int64_t stride) {
+  for (int64_t p = 0; p < panels; ++p) {
+    vf acc[MR][2];
+    tileScores(ut, a.packedItems + p * a.dim * NR, a.dim, acc);
+    float* o = static_cast<float*>(__builtin_assume_aligned(rows + p * NR, 64));
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      reinterpret_cast<vf*>(o + r * stride)[0] = acc[r][0];
+      reinterpret_cast<vf*>(o + r * stride)[1] = acc[r][1];
+    }
+  }
+}
+
+// Top-k of one score row of n floats (a multiple of VW), masked and padded places already -Infinity.
+// Items are split into about 2k groups (lane l of perGroup consecutive vectors). The k-th largest group
+// maximum t is a lower bound of the k-th best score (k groups hold an item >= t), so the items >= t are
+// few (about 1.4k on random data) and hold the whole top-k.
+void selectRow(float* row, int64_t n, int64_t k, const ScoreScratch& s, float* outScores, int32_t* outItems) {
+  const float ninf = -__builtin_inff();
+  const int64_t vectors = n / VW;
+  const int64_t perGroup = greater(1, n / (2 * k));
+  int64_t groups = 0;
+  for (int64_t v0 = 0; v0 < vectors; v0 += perGroup) {
+    const int64_t v1 = lesser(vectors, v0 + perGroup);
+    vf m0 = splat(ninf);
+    vf m1 = m0;  // two chains, so that loads overlap
+    int64_t v = v0;
+    for (; v + 1 < v1; v += 2) {
+      const vf x0 = loadu(row + v * VW);
+      const vf x1 = loadu(row + (v + 1) * VW);
+      m0 = x0 > m0 ? x0 : m0;  // a NaN score never becomes a maximum
+      m1 = x1 > m1 ? x1 : m1;
+    }
+    if (v < v1) {
+      const vf x0 = loadu(row + v * VW);
+      m0 = x0 > m0 ? x0 : m0;
+    }
+    storeu(s.groupMax + groups, m1 > m0 ? m1 : m0);
+    groups += VW;
+  }
+  const float t = kthLargest(s.groupMax, groups, k);
+  const vf bound = splat(t > ninf ? t : -__FLT_MAX__);  // NaN and -Infinity are never ranked
+  int64_t c = 0;
+  for (int64_t v = 0; v < vectors; ++v) {
+    for (uint32_t bits = laneBits(loadu(row + v * VW) >= bound); bits != 0; bits &= bits - 1) {
+      const int64_t item = v * VW + __builtin_ctz(bits);
+      s.cand[c++] = rankKey(row[item], static_cast<int32_t>(item));
+    }
+  }
+  writeTopK(s.cand, c, k, outScores, outItems);
+}
+
+void scoreTopK(const ScoreArgs& a, int64_t first, int64_t last, const ScoreScratch& s) {
+  const int64_t panels = (a.nItems + NR - 1) / NR;
+  const int64_t stride = panels * NR;
+  const float ninf = -__builtin_inff();
+  for (int64_t t = first; t < last; t += MR) {
+    const int64_t rows = lesser(MR, last - t);
+    packUsers(a, t, rows, s.userTile);
+    scoreTile(a, s.userTile, panels, s.rows, stride);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = s.rows + r * stride;
+      const int32_t u = a.users[t + r];
+      for (int64_t e = a.maskIndptr[u]; e < a.maskIndptr[u + 1]; ++e) row[a.maskIndices[e]] = ninf;
+      for (int64_t i = a.nItems; i < stride; ++i) row[i] = ninf;
+      selectRow(row, stride, a.k, s, a.outScores + (t + r) * a.k, a.outItems + (t + r) * a.k);
+    }
+  }
+}
+
+}  // namespace
+
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, packItems, scoreTopK};
+
+}  // namespace CAMREC_ISA_NS
+}  // namespace camrec

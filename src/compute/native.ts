@@ -1,0 +1,146 @@
+/**
+ * The optional native kernels (native/, built by `npm ci` through scripts/build-native.mjs): sparse×dense
+ * propagation and full-ranking scoring fused with the top-k, for where tfjs-wasm is too slow (DESIGN.md §4).
+ * Everything works without them: `loadNative` answers null when the addon is absent, stale, fails to load,
+ * or is disabled, and callers keep their TypeScript/wasm path.
+ *
+ * All functions work in place on caller-provided typed arrays and allocate nothing of size users×items.
+ * Invalid arguments (wrong array type, lengths that do not match, indices out of range) throw TypeError or
+ * RangeError before any work starts, so a kernel never reads or writes outside the arrays it is given.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
+export const NATIVE_ABI_VERSION = 1;
+
+/** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
+export type NativeIsa = 'avx2' | 'generic';
+
+export interface NativeKernels {
+  readonly abiVersion: number;
+  /** Instruction sets this CPU can run, best first. */
+  readonly isas: readonly NativeIsa[];
+  /** The instruction set in use in this thread's Node environment. */
+  isa(): NativeIsa;
+  /** Selects an instruction set from `isas` for this Node environment (tests compare them). */
+  setIsa(isa: NativeIsa): void;
+  /**
+   * out[r, :] = Σ_j A[r, j] · x[j, :] for r in [rowStart, rowEnd), A in CSR form (binary when values is null),
+   * x and out row-major with `dim` columns; out is indexed by the absolute row r and must not overlap x.
+   * Each output row is summed in CSR order, so results do not depend on how rows are split over threads.
+   */
+  spmm(
+    indptr: Int32Array,
+    indices: Int32Array,
+    values: Float32Array | null,
+    x: Float32Array,
+    dim: number,
+    out: Float32Array,
+    rowStart: number,
+    rowEnd: number,
+  ): void;
+  /** `spmm` over `threads` threads, rows split into contiguous ranges of about equal nnz. */
+  spmmThreaded(
+    indptr: Int32Array,
+    indices: Int32Array,
+    values: Float32Array | null,
+    x: Float32Array,
+    dim: number,
+    out: Float32Array,
+    rowStart: number,
+    rowEnd: number,
+    threads: number,
+  ): void;
+  /**
+   * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
+   * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k
+   * by descending score with ties broken by the lower item id, written sorted to outItems/outScores row i
+   * ([users.length, k]). A user with fewer than k rankable items gets item -1 and score -Infinity in the
+   * remaining places; NaN and -Infinity scores are never ranked (as in src/eval/topk.ts). Scores live in a
+   * per-thread buffer of a few users' rows (O(items)), never users × items. Packs a copy of itemEmb per call, so
+   * call it with many users at once rather than one at a time.
+   */
+  scoreTopK(
+    userEmb: Float32Array,
+    users: Int32Array,
+    itemEmb: Float32Array,
+    nItems: number,
+    dim: number,
+    maskIndptr: Int32Array,
+    maskIndices: Int32Array,
+    k: number,
+    outItems: Int32Array,
+    outScores: Float32Array,
+    threads: number,
+  ): void;
+  /**
+   * `scoreTopK` off the event loop (a libuv thread plus threads − 1 of its own); resolves once the outputs
+   * are written. Leave every array alone until then. Invalid arguments throw synchronously.
+   */
+  scoreTopKAsync(
+    userEmb: Float32Array,
+    users: Int32Array,
+    itemEmb: Float32Array,
+    nItems: number,
+    dim: number,
+    maskIndptr: Int32Array,
+    maskIndices: Int32Array,
+    k: number,
+    outItems: Int32Array,
+    outScores: Float32Array,
+    threads: number,
+  ): Promise<void>;
+}
+
+export interface LoadNativeOptions {
+  /** The CLI sets this from `CAMREC_NATIVE=0` (or a flag): no native code is loaded. */
+  disabled?: boolean;
+  /** The addon file; defaults to build/Release/camrec_native.node under the package root. */
+  addonPath?: string;
+}
+
+/** What `probeNative` found: the kernels, or null and why not (for the CLI's log line). */
+export type NativeProbe = { kernels: NativeKernels; reason: null } | { kernels: null; reason: string };
+
+const BUILD = 'build it with `node scripts/build-native.mjs`';
+
+/** The nearest folder above this module that holds package.json (works from src/ and from dist/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return dirname(fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+export function defaultAddonPath(): string {
+  return join(packageRoot(), 'build', 'Release', 'camrec_native.node');
+}
+
+/** Loads the addon and says why when it does not; never throws. */
+export function probeNative(options: LoadNativeOptions = {}): NativeProbe {
+  if (options.disabled) return { kernels: null, reason: 'native kernels disabled' };
+  const path = options.addonPath ?? defaultAddonPath();
+  if (!existsSync(path)) return { kernels: null, reason: `native addon not built (${path} is absent; ${BUILD})` };
+  let kernels: NativeKernels;
+  try {
+    kernels = createRequire(import.meta.url)(path) as NativeKernels;
+  } catch (err) {
+    return { kernels: null, reason: `native addon ${path} failed to load: ${(err as Error).message}` };
+  }
+  if (kernels.abiVersion !== NATIVE_ABI_VERSION) {
+    const found = String(kernels.abiVersion);
+    return { kernels: null, reason: `native addon ${path} has ABI version ${found}, expected ${NATIVE_ABI_VERSION}; ${BUILD}` };
+  }
+  return { kernels, reason: null };
+}
+
+/** The native kernels, or null when they are absent, stale, fail to load, or are disabled. */
+export function loadNative(options: LoadNativeOptions = {}): NativeKernels | null {
+  return probeNative(options).kernels;
+}
