@@ -1,4 +1,5 @@
 import type { TrainConfig } from '../config/index.js';
+import { nativeKernels } from '../compute/index.js';
 import { createEvaluator } from '../eval/index.js';
 import type { SplitEvaluator } from '../train/index.js';
 
@@ -8,7 +9,7 @@ export async function openEvaluator(
   threads: number,
   _backend: unknown,
 ): Promise<SplitEvaluator & { close(): Promise<void> }> {
-  const ev = await createEvaluator({ threads });
+  const ev = await createEvaluator({ threads, native: nativeKernels() });
   return {
     evaluate: (input) =>
       ev.evaluate({
