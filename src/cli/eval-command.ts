@@ -42,6 +42,7 @@ export async function evalCommand(opts: Record<string, unknown>): Promise<number
     else process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   } finally {
+    store.dispose();
     prep.release();
     await evaluator.close();
   }

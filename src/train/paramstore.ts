@@ -3,6 +3,7 @@
  * the store owns the tables and the optimizer. LocalParamStore keeps everything in plain Float32Arrays in this
  * process; the remote store (gRPC parameter server) implements the same interface.
  */
+import { adamDense, allocHeapTable, freeHeapTable, type HeapTable } from '../compute/index.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { applyRows, initialState } from './optimizer.js';
 import type { TableSpec } from './tables.js';
@@ -37,6 +38,8 @@ interface LocalTable {
   readonly spec: TableSpec;
   values: Float32Array;
   state: Float32Array[];
+  /** Set when the table and its Adam moments live in the compute heap, for the SIMD dense update. */
+  readonly heap?: HeapTable;
 }
 
 export class LocalParamStore implements ParamStore {
@@ -49,6 +52,12 @@ export class LocalParamStore implements ParamStore {
     for (const spec of specs) {
       if (this.tables.has(spec.name)) throw new Error(`duplicate table ${spec.name}`);
       const values = initTable(spec, seed);
+      if (spec.trainable && optimizer.kind === 'adam') {
+        const t = allocHeapTable(spec.rows, spec.dim);
+        t.values.set(values);
+        this.tables.set(spec.name, { spec, values: t.values, state: [t.m, t.v], heap: t.table });
+        continue;
+      }
       const state = spec.trainable ? initialState(optimizer, values.length) : [];
       this.tables.set(spec.name, { spec, values, state });
     }
@@ -81,7 +90,8 @@ export class LocalParamStore implements ParamStore {
     const step = this.steps + 1;
     for (const g of grads) {
       const t = this.table(g.table);
-      applyRows(this.optimizer, t.values, t.state, t.spec.dim, g.ids, g.grad, step);
+      if (t.heap && g.ids === null && this.optimizer.kind === 'adam') adamDense(t.heap, g.grad, this.optimizer, step);
+      else applyRows(this.optimizer, t.values, t.state, t.spec.dim, g.ids, g.grad, step);
     }
     this.steps = step;
   }
@@ -99,10 +109,16 @@ export class LocalParamStore implements ParamStore {
       if (s.values.length !== t.values.length || s.state.length !== t.state.length) {
         throw new Error(`state for table ${name} has another shape`);
       }
-      t.values = s.values.slice();
-      t.state = s.state.map((x) => x.slice());
+      t.values.set(s.values);
+      t.state.forEach((x, k) => x.set(s.state[k]));
     }
     this.steps = state.step;
+  }
+
+  /** Frees the tables' memory in the compute heap; the store is unusable afterwards. */
+  dispose(): void {
+    for (const t of this.tables.values()) if (t.heap) freeHeapTable(t.heap);
+    this.tables.clear();
   }
 
   private table(name: string): LocalTable {

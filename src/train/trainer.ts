@@ -132,8 +132,8 @@ export async function trainSeed(
   const log = deps.log.child({ component: 'trainer', seed });
   const hyper = model.hyper.parse(cfg.hyper) as Record<string, unknown>;
   const prep = model.prepare(data, hyper);
+  const store = makeStore(model, data, hyper, cfg, seed);
   try {
-    const store = makeStore(model, data, hyper, cfg, seed);
     const meta = (epoch: number, state: TrainerState): CheckpointMeta => ({
       model: model.name,
       hyper,
@@ -148,17 +148,20 @@ export async function trainSeed(
     const maxEpochs = cfg.benchEpochs ?? cfg.epochs;
     let stoppedBy: StoppedBy = cfg.benchEpochs ? 'bench' : 'max_epochs';
 
+    /** One evaluation; its time includes computing the representations (the propagation), as the peer's does. */
     const evaluate = async (split: 'valid' | 'test') => {
+      const t = performance.now();
       const reps = await representations(model, store, prep, hyper);
       const truth = split === 'valid' ? data.validByUser : data.testByUser;
-      return deps.evaluator.evaluate({ userEmb: reps.users, itemEmb: reps.items, dim: reps.dim, mask: data.trainByUser, truth });
+      const r = await deps.evaluator.evaluate({ userEmb: reps.users, itemEmb: reps.items, dim: reps.dim, mask: data.trainByUser, truth });
+      return { ...r, seconds: (performance.now() - t) / 1000 };
     };
 
     while (state.epoch < maxEpochs && !state.earlyStop.stopped) {
       const epoch = state.epoch + 1;
+      const te = performance.now(); // the epoch's time includes shuffling and negative sampling, as the peer's does
       const batches = sampler.epoch(epoch);
       deps.progress?.epochStart(epoch, batches.length);
-      const te = performance.now();
       let lossSum = 0;
       const partSums: Record<string, number> = {};
       for (const batch of batches) {
@@ -233,6 +236,7 @@ export async function trainSeed(
     dir.writeJson('result.json', result);
     return result;
   } finally {
+    store.dispose();
     prep.release();
   }
 }

@@ -1,10 +1,15 @@
-import { test, before } from 'node:test';
+import { after, test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { shutdownCompute } from '../../src/compute/index.js';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/compute/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { models } from '../../src/models/index.js';
 import { adam, LocalParamStore, TrainSampler, trainStep } from '../../src/train/index.js';
+
+after(async () => {
+  await shutdownCompute();
+});
 
 const BABY = new URL('../../../shared/datasets/baby', import.meta.url).pathname;
 

@@ -1,10 +1,15 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { shutdownCompute } from '../../src/compute/index.js';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointError } from '../../src/errors/index.js';
 import { adam, LocalParamStore, readCheckpoint, writeCheckpoint, type CheckpointMeta } from '../../src/train/index.js';
+
+after(async () => {
+  await shutdownCompute();
+});
 
 const meta: CheckpointMeta = {
   model: 'lightgcn',

@@ -7,12 +7,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { Scratch, sharedHeap } from '../heap.js';
+import { computePool } from '../pool.js';
 import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
 import { type SparseHandle, heapMatrix, productRows, spmm } from './spmm.js';
 
 export const PROPAGATE_MEAN = 'CamrecPropagateMean';
 
-let scratch: { a: Scratch; b: Scratch } | undefined;
+let scratch: { acc: Scratch; a: Scratch; b: Scratch } | undefined;
 
 function propagateMeanKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
   const x = inputs.x as TensorInfo;
@@ -22,24 +23,24 @@ function propagateMeanKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Na
   if (m.nRows !== m.nCols) throw new TypeError(`${PROPAGATE_MEAN}: the matrix must be square, got ${m.nRows}×${m.nCols}`);
   if (x.shape[0] !== m.nCols) throw new TypeError(`${PROPAGATE_MEAN}: x has ${x.shape[0]} rows, the matrix ${m.nCols}`);
   const d = x.shape[1];
-  const size = m.nRows * d;
+  const n = m.nRows;
   const heap = sharedHeap();
-  scratch ??= { a: new Scratch(heap), b: new Scratch(heap) };
-  let cur = scratch.a.ensure(size * 4);
-  let next = scratch.b.ensure(size * 4);
-  return io.output([m.nRows, d], 'float32', (out) => {
-    const xv = io.read(x);
-    heap.f32(cur, size).set(xv);
-    out.set(xv);
-    for (let k = 0; k < layers; k++) {
-      productRows(m, cur, next, d);
-      const layer = heap.f32(next, size);
-      for (let i = 0; i < size; i++) out[i] += layer[i];
-      [cur, next] = [next, cur];
-    }
-    const scale = 1 / (layers + 1);
-    for (let i = 0; i < size; i++) out[i] *= scale;
-  });
+  scratch ??= { acc: new Scratch(heap), a: new Scratch(heap), b: new Scratch(heap) };
+  const acc = scratch.acc.ensure(n * d * 4);
+  let cur = scratch.a.ensure(n * d * 4);
+  let next = scratch.b.ensure(n * d * 4);
+  const pool = computePool();
+  const rows = [0, n];
+  const xv = io.read(x);
+  heap.f32(cur, n * d).set(xv);
+  heap.f32(acc, n * d).set(xv);
+  for (let k = 0; k < layers; k++) {
+    productRows(m, cur, next, d);
+    pool.runSync('addRows', [acc, next, d], rows); // acc += A^{k+1} x, wasm SIMD on this thread
+    [cur, next] = [next, cur];
+  }
+  pool.runSync('scaleRows', [acc, d, 1 / (layers + 1)], rows);
+  return io.output([n, d], 'float32', (out) => out.set(heap.f32(acc, n * d)));
 }
 
 export const propagateKernels = kernelConfigs(PROPAGATE_MEAN, propagateMeanKernel);

@@ -14,6 +14,16 @@ export type RowKernel = (args: readonly number[], start: number, end: number) =>
 export interface RowKernels {
   /** y[r,:] = Σ_p values[p]·x[indices[p],:] over p in indptr[r]..indptr[r+1]; args: [indptr, indices, values, x, y, d]. */
   spmm: RowKernel;
+  /** y[r,:] += x[r,:]; args: [y, x, d]. */
+  addRows: RowKernel;
+  /** y[r,:] *= s; args: [y, d, s]. */
+  scaleRows: RowKernel;
+  /**
+   * One Adam step on rows of a table (Kingma & Ba, Algorithm 1, in PyTorch's arrangement, float32):
+   * m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − stepSize · m / (√v · invSqrtBc2 + ε);
+   * args: [p, m, v, g, d, β1, β2, stepSize, invSqrtBc2, ε].
+   */
+  adamRows: RowKernel;
 }
 
 export type RowKernelName = keyof RowKernels;
@@ -53,12 +63,101 @@ function spmmCode(): Code {
   return c;
 }
 
+/**
+ * An elementwise pass over rows [start, end) of width d, four floats per instruction then a scalar tail:
+ * `vector` and `scalar` emit the update of one vector / one float at byte offset `k` (a local).
+ */
+function rowsPass(
+  c: Code,
+  [d, start, end]: [number, number, number],
+  [k, kEnd, vecEnd]: [number, number, number],
+  vector: () => void,
+  scalar: () => void,
+): Code {
+  c.get(start).get(d).mul().i32(2).shl().set(k);
+  c.get(end).get(d).mul().i32(2).shl().set(kEnd);
+  c.get(kEnd).get(kEnd).get(k).i32(-1).mul().add().i32(15).and().i32(-1).mul().add().set(vecEnd);
+  c.forRange(k, vecEnd, 16, vector);
+  c.forRange(k, kEnd, 4, scalar);
+  return c;
+}
+
+/** y[r,:] += x[r,:] (params y, x, d, start, end; locals k, kEnd, vecEnd). */
+function addRowsCode(): Code {
+  const [y, x, d, start, end, k, kEnd, vecEnd] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const c = new Code();
+  const at = (base: number): Code => c.get(base).get(k).add();
+  return rowsPass(
+    c,
+    [d, start, end],
+    [k, kEnd, vecEnd],
+    () => at(y).then(() => at(y).loadV128()).then(() => at(x).loadV128().addF32x4().storeV128()),
+    () => at(y).then(() => at(y).loadF32()).then(() => at(x).loadF32().addF32().storeF32()),
+  );
+}
+
+/** y[r,:] *= s (params y, d, s, start, end; locals k, kEnd, vecEnd, sv). */
+function scaleRowsCode(): Code {
+  const [y, d, s, start, end, k, kEnd, vecEnd, sv] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code();
+  const at = (base: number): Code => c.get(base).get(k).add();
+  c.get(s).splatF32x4().set(sv);
+  return rowsPass(
+    c,
+    [d, start, end],
+    [k, kEnd, vecEnd],
+    () => at(y).then(() => at(y).loadV128().get(sv).mulF32x4().storeV128()),
+    () => at(y).then(() => at(y).loadF32().get(s).mulF32().storeF32()),
+  );
+}
+
+/** Adam over rows (params p m v g d b1 b2 stepSize invSqrtBc2 eps start end; locals k kEnd vecEnd, then vectors). */
+function adamRowsCode(): Code {
+  const [p, m, v, g, d, b1, b2, step, isb, eps, start, end] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [k, kEnd, vecEnd, gv, mv, vv, c1, c2] = [12, 13, 14, 15, 16, 17, 18, 19];
+  const [vb1, vb2, vstep, visb, veps, vc1, vc2] = [20, 21, 22, 23, 24, 25, 26];
+  const c = new Code();
+  const at = (base: number): Code => c.get(base).get(k).add();
+  c.f32(1).get(b1).subF32().set(c1);
+  c.f32(1).get(b2).subF32().set(c2);
+  for (const [src, dst] of [[b1, vb1], [b2, vb2], [step, vstep], [isb, visb], [eps, veps], [c1, vc1], [c2, vc2]]) {
+    c.get(src).splatF32x4().set(dst);
+  }
+  const vector = () => {
+    at(g).loadV128().set(gv);
+    at(m).then(() => at(m).loadV128().get(vb1).mulF32x4().get(gv).get(vc1).mulF32x4().addF32x4().tee(mv)).storeV128();
+    at(v).then(() => at(v).loadV128().get(vb2).mulF32x4().get(gv).get(gv).mulF32x4().get(vc2).mulF32x4().addF32x4().tee(vv));
+    c.storeV128();
+    at(p).then(() => at(p).loadV128().get(vstep).get(mv).mulF32x4());
+    c.get(vv).sqrtF32x4().get(visb).mulF32x4().get(veps).addF32x4().divF32x4().subF32x4().storeV128();
+  };
+  const scalar = () => {
+    const [gs, ms, vs] = [27, 28, 29];
+    at(g).loadF32().set(gs);
+    at(m).then(() => at(m).loadF32().get(b1).mulF32().get(gs).get(c1).mulF32().addF32().tee(ms)).storeF32();
+    at(v).then(() => at(v).loadF32().get(b2).mulF32().get(gs).get(gs).mulF32().get(c2).mulF32().addF32().tee(vs)).storeF32();
+    at(p).then(() => at(p).loadF32().get(step).get(ms).mulF32());
+    c.get(vs).sqrtF32().get(isb).mulF32().get(eps).addF32().divF32().subF32().storeF32();
+  };
+  return rowsPass(c, [d, start, end], [k, kEnd, vecEnd], vector, scalar);
+}
+
 let simdBytes: Uint8Array | undefined;
 let simdModule: WasmModule | undefined;
 
 function rowKernelBytes(): Uint8Array {
   simdBytes ??= moduleWithSharedMemory(
-    [{ name: 'spmm', params: new Array(8).fill(I32), locals: [...new Array(7).fill(I32), F32, V128], code: spmmCode() }],
+    [
+      { name: 'spmm', params: new Array(8).fill(I32), locals: [...new Array(7).fill(I32), F32, V128], code: spmmCode() },
+      { name: 'addRows', params: new Array(5).fill(I32), locals: [I32, I32, I32], code: addRowsCode() },
+      { name: 'scaleRows', params: [I32, I32, F32, I32, I32], locals: [I32, I32, I32, V128], code: scaleRowsCode() },
+      {
+        name: 'adamRows',
+        params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, I32, I32],
+        locals: [I32, I32, I32, V128, V128, V128, F32, F32, ...new Array(7).fill(V128), F32, F32, F32],
+        code: adamRowsCode(),
+      },
+    ],
     MAX_PAGES,
   );
   return simdBytes;
@@ -72,8 +171,11 @@ export function simdSupported(): boolean {
 function simdKernels(memory: WasmMemory): RowKernels {
   simdModule ??= new wasm.Module(rowKernelBytes());
   const instance = new wasm.Instance(simdModule, { env: { memory } });
-  const spmm = instance.exports.spmm as (...args: number[]) => void;
-  return { spmm: (args, start, end) => spmm(...args, start, end) };
+  const bind = (name: RowKernelName): RowKernel => {
+    const f = instance.exports[name] as (...args: number[]) => void;
+    return (args, start, end) => f(...args, start, end);
+  };
+  return { spmm: bind('spmm'), addRows: bind('addRows'), scaleRows: bind('scaleRows'), adamRows: bind('adamRows') };
 }
 
 /** The CSR row product in plain TypeScript loops, over views of the shared memory. */
@@ -97,8 +199,34 @@ function spmmLoops(memory: WasmMemory): RowKernel {
   };
 }
 
+/** The elementwise row kernels in plain TypeScript loops. */
+function elementwiseLoops(memory: WasmMemory): Pick<RowKernels, 'addRows' | 'scaleRows' | 'adamRows'> {
+  const f32 = (ptr: number, d: number, start: number, end: number) => new Float32Array(memory.buffer, ptr + start * d * 4, (end - start) * d);
+  return {
+    adamRows: ([p, m, v, g, d, b1, b2, step, isb, eps], start, end) => {
+      const [ps, ms, vs, gs] = [p, m, v, g].map((x) => f32(x, d, start, end));
+      for (let i = 0; i < ps.length; i++) {
+        const gi = gs[i];
+        const mi = (ms[i] = Math.fround(b1 * ms[i] + (1 - b1) * gi));
+        const vi = (vs[i] = Math.fround(b2 * vs[i] + (1 - b2) * gi * gi));
+        ps[i] -= (step * mi) / (Math.sqrt(vi) * isb + eps);
+      }
+    },
+    addRows: ([y, x, d], start, end) => {
+      const ys = new Float32Array(memory.buffer, y + start * d * 4, (end - start) * d);
+      const xs = new Float32Array(memory.buffer, x + start * d * 4, (end - start) * d);
+      for (let i = 0; i < ys.length; i++) ys[i] += xs[i];
+    },
+    scaleRows: ([y, d, s], start, end) => {
+      const ys = new Float32Array(memory.buffer, y + start * d * 4, (end - start) * d);
+      const f = Math.fround(s);
+      for (let i = 0; i < ys.length; i++) ys[i] *= f;
+    },
+  };
+}
+
 /** The row kernels bound to `memory`: wasm SIMD when it validates (or as asked), else TypeScript loops. */
 export function rowKernels(memory: WasmMemory, useSimd = simdSupported()): RowKernels {
   if (useSimd) return simdKernels(memory);
-  return { spmm: spmmLoops(memory) };
+  return { spmm: spmmLoops(memory), ...elementwiseLoops(memory) };
 }

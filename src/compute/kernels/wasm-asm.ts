@@ -122,6 +122,33 @@ export class Code {
   mulF32x4(): this {
     return this.op(SIMD, ...uleb(0xe6));
   }
+  subF32x4(): this {
+    return this.op(SIMD, ...uleb(0xe5));
+  }
+  divF32x4(): this {
+    return this.op(SIMD, ...uleb(0xe7));
+  }
+  sqrtF32x4(): this {
+    return this.op(SIMD, ...uleb(0xe3));
+  }
+  subF32(): this {
+    return this.op(0x93);
+  }
+  divF32(): this {
+    return this.op(0x95);
+  }
+  sqrtF32(): this {
+    return this.op(0x91);
+  }
+  tee(local: number): this {
+    return this.op(0x22, ...uleb(local));
+  }
+
+  /** Emits `f`'s instructions in sequence (for readable chains). */
+  then(f: () => void): this {
+    f();
+    return this;
+  }
 
   /** `cond ? then : otherwise` on the i32 at the top of the stack, producing one value of `type`. */
   select(type: ValType, then: () => void, otherwise: () => void): this {

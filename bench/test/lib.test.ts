@@ -1,0 +1,58 @@
+// The bench helpers; run with `node --import tsx --test bench/test/lib.test.ts` (not part of `npm test`).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { numberAt, parseJsonLine, runJsonChild } from '../lib/child.js';
+import { compareToTargets } from '../lib/compare.js';
+import { BenchError } from '../lib/errors.js';
+import { median, medians } from '../lib/stats.js';
+import { formatTable } from '../lib/table.js';
+
+test('median: middle value, mean of the two middle ones for an even count, input left unsorted', () => {
+  const xs = [5, 1, 3];
+  assert.equal(median(xs), 3);
+  assert.deepEqual(xs, [5, 1, 3]);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.throws(() => median([]), RangeError);
+  assert.deepEqual(medians([{ a: 1, b: 9 }, { a: 3, b: 7 }, { a: 2, b: 8 }]), { a: 2, b: 8 });
+});
+
+test('parseJsonLine: the last non-empty line, only when it is a JSON object', () => {
+  assert.deepEqual(parseJsonLine('progress\n{"x":1}\n\n'), { x: 1 });
+  assert.equal(parseJsonLine('{"x":1}\nnot json\n'), null);
+  assert.equal(parseJsonLine('[1,2]\n'), null);
+  assert.equal(parseJsonLine(''), null);
+});
+
+test('numberAt: reads dotted paths and names the missing field', () => {
+  const json = { valid: { 'recall@20': 0.06 }, s: 'x' };
+  assert.equal(numberAt(json, 'valid.recall@20', 'run'), 0.06);
+  assert.throws(() => numberAt(json, 's', 'run'), (e: BenchError) => e.code === 'CHILD_FAILED' && e.message.includes("'s'"));
+  assert.throws(() => numberAt(json, 'test.recall@20', 'run'), BenchError);
+});
+
+test('compareToTargets: ratio ours/peer, met at or below the target, only for fields with a target', () => {
+  const r = compareToTargets({ t: 3, m: 500, q: 1 }, { t: 2, m: 200, q: 1 }, { t: 1.5, m: 2 });
+  assert.deepEqual(Object.keys(r), ['t', 'm']);
+  assert.equal(r.t.ratio, 1.5);
+  assert.equal(r.t.met, true);
+  assert.equal(r.m.met, false);
+});
+
+test('formatTable: columns padded to the widest cell, Markdown alignment rule', () => {
+  const t = formatTable(['name', 'x'], [['tiktok', '1.25'], ['baby', '10.5']]).split('\n');
+  assert.deepEqual(t, ['| name   |    x |', '|:-------|-----:|', '| tiktok | 1.25 |', '| baby   | 10.5 |']);
+});
+
+test('runJsonChild: a real child; its result line, or a CHILD_FAILED error with its stderr tail', async () => {
+  const ok = await runJsonChild(process.execPath, ['-e', 'console.log("hi"); console.log(JSON.stringify({a: 2}))'], { label: 'ok' });
+  assert.deepEqual(ok.json, { a: 2 });
+  assert.ok(ok.wallSeconds > 0);
+  const failing = runJsonChild(process.execPath, ['-e', 'console.error("boom-123"); process.exit(4)'], { label: 'bad child' });
+  await assert.rejects(failing, (e: BenchError) => e.code === 'CHILD_FAILED' && /bad child: exited with 4/.test(e.message) && e.message.includes('boom-123'));
+  const silent = runJsonChild(process.execPath, ['-e', 'console.log("no json")'], { label: 'silent' });
+  await assert.rejects(silent, (e: BenchError) => e.message.includes('printed no JSON result line') && e.message.includes('no json'));
+  const slow = runJsonChild(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { label: 'slow', timeoutMs: 200 });
+  await assert.rejects(slow, (e: BenchError) => e.message.includes('timed out'));
+  const missing = runJsonChild('/nonexistent/interpreter', [], { label: 'missing' });
+  await assert.rejects(missing, (e: BenchError) => e.message.includes('could not start'));
+});
