@@ -1,38 +1,39 @@
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
-
-let tempSeq = 0;
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
 
 /**
- * Writes `bytes` to `path` so that a reader sees either the old file or the whole new one, never a part:
- * a temp file beside it, fsync, rename over the target, then fsync of the directory so the rename is durable.
- * On failure the temp file is removed and the target is left as it was.
+ * Writes a file atomically: a temporary file in the same folder, fsync, rename over the target, fsync the
+ * folder. A crash leaves either the old file or the new one, never a torn one.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${tempSeq++}.tmp`;
+export function writeFileAtomic(path: string, chunks: readonly Uint8Array[] | string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
   try {
-    const fh = await open(tmp, 'wx');
     try {
-      await fh.writeFile(bytes);
-      await fh.sync();
+      if (typeof chunks === 'string') writeAll(fd, Buffer.from(chunks, 'utf8'));
+      else for (const c of chunks) writeAll(fd, c);
+      fsyncSync(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, path);
+    renameSync(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
-  await syncDirectory(dirname(path));
+  syncDir(dirname(path));
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  // Windows cannot open a directory for fsync; there the rename is as durable as it gets.
-  if (process.platform === 'win32') return;
-  const fh = await open(dir, 'r');
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
   try {
-    await fh.sync();
+    fsyncSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

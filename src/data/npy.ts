@@ -140,7 +140,7 @@ export function encodeNpy(data: Float32Array | Int32Array, shape: readonly numbe
 
 /** Writes a float32 or int32 array as .npy, atomically (temp file, fsync, rename). */
 export async function writeNpy(path: string, data: Float32Array | Int32Array, shape: readonly number[]): Promise<void> {
-  await writeFileAtomic(path, encodeNpy(data, shape));
+  writeFileAtomic(path, [encodeNpy(data, shape)]);
 }
 
 /**

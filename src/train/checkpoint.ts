@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CheckpointError } from '../errors/index.js';
 import type { StoreState } from './paramstore.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../data/index.js';
 
 const MAGIC = 'CAMRECK1';
 const VERSION = 1;

@@ -11,7 +11,6 @@ export { initialEarlyStop, updateEarlyStop } from './earlystop.js';
 export type { EarlyStopState } from './earlystop.js';
 export { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export type { Checkpoint, CheckpointMeta } from './checkpoint.js';
-export { writeFileAtomic } from './atomic.js';
 export { RunDir } from './rundir.js';
 export { trainSeed, makeStore, representations, describeDataset, trainingIdentity } from './trainer.js';
 export type { SeedResult, SplitEvaluator, ProgressSink, TrainerDeps, StoppedBy } from './trainer.js';
