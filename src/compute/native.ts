@@ -19,6 +19,21 @@ export const NATIVE_ABI_VERSION = 1;
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
 
+/** The arguments of scoreTopK and scoreTopKAsync, in order (see scoreTopK). */
+export type ScoreTopKArgs = [
+  userEmb: Float32Array,
+  users: Int32Array,
+  itemEmb: Float32Array,
+  nItems: number,
+  dim: number,
+  maskIndptr: Int32Array,
+  maskIndices: Int32Array,
+  k: number,
+  outItems: Int32Array,
+  outScores: Float32Array,
+  threads: number,
+];
+
 export interface NativeKernels {
   readonly abiVersion: number;
   /** Instruction sets this CPU can run, best first. */
@@ -63,36 +78,12 @@ export interface NativeKernels {
    * per-thread buffer of a few users' rows (O(items)), never users × items. Packs a copy of itemEmb per call, so
    * call it with many users at once rather than one at a time.
    */
-  scoreTopK(
-    userEmb: Float32Array,
-    users: Int32Array,
-    itemEmb: Float32Array,
-    nItems: number,
-    dim: number,
-    maskIndptr: Int32Array,
-    maskIndices: Int32Array,
-    k: number,
-    outItems: Int32Array,
-    outScores: Float32Array,
-    threads: number,
-  ): void;
+  scoreTopK(...args: ScoreTopKArgs): void;
   /**
    * `scoreTopK` off the event loop (a libuv thread plus threads − 1 of its own); resolves once the outputs
    * are written. Leave every array alone until then. Invalid arguments throw synchronously.
    */
-  scoreTopKAsync(
-    userEmb: Float32Array,
-    users: Int32Array,
-    itemEmb: Float32Array,
-    nItems: number,
-    dim: number,
-    maskIndptr: Int32Array,
-    maskIndices: Int32Array,
-    k: number,
-    outItems: Int32Array,
-    outScores: Float32Array,
-    threads: number,
-  ): Promise<void>;
+  scoreTopKAsync(...args: ScoreTopKArgs): Promise<void>;
 }
 
 export interface LoadNativeOptions {
