@@ -18,7 +18,7 @@ export async function evalCommand(opts: Record<string, unknown>): Promise<number
   const cfg = { ...parsed.data, ...(opts.data ? { data: String(opts.data) } : {}) };
   const threads = (opts.threads as number | undefined) ?? availableParallelism();
   await configureCompute({ threads, native: opts.native !== false && process.env.CAMREC_NATIVE !== '0' });
-  const backend = await initBackend((opts.backend as BackendChoice | undefined) ?? cfg.backend);
+  await initBackend((opts.backend as BackendChoice | undefined) ?? cfg.backend);
   const data = await loadDataset(cfg.data);
   if (data.checksum !== ckpt.meta.datasetChecksum) {
     log.warn({ data: cfg.data }, 'the dataset differs from the one the checkpoint was trained on');
@@ -28,7 +28,7 @@ export async function evalCommand(opts: Record<string, unknown>): Promise<number
   const store = makeStore(model, data, hyper, cfg, cfg.seed);
   await store.importState(ckpt.store);
   const prep = model.prepare(data, hyper);
-  const evaluator = await openEvaluator(cfg, threads, backend);
+  const evaluator = await openEvaluator(cfg, threads);
   try {
     const reps = await representations(model, store, prep, hyper);
     const out: Record<string, unknown> = { checkpoint: path, epoch: ckpt.meta.epoch, model: model.name };

@@ -7,7 +7,6 @@ import type { SplitEvaluator } from '../train/index.js';
 export async function openEvaluator(
   cfg: Pick<TrainConfig, 'ks'>,
   threads: number,
-  _backend: unknown,
 ): Promise<SplitEvaluator & { close(): Promise<void> }> {
   const ev = await createEvaluator({ threads, native: nativeKernels() });
   return {

@@ -54,7 +54,7 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
     ...backend,
   };
   const seeds = cfg.seeds ?? [cfg.seed];
-  const evaluator = await openEvaluator(cfg, threads, backend);
+  const evaluator = await openEvaluator(cfg, threads);
   const results: SeedResult[] = [];
   try {
     for (const seed of seeds) {

@@ -19,6 +19,18 @@ export const NATIVE_ABI_VERSION = 1;
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
 
+/** The arguments of spmm (spmmThreaded adds a thread count). */
+export type SpmmArgs = [
+  indptr: Int32Array,
+  indices: Int32Array,
+  values: Float32Array | null,
+  x: Float32Array,
+  dim: number,
+  out: Float32Array,
+  rowStart: number,
+  rowEnd: number,
+];
+
 /** The arguments of scoreTopK and scoreTopKAsync, in order (see scoreTopK). */
 export type ScoreTopKArgs = [
   userEmb: Float32Array,
@@ -47,28 +59,9 @@ export interface NativeKernels {
    * x and out row-major with `dim` columns; out is indexed by the absolute row r and must not overlap x.
    * Each output row is summed in CSR order, so results do not depend on how rows are split over threads.
    */
-  spmm(
-    indptr: Int32Array,
-    indices: Int32Array,
-    values: Float32Array | null,
-    x: Float32Array,
-    dim: number,
-    out: Float32Array,
-    rowStart: number,
-    rowEnd: number,
-  ): void;
+  spmm(...args: SpmmArgs): void;
   /** `spmm` over `threads` threads, rows split into contiguous ranges of about equal nnz. */
-  spmmThreaded(
-    indptr: Int32Array,
-    indices: Int32Array,
-    values: Float32Array | null,
-    x: Float32Array,
-    dim: number,
-    out: Float32Array,
-    rowStart: number,
-    rowEnd: number,
-    threads: number,
-  ): void;
+  spmmThreaded(...args: [...SpmmArgs, threads: number]): void;
   /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k
