@@ -13,6 +13,14 @@ export { segmentSumReference } from './kernels/segment-sum-ref.js';
 export { type SparseHandle, registerSparse, releaseSparse, spmm } from './kernels/spmm.js';
 export { spmmReference } from './kernels/spmm-ref.js';
 export { propagateMean } from './kernels/propagate.js';
+export {
+  type SparseStructure,
+  registerSparseStructure,
+  releaseSparseStructure,
+  sddmm,
+  weightedSpmm,
+} from './kernels/weighted-spmm.js';
+export { sddmmReference, weightedSpmmReference } from './kernels/weighted-spmm-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';
 export { type NativeKernels, loadNative, probeNative } from './native.js';

@@ -3,12 +3,15 @@ import { gatherKernels } from './gather.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
+import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
 
-const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels, ...propagateKernels];
+const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels, ...propagateKernels, ...weightedSpmmKernels];
+const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2 and the cpu backend's
- * UnsortedSegmentSum) and CamrecSpmm's gradient. Idempotent: a kernel already registered as ours is left alone.
+ * UnsortedSegmentSum) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm and CamrecSddmm.
+ * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
   for (const config of OUR_KERNELS) {
@@ -19,4 +22,5 @@ export function registerKernels(): void {
   }
   if (tf.getGradient(SPMM) !== spmmGradient) tf.registerGradient(spmmGradient);
   if (tf.getGradient(PROPAGATE_MEAN) !== propagateMeanGradient) tf.registerGradient(propagateMeanGradient);
+  for (const config of OUR_GRADIENTS) if (tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
 }

@@ -14,6 +14,11 @@ export type RowKernel = (args: readonly number[], start: number, end: number) =>
 export interface RowKernels {
   /** y[r,:] = Σ_p values[p]·x[indices[p],:] over p in indptr[r]..indptr[r+1]; args: [indptr, indices, values, x, y, d]. */
   spmm: RowKernel;
+  /**
+   * The sampled dense–dense product (SDDMM) on a CSR pattern: out[p] = ⟨a[r,:], b[indices[p],:]⟩ for p in
+   * indptr[r]..indptr[r+1]; args: [indptr, indices, a, b, out, d].
+   */
+  sddmm: RowKernel;
   /** y[r,:] += x[r,:]; args: [y, x, d]. */
   addRows: RowKernel;
   /** y[r,:] *= s; args: [y, d, s]. */
@@ -58,6 +63,43 @@ function spmmCode(): Code {
         at(yRow).loadF32();
         at(xRow).loadF32().get(v).mulF32().addF32().storeF32();
       });
+    });
+  });
+  return c;
+}
+
+/**
+ * SDDMM in wasm SIMD: each stored entry's dot product four floats at a time into one vector, whose lanes are
+ * then added, then the scalar tail of a row of width d % 4.
+ */
+function sddmmCode(): Code {
+  const [indptr, indices, a, b, out, d, r, end] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [rowBytes, vecBytes, aRow, p, pEnd, bRow, k, s, acc] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const c = new Code();
+  const at = (base: number): Code => c.get(base).get(k).add();
+  c.get(d).i32(2).shl().set(rowBytes);
+  c.get(d).i32(-4).and().i32(2).shl().set(vecBytes);
+  c.forRange(r, end, 1, () => {
+    c.get(a).get(r).get(rowBytes).mul().add().set(aRow);
+    c.get(indptr).get(r).i32(2).shl().add().loadI32(0).set(p);
+    c.get(indptr).get(r).i32(2).shl().add().loadI32(4).set(pEnd);
+    c.forRange(p, pEnd, 1, () => {
+      c.get(b).get(indices).get(p).i32(2).shl().add().loadI32().get(rowBytes).mul().add().set(bRow);
+      c.zeroV128().set(acc);
+      c.i32(0).set(k);
+      c.forRange(k, vecBytes, 16, () => {
+        c.get(acc);
+        at(aRow).loadV128();
+        at(bRow).loadV128().mulF32x4().addF32x4().set(acc);
+      });
+      c.get(acc).extractLaneF32x4(0).get(acc).extractLaneF32x4(1).addF32();
+      c.get(acc).extractLaneF32x4(2).get(acc).extractLaneF32x4(3).addF32().addF32().set(s);
+      c.forRange(k, rowBytes, 4, () => {
+        c.get(s);
+        at(aRow).loadF32();
+        at(bRow).loadF32().mulF32().addF32().set(s);
+      });
+      c.get(out).get(p).i32(2).shl().add().get(s).storeF32();
     });
   });
   return c;
@@ -149,6 +191,7 @@ function rowKernelBytes(): Uint8Array {
   simdBytes ??= moduleWithSharedMemory(
     [
       { name: 'spmm', params: new Array(8).fill(I32), locals: [...new Array(7).fill(I32), F32, V128], code: spmmCode() },
+      { name: 'sddmm', params: new Array(8).fill(I32), locals: [...new Array(7).fill(I32), F32, V128], code: sddmmCode() },
       { name: 'addRows', params: new Array(5).fill(I32), locals: [I32, I32, I32], code: addRowsCode() },
       { name: 'scaleRows', params: [I32, I32, F32, I32, I32], locals: [I32, I32, I32, V128], code: scaleRowsCode() },
       {
@@ -175,7 +218,13 @@ function simdKernels(memory: WasmMemory): RowKernels {
     const f = instance.exports[name] as (...args: number[]) => void;
     return (args, start, end) => f(...args, start, end);
   };
-  return { spmm: bind('spmm'), addRows: bind('addRows'), scaleRows: bind('scaleRows'), adamRows: bind('adamRows') };
+  return {
+    spmm: bind('spmm'),
+    sddmm: bind('sddmm'),
+    addRows: bind('addRows'),
+    scaleRows: bind('scaleRows'),
+    adamRows: bind('adamRows'),
+  };
 }
 
 /** The CSR row product in plain TypeScript loops, over views of the shared memory. */
@@ -194,6 +243,27 @@ function spmmLoops(memory: WasmMemory): RowKernel {
         const w = vals ? vals[q] : 1;
         const b = cols[q] * d;
         for (let j = 0; j < d; j++) ys[o + j] += w * xs[b + j];
+      }
+    }
+  };
+}
+
+/** SDDMM in plain TypeScript loops, over views of the shared memory. */
+function sddmmLoops(memory: WasmMemory): RowKernel {
+  return ([indptr, indices, a, b, out, d], start, end) => {
+    const buf = memory.buffer;
+    const ip = new Int32Array(buf, indptr, end + 1);
+    const cols = new Int32Array(buf, indices, ip[end]);
+    const as = new Float32Array(buf, a);
+    const bs = new Float32Array(buf, b);
+    const outs = new Float32Array(buf, out, ip[end]);
+    for (let row = start; row < end; row++) {
+      const o = row * d;
+      for (let q = ip[row]; q < ip[row + 1]; q++) {
+        const base = cols[q] * d;
+        let sum = 0;
+        for (let j = 0; j < d; j++) sum += as[o + j] * bs[base + j];
+        outs[q] = sum;
       }
     }
   };
@@ -228,5 +298,5 @@ function elementwiseLoops(memory: WasmMemory): Pick<RowKernels, 'addRows' | 'sca
 /** The row kernels bound to `memory`: wasm SIMD when it validates (or as asked), else TypeScript loops. */
 export function rowKernels(memory: WasmMemory, useSimd = simdSupported()): RowKernels {
   if (useSimd) return simdKernels(memory);
-  return { spmm: spmmLoops(memory), ...elementwiseLoops(memory) };
+  return { spmm: spmmLoops(memory), sddmm: sddmmLoops(memory), ...elementwiseLoops(memory) };
 }

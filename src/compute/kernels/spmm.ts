@@ -14,9 +14,9 @@ import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
 
 export const SPMM = 'CamrecSpmm';
 /** Below this many multiply-adds a product runs on the calling thread alone. */
-const MIN_PARALLEL_WORK = 1 << 16;
+export const MIN_PARALLEL_WORK = 1 << 16;
 /** Blocks per thread, so that a thread slowed by others still finishes about when the rest do. */
-const CHUNKS_PER_THREAD = 4;
+export const CHUNKS_PER_THREAD = 4;
 
 export interface SparseHandle {
   readonly id: number;
@@ -42,9 +42,10 @@ export interface HeapCsr {
 const matrices = new Map<number, { a: HeapCsr; at: HeapCsr }>();
 let nextId = 1;
 
-function validateCsr(m: Csr): void {
+/** Throws a RangeError, prefixed by `caller`, unless `m` is a well-formed CSR matrix. */
+export function validateCsr(m: Csr, caller = 'registerSparse'): void {
   const fail = (why: string): never => {
-    throw new RangeError(`registerSparse: ${why}`);
+    throw new RangeError(`${caller}: ${why}`);
   };
   const nnz = m.indices.length;
   if (m.indptr.length !== m.nRows + 1) fail(`indptr has ${m.indptr.length} entries, expected nRows + 1 = ${m.nRows + 1}`);
@@ -171,7 +172,7 @@ export const spmmGradient: GradConfig = {
 };
 
 /** The row of each stored entry: rows[p] = r for p in indptr[r] .. indptr[r+1]. */
-function rowOfEntry(indptr: Int32Array, nRows: number): Int32Array {
+export function rowOfEntry(indptr: Int32Array, nRows: number): Int32Array {
   const rows = new Int32Array(indptr[nRows]);
   for (let r = 0; r < nRows; r++) rows.fill(r, indptr[r], indptr[r + 1]);
   return rows;

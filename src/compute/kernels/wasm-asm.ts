@@ -131,6 +131,10 @@ export class Code {
   sqrtF32x4(): this {
     return this.op(SIMD, ...uleb(0xe3));
   }
+  /** f32x4.extract_lane: one float of the vector at the top of the stack. */
+  extractLaneF32x4(lane: number): this {
+    return this.op(SIMD, 0x1f, lane);
+  }
   subF32(): this {
     return this.op(0x93);
   }
