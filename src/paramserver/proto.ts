@@ -1,0 +1,231 @@
+/**
+ * The wire messages of proto/paramserver.proto as @grpc/proto-loader decodes them (camelCase fields, 64-bit
+ * integers as numbers, enums as their names, defaults filled in), and the loaded service definitions.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The protocol's version, also the proto package's suffix (camrec.paramserver.v1). */
+export const PROTOCOL_VERSION = 1;
+
+/** proto/ at the package root: two levels above this file in src/ (tsx) and in dist/ (compiled). */
+export const PROTO_DIR = join(fileURLToPath(new URL('../..', import.meta.url)), 'proto');
+
+const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
+
+export type PlacementMsg = 'PLACEMENT_ROWS' | 'PLACEMENT_WHOLE';
+
+export interface TableDefMsg {
+  name: string;
+  rows: number;
+  dim: number;
+  trainable: boolean;
+  placement: PlacementMsg;
+  init: string;
+  values: Uint8Array;
+}
+
+export interface OptimizerMsg {
+  kind: string;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  initialAccumulator: number;
+}
+
+export interface ConsistencyMsg {
+  mode: string;
+  staleness: number;
+  workers: number;
+}
+
+export interface InitRequest {
+  shards: number;
+  seed: number;
+  optimizer: OptimizerMsg | null;
+  consistency: ConsistencyMsg | null;
+  tables: TableDefMsg[];
+}
+
+export interface InitReply {
+  already: boolean;
+  step: number;
+}
+
+export interface TableInfoMsg {
+  name: string;
+  rows: number;
+  dim: number;
+  trainable: boolean;
+  placement: PlacementMsg;
+  ownerShard: number;
+  localRows: number;
+  version: number;
+}
+
+export interface DescribeReply {
+  shard: number;
+  shards: number;
+  initialised: boolean;
+  step: number;
+  consistency: ConsistencyMsg | null;
+  tables: TableInfoMsg[];
+  protocolVersion: number;
+}
+
+export interface PullRequest {
+  table: string;
+  ids: Uint8Array;
+  allRows: boolean;
+  changedOnly: boolean;
+  sinceVersion: number;
+}
+
+export interface PullReply {
+  table: string;
+  ids: Uint8Array;
+  values: Uint8Array;
+  rowVersions: Uint8Array;
+  version: number;
+}
+
+export interface RowBlockMsg {
+  table: string;
+  ids: Uint8Array;
+  values: Uint8Array;
+  allRows: boolean;
+}
+
+export interface TableVersionMsg {
+  table: string;
+  version: number;
+}
+
+export interface PushRequest {
+  task: string;
+  attempt: number;
+  clock: number;
+  blocks: RowBlockMsg[];
+}
+
+export interface PushReply {
+  duplicate: boolean;
+  step: number;
+  versions: TableVersionMsg[];
+}
+
+export interface PrepareRequest {
+  step: number;
+  task: string;
+  attempt: number;
+  blocks: RowBlockMsg[];
+}
+
+export interface PrepareReply {
+  duplicate: boolean;
+  stagedTasks: number;
+}
+
+export interface CommitRequest {
+  step: number;
+  tasks: string[];
+}
+
+export interface CommitReply {
+  step: number;
+  tasks: number;
+  versions: TableVersionMsg[];
+}
+
+export interface AbortRequest {
+  step: number;
+}
+
+export interface AbortReply {
+  discardedTasks: number;
+}
+
+export interface ClockRequest {
+  worker: number;
+  clock: number;
+}
+
+export interface ClockReply {
+  minClock: number;
+  waited: boolean;
+}
+
+export interface ExportRequest {
+  maxChunkBytes: number;
+}
+
+export interface StateChunk {
+  step: number;
+  table: string;
+  slot: number;
+  firstRow: number;
+  rows: number;
+  values: Uint8Array;
+}
+
+export interface ImportReply {
+  step: number;
+}
+
+export interface CheckpointReply {
+  path: string;
+  step: number;
+  bytes: number;
+}
+
+export interface StatsReply {
+  shard: number;
+  step: number;
+  rowsPulled: number;
+  rowsPushed: number;
+  bytesPulled: number;
+  bytesPushed: number;
+  pulls: number;
+  pushes: number;
+  commits: number;
+  aborts: number;
+  duplicates: number;
+  stagedTasks: number;
+  clockWaiters: number;
+  versions: TableVersionMsg[];
+}
+
+export type Empty = Record<string, never>;
+
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+export interface HealthCheckRequest {
+  service: string;
+}
+
+export interface HealthCheckResponse {
+  status: HealthStatus;
+}
+
+interface Loaded {
+  paramServer: grpc.ServiceClientConstructor;
+  health: grpc.ServiceClientConstructor;
+}
+
+let loaded: Loaded | null = null;
+
+/** The ParamServer and Health services, loaded once from proto/. */
+export function services(): Loaded {
+  if (loaded) return loaded;
+  const def = protoLoader.loadSync([join(PROTO_DIR, 'paramserver.proto'), join(PROTO_DIR, 'health.proto')], LOADER_OPTIONS);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const pkg = grpc.loadPackageDefinition(def) as any;
+  loaded = { paramServer: pkg.camrec.paramserver.v1.ParamServer, health: pkg.grpc.health.v1.Health };
+  return loaded;
+}
+
+/** The full method path, for raw calls (tests send undecodable bytes through it). */
+export const PARAM_SERVER_SERVICE = 'camrec.paramserver.v1.ParamServer';

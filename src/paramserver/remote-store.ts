@@ -1,0 +1,321 @@
+/**
+ * RemoteParamStore: the ParamStore seam (src/train/paramstore.ts) over gRPC shards (DESIGN.md §5), so that
+ * `trainStep` runs unchanged. Pulls split the ids by shard, run in parallel and merge in the caller's order;
+ * a push is one optimizer step: under bsp it is prepared on every shard and then committed on every shard (a
+ * failed prepare aborts it on all), under async and ssp it is pushed to every shard (ssp then reports the
+ * clock and waits while too far ahead). exportState/importState gather and scatter the same StoreState that
+ * LocalParamStore uses.
+ */
+import { randomUUID } from 'node:crypto';
+import { StaleVersion } from '../errors/index.js';
+import type { OptimizerConfig, ParamStore, RowGrad, StoreState, TableSpec } from '../train/index.js';
+import { ShardClient, type ShardClientOptions } from './client.js';
+import { consistencyToMsg, optimizerToMsg, tableDefToMsg } from './convert.js';
+import { defaultPlacement, heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
+import type { RowBlockMsg, StateChunk, StatsReply } from './proto.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
+import type { Consistency } from './shard.js';
+import { bytesOf, floatsOf } from './wire.js';
+
+export interface RemoteStoreOptions extends ShardClientOptions {
+  /** Shard i's address (host:port) is addresses[i]. */
+  readonly addresses: readonly string[];
+  readonly specs: readonly TableSpec[];
+  readonly optimizer: OptimizerConfig;
+  readonly seed: number;
+  /** Default bsp. */
+  readonly consistency?: Consistency;
+  /** This worker's index, for ssp clocks. Default 0. */
+  readonly worker?: number;
+  /** Names this client's tasks (default: a random UUID). */
+  readonly clientId?: string;
+  /** Which tables are row-sharded and which are held whole (default: placement.ts defaultPlacement). */
+  readonly placement?: (spec: TableSpec) => Placement;
+}
+
+interface RemoteTable {
+  readonly spec: TableSpec;
+  readonly placement: Placement;
+}
+
+/** Room left in a message for everything but the rows. */
+const MESSAGE_SLACK_BYTES = 64 * 1024;
+
+export class RemoteParamStore implements ParamStore {
+  readonly specs: readonly TableSpec[];
+  private readonly tables = new Map<string, RemoteTable>();
+  private readonly clients: ShardClient[];
+  private readonly consistency: Consistency;
+  private readonly clientId: string;
+  private readonly maxMessageBytes: number;
+  private steps = 0;
+
+  private constructor(private readonly opts: RemoteStoreOptions) {
+    this.specs = opts.specs;
+    const placement = opts.placement ?? defaultPlacement;
+    for (const spec of opts.specs) this.tables.set(spec.name, { spec, placement: placement(spec) });
+    this.clients = opts.addresses.map((a) => new ShardClient(a, opts));
+    this.consistency = opts.consistency ?? { mode: 'bsp' };
+    this.clientId = opts.clientId ?? randomUUID();
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /**
+   * Connects to every shard and gives each its tables (Init). A shard that already holds the same configuration,
+   * e.g. one restored from its checkpoint, keeps its state; the store starts at the shards' step.
+   */
+  static async connect(opts: RemoteStoreOptions): Promise<RemoteParamStore> {
+    const store = new RemoteParamStore(opts);
+    try {
+      const replies = await Promise.all(store.clients.map((c, s) => c.init(store.initRequest(s))));
+      const steps = new Set(replies.map((r) => r.step));
+      if (steps.size > 1) throw new StaleVersion(`shards are at different steps (${replies.map((r) => r.step).join(', ')}): restore them from one checkpoint`);
+      store.steps = replies[0]?.step ?? 0;
+      return store;
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+
+  get shards(): number {
+    return this.clients.length;
+  }
+
+  get step(): number {
+    return this.steps;
+  }
+
+  async pull(table: string, ids: Int32Array | null): Promise<Float32Array> {
+    const t = this.table(table);
+    const dim = t.spec.dim;
+    const n = ids ? ids.length : t.spec.rows;
+    const order = ids ? sortedUnique(ids, t.spec) : null;
+    const wanted = order ? order.unique : null;
+    const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest })));
+    if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values).slice();
+    const merged = new Float32Array((wanted ? wanted.length : n) * dim);
+    for (const p of parts) scatterRows(merged, floatsOf(p.reply.values), p.dest, dim);
+    if (!order?.where) return merged;
+    const out = new Float32Array(n * dim);
+    scatterRows(out, merged, order.where, dim, true);
+    return out;
+  }
+
+  async push(grads: readonly RowGrad[]): Promise<void> {
+    const step = this.steps + 1;
+    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
+    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    const task = `${this.clientId}:${step}`;
+    if (this.consistency.mode === 'bsp') await this.twoPhase(step, task, blocks);
+    else {
+      await Promise.all(this.clients.map((c, s) => c.push({ task, attempt: 0, clock: step, blocks: blocks[s] })));
+      if (this.consistency.mode === 'ssp') await Promise.all(this.clients.map((c) => c.clock({ worker: this.opts.worker ?? 0, clock: step })));
+    }
+    this.steps = step;
+  }
+
+  async exportState(): Promise<StoreState> {
+    const exported = await Promise.all(this.clients.map((c) => c.exportState(this.maxMessageBytes - MESSAGE_SLACK_BYTES)));
+    const steps = new Set(exported.map((chunks) => chunks[0]?.step ?? 0));
+    if (steps.size > 1) throw new StaleVersion(`shards are at different steps (${[...steps].join(', ')})`);
+    const tables: StoreState['tables'] = {};
+    for (const t of this.tables.values()) {
+      const size = t.spec.rows * t.spec.dim;
+      tables[t.spec.name] = { values: new Float32Array(size), state: this.stateSlots(t).map(() => new Float32Array(size)) };
+    }
+    exported.forEach((chunks, s) => {
+      for (const c of chunks) {
+        if (c.table === '') continue;
+        const t = this.table(c.table);
+        const target = c.slot < 0 ? tables[c.table].values : tables[c.table].state[c.slot];
+        const ids = this.globalIds(t, s, c.firstRow, c.rows);
+        scatterRows(target, floatsOf(c.values), ids, t.spec.dim);
+      }
+    });
+    return { step: [...steps][0] ?? 0, tables };
+  }
+
+  async importState(state: StoreState): Promise<void> {
+    for (const t of this.tables.values()) {
+      const s = state.tables[t.spec.name];
+      if (!s) throw new Error(`state has no table ${t.spec.name}`);
+      if (s.values.length !== t.spec.rows * t.spec.dim || s.state.length !== this.stateSlots(t).length) {
+        throw new Error(`state for table ${t.spec.name} has another shape`);
+      }
+    }
+    await Promise.all(this.clients.map((c, shard) => c.importState(this.importChunks(state, shard))));
+    this.steps = state.step;
+  }
+
+  /** Every shard's counters. */
+  stats(): Promise<StatsReply[]> {
+    return Promise.all(this.clients.map((c) => c.stats()));
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+
+  private initRequest(shard: number) {
+    const shards = this.clients.length;
+    return {
+      shards,
+      seed: this.opts.seed,
+      optimizer: optimizerToMsg(this.opts.optimizer),
+      consistency: consistencyToMsg(this.consistency),
+      tables: [...this.tables.values()].map((t) => tableDefToMsg(t.spec, t.placement, this.holds(t, shard) ? heldIds(t.spec.rows, t.placement, shard, shards) : null)),
+    };
+  }
+
+  private table(name: string): RemoteTable {
+    const t = this.tables.get(name);
+    if (!t) throw new Error(`unknown table ${name}; known: ${[...this.tables.keys()].join(', ')}`);
+    return t;
+  }
+
+  private holds(t: RemoteTable, shard: number): boolean {
+    return t.placement === 'rows' || wholeOwner(t.spec.name, this.clients.length) === shard;
+  }
+
+  private stateSlots(t: RemoteTable): number[] {
+    if (!t.spec.trainable) return [];
+    return this.opts.optimizer.kind === 'adam' ? [0, 1] : [0];
+  }
+
+  /** Global ids of local rows [first, first + n) of shard `s`. */
+  private globalIds(t: RemoteTable, s: number, first: number, n: number): Int32Array {
+    const S = this.clients.length;
+    return Int32Array.from({ length: n }, (_, k) => (t.placement === 'whole' ? first + k : (first + k) * S + s));
+  }
+
+  /** The calls a pull needs: per shard its ids (sorted), in pieces that fit a message, and where each row goes. */
+  private pullPlan(t: RemoteTable, wanted: Uint32Array | null) {
+    const S = this.clients.length;
+    const perShard: { shard: number; ids: Uint32Array; dest: Int32Array }[] = [];
+    if (t.placement === 'whole') {
+      const ids = wanted ?? heldIds(t.spec.rows, 'whole', 0, 1);
+      perShard.push({ shard: wholeOwner(t.spec.name, S), ids, dest: Int32Array.from({ length: ids.length }, (_, k) => k) });
+    } else if (!wanted) {
+      for (let s = 0; s < S; s++) {
+        const ids = heldIds(t.spec.rows, 'rows', s, S);
+        perShard.push({ shard: s, ids, dest: Int32Array.from(ids) });
+      }
+    } else {
+      perShard.push(...splitByShard(wanted, S));
+    }
+    const rowsPerCall = Math.max(1, Math.floor((this.maxMessageBytes - MESSAGE_SLACK_BYTES) / (t.spec.dim * 4 + 8)));
+    return perShard.flatMap((p) => {
+      const out = [];
+      for (let k = 0; k < p.ids.length; k += rowsPerCall) {
+        const ids = p.ids.subarray(k, k + rowsPerCall);
+        const allRows = !wanted && t.placement === 'rows' && ids.length === localRowCount(t.spec.rows, p.shard, S);
+        out.push({ shard: p.shard, dest: p.dest.subarray(k, k + rowsPerCall), request: { table: t.spec.name, ids: allRows ? Buffer.alloc(0) : bytesOf(ids), allRows } });
+      }
+      return out;
+    });
+  }
+
+  /** A gradient's rows for each shard (null where a shard gets none of this table). */
+  private splitGrad(g: RowGrad): (RowBlockMsg | null)[] {
+    const t = this.table(g.table);
+    const S = this.clients.length;
+    const dim = t.spec.dim;
+    if (g.ids) for (const id of g.ids) if (id < 0) throw new RangeError(`table ${g.table}: row ${id} out of range`);
+    if (t.placement === 'whole') {
+      const owner = wholeOwner(t.spec.name, S);
+      return this.clients.map((_, s) => (s === owner ? block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad) : null));
+    }
+    if (S === 1) return [block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad)];
+    const ids = g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null;
+    const parts = ids ? splitByShard(ids, S) : this.clients.map((_, s) => ({ shard: s, ids: null, dest: Int32Array.from(heldIds(t.spec.rows, 'rows', s, S)) }));
+    return parts.map((p) => block(g.table, p.ids, gatherRows(g.grad, dim, p.dest)));
+  }
+
+  /** bsp: prepare on every shard, then commit on every shard; a failed prepare aborts the step everywhere. */
+  private async twoPhase(step: number, task: string, blocks: RowBlockMsg[][]): Promise<void> {
+    try {
+      await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt: 0, blocks: blocks[s] })));
+    } catch (err) {
+      await Promise.allSettled(this.clients.map((c) => c.abort({ step })));
+      throw err;
+    }
+    await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [task] })));
+  }
+
+  /** One shard's part of a StoreState, as import chunks (the first carries the step). */
+  private *importChunks(state: StoreState, shard: number): Generator<StateChunk> {
+    yield { step: state.step, table: '', slot: 0, firstRow: 0, rows: 0, values: Buffer.alloc(0) };
+    for (const t of this.tables.values()) {
+      if (!this.holds(t, shard)) continue;
+      const dim = t.spec.dim;
+      const local = t.placement === 'whole' ? t.spec.rows : localRowCount(t.spec.rows, shard, this.clients.length);
+      const rowsPer = Math.max(1, Math.floor((this.maxMessageBytes - MESSAGE_SLACK_BYTES) / (dim * 4)));
+      const s = state.tables[t.spec.name];
+      const arrays = [s.values, ...s.state];
+      for (let k = 0; k < arrays.length; k++) {
+        for (let r = 0; r < local; r += rowsPer) {
+          const rows = Math.min(rowsPer, local - r);
+          const values = gatherRows(arrays[k], dim, this.globalIds(t, shard, r, rows));
+          yield { step: state.step, table: t.spec.name, slot: k - 1, firstRow: r, rows, values: bytesOf(values) };
+        }
+      }
+    }
+  }
+}
+
+function block(table: string, ids: Uint32Array | null, grad: Float32Array): RowBlockMsg {
+  return { table, ids: ids ? bytesOf(ids) : Buffer.alloc(0), values: bytesOf(grad), allRows: ids === null };
+}
+
+/** Sorted ids by shard (id % S), with each id's position in the input. */
+function splitByShard(ids: Uint32Array, S: number): { shard: number; ids: Uint32Array; dest: Int32Array }[] {
+  const counts = new Int32Array(S);
+  for (const id of ids) counts[id % S]++;
+  const parts = Array.from(counts, (n, s) => ({ shard: s, ids: new Uint32Array(n), dest: new Int32Array(n) }));
+  const fill = new Int32Array(S);
+  for (let k = 0; k < ids.length; k++) {
+    const s = ids[k] % S;
+    parts[s].ids[fill[s]] = ids[k];
+    parts[s].dest[fill[s]++] = k;
+  }
+  return parts;
+}
+
+/**
+ * The caller's ids as sorted unique uint32 (what shards accept) and, when they were not already so, where each
+ * caller position finds its row among them.
+ */
+function sortedUnique(ids: Int32Array, spec: TableSpec): { unique: Uint32Array; where: Int32Array | null } {
+  let sorted = true;
+  for (let k = 0; k < ids.length; k++) {
+    if (ids[k] < 0 || ids[k] >= spec.rows) throw new RangeError(`table ${spec.name}: row ${ids[k]} out of range [0, ${spec.rows})`);
+    if (k > 0 && ids[k] <= ids[k - 1]) sorted = false;
+  }
+  if (sorted) return { unique: new Uint32Array(ids.buffer, ids.byteOffset, ids.length), where: null };
+  const unique = Uint32Array.from(new Set(ids)).sort();
+  const index = new Map<number, number>();
+  unique.forEach((id, k) => index.set(id, k));
+  return { unique, where: Int32Array.from(ids, (id) => index.get(id)!) };
+}
+
+function isIdentity(dest: ArrayLike<number>, n: number): boolean {
+  if (dest.length !== n) return false;
+  for (let k = 0; k < n; k++) if (dest[k] !== k) return false;
+  return true;
+}
+
+/** out[dest[k]] = rows[k] (or, with `gather`, out[k] = rows[dest[k]]), rows of `dim` values. */
+function scatterRows(out: Float32Array, rows: Float32Array, dest: ArrayLike<number>, dim: number, gather = false): void {
+  for (let k = 0; k < dest.length; k++) {
+    const from = (gather ? dest[k] : k) * dim;
+    const to = (gather ? k : dest[k]) * dim;
+    out.set(rows.subarray(from, from + dim), to);
+  }
+}
+
+function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  scatterRows(out, src, rows, dim, true);
+  return out;
+}

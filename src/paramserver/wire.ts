@@ -1,0 +1,31 @@
+/**
+ * Rows on the wire (proto/paramserver.proto): ids as little-endian uint32 and values as little-endian float32
+ * in `bytes` fields. A decoded `bytes` field is a Buffer at any byte offset, and a typed-array view needs an
+ * offset that is a multiple of the element size, so a misaligned buffer is copied first (DESIGN.md §5).
+ */
+import { endianness } from 'node:os';
+import { InvalidRequest } from './errors.js';
+
+if (endianness() !== 'LE') throw new Error('the parameter server wire format needs a little-endian host');
+
+function aligned(buf: Uint8Array, what: string): Uint8Array {
+  if (buf.byteLength % 4 !== 0) throw new InvalidRequest(`${what}: ${buf.byteLength} bytes is not a multiple of 4`);
+  return buf.byteOffset % 4 === 0 ? buf : new Uint8Array(buf);
+}
+
+/** The float32 values in `buf`, viewed in place when aligned, copied when not. */
+export function floatsOf(buf: Uint8Array, what = 'values'): Float32Array {
+  const a = aligned(buf, what);
+  return new Float32Array(a.buffer, a.byteOffset, a.byteLength / 4);
+}
+
+/** The uint32 values in `buf`, viewed in place when aligned, copied when not. */
+export function uintsOf(buf: Uint8Array, what = 'ids'): Uint32Array {
+  const a = aligned(buf, what);
+  return new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4);
+}
+
+/** A Buffer over a typed array's bytes, without copying. */
+export function bytesOf(a: Float32Array | Uint32Array | Int32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
