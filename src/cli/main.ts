@@ -8,6 +8,7 @@ import { evalCommand } from './eval-command.js';
 import { hyperFlag, intListFlag, numberFlag } from './flags.js';
 import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
+import { simulateCommand } from './simulate-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -60,6 +61,25 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await evalCommand(opts);
+    });
+
+  program
+    .command('simulate')
+    .description('write a simulated dataset with known confounders, exposure bias and noise edges (docs/simulator.md)')
+    .requiredOption('--out <dir>', 'output folder (MMRec layout + ground truth); must be empty unless --force')
+    .option('--preset <name>', 'settings preset: default (the validity experiments), tiny, large', 'default')
+    .option('--seed <n>', 'random seed (default 1)', numberFlag('--seed'))
+    .option('--users <n>', 'number of users', numberFlag('--users'))
+    .option('--items <n>', 'number of items', numberFlag('--items'))
+    .option('--k <n>', 'number of latent confounders (environments)', numberFlag('--k'))
+    .option('--noise-rate <x>', 'expected fraction of train edges that are injected noise', numberFlag('--noise-rate'))
+    .option('--snr <x>', 'signal-to-noise power ratio of the modality features', numberFlag('--snr'))
+    .option('--name <name>', 'dataset name: <name>.inter (default: the folder name)')
+    .option('--force', 'write into a non-empty folder')
+    .option('--json', 'print one JSON result line on stdout')
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await simulateCommand(opts);
     });
 
   try {
