@@ -1,0 +1,228 @@
+/**
+ * The parameter server over real gRPC on loopback, shards in this process: RemoteParamStore equals
+ * LocalParamStore, bad requests get their status codes and change nothing, ssp waits, async applies on arrival.
+ */
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { shutdownCompute } from '../../src/compute/index.js';
+import { PeerUnavailable, StaleVersion } from '../../src/errors/index.js';
+import {
+  bytesOf,
+  grpcStatusOf,
+  PARAM_SERVER_SERVICE,
+  ParamServer,
+  RemoteParamStore,
+  ShardClient,
+  type Consistency,
+  type ParamServerOptions,
+} from '../../src/paramserver/index.js';
+import { adagrad, adam, LocalParamStore, type OptimizerConfig } from '../../src/train/index.js';
+import { assertSameState, copySnapshot, maxRelDiff, placement, randomGrads, SPECS } from './helpers.js';
+
+const log = pino({ level: 'silent' });
+const servers: ParamServer[] = [];
+const stores: RemoteParamStore[] = [];
+const locals: LocalParamStore[] = [];
+
+after(async () => {
+  for (const s of stores) s.close();
+  for (const s of servers) s.forceClose();
+  for (const l of locals) l.dispose();
+  await shutdownCompute();
+});
+
+async function startShards(shards: number, extra: Partial<ParamServerOptions> = {}): Promise<ParamServer[]> {
+  const started = await Promise.all(Array.from({ length: shards }, (_, shard) => ParamServer.start({ shard, shards, log, ...extra })));
+  servers.push(...started);
+  return started;
+}
+
+const addresses = (ps: readonly ParamServer[]) => ps.map((p) => `127.0.0.1:${p.port}`);
+
+async function connect(ps: readonly ParamServer[], optimizer: OptimizerConfig, consistency?: Consistency, extra = {}): Promise<RemoteParamStore> {
+  const store = await RemoteParamStore.connect({ addresses: addresses(ps), specs: SPECS, optimizer, seed: 11, placement, consistency, ...extra });
+  stores.push(store);
+  return store;
+}
+
+for (const shards of [1, 2]) {
+  for (const optimizer of [adam(0.01), adagrad(0.05)]) {
+    test(`20 steps of random sparse and dense gradients through ${shards} shard(s) (${optimizer.kind}, bsp) equal LocalParamStore`, async () => {
+      const ps = await startShards(shards);
+      const remote = await connect(ps, optimizer);
+      const local = new LocalParamStore(SPECS, optimizer, 11);
+      locals.push(local);
+      assertSameState(await remote.exportState(), await local.exportState(), 0);
+      let rows = 0;
+      for (let step = 1; step <= 20; step++) {
+        const grads = randomGrads(step);
+        rows += grads.reduce((n, g) => n + (g.ids ? g.ids.length : SPECS.find((s) => s.name === g.table)!.rows), 0);
+        for (const g of grads) {
+          const diff = maxRelDiff(await remote.pull(g.table, g.ids), await local.pull(g.table, g.ids));
+          assert.ok(diff <= 1e-5, `pull ${g.table} at step ${step} differs by ${diff}`);
+        }
+        await remote.push(grads);
+        await local.push(grads);
+      }
+      assert.equal(remote.step, 20);
+      assertSameState(await remote.exportState(), await local.exportState());
+      const stats = await remote.stats();
+      assert.equal(stats.reduce((n, s) => n + s.rowsPushed, 0), rows, 'every pushed row reached a shard once');
+      assert.ok(stats.every((s) => s.rowsPulled > 0 && s.rowsPushed > 0 && s.commits === 20), 'every shard served pulls and committed 20 steps');
+      const versions = stats.flatMap((s) => s.versions).filter((v) => v.table === 'users');
+      assert.ok(versions.every((v) => v.version === 20), 'users was updated at every step on every shard');
+    });
+  }
+}
+
+test('a pull in any order, with repeated ids, returns the rows in the caller order', async () => {
+  const ps = await startShards(2);
+  const remote = await connect(ps, adam(0.01));
+  const local = new LocalParamStore(SPECS, adam(0.01), 11);
+  locals.push(local);
+  const ids = Int32Array.from([40, 3, 3, 17, 0, 52, 40]);
+  assert.deepEqual(await remote.pull('items', ids), await local.pull('items', ids));
+  assert.deepEqual(await remote.pull('mlp', null), await local.pull('mlp', null));
+  assert.deepEqual(await remote.pull('feat', Int32Array.from([5, 1])), await local.pull('feat', Int32Array.from([5, 1])));
+});
+
+test('importState then exportState gives back the same StoreState across 2 shards', async () => {
+  const ps = await startShards(2);
+  const remote = await connect(ps, adam(0.01));
+  const local = new LocalParamStore(SPECS, adam(0.01), 3);
+  locals.push(local);
+  for (let step = 1; step <= 3; step++) await local.push(randomGrads(step));
+  await remote.importState(await local.exportState());
+  assert.equal(remote.step, 3);
+  assertSameState(await remote.exportState(), await local.exportState(), 0);
+});
+
+describe('bad requests: status codes, and the stored tables stay as they were', () => {
+  let ps: ParamServer[];
+  let client: ShardClient;
+  before(async () => {
+    ps = await startShards(2, { maxMessageBytes: 64 * 1024 });
+    await connect(ps, adam(0.01), undefined, { maxMessageBytes: 64 * 1024 });
+    client = new ShardClient(addresses(ps)[0], { maxMessageBytes: 1 << 20 });
+  });
+  after(() => client.close());
+
+  /** Runs a refused call and checks its status, its message and that shard 0 did not change. */
+  async function refused(call: () => Promise<unknown>, status: grpc.status, message: RegExp): Promise<void> {
+    const beforeState = copySnapshot(ps[0].shard!.snapshot());
+    const err = await call().then(
+      () => assert.fail('the call succeeded'),
+      (e: unknown) => e,
+    );
+    assert.equal(grpcStatusOf(err), status, `${grpc.status[status]} expected, got ${String(err)}`);
+    assert.match((err as Error).message, message);
+    assert.deepEqual(copySnapshot(ps[0].shard!.snapshot()), beforeState, 'shard 0 unchanged');
+  }
+
+  const ids = (xs: number[]) => bytesOf(Uint32Array.from(xs));
+  const rows = (n: number, dim = 8) => bytesOf(new Float32Array(n * dim).fill(1));
+  const prep = (blocks: object[]) => () => client.prepare({ step: 1, task: 'bad', attempt: 0, blocks: blocks as never });
+
+  test('unknown table → INVALID_ARGUMENT', () => refused(prep([{ table: 'nope', ids: ids([0]), values: rows(1) }]), grpc.status.INVALID_ARGUMENT, /unknown table 'nope'/));
+  test('wrong row width → INVALID_ARGUMENT', () => refused(prep([{ table: 'users', ids: ids([0, 2]), values: rows(1) }]), grpc.status.INVALID_ARGUMENT, /wrong row width/));
+  test('unsorted ids → INVALID_ARGUMENT', () => refused(prep([{ table: 'users', ids: ids([4, 2]), values: rows(2) }]), grpc.status.INVALID_ARGUMENT, /sorted and unique/));
+  test('duplicate ids → INVALID_ARGUMENT', () => refused(prep([{ table: 'users', ids: ids([2, 2]), values: rows(2) }]), grpc.status.INVALID_ARGUMENT, /sorted and unique/));
+  test('out-of-range ids → INVALID_ARGUMENT', () => refused(prep([{ table: 'users', ids: ids([36, 38]), values: rows(2) }]), grpc.status.INVALID_ARGUMENT, /row 38 out of range/));
+  test('a second bad block after a good one → INVALID_ARGUMENT', () =>
+    refused(prep([{ table: 'users', ids: ids([0]), values: rows(1) }, { table: 'items', ids: ids([1]), values: rows(1) }]), grpc.status.INVALID_ARGUMENT, /belongs to shard 1/));
+  test('ids not a multiple of 4 bytes → INVALID_ARGUMENT', () => refused(prep([{ table: 'users', ids: Buffer.from([0, 0, 0]), values: rows(1) }]), grpc.status.INVALID_ARGUMENT, /multiple of 4/));
+  test('pull of an unknown table → INVALID_ARGUMENT', () => refused(() => client.pull({ table: 'nope', allRows: true }), grpc.status.INVALID_ARGUMENT, /unknown table/));
+  test('a message over the size limit → RESOURCE_EXHAUSTED', () => refused(prep([{ table: 'users', ids: ids([0]), values: rows(3000) }]), grpc.status.RESOURCE_EXHAUSTED, /RESOURCE_EXHAUSTED/));
+
+  test('undecodable bytes → the transport error (INTERNAL)', () =>
+    refused(
+      () =>
+        new Promise((resolve, reject) => {
+          const raw = new grpc.Client(addresses(ps)[0], grpc.credentials.createInsecure());
+          raw.makeUnaryRequest(`/${PARAM_SERVER_SERVICE}/Prepare`, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(11, 0xff) /* a varint tag of wire type 7: not protobuf */, (err, res) => {
+            raw.close();
+            if (err) reject(Object.assign(new Error(`${grpc.status[err.code]}: ${err.details}`), { cause: err }));
+            else resolve(res);
+          });
+        }),
+      grpc.status.INTERNAL,
+      /INTERNAL/,
+    ));
+
+  test('a stale version: commit of an already-committed step, prepare for an old step → ABORTED', async () => {
+    await client.prepare({ step: 1, task: 'good', attempt: 0, blocks: [{ table: 'users', ids: ids([0]), values: rows(1), allRows: false }] });
+    await client.commit({ step: 1, tasks: ['good'] });
+    await refused(() => client.commit({ step: 1, tasks: [] }), grpc.status.ABORTED, /already committed/);
+    await refused(prep([{ table: 'users', ids: ids([0]), values: rows(1) }]), grpc.status.ABORTED, /already committed/);
+    await assert.rejects(client.commit({ step: 1, tasks: [] }), StaleVersion, 'ABORTED surfaces as StaleVersion');
+  });
+});
+
+test('a shard that is gone surfaces as PeerUnavailable', async () => {
+  const [p] = await startShards(1);
+  const client = new ShardClient(`127.0.0.1:${p.port}`);
+  p.forceClose();
+  await assert.rejects(client.describe(), PeerUnavailable);
+  client.close();
+});
+
+test('with a token, calls without it are UNAUTHENTICATED while health checks answer SERVING', async () => {
+  const [p] = await startShards(1, { token: 's3cret' });
+  const anon = new ShardClient(`127.0.0.1:${p.port}`);
+  const authed = new ShardClient(`127.0.0.1:${p.port}`, { token: 's3cret' });
+  try {
+    const err = await anon.describe().catch((e: unknown) => e);
+    assert.equal(grpcStatusOf(err), grpc.status.UNAUTHENTICATED);
+    assert.equal((await authed.describe()).shard, 0);
+    assert.deepEqual(await anon.healthCheck(), { status: 'SERVING' });
+  } finally {
+    anon.close();
+    authed.close();
+  }
+});
+
+test('async: a push is visible to the next pull at once, and a re-sent (task, attempt) is ignored', async () => {
+  const ps = await startShards(2);
+  await connect(ps, adam(0.01), { mode: 'async' });
+  const c = new ShardClient(addresses(ps)[1]);
+  try {
+    const before = await c.pull({ table: 'users', ids: bytesOf(Uint32Array.from([1, 3])) });
+    const push = { task: 'w0:1', attempt: 0, clock: 1, blocks: [{ table: 'users', ids: bytesOf(Uint32Array.from([3])), values: bytesOf(new Float32Array(8).fill(1)), allRows: false }] };
+    assert.equal((await c.push(push)).duplicate, false);
+    const after1 = await c.pull({ table: 'users', ids: bytesOf(Uint32Array.from([1, 3])) });
+    assert.deepEqual(after1.values.subarray(0, 32), before.values.subarray(0, 32), 'row 1 untouched');
+    assert.notDeepEqual(after1.values.subarray(32), before.values.subarray(32), 'row 3 updated on arrival');
+    assert.equal(after1.version, before.version + 1);
+    assert.equal((await c.push(push)).duplicate, true);
+    assert.deepEqual((await c.pull({ table: 'users', ids: bytesOf(Uint32Array.from([1, 3])) })).values, after1.values, 'the duplicate changed nothing');
+  } finally {
+    c.close();
+  }
+});
+
+test('ssp: a worker s+1 clocks ahead of the slowest waits on Clock until the slowest reports', async () => {
+  const ps = await startShards(1);
+  const ssp: Consistency = { mode: 'ssp', staleness: 1, workers: 2 };
+  const fast = await connect(ps, adam(0.01), ssp, { worker: 0, clientId: 'fast' });
+  const slow = await connect(ps, adam(0.01), ssp, { worker: 1, clientId: 'slow' });
+  await fast.push(randomGrads(1));
+  let done = false;
+  const second = fast.push(randomGrads(2)).then(() => (done = true));
+  const stats = await waitFor(() => fast.stats(), (s) => s[0].clockWaiters === 1);
+  assert.equal(stats[0].step, 2, 'the push was applied on arrival; only the clock waits');
+  assert.equal(done, false, 'the fast worker waits at clock 2 while the slow one is at 0');
+  await slow.push(randomGrads(3));
+  await second;
+  assert.equal((await fast.stats())[0].clockWaiters, 0);
+});
+
+/** Polls `get` until `ok` holds (a state, not a time, is awaited). */
+async function waitFor<T>(get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
