@@ -9,6 +9,7 @@ import { hyperFlag, intListFlag, numberFlag } from './flags.js';
 import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
 import { simulateCommand } from './simulate-command.js';
+import { paramserverCommand, type ParamServerFlags } from './paramserver-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -80,6 +81,24 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await simulateCommand(opts);
+    });
+
+  program
+    .command('paramserver')
+    .description('serve one parameter-server shard; clients send its tables in an Init call (docs/paramserver.md)')
+    .requiredOption('--shard <i>', 'this shard index, 0..shards-1', numberFlag('--shard'))
+    .requiredOption('--shards <n>', 'number of shards', numberFlag('--shards'))
+    .option('--port <n>', 'port (default 50051; 0: any free port, printed on stdout)', numberFlag('--port'))
+    .option('--host <ip>', 'address to bind (default 127.0.0.1)')
+    .option('--listen <host:port>', 'address and port together')
+    .option('--insecure', 'allow a non-loopback address without a token')
+    .option('--token-file <file>', 'shared token clients must send (or CAMREC_PS_TOKEN)')
+    .option('--checkpoint-dir <dir>', 'checkpoint folder: restored from on start, written on request and on SIGTERM')
+    .option('--checkpoint-every <n>', 'also checkpoint every n applied steps', numberFlag('--checkpoint-every'))
+    .option('--max-message-mb <n>', 'largest gRPC message in MiB (default 64)', numberFlag('--max-message-mb'))
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: ParamServerFlags) => {
+      exitCode = await paramserverCommand(opts);
     });
 
   try {
