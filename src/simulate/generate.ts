@@ -9,7 +9,7 @@
  */
 import { CounterRng, type RandomStream } from '../random/index.js';
 import { dirichlet, geometric, poisson, sampleDistinct, sampleUniformDistinct } from './sampling.js';
-import { maxPerUser, type SimSettings } from './settings.js';
+import { maxPerUser, splitSizes, type SimSettings } from './settings.js';
 
 /** The `epoch` coordinate of each stage's streams; `step` is the modality index where there is one. */
 export const STAGE = {
@@ -202,13 +202,6 @@ function drawUsers(rng: CounterRng, s: SimSettings): Users {
   return { taste, mixture, count };
 }
 
-/** How a user's n_u interactions split: valid and test each get round(f · n_u), at least 1; train the rest. */
-export function splitSizes(n: number, s: SimSettings): { train: number; valid: number; test: number } {
-  const valid = Math.max(1, Math.round(s.validFraction * n));
-  const test = Math.max(1, Math.round(s.testFraction * n));
-  return { train: n - valid - test, valid, test };
-}
-
 /** eq. 12's rate per user: λ = ρ/(1−ρ) · (clean train edges) / U, so noise is ρ of train in expectation. */
 export function noisePerUser(s: SimSettings, count: Int32Array): number {
   let clean = 0;
@@ -225,8 +218,19 @@ interface Scratch {
   readonly exposureByEnv: Float64Array;
 }
 
+/** What every user's draws read: the world drawn so far. */
+interface World {
+  readonly rng: CounterRng;
+  readonly s: SimSettings;
+  readonly items: Items;
+  readonly omega: Float64Array;
+  readonly users: Users;
+  /** λ_noise of eq. 12. */
+  readonly noiseLambda: number;
+}
+
 function drawInteractions(rng: CounterRng, s: SimSettings, items: Items, omega: Float64Array, users: Users) {
-  const lambda = noisePerUser(s, users.count);
+  const world: World = { rng, s, items, omega, users, noiseLambda: noisePerUser(s, users.count) };
   const scratch: Scratch = {
     pref: new Float64Array(s.items),
     observed: new Float64Array(s.items),
@@ -238,13 +242,13 @@ function drawInteractions(rng: CounterRng, s: SimSettings, items: Items, omega: 
   const valid = new EdgeBuilder();
   const test = new EdgeBuilder();
   for (let u = 0; u < s.users; u++) {
-    const one = drawUser(rng, s, items, omega, users, u, lambda, scratch);
+    const one = drawUser(world, u, scratch);
     train.add(u, one.train, one.trainNoise);
     valid.add(u, one.valid);
     test.add(u, one.test);
   }
-  const t = train.build();
-  return { train: { users: t.users, items: t.items, noise: t.noise }, valid: valid.build(), test: test.build() };
+  const edgesOnly = ({ users, items }: SimEdges): SimEdges => ({ users, items });
+  return { train: train.build(), valid: edgesOnly(valid.build()), test: edgesOnly(test.build()) };
 }
 
 interface UserEdges {
@@ -254,9 +258,10 @@ interface UserEdges {
   readonly test: Int32Array;
 }
 
-function drawUser(rng: CounterRng, s: SimSettings, items: Items, omega: Float64Array, users: Users, u: number, lambda: number, x: Scratch): UserEdges {
-  userWeights(s, items, omega, users, u, x);
-  const sizes = splitSizes(users.count[u], s);
+function drawUser(world: World, u: number, x: Scratch): UserEdges {
+  const { rng, s } = world;
+  userWeights(world, u, x);
+  const sizes = splitSizes(world.users.count[u], s);
   const stamp = u + 1;
   // eq. 10: train ∪ valid by successive sampling from P_obs(i | u); valid is a uniform subset of them.
   const clickStream = rng.stream('simulate', STAGE.clicks, 0, u);
@@ -266,7 +271,7 @@ function drawUser(rng: CounterRng, s: SimSettings, items: Items, omega: Float64A
   const test = sampleDistinct(rng.stream('simulate', STAGE.test, 0, u), x.pref, s.items, sizes.test, x.taken, stamp, x.cum);
   // eq. 12: accidental clicks, uniform over items the user has in no split.
   const noiseStream = rng.stream('simulate', STAGE.noiseEdges, 0, u);
-  const nNoise = Math.min(maxPerUser(s.items), poisson(noiseStream, lambda));
+  const nNoise = Math.min(maxPerUser(s.items), poisson(noiseStream, world.noiseLambda));
   const noise = sampleUniformDistinct(noiseStream, s.items, nNoise, x.taken, stamp);
   const merged = mergeFlagged(clicks.subarray(sizes.valid), noise);
   return { train: merged.items, trainNoise: merged.flags, valid: clicks.slice(0, sizes.valid).sort(), test: test.sort() };
@@ -276,7 +281,7 @@ function drawUser(rng: CounterRng, s: SimSettings, items: Items, omega: Float64A
  * eq. 9: pref_ui = exp(β s_ui), s_ui = p_u·c_i / √d;
  * eq. 8: e_ui = ω_i ((1 − λ) + λ K w_u[z_i]);  eq. 10: P_obs(i | u) ∝ e_ui · pref_ui.
  */
-function userWeights(s: SimSettings, items: Items, omega: Float64Array, users: Users, u: number, x: Scratch): void {
+function userWeights({ s, items, omega, users }: World, u: number, x: Scratch): void {
   const d = s.contentDim;
   const p = users.taste.subarray(u * d, (u + 1) * d);
   for (let k = 0; k < s.k; k++) x.exposureByEnv[k] = 1 - s.envExposure + s.envExposure * s.k * users.mixture[u * s.k + k];

@@ -144,6 +144,18 @@ function checkConsistency(s: SimSettings): void {
   if (s.minPerUser > maxPerUser(s.items)) {
     throw new ConfigError(`--items: ${s.items} items are too few for ${s.minPerUser} interactions per user (need ≥ ${4 * s.minPerUser})`);
   }
+  for (let n = s.minPerUser; n <= maxPerUser(s.items); n++) {
+    if (splitSizes(n, s).train < 1) {
+      throw new ConfigError(`validFraction + testFraction (${s.validFraction} + ${s.testFraction}) leave a user with ${n} interactions no train edge`);
+    }
+  }
+}
+
+/** How a user's n_u interactions split (eq. 10): valid and test each get round(f · n_u), at least 1; train the rest. */
+export function splitSizes(n: number, s: SimSettings): { train: number; valid: number; test: number } {
+  const valid = Math.max(1, Math.round(s.validFraction * n));
+  const test = Math.max(1, Math.round(s.testFraction * n));
+  return { train: n - valid - test, valid, test };
 }
 
 /** n_max: a user's interactions are capped at a quarter of the items, so distinct draws stay cheap. */

@@ -63,6 +63,7 @@ test('bad flags stop with exit code 2 and one line naming the flag, writing noth
 test('settings are validated in the library too: cross-field limits and unknown keys', () => {
   assert.throws(() => resolveSettings('tiny', { items: 12 }), (e: unknown) => e instanceof ConfigError && /too few/.test(e.message));
   assert.throws(() => resolveSettings('tiny', { meanPerUser: 4 }), /at least minPerUser/);
+  assert.throws(() => resolveSettings('tiny', { minPerUser: 3, validFraction: 0.5, testFraction: 0.5 }), /no train edge/);
   assert.throws(() => resolveSettings('tiny', { bogus: 1 } as never), /unknown simulator setting 'bogus'/);
   assert.throws(() => resolveSettings('toString'), /unknown preset/);
   const s = resolveSettings('default', { users: 10 });
