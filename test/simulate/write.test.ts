@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, readNpy } from '../../src/data/index.js';
-import { ConfigError } from '../../src/errors/index.js';
+import { ConfigError, DataError } from '../../src/errors/index.js';
 import { nnz } from '../../src/graph/index.js';
-import { GROUND_TRUTH_FILE, resolveSettings, simulate, TRUTH_FILES, writeSimulation, type GroundTruth } from '../../src/simulate/index.js';
+import { GROUND_TRUTH_FILE, readGroundTruth, resolveSettings, simulate, TRUTH_FILES, writeSimulation, type GroundTruth } from '../../src/simulate/index.js';
 import { tempDir } from '../helpers/files.js';
 
 const tiny = resolveSettings('tiny');
@@ -114,4 +114,22 @@ test('a non-empty folder is refused without force, and nothing in it is touched'
   assert.ok(readFileSync(join(busy, 'forced.inter')).equals(readFileSync(join(dir, 'simtiny.inter'))));
   assert.equal(readFileSync(join(busy, 'keep.txt'), 'utf8'), 'mine');
   assert.throws(() => writeSimulation(tempDir('bad'), data, { name: '../escape' }), ConfigError);
+});
+
+test('readGroundTruth returns the label arrays and refuses a file whose hash does not match', async () => {
+  const gt = await readGroundTruth(dir);
+  assert.deepEqual(gt.itemEnv, data.itemEnv);
+  assert.deepEqual(gt.trainNoise, Int32Array.from(data.train.noise));
+  assert.deepEqual(gt.userEnvWeights, data.userEnvWeights);
+  assert.deepEqual(gt.itemExposure, data.itemExposure);
+  assert.equal(gt.truth.checksum, truth.checksum);
+
+  const copy = join(root, 'tampered');
+  writeSimulation(copy, data, { name: 'simtiny' });
+  const flags = join(copy, TRUTH_FILES.trainNoise);
+  const bytes = readFileSync(flags);
+  bytes[bytes.length - 4] ^= 1; // flip one edge's flag
+  writeFileSync(flags, bytes);
+  await assert.rejects(readGroundTruth(copy), (e: unknown) => e instanceof DataError && /gt_train_noise\.npy.*sha256 .* does not match/.test(e.message));
+  await assert.rejects(readGroundTruth(tempDir('empty')), (e: unknown) => e instanceof DataError && /ground_truth\.json/.test(e.message));
 });
