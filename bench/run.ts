@@ -10,8 +10,9 @@ import { sharedDir } from './lib/paths.js';
 import { writeResults } from './lib/results.js';
 import type { BenchOptions, Suite } from './lib/suite.js';
 import { lightgcnSuite } from './suites/lightgcn.js';
+import { paramserverSuite } from './suites/paramserver.js';
 
-const suites: Record<string, Suite> = { [lightgcnSuite.name]: lightgcnSuite };
+const suites: Record<string, Suite> = { [lightgcnSuite.name]: lightgcnSuite, [paramserverSuite.name]: paramserverSuite };
 
 const USAGE = `usage: npm run bench -- [options]
   --suite <name>       one of: ${Object.keys(suites).join(', ')} (default lightgcn)

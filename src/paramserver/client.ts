@@ -66,6 +66,12 @@ function mapError(err: grpc.ServiceError, address: string, method: string): Erro
   return new RemoteCallError(err.code, what, { cause: err });
 }
 
+/**
+ * The client's HTTP/2 receive window. Node's default (64 KiB) makes a multi-megabyte pull reply wait for a
+ * WINDOW_UPDATE every 64 KiB.
+ */
+const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
+
 type Callback<Res> = (err: grpc.ServiceError | null, res?: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<Res>) => grpc.ClientUnaryCall;
 
@@ -79,7 +85,7 @@ export class ShardClient {
     private readonly opts: ShardClientOptions = {},
   ) {
     const max = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const channel = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max };
+    const channel = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW };
     const { paramServer, health } = services();
     this.client = new paramServer(address, grpc.credentials.createInsecure(), channel);
     this.health = new health(address, grpc.credentials.createInsecure());

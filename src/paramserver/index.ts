@@ -13,3 +13,5 @@ export { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './che
 export { InvalidRequest, NotReady, ShuttingDown, ParamServerError } from './errors.js';
 export { floatsOf, uintsOf, bytesOf } from './wire.js';
 export { PROTO_DIR, PROTOCOL_VERSION, PARAM_SERVER_SERVICE } from './proto.js';
+export { spawnShard } from './processes.js';
+export type { ShardProcess, ShardLaunch } from './processes.js';

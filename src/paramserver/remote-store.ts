@@ -93,7 +93,7 @@ export class RemoteParamStore implements ParamStore {
     const order = ids ? sortedUnique(ids, t.spec) : null;
     const wanted = order ? order.unique : null;
     const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest })));
-    if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values).slice();
+    if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values);
     const merged = new Float32Array((wanted ? wanted.length : n) * dim);
     for (const p of parts) scatterRows(merged, floatsOf(p.reply.values), p.dest, dim);
     if (!order?.where) return merged;

@@ -1,36 +1,17 @@
-/** Parameter-server shards as real child processes (`camrec paramserver`), for the process tests and the bench. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/** Shards as child processes run from source, and TypeScript helper scripts, for the process tests. */
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { spawnShard as spawnShardProcess, type ShardProcess } from '../../src/paramserver/index.js';
+
+export type { ShardProcess };
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-export interface ShardProcess {
-  readonly proc: ChildProcess;
-  readonly port: number;
-  readonly address: string;
-  /** Resolves with the exit code (or the signal's name) when the process ends. */
-  readonly exited: Promise<number | string>;
-  stderr(): string;
-}
+/** `camrec` from source, as test/helpers/cli.ts runs it. */
+export const CAMREC_DEV = [process.execPath, '--import', 'tsx', 'scripts/camrec-dev.mts'];
 
-/** Starts `camrec paramserver --shard i --shards S --port 0 ...` from source and waits for its listening line. */
-export function spawnShard(shard: number, shards: number, extra: readonly string[] = []): Promise<ShardProcess> {
-  const args = ['--import', 'tsx', 'scripts/camrec-dev.mts', 'paramserver', '--shard', String(shard), '--shards', String(shards), '--port', '0', '--log-level', 'warn', ...extra];
-  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  return new Promise((resolve, reject) => {
-    proc.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      const line = out.split('\n').find((l) => l.trim().startsWith('{'));
-      if (!line || !out.includes('\n')) return;
-      const { port } = JSON.parse(line) as { port: number };
-      resolve({ proc, port, address: `127.0.0.1:${port}`, exited, stderr: () => err });
-    });
-    void exited.then((code) => reject(new Error(`shard ${shard} exited with ${code} before listening:\n${err}`)));
-  });
+export function spawnShard(shard: number, shards: number, flags: readonly string[] = []): Promise<ShardProcess> {
+  return spawnShardProcess({ camrec: CAMREC_DEV, shard, shards, flags, cwd: root });
 }
 
 /** Runs a TypeScript file under tsx and resolves with how it ended. */
