@@ -3,7 +3,7 @@
  * and x) against the unweighted CamrecSpmm (gradient in x) on a baby-sized random bipartite graph
  * (19,445 users + 7,050 items, 118,551 interactions → 237,102 stored entries of the symmetric normalised
  * adjacency, d = 64); the SDDMM row kernel in wasm SIMD against plain TypeScript on one thread; and 2-layer
- * propagation means, fused (propagateMean, weightedPropagateMean) and unfused (through spmm, weightedSpmm).
+ * propagation means: unweighted fused (propagateMean) and unfused (through spmm), weighted through weightedSpmm.
  *
  *   node --import tsx bench/micro/weighted-spmm.ts [--repeats 15] [--no-native]
  *
@@ -25,7 +25,6 @@ import {
   shutdownCompute,
   spmm,
   tf,
-  weightedPropagateMean,
   weightedSpmm,
 } from '../../src/compute/index.js';
 import { rowKernels } from '../../src/compute/kernels/row-kernels.js';
@@ -92,8 +91,6 @@ const variants: Record<string, () => void> = {
   'propagateMean L=2 fused fwd+bwd': () => step(([xt]) => dot(propagateMean(unweighted, xt as tf.Tensor2D, LAYERS)), [x]),
   'spmm mean L=2 unfused fwd+bwd': () => step(([xt]) => dot(unweightedMean(xt as tf.Tensor2D)), [x]),
   'weightedSpmm mean L=2 unfused fwd+bwd (dw, dx)': () => step(([wt, xt]) => dot(weightedMean(wt as tf.Tensor1D, xt as tf.Tensor2D)), [w, x]),
-  'weightedPropagateMean L=2 fused fwd+bwd (dw, dx)': () =>
-    step(([wt, xt]) => dot(weightedPropagateMean(structure, wt as tf.Tensor1D, xt as tf.Tensor2D, LAYERS)), [w, x]),
 };
 
 /** SDDMM on one thread, SIMD or TypeScript loops, on its own heap: the choice of row kernel alone. */
@@ -128,8 +125,6 @@ for (const [name, ms] of Object.entries(med)) {
 const ratio = (a: string, b: string): string => (med[a] / med[b]).toFixed(2);
 console.log(`weighted / unweighted fwd+bwd: ${ratio('weightedSpmm fwd+bwd (dw, dx)', 'spmm fwd+bwd (dx)')}`);
 console.log(`unfused / fused unweighted L=2 mean: ${ratio('spmm mean L=2 unfused fwd+bwd', 'propagateMean L=2 fused fwd+bwd')}`);
-const weightedFused = 'weightedPropagateMean L=2 fused fwd+bwd (dw, dx)';
-console.log(`unfused / fused weighted L=2 mean: ${ratio('weightedSpmm mean L=2 unfused fwd+bwd (dw, dx)', weightedFused)}`);
-console.log(`weighted / unweighted fused L=2 mean: ${ratio(weightedFused, 'propagateMean L=2 fused fwd+bwd')}`);
+console.log(`weighted unfused / unweighted fused L=2 mean: ${ratio('weightedSpmm mean L=2 unfused fwd+bwd (dw, dx)', 'propagateMean L=2 fused fwd+bwd')}`);
 console.log(`sddmm TypeScript / SIMD (1 thread): ${ratio('sddmm row kernel, 1 thread, TypeScript', 'sddmm row kernel, 1 thread, wasm SIMD')}`);
 await shutdownCompute();

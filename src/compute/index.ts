@@ -21,7 +21,6 @@ export {
   weightedSpmm,
 } from './kernels/weighted-spmm.js';
 export { sddmmReference, weightedSpmmReference } from './kernels/weighted-spmm-ref.js';
-export { weightedPropagateMean, weightedPropagateSum } from './kernels/weighted-propagate.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';
 export { type NativeKernels, loadNative, probeNative } from './native.js';

@@ -7,7 +7,6 @@ import {
   initBackend,
   kernelCounters,
   nativeKernels,
-  registerKernels,
   registerSparseStructure,
   releaseSparseStructure,
   sddmm,
@@ -15,12 +14,9 @@ import {
   sharedHeap,
   shutdownCompute,
   tf,
-  weightedPropagateMean,
-  weightedPropagateSum,
   weightedSpmm,
   weightedSpmmReference,
 } from '../../src/compute/index.js';
-import { WEIGHTED_PROPAGATE } from '../../src/compute/kernels/weighted-propagate.js';
 import { rowKernels, simdSupported } from '../../src/compute/kernels/row-kernels.js';
 import { sddmmComposite, transposeWithPerm, weightedSpmmComposite } from '../../src/compute/kernels/weighted-spmm.js';
 import { BACKENDS, assertClose, randomCsr, randomFloats, rng } from './helpers.js';
@@ -337,152 +333,4 @@ test('bad inputs give clear errors', async () => {
   }
   tf.dispose([x, w]);
   releaseSparseStructure(h);
-});
-
-/** c · Σ_{k=0..L} M^k x from the float64 reference product, M = A_w or A_wᵀ. */
-function propagateReference(m: Csr, w: ArrayLike<number>, x: ArrayLike<number>, d: number, layers: number, scale: number, transpose: boolean) {
-  const sum = Float64Array.from(x);
-  let cur: ArrayLike<number> = x;
-  for (let k = 0; k < layers; k++) {
-    cur = weightedSpmmReference(m, w, cur, d, transpose);
-    for (let i = 0; i < sum.length; i++) sum[i] += cur[i];
-  }
-  return sum.map((v) => v * scale);
-}
-
-const PROPAGATIONS = [
-  { name: 'sum', op: weightedPropagateSum, scale: () => 1 },
-  { name: 'mean', op: weightedPropagateMean, scale: (layers: number) => 1 / (layers + 1) },
-] as const;
-
-/** The unfused chain through weightedSpmm that the fused op replaces. */
-function unfused(h: Parameters<typeof weightedSpmm>[0], w: tf.Tensor1D, x: tf.Tensor2D, layers: number, scale: number, transpose: boolean) {
-  let cur = x;
-  let sum = x;
-  for (let k = 0; k < layers; k++) {
-    cur = weightedSpmm(h, w, cur, { transpose });
-    sum = tf.add(sum, cur);
-  }
-  return tf.mul(sum, scale) as tf.Tensor2D;
-}
-
-for (const backend of BACKENDS) {
-  test(`weightedPropagateSum/Mean equal the reference layer sum/mean in one kernel call on ${backend}`, async () => {
-    await tf.setBackend(backend);
-    const r = rng(21);
-    for (const [n, d, layers] of [[1, 1, 1], [30, 5, 0], [50, 8, 3], [200, 13, 2]] as const) {
-      const m = randomCsr(r, n, n, 0.1);
-      const h = registerSparseStructure(m);
-      const w = randomFloats(r, h.nnz);
-      const x = randomFloats(r, n * d);
-      for (const { name, op, scale } of PROPAGATIONS) {
-        for (const transpose of [false, true]) {
-          const before = kernelCounters().CamrecWeightedPropagate ?? 0;
-          const y = valuesOf(() => op(h, tf.tensor1d(w), tf.tensor2d(x, [n, d]), layers, { transpose }));
-          const expected = propagateReference(m, w, x, d, layers, scale(layers), transpose);
-          assertClose(y, expected, 1e-5, 1e-5, `${backend} ${name} n=${n} d=${d} L=${layers} transpose=${transpose}`);
-          assert.equal((kernelCounters().CamrecWeightedPropagate ?? 0) - before, 1, 'one fused kernel call');
-        }
-      }
-      releaseSparseStructure(h);
-    }
-  });
-
-  test(`the fused propagation's gradients in w and x equal the unfused chain's, leak nothing, one backward kernel, on ${backend}`, async () => {
-    await tf.setBackend(backend);
-    const r = rng(22);
-    const [n, d] = [40, 6];
-    const m = randomCsr(r, n, n, 0.15); // not symmetric: the backward must use the permuted transpose
-    const h = registerSparseStructure(m);
-    const w = tf.tensor1d(randomFloats(r, h.nnz));
-    const x = tf.tensor2d(randomFloats(r, n * d), [n, d]);
-    const g = tf.tensor2d(randomFloats(r, n * d), [n, d]);
-    for (const layers of [0, 1, 2, 3]) {
-      for (const { name, op, scale } of PROPAGATIONS) {
-        for (const transpose of [false, true]) {
-          const label = `${name} L=${layers} transpose=${transpose}`;
-          const grads = (f: (wt: tf.Tensor1D, xt: tf.Tensor2D) => tf.Tensor2D) =>
-            gradValues((wt, xt) => tf.sum(tf.mul(tf.sin(f(wt as tf.Tensor1D, xt as tf.Tensor2D)), g)), [w, x]);
-          const before = tf.memory().numTensors;
-          const calls = kernelCounters().CamrecWeightedPropagateGrad ?? 0;
-          const fused = grads((wt, xt) => op(h, wt, xt, layers, { transpose }));
-          assert.equal(tf.memory().numTensors, before, `${label}: no leaked tensors`);
-          assert.equal((kernelCounters().CamrecWeightedPropagateGrad ?? 0) - calls, 1, `${label}: one backward kernel`);
-          // With no layers w is unused, which tf.grads refuses: then ∂L/∂w = 0 and ∂L/∂x = G ⊙ cos(x).
-          const chain =
-            layers === 0
-              ? [new Float32Array(h.nnz), valuesOf(() => tf.mul(g, tf.cos(x)))]
-              : grads((wt, xt) => unfused(h, wt, xt, layers, scale(layers), transpose));
-          assertClose(fused[0], chain[0], 1e-4, 1e-5, `${label} ∂L/∂w`);
-          assertClose(fused[1], chain[1], 1e-4, 1e-5, `${label} ∂L/∂x`);
-        }
-      }
-    }
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      tf.grad((xt: tf.Tensor) => tf.sum(weightedPropagateMean(h, w, xt as tf.Tensor2D, 2)))(x);
-    });
-    assert.equal(tf.memory().numTensors, before, 'the gradient in x alone leaks no unused gradient in w');
-    tf.dispose([w, x, g]);
-    releaseSparseStructure(h);
-  });
-}
-
-test('the fused propagation gradients match central differences of the float64 reference', async () => {
-  await tf.setBackend('wasm');
-  const r = rng(23);
-  const [n, d, layers] = [12, 4, 2];
-  const m = randomCsr(r, n, n, 0.25);
-  const h = registerSparseStructure(m);
-  const w = Float32Array.from(randomFloats(r, h.nnz), (v) => 0.5 + 0.5 * v);
-  const x = randomFloats(r, n * d);
-  const g = randomFloats(r, n * d);
-  // L(w, x) = Σ G ⊙ tanh(mean_k A_w^k x)
-  const lossAt = (wv: ArrayLike<number>, xv: ArrayLike<number>): number =>
-    propagateReference(m, wv, xv, d, layers, 1 / (layers + 1), false).reduce((acc, v, i) => acc + g[i] * Math.tanh(v), 0);
-  const loss = (wt: tf.Tensor, xt: tf.Tensor): tf.Scalar =>
-    tf.sum(tf.mul(tf.tanh(weightedPropagateMean(h, wt as tf.Tensor1D, xt as tf.Tensor2D, layers)), tf.tensor2d(g, [n, d])));
-  const [dw, dx] = gradValues(loss, [tf.tensor1d(w), tf.tensor2d(x, [n, d])]);
-  const fdW = Array.from(w, (_, i) => centralDifference64((v) => lossAt(v, x), w, i, 1e-4));
-  const fdX = Array.from(x, (_, i) => centralDifference64((v) => lossAt(w, v), x, i, 1e-4));
-  assertClose(dw, fdW, 1e-3, 1e-4, '∂L/∂w');
-  assertClose(dx, fdX, 1e-3, 1e-4, '∂L/∂x');
-  releaseSparseStructure(h);
-});
-
-test('without the fused kernel (as on tensorflow) the propagation falls back to weightedSpmm, same values and gradients', async () => {
-  await tf.setBackend('cpu');
-  const r = rng(24);
-  const [n, d, layers] = [30, 5, 2];
-  const h = registerSparseStructure(randomCsr(r, n, n, 0.15));
-  const w = tf.tensor1d(randomFloats(r, h.nnz));
-  const x = tf.tensor2d(randomFloats(r, n * d), [n, d]);
-  const loss = (wt: tf.Tensor, xt: tf.Tensor): tf.Scalar => tf.sum(tf.square(weightedPropagateMean(h, wt as tf.Tensor1D, xt as tf.Tensor2D, layers)));
-  const run = () => [valuesOf(() => weightedPropagateMean(h, w, x, layers)), ...gradValues(loss, [w, x])];
-  const fused = run();
-  tf.unregisterKernel(WEIGHTED_PROPAGATE, 'cpu');
-  try {
-    const before = kernelCounters().CamrecWeightedPropagate ?? 0;
-    const fallback = run();
-    assert.equal(kernelCounters().CamrecWeightedPropagate ?? 0, before, 'the fused kernel did not run');
-    fallback.forEach((v, i) => assertClose(v, fused[i], 1e-5, 1e-5, ['forward', '∂L/∂w', '∂L/∂x'][i]));
-  } finally {
-    registerKernels();
-  }
-  tf.dispose([w, x]);
-  releaseSparseStructure(h);
-});
-
-test('the fused propagation refuses a non-square structure and a bad layer count', async () => {
-  await tf.setBackend('wasm');
-  const h = registerSparseStructure(randomCsr(rng(25), 4, 5, 0.5));
-  const sq = registerSparseStructure(randomCsr(rng(26), 4, 4, 0.5));
-  tf.tidy(() => {
-    assert.throws(() => weightedPropagateMean(h, tf.ones([h.nnz]) as tf.Tensor1D, tf.ones([5, 2]) as tf.Tensor2D, 2), /must be square, got 4×5/);
-    const [w, x] = [tf.ones([sq.nnz]) as tf.Tensor1D, tf.ones([4, 2]) as tf.Tensor2D];
-    assert.throws(() => weightedPropagateSum(sq, w, x, -1), /layers must be an integer ≥ 0/);
-    assert.throws(() => weightedPropagateSum(sq, tf.ones([sq.nnz + 1]) as tf.Tensor1D, tf.ones([4, 2]) as tf.Tensor2D, 1), /w has \d+ entries/);
-  });
-  releaseSparseStructure(h);
-  releaseSparseStructure(sq);
 });

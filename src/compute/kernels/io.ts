@@ -60,8 +60,7 @@ const IO_FOR: Record<KernelBackend, (backend: unknown) => KernelIo> = {
   cpu: (b) => cpuIo(b as CpuBackendLike),
 };
 
-/** A kernel written once for every backend; a kernel with several outputs returns them in order. */
-export type KernelImpl = (io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap) => TensorInfo | TensorInfo[];
+export type KernelImpl = (io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap) => TensorInfo;
 
 /** One registered config per backend for `impl`; every call is counted under `kernelName`. */
 export function kernelConfigs(kernelName: string, impl: KernelImpl): KernelConfig[] {

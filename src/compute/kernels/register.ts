@@ -4,22 +4,13 @@ import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
-import { weightedPropagateGradient, weightedPropagateKernels } from './weighted-propagate.js';
 
-const OUR_KERNELS = [
-  ...gatherKernels,
-  ...segmentSumKernels,
-  ...spmmKernels,
-  ...propagateKernels,
-  ...weightedSpmmKernels,
-  ...weightedPropagateKernels,
-];
-const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, weightedPropagateGradient];
+const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels, ...propagateKernels, ...weightedSpmmKernels];
+const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2 and the cpu backend's
- * UnsortedSegmentSum) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and
- * CamrecWeightedPropagate.
+ * UnsortedSegmentSum) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm and CamrecSddmm.
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {

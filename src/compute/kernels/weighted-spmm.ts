@@ -35,7 +35,7 @@ export interface SparseStructure {
  * The heap form: A's pattern with a values buffer for w, Aᵀ's pattern with a values buffer for w permuted,
  * and perm, with transposed entry q ↔ original entry perm[q].
  */
-export interface HeapStructure {
+interface HeapStructure {
   a: HeapCsr;
   at: HeapCsr;
   perm: number;
@@ -93,14 +93,14 @@ export function releaseSparseStructure(h: SparseStructure): void {
   heap.release(entry.perm);
 }
 
-export function heapStructure(kernelName: string, id: number): HeapStructure {
+function heapStructure(kernelName: string, id: number): HeapStructure {
   const entry = structures.get(id);
   if (!entry) throw new Error(`${kernelName}: sparse structure ${id} is not registered (released?)`);
   return entry;
 }
 
 /** Throws a clear error unless w is float32 [nnz] and x float32 [rows of the side it is multiplied with, d]. */
-export function checkWeightedInputs(s: HeapStructure, w: TensorInfo, x: TensorInfo, transpose: boolean): void {
+function checkWeightedInputs(s: HeapStructure, w: TensorInfo, x: TensorInfo, transpose: boolean): void {
   expectFloat(WEIGHTED_SPMM, 'w', w, 1);
   expectFloat(WEIGHTED_SPMM, 'x', x, 2);
   const { nRows, nCols, nnz } = s.a;
@@ -129,7 +129,7 @@ function scratchRows(): { in1: Scratch; in2: Scratch; out: Scratch } {
 }
 
 /** Writes w into the values of A (as is) or of Aᵀ (permuted: wᵀ[q] = w[perm[q]]) and returns that matrix. */
-export function loadWeights(s: HeapStructure, w: ArrayLike<number>, transpose: boolean): HeapCsr {
+function loadWeights(s: HeapStructure, w: ArrayLike<number>, transpose: boolean): HeapCsr {
   const heap = sharedHeap();
   const nnz = s.a.nnz;
   if (!transpose) {
@@ -159,15 +159,6 @@ function weightedSpmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Nam
   return io.output([m.nRows, d], 'float32', (out) => out.set(heap.f32(ys, m.nRows * d)));
 }
 
-/** out (at offset outs) = SDDMM of a and b (at offsets as, bs) on the pattern, rows split over the pool's threads. */
-export function sddmmRows(s: HeapStructure, as: number, bs: number, outs: number, d: number): void {
-  const { nRows, nnz } = s.a;
-  const pool = computePool();
-  const parallel = pool.threads > 1 && nnz * d >= MIN_PARALLEL_WORK;
-  const bounds = parallel ? balancedRowBounds(sharedHeap().i32(s.a.indptr, nRows + 1), nRows, pool.threads * CHUNKS_PER_THREAD) : [0, nRows];
-  pool.runSync('sddmm', [s.a.indptr, s.a.indices, as, bs, outs, d], bounds);
-}
-
 function sddmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
@@ -182,7 +173,10 @@ function sddmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrM
   const outs = rows.out.ensure(nnz * 4);
   heap.f32(as, nRows * d).set(io.read(a));
   heap.f32(bs, nCols * d).set(io.read(b));
-  sddmmRows(s, as, bs, outs, d);
+  const pool = computePool();
+  const parallel = pool.threads > 1 && nnz * d >= MIN_PARALLEL_WORK;
+  const bounds = parallel ? balancedRowBounds(heap.i32(s.a.indptr, nRows + 1), nRows, pool.threads * CHUNKS_PER_THREAD) : [0, nRows];
+  pool.runSync('sddmm', [s.a.indptr, s.a.indices, as, bs, outs, d], bounds);
   return io.output([nnz], 'float32', (out) => out.set(heap.f32(outs, nnz)));
 }
 
