@@ -4,6 +4,7 @@
  */
 import type { SimEdges, SimulatedData } from './generate.js';
 import { envScale } from './generate.js';
+import { assignmentCounts } from './metrics.js';
 
 export interface SimStatistics {
   readonly counts: { readonly train: number; readonly trainNoise: number; readonly valid: number; readonly test: number };
@@ -38,8 +39,8 @@ export function simStatistics(d: SimulatedData): SimStatistics {
   return {
     counts: { train: d.train.users.length, trainNoise, valid: d.valid.users.length, test: d.test.users.length },
     noiseFraction: trainNoise / d.train.users.length,
-    environmentSizes: Array.from(countLabels(d.itemEnv, s.k)),
-    gini: { trainClean: gini(countLabels(clean.items, s.items)), valid: gini(countLabels(d.valid.items, s.items)), test: gini(countLabels(d.test.items, s.items)) },
+    environmentSizes: Array.from(assignmentCounts(d.itemEnv, s.k)),
+    gini: { trainClean: gini(assignmentCounts(clean.items, s.items)), valid: gini(assignmentCounts(d.valid.items, s.items)), test: gini(assignmentCounts(d.test.items, s.items)) },
     envAffinity: {
       trainClean: envAffinity(d, clean),
       trainNoise: envAffinity(d, noisy),
@@ -56,12 +57,6 @@ function selectEdges(e: SimEdges, flags: Uint8Array, want: number): SimEdges {
   const keep: number[] = [];
   for (let j = 0; j < flags.length; j++) if (flags[j] === want) keep.push(j);
   return { users: Int32Array.from(keep, (j) => e.users[j]), items: Int32Array.from(keep, (j) => e.items[j]) };
-}
-
-function countLabels(labels: Int32Array, n: number): Float64Array {
-  const c = new Float64Array(n);
-  for (const l of labels) c[l]++;
-  return c;
 }
 
 /** G = Σ_i (2i − n − 1) x_(i) / (n Σ x) over the values sorted ascending. */
@@ -89,7 +84,7 @@ function nearestTrueMeanAccuracy(d: SimulatedData): number {
   const { items, k } = d.settings;
   const dim = d.modalities.reduce((a, m) => a + m.dim, 0);
   const means = new Float64Array(k * dim);
-  const sizes = countLabels(d.itemEnv, k);
+  const sizes = assignmentCounts(d.itemEnv, k);
   forEachFeature(d, (i, col, v) => (means[d.itemEnv[i] * dim + col] += v / sizes[d.itemEnv[i]]));
   const dist = new Float64Array(items * k);
   forEachFeature(d, (i, col, v) => {
