@@ -310,7 +310,7 @@ function scatterRows(out: Float32Array, rows: Float32Array, dest: ArrayLike<numb
   for (let k = 0; k < dest.length; k++) {
     const from = (gather ? dest[k] : k) * dim;
     const to = (gather ? k : dest[k]) * dim;
-    out.set(rows.subarray(from, from + dim), to);
+    for (let j = 0; j < dim; j++) out[to + j] = rows[from + j];
   }
 }
 

@@ -219,7 +219,8 @@ export class ShardState {
     }
     const dim = h.def.dim;
     const values = local ? gatherRows(h.values, dim, local) : h.values.slice();
-    const rowVersions = local ? Uint32Array.from(local, (l) => h.rowVersions[l]) : h.rowVersions.slice();
+    const rowVersions = local ? new Uint32Array(local.length) : h.rowVersions.slice();
+    if (local) for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
     this.counters.pulls++;
     this.counters.rowsPulled += global.length;
     this.counters.bytesPulled += values.byteLength + global.byteLength;
@@ -482,9 +483,14 @@ function initialValues(def: ShardTableDef, ids: Uint32Array, seed: number): Floa
   return gatherRows(full, def.dim, ids);
 }
 
+/** Rows `rows` of a [n, dim] array, in that order (a plain loop: no per-row views to collect). */
 function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
   const out = new Float32Array(rows.length * dim);
-  for (let r = 0; r < rows.length; r++) out.set(src.subarray(rows[r] * dim, rows[r] * dim + dim), r * dim);
+  for (let r = 0; r < rows.length; r++) {
+    const from = rows[r] * dim;
+    const to = r * dim;
+    for (let j = 0; j < dim; j++) out[to + j] = src[from + j];
+  }
   return out;
 }
 
