@@ -27,7 +27,7 @@ export async function evalCommand(opts: Record<string, unknown>): Promise<number
   const hyper = model.hyper.parse(ckpt.meta.hyper) as Record<string, unknown>;
   const store = makeStore(model, data, hyper, cfg, cfg.seed);
   await store.importState(ckpt.store);
-  const prep = model.prepare(data, hyper);
+  const prep = model.prepare(data, hyper, { seed: cfg.seed });
   const evaluator = await openEvaluator(cfg, threads);
   try {
     const reps = await representations(model, store, prep, hyper);

@@ -1,4 +1,5 @@
-export type { Batch, LossOutput, Model, Param, Params, Prepared, Representations } from './types.js';
+export type { Batch, PrepareContext, LossOutput, Model, Param, Params, Prepared, Representations } from './types.js';
 export { ModelRegistry, models } from './registry.js';
 export { bpr } from './bpr.js';
 export { lightgcn, propagate } from './lightgcn.js';
+export { camrec, camrecHyper, type CamrecHyper, type CamrecPrepared, type Explanation, explainCamrec } from './camrec.js';

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/index.js';
 import { bpr } from './bpr.js';
+import { camrec } from './camrec.js';
 import { lightgcn } from './lightgcn.js';
 import type { Model } from './types.js';
 
@@ -27,4 +28,4 @@ export class ModelRegistry {
   }
 }
 
-export const models = new ModelRegistry().register(bpr).register(lightgcn);
+export const models = new ModelRegistry().register(bpr).register(lightgcn).register(camrec);

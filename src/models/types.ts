@@ -31,6 +31,11 @@ export interface Representations {
   readonly items: tf.Tensor2D;
 }
 
+/** What a model's preparation may depend on besides the data: the run's seed (for keyed noise). */
+export interface PrepareContext {
+  readonly seed: number;
+}
+
 /** What `prepare` computed once from the data (graphs, handles); released by `release`. */
 export interface Prepared {
   release(): void;
@@ -45,7 +50,7 @@ export interface Model<H extends Record<string, unknown> = Record<string, unknow
   readonly description: string;
   /** The model's hyper-parameters with their defaults (zod schema: validates and fills defaults). */
   readonly hyper: z.ZodType<H>;
-  prepare(data: Dataset, hyper: H): P;
+  prepare(data: Dataset, hyper: H, ctx: PrepareContext): P;
   tables(data: Dataset, hyper: H): TableSpec[];
   /** Rows of each table the batch's loss reads (null: every row). Ids sorted and unique. */
   rows(batch: Batch, prep: P, hyper: H): Record<string, Int32Array | null>;

@@ -4,6 +4,7 @@ import { CounterRng, purposeKey } from '../random/index.js';
 export type TableInit =
   | { readonly kind: 'xavierUniform' }
   | { readonly kind: 'normal'; readonly std: number }
+  | { readonly kind: 'uniform'; readonly bound: number }
   | { readonly kind: 'zeros' }
   | { readonly kind: 'values'; readonly values: Float32Array };
 
@@ -39,7 +40,8 @@ export function initTable(spec: TableSpec, seed: number): Float32Array {
     const s = rng.stream('init', key, 0, r);
     const base = r * spec.dim;
     for (let j = 0; j < spec.dim; j++) {
-      out[base + j] = init.kind === 'normal' ? init.std * s.nextNormal() : (2 * s.nextFloat() - 1) * bound;
+      if (init.kind === 'normal') out[base + j] = init.std * s.nextNormal();
+      else out[base + j] = (2 * s.nextFloat() - 1) * (init.kind === 'uniform' ? init.bound : bound);
     }
   }
   return out;

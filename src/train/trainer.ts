@@ -131,7 +131,7 @@ export async function trainSeed(
   const t0 = performance.now();
   const log = deps.log.child({ component: 'trainer', seed });
   const hyper = model.hyper.parse(cfg.hyper) as Record<string, unknown>;
-  const prep = model.prepare(data, hyper);
+  const prep = model.prepare(data, hyper, { seed });
   const store = makeStore(model, data, hyper, cfg, seed);
   try {
     const meta = (epoch: number, state: TrainerState): CheckpointMeta => ({

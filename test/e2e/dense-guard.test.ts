@@ -34,12 +34,12 @@ async function largestTensor(fn: () => Promise<void>): Promise<{ size: number; s
   return largest;
 }
 
-for (const name of ['lightgcn', 'bpr']) {
+for (const name of ['lightgcn', 'bpr', 'camrec']) {
   test(`a ${name} training step on baby allocates no tensor of users×items or items×items elements`, async () => {
     const data = await loadDataset(BABY);
     const model = models.get(name);
     const hyper = model.hyper.parse({});
-    const prep = model.prepare(data, hyper);
+    const prep = model.prepare(data, hyper, { seed: 1 });
     try {
       const store = new LocalParamStore(model.tables(data, hyper), adam(1e-3), 1);
       const batch = new TrainSampler(data, 1, 2048).epoch(1)[0];

@@ -1,0 +1,464 @@
+/**
+ * CaMRec (Yang, Gu & Liu, "Causal Inspired Multi Modal Recommendation"; ../shared/papers/camrec.txt) on a
+ * LightGCN backbone, built from the modules in ./modules. Per modality m: projected features F^m = X^m W^m + b^m,
+ * the item semantic graph h^m = S^m F^m (§4.1, ISG); the dual-channel cross-modal diffusion estimates the
+ * confounder H_c^m = f_θ(h_t^m, t, F^{m'}) (§4.1); the environment codebook stratifies it (§4.2, back-door),
+ * and the item's modality input mixes the stratum back in, x^m = (1 − w) h^m + w · B^m q^m. The backbone propagates
+ * [E_U; E_I + Σ_m x^m] over the normalised user–item graph (LightGCN eq. 7–8) and adds FREEDOM's S_mm E_I to the
+ * items. The front-door branch masks every edge with a learned concrete gate per layer and propagates again
+ * (X*); BPR on X and X* and InfoNCE on (X, X*) train it (§4.2). docs/camrec.md maps each equation to this code.
+ *
+ * Switches: `backdoor: false` drops the diffusion and the codebook (x^m = h^m); `diffusion: false` keeps the
+ * codebook but stratifies h^m itself (the paper's "w/o DCD"); `frontdoor: false` drops the mask, X* and InfoNCE.
+ * Scores use X, with the confounder from the fixed step t* and the soft assignment: deterministic.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import {
+  registerSparse,
+  registerSparseStructure,
+  releaseSparse,
+  releaseSparseStructure,
+  spmm,
+  type SparseHandle,
+  type SparseStructure,
+  weightedSpmm,
+} from '../compute/index.js';
+import type { Dataset } from '../data/types.js';
+import { ConfigError } from '../errors/index.js';
+import { type Csr, normalizedBipartiteAdjacency } from '../graph/index.js';
+import type { TableSpec } from '../train/tables.js';
+import { bprLoss, embLoss, uniqueSorted } from './common.js';
+import { propagate } from './lightgcn.js';
+import { nearestCodes, softAssignment, softQuantize, straightThrough, vqLoss } from './modules/codebook.js';
+import { crossModalDenoiser, type DenoiserWeights, type DiffusionSchedule, forwardNoise, linearSchedule } from './modules/diffusion.js';
+import { concreteMask, type EdgeList, edgeMaskLogits, type EdgeMaskWeights } from './modules/edge-mask.js';
+import { infoNce } from './modules/infonce.js';
+import { intPerRow, normalRows, uniformRows } from './modules/noise.js';
+import { linear, matMul, mse, stopGradient } from './modules/ops.js';
+import { knnItemGraph, mixGraphs, modalityKnn, modalityWeights, unitRows } from './modules/semantic-graph.js';
+import type { Batch, LossOutput, Model, Params, PrepareContext, Prepared, Representations } from './types.js';
+
+export const camrecHyper = z
+  .object({
+    dim: z.number().int().positive().default(64),
+    layers: z.number().int().min(1).default(2),
+    reg: z.number().nonnegative().default(1e-4),
+    /** FREEDOM's weight of the image kNN graph in S_mm; the other modalities share the rest. */
+    imageWeight: z.number().min(0).max(1).default(0.1),
+    /** Neighbours per item when a modality has raw features but no kNN file. */
+    knnK: z.number().int().positive().default(10),
+    backdoor: z.boolean().default(true),
+    frontdoor: z.boolean().default(true),
+    diffusion: z.boolean().default(true),
+    diffusionSteps: z.number().int().positive().default(20),
+    betaStart: z.number().positive().default(1e-4),
+    betaEnd: z.number().positive().max(0.999).default(0.02),
+    /** t* of the deterministic one-shot confounder estimate used for scoring (0-based, < diffusionSteps). */
+    inferStep: z.number().int().nonnegative().default(10),
+    denoiserHidden: z.number().int().positive().default(64),
+    diffWeight: z.number().nonnegative().default(0.5),
+    codebookSize: z.number().int().positive().default(50),
+    envDim: z.number().int().positive().default(64),
+    commitment: z.number().nonnegative().default(0.2),
+    vqWeight: z.number().nonnegative().default(0.5),
+    /** w of x^m = (1 − w) h^m + w B^m q^m: how much of the stratified confounder enters the item. */
+    envWeight: z.number().min(0).max(1).default(0.01),
+    softTemperature: z.number().positive().default(1),
+    /** Training assignment: 'hard' (nearest code, straight-through) or 'soft' (as at inference; for gradient checks). */
+    assignment: z.enum(['hard', 'soft']).default('hard'),
+    maskHidden: z.number().int().positive().default(64),
+    maskTemperature: z.number().positive().default(0.2),
+    sslWeight: z.number().nonnegative().default(0.04),
+    sslTemperature: z.number().positive().default(0.2),
+    sslBlock: z.number().int().positive().default(256),
+  })
+  .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
+  .refine((h) => h.betaStart <= h.betaEnd, { message: 'betaStart must not exceed betaEnd', path: ['betaStart'] });
+export type CamrecHyper = z.infer<typeof camrecHyper>;
+
+interface ModalityInput {
+  readonly name: string;
+  readonly dim: number;
+  readonly features: tf.Tensor2D; // X^m, constant
+  readonly graph: SparseHandle; // S^m
+}
+
+export interface CamrecPrepared extends Prepared {
+  readonly seed: number;
+  readonly nUsers: number;
+  readonly nItems: number;
+  readonly adjacency: SparseHandle; // Â, for the backbone
+  readonly structure: SparseStructure; // Â's pattern, for the masked propagation
+  readonly adjacencyValues: tf.Tensor1D; // Â's entries in CSR order
+  readonly entryEdge: tf.Tensor1D; // entry p of Â → its user–item edge
+  readonly edges: EdgeList; // the training edges, user-major
+  readonly nEdges: number;
+  readonly modalities: readonly ModalityInput[];
+  readonly mixed: SparseHandle; // S_mm
+  readonly schedule: DiffusionSchedule;
+  readonly tables: readonly string[];
+}
+
+/** For every stored entry of Â (users first), the index of its (user, item) pair in the training matrix. */
+export function entryEdges(trainByUser: Csr, adjacency: Csr): Int32Array {
+  const nUsers = trainByUser.nRows;
+  const out = new Int32Array(adjacency.indices.length);
+  for (let r = 0; r < adjacency.nRows; r++) {
+    for (let p = adjacency.indptr[r]; p < adjacency.indptr[r + 1]; p++) {
+      const c = adjacency.indices[p];
+      const [u, i] = r < nUsers ? [r, c - nUsers] : [c, r - nUsers];
+      out[p] = edgeIndex(trainByUser, u, i);
+    }
+  }
+  return out;
+}
+
+function edgeIndex(m: Csr, u: number, i: number): number {
+  let lo = m.indptr[u];
+  let hi = m.indptr[u + 1] - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (m.indices[mid] === i) return mid;
+    if (m.indices[mid] < i) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  throw new RangeError(`edge (${u}, ${i}) is not in the training matrix`);
+}
+
+function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): CamrecPrepared {
+  if (data.modalities.length === 0) {
+    throw new ConfigError(`camrec needs item modalities; ${data.dir} has none (use lightgcn or bpr)`);
+  }
+  const adjCsr = normalizedBipartiteAdjacency(data.trainByUser);
+  const adjacency = registerSparse(adjCsr, { symmetric: true });
+  const structure = registerSparseStructure(adjCsr);
+  const graphs = data.modalities.map((m) => knnItemGraph(modalityKnn(m, data.nItems, h.knnK), data.nItems));
+  const mixedCsr = mixGraphs(graphs, modalityWeights(data.modalities.map((m) => m.name), h.imageWeight));
+  const byUser = data.trainByUser;
+  const edgeUsers = new Int32Array(byUser.indices.length);
+  for (let u = 0; u < byUser.nRows; u++) edgeUsers.fill(u, byUser.indptr[u], byUser.indptr[u + 1]);
+  const kept = tf.tidy(() => ({
+    adjacencyValues: tf.keep(tf.tensor1d(adjCsr.values as Float32Array)),
+    entryEdge: tf.keep(tf.tensor1d(entryEdges(byUser, adjCsr), 'int32')),
+    edges: { users: tf.keep(tf.tensor1d(edgeUsers, 'int32')), items: tf.keep(tf.tensor1d(byUser.indices, 'int32')) },
+    // unit rows: raw feature scales differ by orders of magnitude between datasets and modalities
+    features: data.modalities.map((m) => tf.keep(tf.tensor2d(unitRows(m.features, data.nItems, m.dim), [data.nItems, m.dim]))),
+  }));
+  const modalities = data.modalities.map((m, k) => ({
+    name: m.name,
+    dim: m.dim,
+    features: kept.features[k],
+    graph: registerSparse(graphs[k]),
+  }));
+  const mixed = registerSparse(mixedCsr);
+  return {
+    seed: ctx.seed,
+    nUsers: data.nUsers,
+    nItems: data.nItems,
+    adjacency,
+    structure,
+    adjacencyValues: kept.adjacencyValues,
+    entryEdge: kept.entryEdge,
+    edges: kept.edges,
+    nEdges: edgeUsers.length,
+    modalities,
+    mixed,
+    schedule: linearSchedule(h.diffusionSteps, h.betaStart, h.betaEnd),
+    tables: camrecTables(data, h).map((t) => t.name),
+    release() {
+      releaseSparse(adjacency);
+      releaseSparseStructure(structure);
+      releaseSparse(mixed);
+      for (const m of modalities) releaseSparse(m.graph);
+      tf.dispose([kept.adjacencyValues, kept.entryEdge, kept.edges.users, kept.edges.items, ...kept.features]);
+    },
+  };
+}
+
+const dense = (name: string, rows: number, dim: number, zero = false): TableSpec => ({
+  name,
+  rows,
+  dim,
+  init: zero ? { kind: 'zeros' } : { kind: 'xavierUniform' },
+  trainable: true,
+});
+
+function camrecTables(data: Dataset, h: CamrecHyper): TableSpec[] {
+  const d = h.dim;
+  const specs: TableSpec[] = [
+    { name: 'user', rows: data.nUsers, dim: d, init: { kind: 'xavierUniform' }, trainable: true },
+    { name: 'item', rows: data.nItems, dim: d, init: { kind: 'xavierUniform' }, trainable: true },
+  ];
+  for (const m of data.modalities) {
+    specs.push(dense(`${m.name}.proj`, m.dim, d), dense(`${m.name}.projBias`, 1, d, true));
+    if (!h.backdoor) continue;
+    if (h.diffusion) {
+      const hh = h.denoiserHidden;
+      specs.push(
+        dense(`${m.name}.denoise.noisy`, d, hh),
+        dense(`${m.name}.denoise.condition`, d, hh),
+        dense(`${m.name}.denoise.step`, h.diffusionSteps, hh),
+        dense(`${m.name}.denoise.bias`, 1, hh, true),
+        dense(`${m.name}.denoise.out`, hh, d),
+        dense(`${m.name}.denoise.outBias`, 1, d, true),
+      );
+    }
+    specs.push(dense(`${m.name}.env.in`, d, h.envDim), dense(`${m.name}.env.out`, h.envDim, d));
+  }
+  if (h.backdoor) {
+    const k = h.codebookSize;
+    specs.push({ name: 'codebook', rows: k, dim: h.envDim, init: { kind: 'uniform', bound: 1 / k }, trainable: true });
+  }
+  if (h.frontdoor) {
+    for (let l = 0; l < h.layers; l++) {
+      specs.push(
+        dense(`mask${l}.user`, d, h.maskHidden),
+        dense(`mask${l}.item`, d, h.maskHidden),
+        dense(`mask${l}.bias`, 1, h.maskHidden, true),
+        dense(`mask${l}.out`, h.maskHidden, 1),
+        dense(`mask${l}.outBias`, 1, 1, true),
+      );
+    }
+  }
+  return specs;
+}
+
+const value = (params: Params, name: string): tf.Tensor2D => {
+  const p = params[name];
+  if (!p) throw new Error(`camrec: table ${name} was not pulled`);
+  return p.value;
+};
+
+function denoiserWeights(params: Params, m: string): DenoiserWeights {
+  const v = (k: string) => value(params, `${m}.denoise.${k}`);
+  return { noisy: v('noisy'), condition: v('condition'), step: v('step'), bias: v('bias'), out: v('out'), outBias: v('outBias') };
+}
+
+function maskWeights(params: Params, l: number): EdgeMaskWeights {
+  const v = (k: string) => value(params, `mask${l}.${k}`);
+  return { user: v('user'), item: v('item'), bias: v('bias'), out: v('out'), outBias: v('outBias') };
+}
+
+/** Training: the step's batch (noise coordinates, VQ rows); absent at inference. */
+interface StepContext {
+  readonly batch: Batch;
+  readonly batchItems: Int32Array;
+}
+
+interface ItemSide {
+  readonly ego: tf.Tensor2D; // E_I + Σ_m x^m
+  readonly diffusion: tf.Scalar | null;
+  readonly vq: tf.Scalar | null;
+}
+
+/** H_c^m: the denoiser's one-shot estimate of h_0 from a noised h^m (training) or from step t* (inference). */
+function confounder(
+  params: Params,
+  prep: CamrecPrepared,
+  h: CamrecHyper,
+  m: number,
+  sem: tf.Tensor2D,
+  condition: tf.Tensor2D,
+  step: StepContext | null,
+): { estimate: tf.Tensor2D; loss: tf.Scalar | null } {
+  const weights = denoiserWeights(params, prep.modalities[m].name);
+  const n = prep.nItems;
+  if (!step) {
+    const steps = new Int32Array(n).fill(h.inferStep);
+    return { estimate: crossModalDenoiser(weights, forwardNoise(sem, steps, null, prep.schedule), condition, steps), loss: null };
+  }
+  const at = { seed: prep.seed, purpose: 'noise' as const, epoch: step.batch.epoch, step: step.batch.step };
+  const steps = intPerRow(at, n, h.diffusionSteps, m * n);
+  const noise = tf.tensor2d(normalRows(at, n, h.dim, m * n), [n, h.dim]);
+  const estimate = crossModalDenoiser(weights, forwardNoise(sem, steps, noise, prep.schedule), condition, steps);
+  return { estimate, loss: mse(stopGradient(sem), estimate) }; // L_dm = ‖h_0 − f_θ(h_t, t, x^{m'})‖², CaMRec §4.1
+}
+
+/** Each item's modality inputs: semantic graph, confounder, environment stratum (CaMRec §4.1–4.2). */
+function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: StepContext | null): ItemSide {
+  const projected = prep.modalities.map((m) =>
+    linear(m.features, value(params, `${m.name}.proj`), value(params, `${m.name}.projBias`)),
+  );
+  const semantic = prep.modalities.map((m, k) => spmm(m.graph, projected[k])); // h^m = ISG(x^m)
+  let ego: tf.Tensor2D = value(params, 'item');
+  let diffusion: tf.Scalar | null = null;
+  let vq: tf.Scalar | null = null;
+  const add = (acc: tf.Scalar | null, x: tf.Scalar) => (acc ? (tf.add(acc, x) as tf.Scalar) : x);
+  prep.modalities.forEach((m, k) => {
+    if (!h.backdoor) {
+      ego = tf.add(ego, semantic[k]);
+      return;
+    }
+    let hc = semantic[k];
+    if (h.diffusion) {
+      const other = projected[(k + 1) % projected.length]; // the dual channel: m conditioned on m'
+      const c = confounder(params, prep, h, k, semantic[k], other, step);
+      hc = c.estimate;
+      if (c.loss) diffusion = add(diffusion, c.loss);
+    }
+    const codebook = value(params, 'codebook');
+    const zIn = matMul(hc, value(params, `${m.name}.env.in`));
+    let stratum: tf.Tensor2D;
+    if (step && h.assignment === 'hard') {
+      const codes = nearestCodes(zIn, codebook);
+      stratum = straightThrough(zIn, codebook, codes);
+      vq = add(vq, vqRows(zIn, codebook, codes, step.batchItems, h.commitment));
+    } else {
+      stratum = softQuantize(zIn, codebook, h.softTemperature);
+      if (step) vq = add(vq, vqRows(zIn, codebook, nearestCodes(zIn, codebook), step.batchItems, h.commitment));
+    }
+    const back = matMul(stratum, value(params, `${m.name}.env.out`));
+    ego = tf.add(ego, tf.add(tf.mul(semantic[k], 1 - h.envWeight), tf.mul(back, h.envWeight)));
+  });
+  return { ego, diffusion, vq };
+}
+
+/** L_vq over the batch's items only, as the authors' code does. */
+function vqRows(z: tf.Tensor2D, codebook: tf.Tensor2D, codes: Int32Array, rows: Int32Array, commitment: number): tf.Scalar {
+  const picked = new Int32Array(rows.length);
+  rows.forEach((r, k) => (picked[k] = codes[r]));
+  return vqLoss(tf.gather(z, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, codebook, picked, commitment);
+}
+
+/** The backbone's layer outputs e^(0..L) over Â, and their mean X (LightGCN eq. 8). */
+function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLayers: boolean) {
+  if (!keepLayers) return { mean: propagate(prep.adjacency, ego, layers), outputs: [] as tf.Tensor2D[] };
+  const outputs = [ego];
+  for (let l = 0; l < layers; l++) outputs.push(spmm(prep.adjacency, outputs[l]));
+  return { mean: tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D, outputs };
+}
+
+/** Per-layer edge gates ρ^(l) from the backbone's layer-l embeddings (stochastic when uniforms are given). */
+function edgeGates(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[], uniforms: Float32Array | null): tf.Tensor1D[] {
+  const gates: tf.Tensor1D[] = [];
+  for (let l = 0; l < h.layers; l++) {
+    const [users, items] = tf.split(outputs[l], [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+    const logits = edgeMaskLogits(maskWeights(params, l), users, items, prep.edges);
+    const u = uniforms ? column(uniforms, h.layers, l) : null;
+    gates.push(concreteMask(logits, u, h.maskTemperature));
+  }
+  return gates;
+}
+
+function column(rows: Float32Array, width: number, c: number): Float32Array {
+  const out = new Float32Array(rows.length / width);
+  for (let r = 0; r < out.length; r++) out[r] = rows[r * width + c];
+  return out;
+}
+
+/** X*: the mean of the layers propagated over the causal subgraph {e_ij ⊙ ρ_ij^(l)} (CaMRec §4.2). */
+function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Tensor1D[]): tf.Tensor2D {
+  let cur = ego;
+  const outputs = [ego];
+  for (const rho of gates) {
+    const weights = tf.mul(prep.adjacencyValues, tf.gather(rho, prep.entryEdge)) as tf.Tensor1D;
+    cur = weightedSpmm(prep.structure, weights, cur);
+    outputs.push(cur);
+  }
+  return tf.div(tf.addN(outputs), gates.length + 1);
+}
+
+/** Final users and items: backbone mean, items plus FREEDOM's S_mm E_I. */
+function finalise(prep: CamrecPrepared, all: tf.Tensor2D, itemGraph: tf.Tensor2D): Representations {
+  const [users, items] = tf.split(all, [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+  return { users, items: tf.add(items, itemGraph) };
+}
+
+function batchTriples(r: Representations, batch: Batch) {
+  const idx = (a: Int32Array) => tf.tensor1d(a, 'int32');
+  const g = (m: tf.Tensor2D, a: Int32Array) => tf.gather(m, idx(a)) as tf.Tensor2D;
+  return { u: g(r.users, batch.users), p: g(r.items, batch.pos), n: g(r.items, batch.neg) };
+}
+
+function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: CamrecHyper): LossOutput {
+  const step: StepContext = { batch, batchItems: uniqueSorted(batch.pos, batch.neg) };
+  const side = itemSide(params, prep, h, step);
+  const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
+  const main = backbone(prep, ego, h.layers, h.frontdoor);
+  const itemGraph = spmm(prep.mixed, value(params, 'item'));
+  const x = finalise(prep, main.mean, itemGraph);
+  const t = batchTriples(x, batch);
+  const parts: Record<string, tf.Scalar> = { bpr: bprLoss(t.u, t.p, t.n) };
+  const ego0 = (table: string, a: Int32Array) => tf.gather(value(params, table), tf.tensor1d(a, 'int32')) as tf.Tensor2D;
+  const [u0, p0, n0] = [ego0('user', batch.users), ego0('item', batch.pos), ego0('item', batch.neg)];
+  parts.reg = tf.mul(embLoss(batch.users.length, u0, p0, n0), h.reg) as tf.Scalar;
+  if (side.diffusion) parts.diffusion = tf.mul(side.diffusion, h.diffWeight) as tf.Scalar;
+  if (side.vq) parts.vq = tf.mul(side.vq, h.vqWeight) as tf.Scalar;
+  if (h.frontdoor) {
+    const at = { seed: prep.seed, purpose: 'mask' as const, epoch: batch.epoch, step: batch.step };
+    const gates = edgeGates(params, prep, h, main.outputs, uniformRows(at, prep.nEdges, h.layers));
+    const xs = finalise(prep, maskedPropagation(prep, ego, gates), itemGraph);
+    const ts = batchTriples(xs, batch);
+    parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
+    const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
+    parts.ssl = tf.mul(ssl, h.sslWeight) as tf.Scalar;
+  }
+  return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
+}
+
+function camrecRepresent(params: Params, prep: CamrecPrepared, h: CamrecHyper): Representations {
+  const side = itemSide(params, prep, h, null);
+  const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
+  return finalise(prep, backbone(prep, ego, h.layers, false).mean, spmm(prep.mixed, value(params, 'item')));
+}
+
+/** What `camrec explain` reports: each edge's deterministic retention ρ (mean over layers) and each item's stratum. */
+export interface Explanation {
+  readonly edgeUsers: Int32Array;
+  readonly edgeItems: Int32Array;
+  readonly edgeScores: Float32Array | null; // null without the front door
+  readonly environments: { readonly modality: string; readonly codes: Int32Array; readonly confidence: Float32Array }[];
+}
+
+export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation {
+  const edgeUsers = prep.edges.users.dataSync() as Int32Array;
+  const edgeItems = prep.edges.items.dataSync() as Int32Array;
+  const scores = !h.frontdoor ? null : tf.tidy(() => {
+    const side = itemSide(params, prep, h, null);
+    const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
+    const main = backbone(prep, ego, h.layers, true);
+    return tf.div(tf.addN(edgeGates(params, prep, h, main.outputs, null)), h.layers) as tf.Tensor1D;
+  });
+  const edgeScores = scores ? (scores.dataSync() as Float32Array) : null;
+  scores?.dispose();
+  const environments = h.backdoor ? stratumAssignments(params, prep, h) : [];
+  return { edgeUsers, edgeItems, edgeScores, environments };
+}
+
+function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation['environments'] {
+  return prep.modalities.map((m, k) => {
+    const probs = tf.tidy(() => {
+      const projected = prep.modalities.map((x) => linear(x.features, value(params, `${x.name}.proj`), value(params, `${x.name}.projBias`)));
+      const sem = spmm(m.graph, projected[k]);
+      const hc = h.diffusion ? confounder(params, prep, h, k, sem, projected[(k + 1) % projected.length], null).estimate : sem;
+      const zIn = matMul(hc, value(params, `${m.name}.env.in`));
+      return softAssignment(zIn, value(params, 'codebook'), h.softTemperature);
+    });
+    const p = probs.dataSync() as Float32Array;
+    const kk = probs.shape[1] as number;
+    probs.dispose();
+    const codes = new Int32Array(prep.nItems);
+    const confidence = new Float32Array(prep.nItems);
+    for (let i = 0; i < prep.nItems; i++) {
+      for (let c = 0; c < kk; c++) {
+        if (p[i * kk + c] > confidence[i]) {
+          confidence[i] = p[i * kk + c];
+          codes[i] = c;
+        }
+      }
+    }
+    return { modality: m.name, codes, confidence };
+  });
+}
+
+export const camrec: Model<CamrecHyper, CamrecPrepared> = {
+  name: 'camrec',
+  description: 'CaMRec: cross-modal diffusion, environment codebook (back-door), edge-mask InfoNCE (front-door) on LightGCN',
+  hyper: camrecHyper as unknown as z.ZodType<CamrecHyper>,
+  prepare: prepareCamrec,
+  tables: camrecTables,
+  rows: (_batch, prep) => Object.fromEntries(prep.tables.map((n) => [n, null])), // full-graph: every row
+  loss: camrecLoss,
+  represent: camrecRepresent,
+};

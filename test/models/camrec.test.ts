@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
+import type { Dataset, Modality } from '../../src/data/types.js';
+import { normalizedBipartiteAdjacency } from '../../src/graph/index.js';
+import { camrec, type CamrecHyper, explainCamrec, models } from '../../src/models/index.js';
+import { entryEdges } from '../../src/models/camrec.js';
+import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, trainStep } from '../../src/train/index.js';
+import { randomDataset } from '../helpers/tiny.js';
+import { randomFloats, rng } from '../compute/helpers.js';
+
+before(async () => {
+  await initBackend('wasm');
+});
+after(shutdownCompute);
+
+/** A tiny dataset with two random modalities (raw features, no kNN files: the graph is built from them). */
+function tinyMultimodal(seed = 1): Dataset {
+  const base = randomDataset(40, 30, 6, seed);
+  const r = rng(seed + 100);
+  const modality = (name: string, dim: number): Modality => ({
+    name,
+    dim,
+    features: randomFloats(r, base.nItems * dim),
+    standIn: false,
+    provenance: 'random test features',
+  });
+  return { ...base, modalities: [modality('image', 12), modality('text', 8)] };
+}
+
+const small: Partial<CamrecHyper> = { dim: 8, denoiserHidden: 8, envDim: 6, codebookSize: 5, maskHidden: 8, knnK: 4, sslBlock: 16, diffusionSteps: 6, inferStep: 3 };
+const parse = (extra: Record<string, unknown> = {}) => camrec.hyper.parse({ ...small, ...extra });
+
+function setup(extra: Record<string, unknown> = {}, seed = 3) {
+  const data = tinyMultimodal();
+  const hyper = parse(extra);
+  const prep = camrec.prepare(data, hyper, { seed });
+  const store = new LocalParamStore(camrec.tables(data, hyper), adam(1e-2), seed);
+  const batch = new TrainSampler(data, seed, 64).epoch(1)[0];
+  return { data, hyper, prep, store, batch, close: () => (store.dispose(), prep.release()) };
+}
+
+test('camrec is registered and its hyper-parameters reject an inference step beyond the schedule', () => {
+  assert.equal(models.get('camrec'), camrec);
+  assert.throws(() => camrec.hyper.parse({ diffusionSteps: 5, inferStep: 5 }), /inferStep/);
+});
+
+test('every stored entry of Â maps to its own user–item edge', () => {
+  const data = tinyMultimodal();
+  const adj = normalizedBipartiteAdjacency(data.trainByUser);
+  const edges = entryEdges(data.trainByUser, adj);
+  const seen = new Int32Array(data.trainByUser.indices.length);
+  for (let r = 0; r < adj.nRows; r++) {
+    for (let p = adj.indptr[r]; p < adj.indptr[r + 1]; p++) {
+      const e = edges[p];
+      const u = r < data.nUsers ? r : adj.indices[p];
+      const i = (r < data.nUsers ? adj.indices[p] : r) - data.nUsers;
+      assert.ok(e >= data.trainByUser.indptr[u] && e < data.trainByUser.indptr[u + 1], `entry ${p}: edge ${e} is not user ${u}'s`);
+      assert.equal(data.trainByUser.indices[e], i);
+      seen[e]++;
+    }
+  }
+  assert.ok(seen.every((c) => c === 2), 'each edge appears once in each direction');
+});
+
+test('the loss is finite and decreases on a tiny dataset, with every part present', async () => {
+  const s = setup();
+  try {
+    const losses: number[] = [];
+    let parts: Record<string, number> = {};
+    for (let k = 0; k < 40; k++) {
+      const r = await trainStep(camrec, s.batch, s.store, s.prep, s.hyper);
+      losses.push(r.loss);
+      parts = r.parts;
+    }
+    assert.ok(losses.every(Number.isFinite), 'finite');
+    assert.deepEqual(Object.keys(parts).sort(), ['bpr', 'bprMasked', 'diffusion', 'reg', 'ssl', 'vq']);
+    assert.ok(losses[39] < 0.8 * losses[0], `loss went from ${losses[0]} to ${losses[39]}`);
+  } finally {
+    s.close();
+  }
+});
+
+test('ablation switches remove exactly their modules: tables and loss parts', async () => {
+  const cases: [Record<string, unknown>, string[], (n: string[]) => boolean][] = [
+    [{ backdoor: false }, ['bpr', 'bprMasked', 'reg', 'ssl'], (n) => !n.includes('codebook') && !n.some((x) => x.includes('denoise'))],
+    [{ frontdoor: false }, ['bpr', 'diffusion', 'reg', 'vq'], (n) => !n.some((x) => x.startsWith('mask'))],
+    [{ diffusion: false }, ['bpr', 'bprMasked', 'reg', 'ssl', 'vq'], (n) => n.includes('codebook') && !n.some((x) => x.includes('denoise'))],
+    [{ backdoor: false, frontdoor: false }, ['bpr', 'reg'], (n) => n.length === 6],
+  ];
+  for (const [switches, parts, tablesOk] of cases) {
+    const s = setup(switches);
+    try {
+      const names = s.store.specs.map((t) => t.name);
+      assert.ok(tablesOk(names), `${JSON.stringify(switches)}: tables ${names}`);
+      const r = await trainStep(camrec, s.batch, s.store, s.prep, s.hyper);
+      assert.deepEqual(Object.keys(r.parts).sort(), parts, JSON.stringify(switches));
+    } finally {
+      s.close();
+    }
+  }
+});
+
+// L_dm and L_vq stop gradients by definition (sg on the target and in the VQ terms), so a finite difference
+// of them is not their gradient: they are weighted 0 here and checked against their closed forms in
+// camrec-modules.test.ts. Every module still shapes the BPR and InfoNCE terms through the forward pass.
+test('gradients match central differences for every kind of table (soft assignment, noise fixed by the step)', async () => {
+  const s = setup({ assignment: 'soft', diffWeight: 0, vqWeight: 0 });
+  try {
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    const lossAt = () => lossAndGrads(camrec, s.batch, pulled, s.prep, s.hyper);
+    const { grads } = lossAt();
+    const r = rng(17);
+    const checked: string[] = [];
+    for (const name of ['user', 'item', 'image.proj', 'text.denoise.noisy', 'image.denoise.step', 'text.env.in', 'image.env.out', 'codebook', 'mask0.user', 'mask1.out']) {
+      const k = pulled.findIndex((p) => p.spec.name === name);
+      const g = grads.find((x) => x.table === name);
+      assert.ok(k >= 0 && g, `table ${name}`);
+      const values = pulled[k].values;
+      // the coordinates with the largest gradients, plus random ones
+      const order = Array.from(g.grad.keys()).sort((a, b) => Math.abs(g.grad[b]) - Math.abs(g.grad[a]));
+      const coords = [order[0], order[1], r.nextInt(values.length)];
+      for (const c of coords) {
+        const h = 1e-2 * Math.max(1e-2, Math.abs(values[c]));
+        const orig = values[c];
+        values[c] = orig + h;
+        const plus = lossAt().result.loss;
+        values[c] = orig - h;
+        const minus = lossAt().result.loss;
+        values[c] = orig;
+        const fd = (plus - minus) / (2 * h);
+        const tol = 2e-3 + 0.05 * Math.abs(g.grad[c]);
+        assert.ok(Math.abs(fd - g.grad[c]) <= tol, `${name}[${c}]: analytic ${g.grad[c]}, finite difference ${fd}`);
+      }
+      checked.push(name);
+    }
+    assert.equal(checked.length, 10);
+  } finally {
+    s.close();
+  }
+});
+
+test('a step leaks no tensors; representations and explanations leak none either', async () => {
+  const s = setup();
+  try {
+    await trainStep(camrec, s.batch, s.store, s.prep, s.hyper); // warm up (kernel scratch, first-use tensors)
+    const before = tf.memory().numTensors;
+    await trainStep(camrec, s.batch, s.store, s.prep, s.hyper);
+    assert.equal(tf.memory().numTensors, before, 'train step');
+    const params = await paramsOf(s.store);
+    const reps = tf.tidy(() => {
+      const r = camrec.represent(params, s.prep, s.hyper);
+      return [r.users, r.items];
+    });
+    tf.dispose(reps);
+    explainCamrec(params, s.prep, s.hyper);
+    tf.dispose(Object.values(params).map((p) => p.value));
+    assert.equal(tf.memory().numTensors, before, 'represent + explain');
+  } finally {
+    s.close();
+  }
+});
+
+async function paramsOf(store: LocalParamStore) {
+  const out: Record<string, { value: tf.Tensor2D; ids: null }> = {};
+  for (const spec of store.specs) out[spec.name] = { value: tf.tensor2d(await store.pull(spec.name, null), [spec.rows, spec.dim]), ids: null };
+  return out;
+}
+
+test('deterministic under a seed: the same steps give bit-identical parameters; another seed differs', async () => {
+  const run = async (seed: number) => {
+    const s = setup({}, seed);
+    try {
+      for (let k = 0; k < 3; k++) await trainStep(camrec, s.batch, s.store, s.prep, s.hyper);
+      return (await s.store.exportState()).tables;
+    } finally {
+      s.close();
+    }
+  };
+  const [a, b, c] = [await run(5), await run(5), await run(6)];
+  for (const name of Object.keys(a)) assert.deepEqual(a[name].values, b[name].values, name);
+  assert.notDeepEqual(a.user.values, c.user.values);
+});
+
+test('scoring is deterministic: two representations of the same parameters are identical', async () => {
+  const s = setup();
+  try {
+    await trainStep(camrec, s.batch, s.store, s.prep, s.hyper);
+    const params = await paramsOf(s.store);
+    const once = () => tf.tidy(() => camrec.represent(params, s.prep, s.hyper).items.dataSync());
+    assert.deepEqual(once(), once());
+    const ex = explainCamrec(params, s.prep, s.hyper);
+    assert.equal(ex.edgeScores?.length, s.data.trainByUser.indices.length);
+    assert.ok(ex.edgeScores!.every((v) => v > 0 && v < 1));
+    assert.equal(ex.environments.length, 2);
+    assert.ok(ex.environments[0].codes.every((c) => c >= 0 && c < 5));
+    tf.dispose(Object.values(params).map((p) => p.value));
+  } finally {
+    s.close();
+  }
+});
+
+test('a dataset without modalities is refused with a clear message', () => {
+  const data = randomDataset(10, 10, 4, 1);
+  assert.throws(() => camrec.prepare(data, parse(), { seed: 1 }), /camrec needs item modalities/);
+});
