@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   const backend = new Option('--backend <name>', 'compute backend').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']);
   program
     .command('train')
-    .description('train a model (default: LightGCN on the bundled TikTok data)')
+    .description('train a model (default: CaMRec on the bundled TikTok data)')
     .option('--config <file>', 'YAML or JSON config; flags override it')
     .option('--model <name>', 'model name (see `camrec models`)')
     .option('--data <dir>', 'dataset folder in MMRec layout')
@@ -40,6 +40,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--layers <n>', 'propagation layers (hyper.layers)', numberFlag('--layers'))
     .option('--reg <x>', 'regularisation weight (hyper.reg)', numberFlag('--reg'))
     .option('--hyper <key=value>', 'a model hyper-parameter (repeatable)', hyperFlag)
+    .option('--no-backdoor', 'camrec: without the back-door adjustment (no diffusion, no codebook)')
+    .option('--no-frontdoor', 'camrec: without the front-door adjustment (no edge mask, no InfoNCE)')
+    .option('--no-diffusion', 'camrec: the codebook stratifies the semantic features directly (w/o DCD)')
     .addOption(backend)
     .option('--threads <n>', 'worker threads for kernels and evaluation', numberFlag('--threads'))
     .option('--no-native', 'do not use the optional native kernels')

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { ZodType } from 'zod';
 import { basename, join, resolve } from 'node:path';
 import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
 import { readConfigFile, resolveConfig, trainConfig, type TrainConfig } from '../config/index.js';
@@ -13,12 +14,18 @@ import { openEvaluator } from './evaluator.js';
 
 /** Flags that are the model's hyper-parameters, gathered under `hyper`. */
 const HYPER_FLAGS = ['dim', 'layers', 'reg'] as const;
+/** CaMRec's ablation switches (`--no-backdoor` ...): commander sets them true unless negated; only `false` is passed on. */
+const SWITCH_FLAGS = ['backdoor', 'frontdoor', 'diffusion'] as const;
 
 export function flagsToConfig(opts: Record<string, unknown>): Record<string, unknown> {
   const { config: _c, hyper, native, ...rest } = opts;
   const h: Record<string, unknown> = { ...(hyper as Record<string, unknown> | undefined) };
   for (const k of HYPER_FLAGS) {
     if (rest[k] !== undefined) h[k] = rest[k];
+    delete rest[k];
+  }
+  for (const k of SWITCH_FLAGS) {
+    if (rest[k] === false) h[k] = false;
     delete rest[k];
   }
   return { ...rest, ...(native === false ? { native: false } : {}), ...(Object.keys(h).length ? { hyper: h } : {}) };
@@ -31,11 +38,20 @@ export function loadTrainConfig(opts: Record<string, unknown>): Readonly<TrainCo
   return resolveConfig(trainConfig, layers);
 }
 
+/** Validates hyper-parameters against the model's schema; the first problem becomes one clear line. */
+export function checkHyper(model: { readonly name: string; readonly hyper: ZodType }, hyper: unknown): void {
+  const res = model.hyper.safeParse(hyper);
+  if (res.success) return;
+  const issue = res.error.issues[0];
+  const field = issue.path.length ? `'${issue.path.join('.')}' ` : '';
+  throw new ConfigError(`hyper-parameter ${field}of model ${model.name}: ${issue.message}`);
+}
+
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
   const cfg = loadTrainConfig(opts);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const model = models.get(cfg.model);
-  model.hyper.parse(cfg.hyper); // fail early on bad hyper-parameters
+  checkHyper(model, cfg.hyper); // fail early on bad hyper-parameters
   if (cfg.resume && !cfg.out) throw new ConfigError('--resume needs --out <dir>: the run directory to continue');
   const threads = cfg.threads ?? availableParallelism();
   await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });

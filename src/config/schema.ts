@@ -5,7 +5,7 @@ export const backendChoice = z.enum(['auto', 'wasm', 'tensorflow', 'tensorflow-g
 /** The run configuration: defaults here, then the config file, then flags (DESIGN.md §1). */
 export const trainConfig = z
   .object({
-    model: z.string().default('lightgcn'),
+    model: z.string().default('camrec'),
     data: z.string().default('data/tiktok'),
     epochs: z.number().int().positive().default(1000),
     seed: z.number().int().nonnegative().default(2023),

@@ -10,7 +10,7 @@ import type { Model, Prepared } from './types.js';
 export const bprHyper = z.object({
   dim: z.number().int().positive().default(64),
   reg: z.number().nonnegative().default(1e-4),
-});
+}).strict();
 export type BprHyper = z.infer<typeof bprHyper>;
 
 const nothing: Prepared = { release: () => undefined };

@@ -73,6 +73,7 @@ export const camrecHyper = z
     sslTemperature: z.number().positive().default(0.2),
     sslBlock: z.number().int().positive().default(256),
   })
+  .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
   .refine((h) => h.betaStart <= h.betaEnd, { message: 'betaStart must not exceed betaEnd', path: ['betaStart'] });
 export type CamrecHyper = z.infer<typeof camrecHyper>;

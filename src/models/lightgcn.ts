@@ -16,7 +16,7 @@ export const lightgcnHyper = z.object({
   dim: z.number().int().positive().default(64),
   layers: z.number().int().min(0).default(3),
   reg: z.number().nonnegative().default(1e-4),
-});
+}).strict();
 export type LightGcnHyper = z.infer<typeof lightgcnHyper>;
 
 export interface GraphPrepared extends Prepared {
