@@ -16,3 +16,5 @@ export type {
 export type { StaleReason } from './leases.js';
 export { InProcessTaskQueue, taskSchema } from './taskqueue.js';
 export type { InProcessQueueOptions, TaskLease, TaskQueue } from './taskqueue.js';
+export { JetStreamTaskQueue, taskStreamName, taskSubject } from './jetstream-queue.js';
+export type { JetStreamQueueOptions } from './jetstream-queue.js';

@@ -7,6 +7,7 @@ export {
   EVENT_KINDS,
   EVENT_SCHEMA_VERSION,
   SUBJECT_ROOT,
+  isJobId,
   decodeEvent,
   encodeEvent,
   eventData,

@@ -1,0 +1,165 @@
+/**
+ * The TaskQueue on JetStream (DESIGN.md §5): a work-queue stream `CAMREC_TASKS_<job>` on `camrec.tasks.<job>`
+ * and one durable pull consumer `workers` that every worker shares. A worker's lease is the consumer's ack wait: a
+ * task taken and not acked in time (the worker died, or hung) is redelivered by the server with its delivery count
+ * as the attempt; `extend` is JetStream's in-progress ack, `handBack` a nak, and an ack removes the task for good.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
+import { pino, type Logger } from 'pino';
+import { ConfigError } from '../errors/index.js';
+import { isJobId } from '../events/index.js';
+import type { Task } from './split.js';
+import { taskSchema, type TaskLease, type TaskQueue } from './taskqueue.js';
+
+export interface JetStreamQueueOptions {
+  readonly job: string;
+  /** The lease: the consumer's ack wait, in milliseconds. */
+  readonly leaseMs: number;
+  /** Deliveries per task (the consumer's max_deliver); unlimited when absent. */
+  readonly maxAttempts?: number;
+  readonly log?: Logger;
+  /** Milliseconds; only used to tell whether a lease is still live when it is acked. */
+  readonly clock?: () => number;
+}
+
+const CONSUMER = 'workers';
+/** JetStream refuses pull requests that wait less than this. */
+const MIN_WAIT_MS = 1000;
+
+export function taskStreamName(job: string): string {
+  return `CAMREC_TASKS_${job}`;
+}
+
+export function taskSubject(job: string): string {
+  return `camrec.tasks.${job}`;
+}
+
+const encoder = new TextEncoder();
+
+export class JetStreamTaskQueue implements TaskQueue {
+  readonly kind = 'jetstream' as const;
+  private closed = false;
+  private readonly clock: () => number;
+
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly consumer: Consumer,
+    private readonly opts: JetStreamQueueOptions,
+    private readonly log: Logger,
+  ) {
+    this.clock = opts.clock ?? (() => Date.now());
+  }
+
+  /** Opens the job's queue over `nc`, creating the stream and the shared consumer when they do not exist yet. */
+  static async open(nc: NatsConnection, opts: JetStreamQueueOptions): Promise<JetStreamTaskQueue> {
+    if (!isJobId(opts.job)) throw new ConfigError(`job id ${JSON.stringify(opts.job)} must be 1-64 characters of A-Z a-z 0-9 _ -`);
+    if (!(opts.leaseMs >= 1)) throw new ConfigError(`leaseMs must be at least 1 ms, got ${opts.leaseMs}`);
+    const log = (opts.log ?? pino({ level: 'silent' })).child({ component: 'taskqueue', job: opts.job });
+    const jsm = await nc.jetstreamManager();
+    await ensureStream(jsm, opts.job);
+    await ensureConsumer(jsm, opts, log);
+    const js = nc.jetstream();
+    const consumer = await js.consumers.get(taskStreamName(opts.job), CONSUMER);
+    return new JetStreamTaskQueue(js, jsm, consumer, opts, log);
+  }
+
+  async put(tasks: readonly Task[]): Promise<void> {
+    for (const t of tasks) await this.js.publish(taskSubject(this.opts.job), encoder.encode(JSON.stringify(t)));
+  }
+
+  /** Waits at least 1 s when nothing is queued: JetStream's shortest pull. */
+  async take(worker: string, waitMs: number): Promise<TaskLease | null> {
+    const until = this.clock() + waitMs;
+    while (!this.closed) {
+      const msg = await this.consumer.next({ expires: Math.max(MIN_WAIT_MS, until - this.clock()) });
+      if (!msg) return null;
+      const lease = this.toLease(msg, worker);
+      if (lease) return lease;
+      if (this.clock() >= until) return null;
+    }
+    return null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** Removes the job's queue (the coordinator, once the job is over). */
+  async delete(): Promise<void> {
+    await this.jsm.streams.delete(taskStreamName(this.opts.job));
+  }
+
+  /** A valid task becomes a lease; anything else is terminated (never redelivered) and logged. */
+  private toLease(msg: JsMsg, worker: string): TaskLease | null {
+    let task: Task;
+    try {
+      task = taskSchema.parse(JSON.parse(new TextDecoder().decode(msg.data)));
+    } catch (err) {
+      this.log.error({ seq: msg.seq, err: (err as Error).message }, 'not a task: terminated');
+      msg.term();
+      return null;
+    }
+    const leaseMs = this.opts.leaseMs;
+    // The server started its ack-wait timer a little before we got the message: count the lease as ended a
+    // little early, so that "live" here never outlasts the server's lease.
+    const margin = Math.min(250, leaseMs / 10);
+    let deadline = this.clock() + leaseMs - margin;
+    const live = () => this.clock() < deadline;
+    return {
+      task,
+      attempt: msg.info.redeliveryCount,
+      worker,
+      ack: async () => {
+        // An ack on an ended lease would still remove the task (JetStream accepts it while another delivery is
+        // out), so an ended lease leaves the task to its live attempt, as the in-process queue does.
+        if (!live()) return false;
+        return msg.ackAck();
+      },
+      handBack: async () => msg.nak(),
+      extend: async () => {
+        msg.working();
+        deadline = this.clock() + leaseMs - margin;
+      },
+    };
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, job: string): Promise<void> {
+  const name = taskStreamName(job);
+  const exists = await jsm.streams.info(name).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  await jsm.streams.add({ name, subjects: [taskSubject(job)], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+}
+
+async function ensureConsumer(jsm: JetStreamManager, opts: JetStreamQueueOptions, log: Logger): Promise<void> {
+  const stream = taskStreamName(opts.job);
+  const info = await jsm.consumers.info(stream, CONSUMER).catch(() => null);
+  if (info) {
+    if ((info.config.ack_wait ?? 0) !== nanos(opts.leaseMs)) {
+      log.warn({ ackWaitMs: (info.config.ack_wait ?? 0) / 1e6, leaseMs: opts.leaseMs }, 'the queue exists with another lease length; keeping it');
+    }
+    return;
+  }
+  await jsm.consumers.add(stream, {
+    durable_name: CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(opts.leaseMs),
+    max_deliver: opts.maxAttempts ?? -1,
+  });
+}
