@@ -142,7 +142,6 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
   const kept = tf.tidy(() => ({
     adjacencyValues: tf.keep(tf.tensor1d(adjCsr.values as Float32Array)),
     entryEdge: tf.keep(tf.tensor1d(entryEdges(byUser, adjCsr), 'int32')),
-    edges: { users: tf.keep(tf.tensor1d(edgeUsers, 'int32')), items: tf.keep(tf.tensor1d(byUser.indices, 'int32')) },
     // unit rows: raw feature scales differ by orders of magnitude between datasets and modalities
     features: data.modalities.map((m) => tf.keep(tf.tensor2d(unitRows(m.features, data.nItems, m.dim), [data.nItems, m.dim]))),
   }));
@@ -161,7 +160,7 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     structure,
     adjacencyValues: kept.adjacencyValues,
     entryEdge: kept.entryEdge,
-    edges: kept.edges,
+    edges: { users: edgeUsers, items: byUser.indices },
     nEdges: edgeUsers.length,
     modalities,
     mixed,
@@ -172,7 +171,7 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
       releaseSparseStructure(structure);
       releaseSparse(mixed);
       for (const m of modalities) releaseSparse(m.graph);
-      tf.dispose([kept.adjacencyValues, kept.entryEdge, kept.edges.users, kept.edges.items, ...kept.features]);
+      tf.dispose([kept.adjacencyValues, kept.entryEdge, ...kept.features]);
     },
   };
 }
@@ -413,8 +412,8 @@ export interface Explanation {
 }
 
 export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation {
-  const edgeUsers = prep.edges.users.dataSync() as Int32Array;
-  const edgeItems = prep.edges.items.dataSync() as Int32Array;
+  const edgeUsers = prep.edges.users;
+  const edgeItems = prep.edges.items;
   const scores = !h.frontdoor ? null : tf.tidy(() => {
     const side = itemSide(params, prep, h, null);
     const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;

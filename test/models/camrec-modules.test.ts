@@ -150,7 +150,7 @@ function infoNceReference(a: Float32Array, b: Float32Array, n: number, d: number
   return loss / n;
 }
 
-test('InfoNCE equals its definition, with whole and partial blocks', () => {
+test('InfoNCE equals its definition, with whole and partial blocks, and differentiates with one block', () => {
   const r = rng(5);
   const [n, d] = [11, 5];
   const a = randomFloats(r, n * d);
@@ -159,6 +159,8 @@ test('InfoNCE equals its definition, with whole and partial blocks', () => {
     const got = tf.tidy(() => infoNce(tf.tensor2d(a, [n, d]), tf.tensor2d(b, [n, d]), 0.2, block).dataSync()[0]);
     const want = infoNceReference(a, b, n, d, 0.2, block);
     assert.ok(Math.abs(got - want) < 1e-4 * Math.max(1, Math.abs(want)), `block ${block}: ${got} vs ${want}`);
+    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => infoNce(x as tf.Tensor2D, tf.tensor2d(b, [n, d]), 0.2, block))(tf.tensor2d(a, [n, d])).dataSync());
+    assert.ok(g.every(Number.isFinite) && g.some((v) => v !== 0), `block ${block}: gradient`);
   }
 });
 

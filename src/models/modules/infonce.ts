@@ -24,8 +24,8 @@ export function infoNce(view: tf.Tensor2D, other: tf.Tensor2D, temperature: numb
   const positive = tf.div(tf.sum(tf.mul(a, b), 1), temperature);
   const sizes: number[] = [];
   for (let start = 0; start < n; start += block) sizes.push(Math.min(block, n - start));
-  const as = tf.split(a, sizes, 0) as tf.Tensor2D[];
-  const bs = tf.split(b, sizes, 0) as tf.Tensor2D[];
+  const as = sizes.length === 1 ? [a] : (tf.split(a, sizes, 0) as tf.Tensor2D[]);
+  const bs = sizes.length === 1 ? [b] : (tf.split(b, sizes, 0) as tf.Tensor2D[]);
   // one 2-D product per block: the wasm backend's batched product is far slower than its plain one
   const normalisers = as.map((ak, k) => rowLogSumExp(tf.div(matMul(ak, bs[k], true), temperature) as tf.Tensor2D));
   const normaliser = normalisers.length === 1 ? normalisers[0] : tf.concat(normalisers);
