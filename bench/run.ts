@@ -9,10 +9,15 @@ import { gitCommit, machineInfo } from './lib/machine.js';
 import { sharedDir } from './lib/paths.js';
 import { writeResults } from './lib/results.js';
 import type { BenchOptions, Suite } from './lib/suite.js';
+import { camrecSuite } from './suites/camrec.js';
 import { lightgcnSuite } from './suites/lightgcn.js';
 import { paramserverSuite } from './suites/paramserver.js';
 
-const suites: Record<string, Suite> = { [lightgcnSuite.name]: lightgcnSuite, [paramserverSuite.name]: paramserverSuite };
+const suites: Record<string, Suite> = {
+  [lightgcnSuite.name]: lightgcnSuite,
+  [camrecSuite.name]: camrecSuite,
+  [paramserverSuite.name]: paramserverSuite,
+};
 
 const USAGE = `usage: npm run bench -- [options]
   --suite <name>       one of: ${Object.keys(suites).join(', ')} (default lightgcn)
