@@ -34,3 +34,20 @@ export function hyperFlag(v: string, prev: Record<string, unknown> = {}): Record
   }
   return { ...prev, [key]: value };
 }
+
+/** --grid key=v1,v2,..., repeatable: the values a hyper-parameter takes in model selection (JSON where JSON). */
+export function gridFlag(v: string, prev: Record<string, unknown[]> = {}): Record<string, unknown[]> {
+  const eq = v.indexOf('=');
+  if (eq <= 0 || eq === v.length - 1) throw new ConfigError(`flag --grid: '${v}' is not key=v1,v2,...`);
+  const values = v
+    .slice(eq + 1)
+    .split(',')
+    .map((raw) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        return raw;
+      }
+    });
+  return { ...prev, [v.slice(0, eq)]: values };
+}

@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CamrecError } from '../errors/index.js';
 import { evalCommand } from './eval-command.js';
-import { hyperFlag, intListFlag, numberFlag } from './flags.js';
+import { gridFlag, hyperFlag, intListFlag, numberFlag } from './flags.js';
 import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
 import { simulateCommand } from './simulate-command.js';
@@ -40,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--layers <n>', 'propagation layers (hyper.layers)', numberFlag('--layers'))
     .option('--reg <x>', 'regularisation weight (hyper.reg)', numberFlag('--reg'))
     .option('--hyper <key=value>', 'a model hyper-parameter (repeatable)', hyperFlag)
+    .option('--grid <key=v1,v2>', 'model selection on valid over these values (repeatable: a grid)', gridFlag)
     .option('--no-backdoor', 'camrec: without the back-door adjustment (no diffusion, no codebook)')
     .option('--no-frontdoor', 'camrec: without the front-door adjustment (no edge mask, no InfoNCE)')
     .option('--no-diffusion', 'camrec: the codebook stratifies the semantic features directly (w/o DCD)')

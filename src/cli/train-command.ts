@@ -11,6 +11,7 @@ import { makeLogger } from './log.js';
 import { terminalProgress } from './progress.js';
 import { gitCommit, lockfileHash, packageVersion } from './provenance.js';
 import { openEvaluator } from './evaluator.js';
+import { gridPoints, searchGrid } from './grid.js';
 
 /** Flags that are the model's hyper-parameters, gathered under `hyper`. */
 const HYPER_FLAGS = ['dim', 'layers', 'reg'] as const;
@@ -52,6 +53,7 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper); // fail early on bad hyper-parameters
+  for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
   if (cfg.resume && !cfg.out) throw new ConfigError('--resume needs --out <dir>: the run directory to continue');
   const threads = cfg.threads ?? availableParallelism();
   await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });
@@ -72,18 +74,26 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   const seeds = cfg.seeds ?? [cfg.seed];
   const evaluator = await openEvaluator(cfg, threads);
   const results: SeedResult[] = [];
+  const deps = { log, evaluator, progress: cfg.json ? undefined : terminalProgress(), provenance };
+  const train = (c: TrainConfig, seed: number, dir: RunDir) => {
+    log.info({ seed, dir: dir.path, model: c.model, data: data.name, hyper: c.hyper }, 'training');
+    return trainSeed(c, seed, data, model, dir, deps);
+  };
   try {
+    let chosen: TrainConfig = { ...cfg, grid: undefined };
+    if (cfg.grid) {
+      const { selected } = await searchGrid(chosen, cfg.grid, seeds[0], root, train);
+      log.info({ selected: selected.name }, `grid: selected ${selected.name} on valid ${cfg.selectMetric}`);
+      chosen = { ...chosen, hyper: { ...cfg.hyper, ...selected.hyper } };
+    }
     for (const seed of seeds) {
-      const dir = seeds.length > 1 ? new RunDir(join(outDir, `seed-${seed}`)) : root;
-      log.info({ seed, dir: dir.path, model: cfg.model, data: data.name }, 'training');
-      results.push(
-        await trainSeed(cfg, seed, data, model, dir, { log, evaluator, progress: cfg.json ? undefined : terminalProgress(), provenance }),
-      );
+      const dir = seeds.length > 1 || cfg.grid ? new RunDir(join(outDir, `seed-${seed}`)) : root;
+      results.push(await train(chosen, seed, dir));
     }
   } finally {
     await evaluator.close();
   }
-  const summary = seeds.length > 1 ? writeSummary(root, results) : results[0];
+  const summary = seeds.length > 1 || cfg.grid ? writeSummary(root, results) : results[0];
   report(cfg, outDir, results, log);
   if (cfg.json) process.stdout.write(`${JSON.stringify({ out: outDir, ...summary })}\n`);
   return 0;

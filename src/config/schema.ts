@@ -28,6 +28,8 @@ export const trainConfig = z
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     /** The model's hyper-parameters; validated by the model's own schema. */
     hyper: z.record(z.string(), z.unknown()).default({}),
+    /** Model selection: hyper-parameter → the values to try, chosen on the validation split. */
+    grid: z.record(z.string(), z.array(z.unknown()).nonempty()).optional(),
   })
   .strict();
 
