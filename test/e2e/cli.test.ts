@@ -69,7 +69,7 @@ test('bad input stops with exit code 2 and one line naming the file, line and fi
 test('an unknown model and an invalid flag are refused with exit code 2', async () => {
   const m = await camrec(['train', '--model', 'nope']);
   assert.equal(m.code, 2);
-  assert.match(m.stderr, /unknown model 'nope'; known models: bpr, lightgcn/);
+  assert.match(m.stderr, /unknown model 'nope'; known models: bpr, camrec, lightgcn/);
   const f = await camrec(['train', '--lr', 'fast']);
   assert.equal(f.code, 2);
   assert.match(f.stderr, /--lr: 'fast' is not a number/);
