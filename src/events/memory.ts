@@ -2,8 +2,7 @@
  * The in-memory bus: one process, the default. Events go through the same encoding and validation as on NATS, and
  * the job's log is kept, so a late subscriber can replay it as from a JetStream stream.
  */
-import { Delivery, makeEvent, type EventBus, type EventSubscription, type SubscribeOptions } from './bus.js';
-import { checkJob } from './bus.js';
+import { checkJob, Delivery, makeEvent, type EventBus, type EventSubscription, type SubscribeOptions } from './bus.js';
 import { EventBusError } from './errors.js';
 import { encodeEvent, subjectOf, SUBJECT_ROOT, type EventData, type EventKind, type JobEvent } from './schema.js';
 
