@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CamrecError } from '../errors/index.js';
 import { evalCommand } from './eval-command.js';
+import { explainCommand } from './explain-command.js';
 import { gridFlag, hyperFlag, intListFlag, numberFlag } from './flags.js';
 import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
@@ -66,6 +67,21 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await evalCommand(opts);
+    });
+
+  program
+    .command('explain')
+    .description('camrec: write each item\'s environment codes and each training edge\'s mask score, with the extremes')
+    .requiredOption('--checkpoint <file>', 'a camrec best.ckpt or last.ckpt')
+    .option('--out <dir>', 'output folder (default: the checkpoint\'s folder + /explain)')
+    .option('--top <n>', 'how many edges, items and users to list at each extreme (default 20)', numberFlag('--top'))
+    .option('--data <dir>', 'dataset folder (default: the one the checkpoint was trained on)')
+    .addOption(new Option('--backend <name>').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']))
+    .option('--threads <n>', 'worker threads', numberFlag('--threads'))
+    .option('--no-native', 'do not use the optional native kernels')
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await explainCommand(opts);
     });
 
   program

@@ -1,0 +1,257 @@
+/**
+ * `camrec explain --checkpoint F` (issue 4, item 5): each item's environment code per modality (the codebook's
+ * arg-max at inference) and each training edge's mask score ρ_ui (the front door's deterministic retention, mean
+ * over layers), with the edges, items and users that score highest and lowest. docs/camrec.md defines both.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { configureCompute, initBackend } from '../compute/index.js';
+import { trainConfig, type BackendChoice, type TrainConfig } from '../config/index.js';
+import { loadDataset, writeFileAtomic, type Dataset } from '../data/index.js';
+import { CheckpointError, ConfigError } from '../errors/index.js';
+import { explainCamrec, models, type CamrecHyper, type CamrecPrepared, type Explanation, type Model, type Params, type Prepared } from '../models/index.js';
+import { assignmentCounts, codebookPerplexity } from '../simulate/index.js';
+import { makeStore, readCheckpoint, type Checkpoint, type LocalParamStore } from '../train/index.js';
+import { makeLogger } from './log.js';
+
+export const EXPLAIN_FILES = { environments: 'item-environments.tsv', edges: 'edge-mask.tsv', summary: 'summary.json' } as const;
+
+/** A trained model rebuilt from its checkpoint, as `camrec eval` rebuilds it. */
+export interface Trained {
+  readonly path: string;
+  readonly ckpt: Checkpoint;
+  readonly cfg: TrainConfig;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly model: Model<any, any>;
+  readonly hyper: Record<string, unknown>;
+  readonly data: Dataset;
+  readonly store: LocalParamStore;
+  readonly prep: Prepared;
+  dispose(): void;
+}
+
+/** Reads the checkpoint's config back; the dataset is the one it was trained on unless `dataDir` is given. */
+export function checkpointConfig(path: string, ckpt: Checkpoint, dataDir?: string): TrainConfig {
+  const parsed = trainConfig.safeParse({ ...ckpt.meta.config, resume: false });
+  if (!parsed.success) throw new CheckpointError(`${path}: its config no longer validates (${parsed.error.issues[0].message})`);
+  return { ...parsed.data, ...(dataDir ? { data: dataDir } : {}) };
+}
+
+/** Loads the data, the tables and the model's preparation of a checkpoint (compute must be configured). */
+export async function openTrained(path: string, ckpt: Checkpoint, dataDir?: string): Promise<Trained> {
+  const cfg = checkpointConfig(path, ckpt, dataDir);
+  const data = await loadDataset(cfg.data);
+  const model = models.get(ckpt.meta.model);
+  const hyper = model.hyper.parse(ckpt.meta.hyper) as Record<string, unknown>;
+  const store = makeStore(model, data, hyper, cfg, cfg.seed);
+  await store.importState(ckpt.store);
+  const prep = model.prepare(data, hyper, { seed: cfg.seed });
+  return {
+    path,
+    ckpt,
+    cfg,
+    model,
+    hyper,
+    data,
+    store,
+    prep,
+    dispose() {
+      store.dispose();
+      prep.release();
+    },
+  };
+}
+
+/** Every row of every table as tensors, for `fn`; disposed afterwards (fn returns plain arrays, not tensors). */
+export async function withParams<T>(store: LocalParamStore, fn: (params: Params) => T): Promise<T> {
+  const values = await Promise.all(store.specs.map((s) => store.pull(s.name, null)));
+  const params: Record<string, { value: tf.Tensor2D; ids: null }> = {};
+  store.specs.forEach((s, i) => {
+    params[s.name] = { value: tf.tensor2d(values[i], [s.rows, s.dim]), ids: null };
+  });
+  try {
+    return fn(params);
+  } finally {
+    for (const p of Object.values(params)) p.value.dispose();
+  }
+}
+
+/** explainCamrec on a rebuilt camrec checkpoint. */
+export function explainTrained(t: Trained): Promise<Explanation> {
+  return withParams(t.store, (params) => explainCamrec(params, t.prep as CamrecPrepared, t.hyper as CamrecHyper));
+}
+
+/** A float32 score as the shortest decimal that reads back to the same float32: the TSV and summary.json agree exactly. */
+export function formatScore(x: number): number {
+  return Number(Math.fround(x).toPrecision(9));
+}
+
+export interface ScoredEdge {
+  readonly userID: number;
+  readonly itemID: number;
+  readonly score: number;
+}
+
+export interface ScoredNode {
+  readonly id: number;
+  readonly meanScore: number;
+  readonly degree: number;
+}
+
+export interface CodebookUsage {
+  readonly modality: string;
+  readonly codes: number;
+  readonly used: number;
+  readonly perplexity: number;
+  readonly counts: number[];
+}
+
+export interface ExplainSummary {
+  readonly checkpoint: string;
+  readonly epoch: number;
+  readonly hyper: Record<string, unknown>;
+  readonly items: number;
+  readonly users: number;
+  readonly edges: number;
+  readonly top: number;
+  readonly environments: { readonly codebook: CodebookUsage[] } | { readonly absent: string };
+  readonly edgeScores:
+    | {
+        readonly highest: ScoredEdge[];
+        readonly lowest: ScoredEdge[];
+        readonly items: { readonly highest: ScoredNode[]; readonly lowest: ScoredNode[] };
+        readonly users: { readonly highest: ScoredNode[]; readonly lowest: ScoredNode[] };
+      }
+    | { readonly absent: string };
+}
+
+/** Usage of a codebook of `codes` codes by one modality's assignment: counts, codes used, perplexity exp(H). */
+export function codebookUsage(modality: string, assignment: Int32Array, codes: number): CodebookUsage {
+  const counts = assignmentCounts(assignment, codes);
+  return {
+    modality,
+    codes,
+    used: counts.filter((c) => c > 0).length,
+    perplexity: codebookPerplexity(counts),
+    counts: Array.from(counts),
+  };
+}
+
+/** The n entries with the highest and the lowest key; ties go to the lower index, so the lists are deterministic. */
+export function extremes(key: ArrayLike<number>, candidates: Int32Array, n: number): { highest: number[]; lowest: number[] } {
+  const order = Array.from(candidates).sort((a, b) => key[a] - key[b] || a - b);
+  const lowest = order.slice(0, n);
+  const highest = order.slice(-n).sort((a, b) => key[b] - key[a] || a - b);
+  return { highest, lowest };
+}
+
+/** Mean score over each node's edges (NaN for a node with none) and the node's degree. */
+export function meanScoreByNode(nodes: Int32Array, scores: ArrayLike<number>, count: number): { mean: Float64Array; degree: Int32Array } {
+  const sum = new Float64Array(count);
+  const degree = new Int32Array(count);
+  for (let j = 0; j < nodes.length; j++) {
+    sum[nodes[j]] += scores[j];
+    degree[nodes[j]]++;
+  }
+  const mean = sum.map((s, i) => (degree[i] > 0 ? s / degree[i] : NaN));
+  return { mean, degree };
+}
+
+function nodeExtremes(nodes: Int32Array, scores: ArrayLike<number>, count: number, n: number) {
+  const { mean, degree } = meanScoreByNode(nodes, scores, count);
+  const withEdges = Int32Array.from({ length: count }, (_, i) => i).filter((i) => degree[i] > 0);
+  const pick = (ids: number[]) => ids.map((id) => ({ id, meanScore: mean[id], degree: degree[id] }));
+  const ex = extremes(mean, withEdges, n);
+  return { highest: pick(ex.highest), lowest: pick(ex.lowest) };
+}
+
+/** Scores rounded as the TSV writes them, so every list in summary.json is an exact extreme of edge-mask.tsv. */
+export function roundedScores(e: Explanation): Float64Array | null {
+  return e.edgeScores ? Float64Array.from(e.edgeScores, formatScore) : null;
+}
+
+export function explainSummary(e: Explanation, meta: { checkpoint: string; epoch: number; hyper: Record<string, unknown>; users: number; items: number }, top: number): ExplainSummary {
+  const codes = Number(meta.hyper.codebookSize);
+  const environments = e.environments.length
+    ? { codebook: e.environments.map((env) => codebookUsage(env.modality, env.codes, codes)) }
+    : { absent: 'trained without the back door (--no-backdoor): no environment codebook, so no item environments' };
+  const scores = roundedScores(e);
+  const edgeScores = scores
+    ? (() => {
+        const all = Int32Array.from({ length: scores.length }, (_, j) => j);
+        const ex = extremes(scores, all, top);
+        const edge = (j: number): ScoredEdge => ({ userID: e.edgeUsers[j], itemID: e.edgeItems[j], score: scores[j] });
+        return {
+          highest: ex.highest.map(edge),
+          lowest: ex.lowest.map(edge),
+          items: nodeExtremes(e.edgeItems, scores, meta.items, top),
+          users: nodeExtremes(e.edgeUsers, scores, meta.users, top),
+        };
+      })()
+    : { absent: 'trained without the front door (--no-frontdoor): no edge mask, so no edge scores' };
+  return { ...meta, edges: e.edgeUsers.length, top, environments, edgeScores };
+}
+
+/** itemID, then per modality its code and the code's soft-assignment probability. */
+export function itemEnvironmentsTsv(e: Explanation, nItems: number): string {
+  const head = ['itemID', ...e.environments.flatMap((m) => [`${m.modality}_code`, `${m.modality}_confidence`])];
+  const lines = [head.join('\t')];
+  for (let i = 0; i < nItems; i++) {
+    lines.push([i, ...e.environments.flatMap((m) => [m.codes[i], formatScore(m.confidence[i])])].join('\t'));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** userID, itemID, score: one line per training edge, in trainByUser order (user, then item). */
+export function edgeMaskTsv(e: Explanation, scores: Float64Array): string {
+  const lines = ['userID\titemID\tscore'];
+  for (let j = 0; j < scores.length; j++) lines.push(`${e.edgeUsers[j]}\t${e.edgeItems[j]}\t${scores[j]}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function topFlag(v: unknown): number {
+  const n = v === undefined ? 20 : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`flag --top: must be a positive integer, got ${String(v)}`);
+  return n;
+}
+
+export async function explainCommand(opts: Record<string, unknown>): Promise<number> {
+  const log = makeLogger((opts.logLevel as string | undefined) ?? 'info');
+  const path = resolve(String(opts.checkpoint));
+  const top = topFlag(opts.top);
+  const ckpt = readCheckpoint(path);
+  if (ckpt.meta.model !== 'camrec') {
+    throw new CheckpointError(`${path}: a ${ckpt.meta.model} checkpoint; explain reads camrec checkpoints only`);
+  }
+  const cfg = checkpointConfig(path, ckpt);
+  await configureCompute({ threads: (opts.threads as number | undefined) ?? availableParallelism(), native: opts.native !== false && process.env.CAMREC_NATIVE !== '0' });
+  await initBackend((opts.backend as BackendChoice | undefined) ?? cfg.backend);
+  const t = await openTrained(path, ckpt, opts.data ? String(opts.data) : undefined);
+  try {
+    if (t.data.checksum !== ckpt.meta.datasetChecksum) log.warn({ data: t.cfg.data }, 'the dataset differs from the one the checkpoint was trained on');
+    const e = await explainTrained(t);
+    const out = resolve(opts.out ? String(opts.out) : join(dirname(path), 'explain'));
+    const written = writeExplanation(out, e, { checkpoint: path, epoch: ckpt.meta.epoch, hyper: t.hyper, users: t.data.nUsers, items: t.data.nItems }, top);
+    log.info({ out, files: written }, 'explanation written');
+    return 0;
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Writes the three files (fewer when a branch is switched off), each atomically; returns their names. */
+export function writeExplanation(out: string, e: Explanation, meta: Parameters<typeof explainSummary>[1], top: number): string[] {
+  mkdirSync(out, { recursive: true });
+  const written: string[] = [];
+  const write = (name: string, text: string) => {
+    writeFileAtomic(join(out, name), text);
+    written.push(name);
+  };
+  if (e.environments.length) write(EXPLAIN_FILES.environments, itemEnvironmentsTsv(e, meta.items));
+  const scores = roundedScores(e);
+  if (scores) write(EXPLAIN_FILES.edges, edgeMaskTsv(e, scores));
+  write(EXPLAIN_FILES.summary, `${JSON.stringify(explainSummary(e, meta, top), null, 2)}\n`);
+  return written;
+}

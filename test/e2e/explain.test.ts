@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXPLAIN_FILES, type ExplainSummary, type ScoredEdge, type ScoredNode } from '../../src/cli/explain-command.js';
+import { loadDataset } from '../../src/data/index.js';
+import { resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
+import { camrec } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+const common = ['--batch', '512', '--lr', '0.01', '--dim', '16', '--threads', '1', '--backend', 'wasm', '--log-level', 'warn'];
+const runtime = ['--threads', '1', '--backend', 'wasm', '--log-level', 'warn'];
+
+/** A small simulated dataset: two modalities with raw features (image 16, text 12 columns), 4 environments. */
+function simulatedData(root: string): string {
+  const dir = join(root, 'sim');
+  writeSimulation(dir, simulate(resolveSettings('tiny', { users: 150, items: 90 }), 5), { preset: 'tiny' });
+  return dir;
+}
+
+async function trainCheckpoint(data: string, out: string, extra: string[]): Promise<string> {
+  const r = await camrec(['train', '--data', data, '--out', out, '--bench-epochs', '2', ...common, ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  return join(out, 'best.ckpt');
+}
+
+function readTsv(file: string): string[][] {
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  return lines.slice(1).map((l) => l.split('\t'));
+}
+
+/** The n highest and lowest of (key, id) pairs under the order the summary promises: by value, ties to the lower id. */
+function sortedIds<T>(rows: T[], value: (r: T) => number, id: (r: T) => number, n: number) {
+  const asc = [...rows].sort((a, b) => value(a) - value(b) || id(a) - id(b));
+  const desc = [...rows].sort((a, b) => value(b) - value(a) || id(a) - id(b));
+  return { lowest: asc.slice(0, n).map(id), highest: desc.slice(0, n).map(id) };
+}
+
+test('camrec explain writes every train edge once with a score in (0,1), codes in [0,K), exact extremes, and is deterministic', async () => {
+  const root = tempDir('explain');
+  const dataDir = simulatedData(root);
+  const ckpt = await trainCheckpoint(dataDir, join(root, 'run'), ['--hyper', 'codebookSize=6']);
+  const top = 5;
+  const r = await camrec(['explain', '--checkpoint', ckpt, '--top', String(top), ...runtime]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = join(root, 'run', 'explain');
+  const data = await loadDataset(dataDir);
+
+  // every train edge exactly once, in trainByUser order, score in (0, 1)
+  const edges = readTsv(join(out, EXPLAIN_FILES.edges)).map(([u, i, s]) => ({ u: Number(u), i: Number(i), s: Number(s) }));
+  const byUser = data.trainByUser;
+  assert.equal(edges.length, byUser.indices.length);
+  for (let u = 0, j = 0; u < byUser.nRows; u++) {
+    for (let p = byUser.indptr[u]; p < byUser.indptr[u + 1]; p++, j++) {
+      assert.deepEqual([edges[j].u, edges[j].i], [u, byUser.indices[p]], `edge ${j}`);
+      assert.ok(edges[j].s > 0 && edges[j].s < 1, `edge ${j} score ${edges[j].s}`);
+    }
+  }
+
+  // every item has a code in [0, K) per modality, confidence a probability ≥ 1/K
+  const envs = readTsv(join(out, EXPLAIN_FILES.environments));
+  assert.deepEqual(envs.map((row) => Number(row[0])), Array.from({ length: data.nItems }, (_, i) => i));
+  for (const row of envs) {
+    for (const m of [0, 1]) {
+      const code = Number(row[1 + 2 * m]);
+      const conf = Number(row[2 + 2 * m]);
+      assert.ok(Number.isInteger(code) && code >= 0 && code < 6, `item ${row[0]} code ${code}`);
+      assert.ok(conf >= 1 / 6 - 1e-6 && conf <= 1, `item ${row[0]} confidence ${conf}`);
+    }
+  }
+
+  const summary = JSON.parse(readFileSync(join(out, EXPLAIN_FILES.summary), 'utf8')) as ExplainSummary;
+  assert.ok('codebook' in summary.environments);
+  for (const [m, usage] of summary.environments.codebook.entries()) {
+    const counts = new Array(6).fill(0);
+    for (const row of envs) counts[Number(row[1 + 2 * m])]++;
+    assert.deepEqual(usage.counts, counts, usage.modality);
+    const h = -counts.filter((c) => c > 0).reduce((a, c) => a + (c / data.nItems) * Math.log(c / data.nItems), 0);
+    assert.ok(Math.abs(usage.perplexity - Math.exp(h)) < 1e-9);
+  }
+
+  // the summary's lists are the sorted extremes of the TSV
+  assert.ok('highest' in summary.edgeScores);
+  const es = summary.edgeScores;
+  const edgeIds = sortedIds(edges.map((e, j) => ({ ...e, j })), (e) => e.s, (e) => e.j, top);
+  const asEdge = (j: number): ScoredEdge => ({ userID: edges[j].u, itemID: edges[j].i, score: edges[j].s });
+  assert.deepEqual(es.highest, edgeIds.highest.map(asEdge));
+  assert.deepEqual(es.lowest, edgeIds.lowest.map(asEdge));
+  for (const [side, key] of [['items', 'i'], ['users', 'u']] as const) {
+    const groups = new Map<number, number[]>();
+    for (const e of edges) groups.set(e[key], [...(groups.get(e[key]) ?? []), e.s]);
+    const nodes = [...groups].map(([id, s]) => ({ id, meanScore: s.reduce((a, b) => a + b, 0) / s.length, degree: s.length }));
+    const ids = sortedIds(nodes, (n) => n.meanScore, (n) => n.id, top);
+    const got = es[side];
+    const check = (list: ScoredNode[], want: number[]) => {
+      assert.deepEqual(list.map((n) => n.id), want, side);
+      for (const n of list) {
+        const ref = nodes.find((x) => x.id === n.id) as ScoredNode;
+        assert.equal(n.degree, ref.degree);
+        assert.ok(Math.abs(n.meanScore - ref.meanScore) < 1e-12);
+      }
+    };
+    check(got.highest, ids.highest);
+    check(got.lowest, ids.lowest);
+  }
+
+  // deterministic: a second run writes byte-identical files
+  const again = join(root, 'again');
+  const r2 = await camrec(['explain', '--checkpoint', ckpt, '--top', String(top), '--out', again, ...runtime]);
+  assert.equal(r2.code, 0, r2.stderr);
+  for (const f of Object.values(EXPLAIN_FILES)) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(again, f))), `${f} differs between runs`);
+});
+
+test('camrec explain: without the front door there is no edge-mask.tsv and summary.json says why; a lightgcn checkpoint is refused with exit 2', async () => {
+  const root = tempDir('explain-off');
+  const dataDir = simulatedData(root);
+  const ckpt = await trainCheckpoint(dataDir, join(root, 'nofront'), ['--no-frontdoor']);
+  const out = join(root, 'x');
+  const r = await camrec(['explain', '--checkpoint', ckpt, '--out', out, ...runtime]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!existsSync(join(out, EXPLAIN_FILES.edges)));
+  assert.ok(existsSync(join(out, EXPLAIN_FILES.environments)));
+  const summary = JSON.parse(readFileSync(join(out, EXPLAIN_FILES.summary), 'utf8')) as ExplainSummary;
+  assert.ok('absent' in summary.edgeScores && /front door/.test(summary.edgeScores.absent));
+
+  const lgcn = await trainCheckpoint(dataDir, join(root, 'lgcn'), ['--model', 'lightgcn']);
+  const bad = await camrec(['explain', '--checkpoint', lgcn, ...runtime]);
+  assert.equal(bad.code, 2);
+  const lines = bad.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, bad.stderr);
+  assert.match(lines[0], /^camrec: .*best\.ckpt: a lightgcn checkpoint; explain reads camrec checkpoints only$/);
+  assert.ok(!existsSync(join(root, 'lgcn', 'explain')));
+});
