@@ -111,6 +111,21 @@ async function spawned(bin: string, jetstream: boolean): Promise<NatsServer> {
   const args = ['-a', '127.0.0.1', '-p', String(port), ...(storeDir ? ['-js', '-sd', storeDir] : [])];
   let child: ChildProcess | null = null;
   let output = '';
+  // If the test process ends without `close` (a test runner timeout), the server and its store go with it.
+  const onExit = () => {
+    child?.kill('SIGKILL');
+    if (!storeDir) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); // let it die before its files go
+    rmSync(storeDir, { recursive: true, force: true });
+  };
+  // The test runner ends a timed-out test file with SIGTERM, which skips 'exit': stop the server, then die of it.
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.off('exit', onExit);
+    onExit();
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', onExit);
+  process.once('SIGTERM', onSignal);
   const start = async () => {
     output = '';
     const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -135,6 +150,8 @@ async function spawned(bin: string, jetstream: boolean): Promise<NatsServer> {
     kill,
     restart: start,
     close: async () => {
+      process.off('exit', onExit);
+      process.off('SIGTERM', onSignal);
       await kill();
       if (storeDir) rmSync(storeDir, { recursive: true, force: true });
     },
