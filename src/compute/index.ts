@@ -21,6 +21,8 @@ export {
   weightedSpmm,
 } from './kernels/weighted-spmm.js';
 export { sddmmReference, weightedSpmmReference } from './kernels/weighted-spmm-ref.js';
+export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
+export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-mlp-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';
 export { type NativeKernels, loadNative, probeNative } from './native.js';

@@ -1,16 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
+import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatherKernels } from './gather.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
 
-const OUR_KERNELS = [...gatherKernels, ...segmentSumKernels, ...spmmKernels, ...propagateKernels, ...weightedSpmmKernels];
-const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient];
+const OUR_KERNELS = [
+  ...gatherKernels,
+  ...segmentSumKernels,
+  ...spmmKernels,
+  ...propagateKernels,
+  ...weightedSpmmKernels,
+  ...edgeMlpKernels,
+];
+const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2 and the cpu backend's
- * UnsortedSegmentSum) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm and CamrecSddmm.
+ * UnsortedSegmentSum) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and
+ * CamrecEdgeMlp.
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {

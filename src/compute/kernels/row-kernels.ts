@@ -19,6 +19,20 @@ export interface RowKernels {
    * indptr[r]..indptr[r+1]; args: [indptr, indices, a, b, out, d].
    */
   sddmm: RowKernel;
+  /**
+   * CaMRec's per-edge mask MLP (edge-mlp.ts), forward, over user rows of a user-major edge list: for each edge p
+   * of user r, out[p] = b_o + Σ_j w_o[j]·ReLU(a[r,j] + b[items[p],j] + b_1[j]);
+   * args: [indptr, items, a, b, bias, wo, out, h, outBias].
+   */
+  edgeMlp: RowKernel;
+  /**
+   * Its backward over chunks c (rows of this kernel are chunks): chunk c takes users chunkUsers[c] ..
+   * chunkUsers[c+1]. For each edge p with g[p] ≠ 0 and each j with v = a[u,j] + b[i,j] + b_1[j] > 0, t = g[p]·w_o[j]:
+   * ga[u,j] += t (rows of ga zeroed first, so ga is complete), gb_c[i,j] += t into chunk c's partial [nItems, h]
+   * (zeroed first), gOut_c[j] += g[p]·v; then gBias_c[j] += ga[u,j] per user. sums holds per chunk [gOut_c; gBias_c];
+   * args: [indptr, items, a, b, bias, wo, g, ga, gbPartials, sums, h, nItems, chunkUsers].
+   */
+  edgeMlpGrad: RowKernel;
   /** y[r,:] += x[r,:]; args: [y, x, d]. */
   addRows: RowKernel;
   /** y[r,:] *= s; args: [y, d, s]. */
@@ -100,6 +114,120 @@ function sddmmCode(): Code {
         at(bRow).loadF32().mulF32().addF32().set(s);
       });
       c.get(out).get(p).i32(2).shl().add().get(s).storeF32();
+    });
+  });
+  return c;
+}
+
+/** Zeroes `bytes` (a multiple of 4, left on the stack by `bytes`) at `base`, 16 then 4 at a time (locals k, kEnd). */
+function zeroBytes(c: Code, base: number, bytes: () => void, k: number, kEnd: number): Code {
+  c.i32(0).set(k);
+  bytes();
+  c.i32(-16).and().set(kEnd);
+  c.forRange(k, kEnd, 16, () => c.get(base).get(k).add().zeroV128().storeV128());
+  bytes();
+  c.set(kEnd);
+  return c.forRange(k, kEnd, 4, () => c.get(base).get(k).add().f32(0).storeF32());
+}
+
+/**
+ * The edge MLP forward in wasm SIMD: per edge, v = a[u] + b_1 + b[i] four lanes at a time, ReLU as v masked by
+ * v > 0, times w_o into one vector accumulator whose lanes are added; then the scalar tail for h mod 4.
+ */
+function edgeMlpCode(): Code {
+  const [indptr, items, a, b, bias, wo, out, h, outBias, r, end] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [rowBytes, vecBytes, aRow, p, pEnd, bRow, k, s, acc, v, vs] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const c = new Code();
+  const at = (base: number): Code => c.get(base).get(k).add();
+  c.get(h).i32(2).shl().set(rowBytes);
+  c.get(h).i32(-4).and().i32(2).shl().set(vecBytes);
+  c.forRange(r, end, 1, () => {
+    c.get(a).get(r).get(rowBytes).mul().add().set(aRow);
+    c.get(indptr).get(r).i32(2).shl().add().loadI32(0).set(p);
+    c.get(indptr).get(r).i32(2).shl().add().loadI32(4).set(pEnd);
+    c.forRange(p, pEnd, 1, () => {
+      c.get(b).get(items).get(p).i32(2).shl().add().loadI32().get(rowBytes).mul().add().set(bRow);
+      c.zeroV128().set(acc);
+      c.i32(0).set(k);
+      c.forRange(k, vecBytes, 16, () => {
+        at(aRow).loadV128().then(() => at(bias).loadV128()).addF32x4().then(() => at(bRow).loadV128()).addF32x4().set(v);
+        c.get(acc).get(v).get(v).zeroV128().gtF32x4().andV128();
+        at(wo).loadV128().mulF32x4().addF32x4().set(acc);
+      });
+      c.get(acc).extractLaneF32x4(0).get(acc).extractLaneF32x4(1).addF32();
+      c.get(acc).extractLaneF32x4(2).get(acc).extractLaneF32x4(3).addF32().addF32().get(outBias).addF32().set(s);
+      c.forRange(k, rowBytes, 4, () => {
+        at(aRow).loadF32().then(() => at(bias).loadF32()).addF32().then(() => at(bRow).loadF32()).addF32().set(vs);
+        c.get(vs).f32(0).gtF32().ifThen(() => c.get(s).get(vs).then(() => at(wo).loadF32()).mulF32().addF32().set(s));
+      });
+      c.get(out).get(p).i32(2).shl().add().get(s).storeF32();
+    });
+  });
+  return c;
+}
+
+/** The edge MLP backward in wasm SIMD (see RowKernels.edgeMlpGrad); the mask v > 0 selects t and ReLU(v) lane-wise. */
+function edgeMlpGradCode(): Code {
+  const [indptr, items, a, b, bias, wo, g, ga, gbPartials, sums, h, nItems, chunkUsers, chunk, end] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+  ];
+  const [rowBytes, vecBytes, gbBase, gOut, gBias, u, uEnd, aRow, gaRow, p, pEnd, bRow, gbRow, k, kEnd] = [
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+  ];
+  const [ge, vs, ts, gv, v, m, t] = [30, 31, 32, 33, 34, 35, 36];
+  const c = new Code();
+  const at = (base: number): Code => c.get(base).get(k).add();
+  /** base[k] += value, as vectors or floats. */
+  const accumulate = (base: number, value: () => void, vector: boolean): void => {
+    at(base);
+    if (vector) at(base).loadV128().then(value).addF32x4().storeV128();
+    else at(base).loadF32().then(value).addF32().storeF32();
+  };
+  c.get(h).i32(2).shl().set(rowBytes);
+  c.get(h).i32(-4).and().i32(2).shl().set(vecBytes);
+  c.forRange(chunk, end, 1, () => {
+    c.get(gbPartials).get(chunk).get(nItems).mul().get(rowBytes).mul().add().set(gbBase);
+    c.get(sums).get(chunk).get(rowBytes).mul().i32(1).shl().add().tee(gOut).get(rowBytes).add().set(gBias);
+    zeroBytes(c, gbBase, () => c.get(nItems).get(rowBytes).mul(), k, kEnd);
+    zeroBytes(c, gOut, () => c.get(rowBytes).i32(1).shl(), k, kEnd);
+    c.get(chunkUsers).get(chunk).i32(2).shl().add().loadI32(0).set(u);
+    c.get(chunkUsers).get(chunk).i32(2).shl().add().loadI32(4).set(uEnd);
+    c.forRange(u, uEnd, 1, () => {
+      c.get(a).get(u).get(rowBytes).mul().add().set(aRow);
+      c.get(ga).get(u).get(rowBytes).mul().add().set(gaRow);
+      zeroBytes(c, gaRow, () => c.get(rowBytes), k, kEnd);
+      c.get(indptr).get(u).i32(2).shl().add().loadI32(0).set(p);
+      c.get(indptr).get(u).i32(2).shl().add().loadI32(4).set(pEnd);
+      c.forRange(p, pEnd, 1, () => {
+        c.get(g).get(p).i32(2).shl().add().loadF32().tee(ge).f32(0).neF32();
+        c.ifThen(() => {
+          c.get(ge).splatF32x4().set(gv);
+          c.get(items).get(p).i32(2).shl().add().loadI32().get(rowBytes).mul().set(bRow);
+          c.get(gbBase).get(bRow).add().set(gbRow);
+          c.get(b).get(bRow).add().set(bRow);
+          c.i32(0).set(k);
+          c.forRange(k, vecBytes, 16, () => {
+            at(aRow).loadV128().then(() => at(bias).loadV128()).addF32x4().then(() => at(bRow).loadV128()).addF32x4().tee(v);
+            c.zeroV128().gtF32x4().set(m);
+            c.get(gv).then(() => at(wo).loadV128()).mulF32x4().get(m).andV128().set(t);
+            accumulate(gaRow, () => c.get(t), true);
+            accumulate(gbRow, () => c.get(t), true);
+            accumulate(gOut, () => c.get(gv).get(v).get(m).andV128().mulF32x4(), true);
+          });
+          c.forRange(k, rowBytes, 4, () => {
+            at(aRow).loadF32().then(() => at(bias).loadF32()).addF32().then(() => at(bRow).loadF32()).addF32().tee(vs);
+            c.f32(0).gtF32().ifThen(() => {
+              c.get(ge).then(() => at(wo).loadF32()).mulF32().set(ts);
+              accumulate(gaRow, () => c.get(ts), false);
+              accumulate(gbRow, () => c.get(ts), false);
+              accumulate(gOut, () => c.get(ge).get(vs).mulF32(), false);
+            });
+          });
+        });
+      });
+      c.i32(0).set(k);
+      c.forRange(k, vecBytes, 16, () => accumulate(gBias, () => at(gaRow).loadV128(), true));
+      c.forRange(k, rowBytes, 4, () => accumulate(gBias, () => at(gaRow).loadF32(), false));
     });
   });
   return c;
@@ -192,6 +320,18 @@ function rowKernelBytes(): Uint8Array {
     [
       { name: 'spmm', params: new Array(8).fill(I32), locals: [...new Array(7).fill(I32), F32, V128], code: spmmCode() },
       { name: 'sddmm', params: new Array(8).fill(I32), locals: [...new Array(7).fill(I32), F32, V128], code: sddmmCode() },
+      {
+        name: 'edgeMlp',
+        params: [...new Array(8).fill(I32), F32, I32, I32],
+        locals: [...new Array(7).fill(I32), F32, V128, V128, F32],
+        code: edgeMlpCode(),
+      },
+      {
+        name: 'edgeMlpGrad',
+        params: new Array(15).fill(I32),
+        locals: [...new Array(15).fill(I32), F32, F32, F32, V128, V128, V128, V128],
+        code: edgeMlpGradCode(),
+      },
       { name: 'addRows', params: new Array(5).fill(I32), locals: [I32, I32, I32], code: addRowsCode() },
       { name: 'scaleRows', params: [I32, I32, F32, I32, I32], locals: [I32, I32, I32, V128], code: scaleRowsCode() },
       {
@@ -221,6 +361,8 @@ function simdKernels(memory: WasmMemory): RowKernels {
   return {
     spmm: bind('spmm'),
     sddmm: bind('sddmm'),
+    edgeMlp: bind('edgeMlp'),
+    edgeMlpGrad: bind('edgeMlpGrad'),
     addRows: bind('addRows'),
     scaleRows: bind('scaleRows'),
     adamRows: bind('adamRows'),
@@ -269,6 +411,61 @@ function sddmmLoops(memory: WasmMemory): RowKernel {
   };
 }
 
+/** The edge MLP forward in plain TypeScript loops, over views of the shared memory. */
+function edgeMlpLoops(memory: WasmMemory): RowKernel {
+  return ([indptr, items, a, b, bias, wo, out, h, outBias], start, end) => {
+    const buf = memory.buffer;
+    const ip = new Int32Array(buf, indptr, end + 1);
+    const [cols, outs] = [new Int32Array(buf, items, ip[end]), new Float32Array(buf, out, ip[end])];
+    const [as, bs, b1, w] = [new Float32Array(buf, a), new Float32Array(buf, b), new Float32Array(buf, bias, h), new Float32Array(buf, wo, h)];
+    for (let r = start; r < end; r++) {
+      for (let p = ip[r]; p < ip[r + 1]; p++) {
+        const [ua, ib] = [r * h, cols[p] * h];
+        let s = outBias;
+        for (let j = 0; j < h; j++) {
+          const v = Math.fround(Math.fround(as[ua + j] + b1[j]) + bs[ib + j]);
+          if (v > 0) s = Math.fround(s + Math.fround(v * w[j]));
+        }
+        outs[p] = s;
+      }
+    }
+  };
+}
+
+/** The edge MLP backward in plain TypeScript loops (see RowKernels.edgeMlpGrad). */
+function edgeMlpGradLoops(memory: WasmMemory): RowKernel {
+  return ([indptr, items, a, b, bias, wo, g, ga, gbPartials, sums, h, nItems, chunkUsers], start, end) => {
+    const buf = memory.buffer;
+    const bounds = new Int32Array(buf, chunkUsers, end + 1);
+    const ip = new Int32Array(buf, indptr);
+    const [cols, gs] = [new Int32Array(buf, items), new Float32Array(buf, g)];
+    const [as, bs, b1, w, gas] = [a, b, bias, wo, ga].map((ptr) => new Float32Array(buf, ptr));
+    for (let c = start; c < end; c++) {
+      const gb = new Float32Array(buf, gbPartials + c * nItems * h * 4, nItems * h).fill(0);
+      const gOut = new Float32Array(buf, sums + c * 2 * h * 4, h).fill(0);
+      const gBias = new Float32Array(buf, sums + (c * 2 + 1) * h * 4, h).fill(0);
+      for (let u = bounds[c]; u < bounds[c + 1]; u++) {
+        const ua = u * h;
+        gas.fill(0, ua, ua + h);
+        for (let p = ip[u]; p < ip[u + 1]; p++) {
+          const ge = gs[p];
+          if (ge === 0) continue;
+          const ib = cols[p] * h;
+          for (let j = 0; j < h; j++) {
+            const v = Math.fround(Math.fround(as[ua + j] + b1[j]) + bs[ib + j]);
+            if (!(v > 0)) continue;
+            const t = Math.fround(ge * w[j]);
+            gas[ua + j] += t;
+            gb[ib + j] += t;
+            gOut[j] += Math.fround(ge * v);
+          }
+        }
+        for (let j = 0; j < h; j++) gBias[j] += gas[ua + j];
+      }
+    }
+  };
+}
+
 /** The elementwise row kernels in plain TypeScript loops. */
 function elementwiseLoops(memory: WasmMemory): Pick<RowKernels, 'addRows' | 'scaleRows' | 'adamRows'> {
   const f32 = (ptr: number, d: number, start: number, end: number) => new Float32Array(memory.buffer, ptr + start * d * 4, (end - start) * d);
@@ -298,5 +495,11 @@ function elementwiseLoops(memory: WasmMemory): Pick<RowKernels, 'addRows' | 'sca
 /** The row kernels bound to `memory`: wasm SIMD when it validates (or as asked), else TypeScript loops. */
 export function rowKernels(memory: WasmMemory, useSimd = simdSupported()): RowKernels {
   if (useSimd) return simdKernels(memory);
-  return { spmm: spmmLoops(memory), sddmm: sddmmLoops(memory), ...elementwiseLoops(memory) };
+  return {
+    spmm: spmmLoops(memory),
+    sddmm: sddmmLoops(memory),
+    edgeMlp: edgeMlpLoops(memory),
+    edgeMlpGrad: edgeMlpGradLoops(memory),
+    ...elementwiseLoops(memory),
+  };
 }

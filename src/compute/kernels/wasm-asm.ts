@@ -147,6 +147,26 @@ export class Code {
   tee(local: number): this {
     return this.op(0x22, ...uleb(local));
   }
+  /** f32.gt: 1 when the first float is greater than the second (false for NaN). */
+  gtF32(): this {
+    return this.op(0x5e);
+  }
+  /** f32.ne: 1 unless the floats are equal (true for NaN). */
+  neF32(): this {
+    return this.op(0x5c);
+  }
+  /** f32x4.gt: per lane, all ones where the first vector's lane is greater (false for NaN), else zeros. */
+  gtF32x4(): this {
+    return this.op(SIMD, ...uleb(0x44));
+  }
+  /** v128.and: bitwise, e.g. a vector masked by a comparison. */
+  andV128(): this {
+    return this.op(SIMD, ...uleb(0x4e));
+  }
+  /** i32.sub. */
+  sub(): this {
+    return this.op(0x6b);
+  }
 
   /** Emits `f`'s instructions in sequence (for readable chains). */
   then(f: () => void): this {
@@ -160,6 +180,13 @@ export class Code {
     then();
     this.op(0x05);
     otherwise();
+    return this.op(0x0b);
+  }
+
+  /** if (cond) body() on the i32 at the top of the stack. */
+  ifThen(body: () => void): this {
+    this.op(0x04, 0x40);
+    body();
     return this.op(0x0b);
   }
 
