@@ -48,6 +48,10 @@ export const camrecHyper = z
     imageWeight: z.number().min(0).max(1).default(0.1),
     /** Neighbours per item when a modality has raw features but no kNN file. */
     knnK: z.number().int().positive().default(10),
+    /** Scale of the modality channels Σ_m x^m in the item's input (0: ID embeddings only). */
+    modalityWeight: z.number().nonnegative().default(1),
+    /** FREEDOM's frozen item–item term S_mm E_I on the final items. */
+    itemGraph: z.boolean().default(true),
     backdoor: z.boolean().default(true),
     frontdoor: z.boolean().default(true),
     diffusion: z.boolean().default(true),
@@ -287,7 +291,7 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
   const add = (acc: tf.Scalar | null, x: tf.Scalar) => (acc ? (tf.add(acc, x) as tf.Scalar) : x);
   prep.modalities.forEach((m, k) => {
     if (!h.backdoor) {
-      ego = tf.add(ego, semantic[k]);
+      ego = tf.add(ego, tf.mul(semantic[k], h.modalityWeight));
       return;
     }
     let hc = semantic[k];
@@ -309,7 +313,8 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
       if (step) vq = add(vq, vqRows(zIn, codebook, nearestCodes(zIn, codebook), step.batchItems, h.commitment));
     }
     const back = matMul(stratum, value(params, `${m.name}.env.out`));
-    ego = tf.add(ego, tf.add(tf.mul(semantic[k], 1 - h.envWeight), tf.mul(back, h.envWeight)));
+    const x = tf.add(tf.mul(semantic[k], 1 - h.envWeight), tf.mul(back, h.envWeight));
+    ego = tf.add(ego, tf.mul(x, h.modalityWeight));
   });
   return { ego, diffusion, vq };
 }
@@ -360,9 +365,13 @@ function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Ten
 }
 
 /** Final users and items: backbone mean, items plus FREEDOM's S_mm E_I. */
-function finalise(prep: CamrecPrepared, all: tf.Tensor2D, itemGraph: tf.Tensor2D): Representations {
+function finalise(prep: CamrecPrepared, all: tf.Tensor2D, itemGraph: tf.Tensor2D | null): Representations {
   const [users, items] = tf.split(all, [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
-  return { users, items: tf.add(items, itemGraph) };
+  return { users, items: itemGraph ? tf.add(items, itemGraph) : items };
+}
+
+function freedomTerm(params: Params, prep: CamrecPrepared, h: CamrecHyper): tf.Tensor2D | null {
+  return h.itemGraph ? spmm(prep.mixed, value(params, 'item')) : null;
 }
 
 function batchTriples(r: Representations, batch: Batch) {
@@ -376,7 +385,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   const side = itemSide(params, prep, h, step);
   const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
   const main = backbone(prep, ego, h.layers, h.frontdoor);
-  const itemGraph = spmm(prep.mixed, value(params, 'item'));
+  const itemGraph = freedomTerm(params, prep, h);
   const x = finalise(prep, main.mean, itemGraph);
   const t = batchTriples(x, batch);
   const parts: Record<string, tf.Scalar> = { bpr: bprLoss(t.u, t.p, t.n) };
@@ -400,7 +409,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
 function camrecRepresent(params: Params, prep: CamrecPrepared, h: CamrecHyper): Representations {
   const side = itemSide(params, prep, h, null);
   const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
-  return finalise(prep, backbone(prep, ego, h.layers, false).mean, spmm(prep.mixed, value(params, 'item')));
+  return finalise(prep, backbone(prep, ego, h.layers, false).mean, freedomTerm(params, prep, h));
 }
 
 /** What `camrec explain` reports: each edge's deterministic retention ρ (mean over layers) and each item's stratum. */
