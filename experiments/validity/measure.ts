@@ -4,6 +4,7 @@
  * edge-mask AUC for the injected noise edges against LightGCN's edge score and item popularity, codebook
  * perplexity, and the test metrics of both models on the unconfounded test split.
  */
+import { saturation } from '../../src/cli/explain-command.js';
 import { DataError } from '../../src/errors/index.js';
 import { assignmentCounts, codebookPerplexity, concatColumns, kmeans, normalizedMutualInfo, rocAuc } from '../../src/simulate/index.js';
 
@@ -92,6 +93,8 @@ export interface SeedFigures {
   readonly auc: {
     /** 1 − ρ; null when CaMRec ran without the front door. */
     readonly camrec: number | null;
+    /** Fraction of edges whose ρ is exactly 0 or 1 in float32 (tied, so ranked at random by the AUC); null without the front door. */
+    readonly camrecSaturated: number | null;
     readonly lightgcn: number;
     readonly popularity: number;
     readonly noiseEdges: number;
@@ -131,6 +134,7 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
     },
     auc: {
       camrec: inp.edgeScores ? rocAuc(Float64Array.from(inp.edgeScores, (r) => 1 - r), noise) : null,
+      camrecSaturated: inp.edgeScores ? saturatedFraction(inp.edgeScores) : null,
       lightgcn: rocAuc(Float64Array.from(inp.lightgcnEdgeScores, (s) => -s), noise),
       popularity: rocAuc(Float64Array.from(inp.edges.items, (i) => -deg[i]), noise),
       noiseEdges: noise.reduce((a, b) => a + b, 0),
@@ -138,6 +142,11 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
     },
     test: { camrec: pick(inp.test.camrec), lightgcn: pick(inp.test.lightgcn) },
   };
+}
+
+function saturatedFraction(scores: ArrayLike<number>): number {
+  const { one, zero } = saturation(scores);
+  return (one + zero) / scores.length;
 }
 
 function pick(metrics: Record<string, number>): Record<string, number> {

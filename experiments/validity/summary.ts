@@ -25,6 +25,7 @@ export function flattenFigures(f: SeedFigures): FlatFigures {
   out['perplexity.kmeansTrueK'] = f.nmi.kmeansTrueK.perplexity;
   out['perplexity.truth'] = f.perplexity.truth;
   out['auc.camrec'] = f.auc.camrec;
+  out['auc.camrecSaturated'] = f.auc.camrecSaturated;
   out['auc.lightgcn'] = f.auc.lightgcn;
   out['auc.popularity'] = f.auc.popularity;
   for (const model of ['camrec', 'lightgcn'] as const) for (const k of TEST_METRICS) out[`test.${model}.${k}`] = f.test[model][k];

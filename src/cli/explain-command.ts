@@ -121,6 +121,8 @@ export interface ExplainSummary {
     | {
         readonly highest: ScoredEdge[];
         readonly lowest: ScoredEdge[];
+        /** Edges whose retention is exactly 1 or 0 in float32: a saturated gate no longer ranks its edges. */
+        readonly saturated: { readonly one: number; readonly zero: number };
         readonly items: { readonly highest: ScoredNode[]; readonly lowest: ScoredNode[] };
         readonly users: { readonly highest: ScoredNode[]; readonly lowest: ScoredNode[] };
       }
@@ -167,6 +169,17 @@ function nodeExtremes(nodes: Int32Array, scores: ArrayLike<number>, count: numbe
   return { highest: pick(ex.highest), lowest: pick(ex.lowest) };
 }
 
+/** How many scores are exactly 1 and exactly 0. */
+export function saturation(scores: ArrayLike<number>): { one: number; zero: number } {
+  let one = 0;
+  let zero = 0;
+  for (let j = 0; j < scores.length; j++) {
+    if (scores[j] === 1) one++;
+    else if (scores[j] === 0) zero++;
+  }
+  return { one, zero };
+}
+
 /** Scores rounded as the TSV writes them, so every list in summary.json is an exact extreme of edge-mask.tsv. */
 export function roundedScores(e: Explanation): Float64Array | null {
   return e.edgeScores ? Float64Array.from(e.edgeScores, formatScore) : null;
@@ -186,6 +199,7 @@ export function explainSummary(e: Explanation, meta: { checkpoint: string; epoch
         return {
           highest: ex.highest.map(edge),
           lowest: ex.lowest.map(edge),
+          saturated: saturation(scores),
           items: nodeExtremes(e.edgeItems, scores, meta.items, top),
           users: nodeExtremes(e.edgeUsers, scores, meta.users, top),
         };

@@ -86,6 +86,7 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
   const asEdge = (j: number): ScoredEdge => ({ userID: edges[j].u, itemID: edges[j].i, score: edges[j].s });
   assert.deepEqual(es.highest, edgeIds.highest.map(asEdge));
   assert.deepEqual(es.lowest, edgeIds.lowest.map(asEdge));
+  assert.deepEqual(es.saturated, { one: edges.filter((e) => e.s === 1).length, zero: edges.filter((e) => e.s === 0).length });
   for (const [side, key] of [['items', 'i'], ['users', 'u']] as const) {
     const groups = new Map<number, number[]>();
     for (const e of edges) groups.set(e[key], [...(groups.get(e[key]) ?? []), e.s]);

@@ -103,7 +103,13 @@ test('measureSeed assembles NMI, perplexity, AUC and test figures from their def
   assert.equal(f.auc.popularity, 0.5);
   assert.deepEqual([f.auc.noiseEdges, f.auc.trainEdges], [2, 8]);
   assert.deepEqual(f.test.camrec, { 'recall@20': 0.3, 'ndcg@20': 0.2 });
-  assert.equal(measureSeed(tinyInputs({ edgeScores: null })).auc.camrec, null);
+  assert.equal(f.auc.camrecSaturated, 0);
+  assert.deepEqual(Object.values(measureSeed(tinyInputs({ edgeScores: null })).auc).slice(0, 2), [null, null]);
+  // a saturated mask (every ρ exactly 1 in float32, as a gate sigmoid(logit / τ) becomes) ties every edge: AUC 1/2
+  const flat = measureSeed(tinyInputs({ edgeScores: new Float32Array(8).fill(1) }));
+  assert.deepEqual([flat.auc.camrec, flat.auc.camrecSaturated], [0.5, 1]);
+  const some = measureSeed(tinyInputs({ edgeScores: Float32Array.from([1, 0.8, 0, 0.7, 0.9, 0.2, 1, 0.95]) }));
+  assert.equal(some.auc.camrecSaturated, 3 / 8);
   assert.throws(() => measureSeed(tinyInputs({ test: { camrec: {}, lightgcn: {} } })), /recall@20 was not computed/);
 });
 
