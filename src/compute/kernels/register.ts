@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fastBatchMatMulConfig } from './batch-matmul.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatherKernels } from './gather.js';
 import { segmentSumKernels } from './segment-sum.js';
@@ -17,13 +18,14 @@ const OUR_KERNELS = [
 const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient];
 
 /**
- * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2 and the cpu backend's
- * UnsortedSegmentSum) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and
- * CamrecEdgeMlp.
+ * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
+ * UnsortedSegmentSum and the wasm backend's BatchMatMul, which ours wraps) and the gradients of CamrecSpmm,
+ * CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp.
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
-  for (const config of OUR_KERNELS) {
+  const fastBatchMatMul = fastBatchMatMulConfig();
+  for (const config of fastBatchMatMul ? [...OUR_KERNELS, fastBatchMatMul] : OUR_KERNELS) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;
     if (current) tf.unregisterKernel(config.kernelName, config.backendName);
