@@ -3,34 +3,12 @@ import * as tf from '@tensorflow/tfjs';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
-/** The last two axes swapped (a copy). */
-function swapLast(x: tf.Tensor): tf.Tensor {
-  const perm = x.shape.map((_, i) => i);
-  const r = perm.length;
-  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-  return tf.transpose(x, perm);
-}
-
 /**
- * a·b with both operands in plain row-major order, forward and backward. The wasm backend multiplies
- * untransposed operands about ten times faster than it handles a transpose flag (XNNPACK covers only that
- * layout), and stock matMul's gradients use the flags (dA = dy·bᵀ, dB = aᵀ·dy); here every product
- * materialises its transpose first, which costs one copy of the smaller operand.
+ * a·b (or a·bᵀ), rank 2 or batched rank 3. On the wasm backend our BatchMatMul kernel (src/compute/kernels/
+ * batch-matmul.ts) runs every flag and batch through XNNPACK's plain layout, forward and in stock gradients.
  */
-const plainMatMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a, b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved;
-      return [tf.matMul(dy, swapLast(sb)), tf.matMul(swapLast(sa), dy)];
-    },
-  };
-}) as unknown as CustomGradFn) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
-
-/** a·b (or a·bᵀ), rank 2 or batched rank 3, through the fast layout (see plainMatMul). */
 export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T, transposeB = false): T {
-  return plainMatMul(a, transposeB ? swapLast(b) : b) as T;
+  return tf.matMul(a, b, false, transposeB) as T;
 }
 
 /** x·W + b. */
