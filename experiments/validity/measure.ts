@@ -66,6 +66,8 @@ export interface SeedInputs {
   readonly codebookSize: number;
   readonly environments: readonly { readonly modality: string; readonly codes: Int32Array }[];
   readonly edgeScores: ArrayLike<number> | null;
+  /** Each edge's logit ω (ρ = σ(ω/τ)): the same ranking as ρ, without float32 saturation ties. */
+  readonly edgeLogits?: ArrayLike<number> | null;
   /** LightGCN's ⟨e_u, e_i⟩ per edge. */
   readonly lightgcnEdgeScores: ArrayLike<number>;
   /** The raw simulated features, concatenated as given (image, then text). */
@@ -133,7 +135,7 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
       truth: codebookPerplexity(assignmentCounts(inp.itemEnv, inp.trueK)),
     },
     auc: {
-      camrec: inp.edgeScores ? rocAuc(Float64Array.from(inp.edgeScores, (r) => 1 - r), noise) : null,
+      camrec: camrecAuc(inp, noise),
       camrecSaturated: inp.edgeScores ? saturatedFraction(inp.edgeScores) : null,
       lightgcn: rocAuc(Float64Array.from(inp.lightgcnEdgeScores, (s) => -s), noise),
       popularity: rocAuc(Float64Array.from(inp.edges.items, (i) => -deg[i]), noise),
@@ -142,6 +144,12 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
     },
     test: { camrec: pick(inp.test.camrec), lightgcn: pick(inp.test.lightgcn) },
   };
+}
+
+/** AUC of the noise flags against "dropped-ness": −ω where the logits are known (ties-free), else 1 − ρ. */
+function camrecAuc(inp: { edgeScores: ArrayLike<number> | null; edgeLogits?: ArrayLike<number> | null }, noise: Parameters<typeof rocAuc>[1]): number | null {
+  if (inp.edgeLogits) return rocAuc(Float64Array.from(inp.edgeLogits, (w) => -w), noise);
+  return inp.edgeScores ? rocAuc(Float64Array.from(inp.edgeScores, (r) => 1 - r), noise) : null;
 }
 
 function saturatedFraction(scores: ArrayLike<number>): number {

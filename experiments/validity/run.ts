@@ -158,6 +158,7 @@ async function measure(dataDir: string, camrecDir: string, lightgcnDir: string, 
       codebookSize: Number(c.hyper.codebookSize),
       environments: e.environments,
       edgeScores: e.edgeScores,
+      edgeLogits: e.edgeLogits,
       features: c.data.modalities.map((m) => ({ name: m.name, data: m.features, dim: m.dim })),
     };
   } finally {

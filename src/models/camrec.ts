@@ -76,6 +76,8 @@ export const camrecHyper = z
     sslWeight: z.number().nonnegative().default(0.04),
     sslTemperature: z.number().positive().default(0.2),
     sslBlock: z.number().int().positive().default(256),
+    /** λ of λ·mean(ρ): pressure towards dropping edges (not in the paper, whose objective is maximised by ρ = 1). */
+    maskSparsity: z.number().nonnegative().default(0),
   })
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
@@ -334,16 +336,19 @@ function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLa
   return { mean: tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D, outputs };
 }
 
-/** Per-layer edge gates ρ^(l) from the backbone's layer-l embeddings (stochastic when uniforms are given). */
-function edgeGates(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[], uniforms: Float32Array | null): tf.Tensor1D[] {
-  const gates: tf.Tensor1D[] = [];
+/** Per-layer edge logits ω^(l) from the backbone's layer-l embeddings. */
+function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[]): tf.Tensor1D[] {
+  const logits: tf.Tensor1D[] = [];
   for (let l = 0; l < h.layers; l++) {
     const [users, items] = tf.split(outputs[l], [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
-    const logits = edgeMaskLogits(maskWeights(params, l), users, items, prep.edges);
-    const u = uniforms ? column(uniforms, h.layers, l) : null;
-    gates.push(concreteMask(logits, u, h.maskTemperature));
+    logits.push(edgeMaskLogits(maskWeights(params, l), users, items, prep.edges));
   }
-  return gates;
+  return logits;
+}
+
+/** Per-layer edge gates ρ^(l) (stochastic when uniforms are given). */
+function edgeGates(logits: tf.Tensor1D[], h: CamrecHyper, uniforms: Float32Array | null): tf.Tensor1D[] {
+  return logits.map((w, l) => concreteMask(w, uniforms ? column(uniforms, h.layers, l) : null, h.maskTemperature));
 }
 
 function column(rows: Float32Array, width: number, c: number): Float32Array {
@@ -396,12 +401,13 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   if (side.vq) parts.vq = tf.mul(side.vq, h.vqWeight) as tf.Scalar;
   if (h.frontdoor) {
     const at = { seed: prep.seed, purpose: 'mask' as const, epoch: batch.epoch, step: batch.step };
-    const gates = edgeGates(params, prep, h, main.outputs, uniformRows(at, prep.nEdges, h.layers));
+    const gates = edgeGates(edgeLogits(params, prep, h, main.outputs), h, uniformRows(at, prep.nEdges, h.layers));
     const xs = finalise(prep, maskedPropagation(prep, ego, gates), itemGraph);
     const ts = batchTriples(xs, batch);
     parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
     const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
     parts.ssl = tf.mul(ssl, h.sslWeight) as tf.Scalar;
+    if (h.maskSparsity > 0) parts.sparsity = tf.mul(tf.mean(tf.concat(gates)), h.maskSparsity) as tf.Scalar;
   }
   return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
 }
@@ -412,27 +418,32 @@ function camrecRepresent(params: Params, prep: CamrecPrepared, h: CamrecHyper): 
   return finalise(prep, backbone(prep, ego, h.layers, false).mean, freedomTerm(params, prep, h));
 }
 
-/** What `camrec explain` reports: each edge's deterministic retention ρ (mean over layers) and each item's stratum. */
+/**
+ * What `camrec explain` reports: each edge's deterministic retention ρ = σ(ω/τ) and its logit ω (means over
+ * layers; ρ saturates at 0 or 1 in float32 for |ω| ≳ 3.5τ, ω still ranks such edges), and each item's stratum.
+ */
 export interface Explanation {
   readonly edgeUsers: Int32Array;
   readonly edgeItems: Int32Array;
   readonly edgeScores: Float32Array | null; // null without the front door
+  readonly edgeLogits: Float32Array | null;
   readonly environments: { readonly modality: string; readonly codes: Int32Array; readonly confidence: Float32Array }[];
 }
 
 export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation {
   const edgeUsers = prep.edges.users;
   const edgeItems = prep.edges.items;
-  const scores = !h.frontdoor ? null : tf.tidy(() => {
+  const mask = !h.frontdoor ? null : tf.tidy(() => {
     const side = itemSide(params, prep, h, null);
     const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
-    const main = backbone(prep, ego, h.layers, true);
-    return tf.div(tf.addN(edgeGates(params, prep, h, main.outputs, null)), h.layers) as tf.Tensor1D;
+    const logits = edgeLogits(params, prep, h, backbone(prep, ego, h.layers, true).outputs);
+    const mean = (xs: tf.Tensor1D[]) => tf.div(tf.addN(xs), h.layers) as tf.Tensor1D;
+    return [mean(edgeGates(logits, h, null)), mean(logits)];
   });
-  const edgeScores = scores ? (scores.dataSync() as Float32Array) : null;
-  scores?.dispose();
+  const [edgeScores, edgeLogitsOut] = mask ? mask.map((t) => t.dataSync() as Float32Array) : [null, null];
+  if (mask) tf.dispose(mask);
   const environments = h.backdoor ? stratumAssignments(params, prep, h) : [];
-  return { edgeUsers, edgeItems, edgeScores, environments };
+  return { edgeUsers, edgeItems, edgeScores, edgeLogits: edgeLogitsOut, environments };
 }
 
 function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation['environments'] {
