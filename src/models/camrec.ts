@@ -50,6 +50,8 @@ export const camrecHyper = z
     knnK: z.number().int().positive().default(10),
     /** Scale of the modality channels Σ_m x^m in the item's input (0: ID embeddings only). */
     modalityWeight: z.number().nonnegative().default(1),
+    /** Each modality channel enters through a learned scalar gate α_m that starts at 0 (ReZero-style). */
+    modalityGate: z.boolean().default(true),
     /** FREEDOM's frozen item–item term S_mm E_I on the final items. */
     itemGraph: z.boolean().default(true),
     backdoor: z.boolean().default(true),
@@ -198,6 +200,7 @@ function camrecTables(data: Dataset, h: CamrecHyper): TableSpec[] {
   ];
   for (const m of data.modalities) {
     specs.push(dense(`${m.name}.proj`, m.dim, d), dense(`${m.name}.projBias`, 1, d, true));
+    if (h.modalityGate) specs.push(dense(`${m.name}.gate`, 1, 1, true));
     if (!h.backdoor) continue;
     if (h.diffusion) {
       const hh = h.denoiserHidden;
@@ -293,7 +296,7 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
   const add = (acc: tf.Scalar | null, x: tf.Scalar) => (acc ? (tf.add(acc, x) as tf.Scalar) : x);
   prep.modalities.forEach((m, k) => {
     if (!h.backdoor) {
-      ego = tf.add(ego, tf.mul(semantic[k], h.modalityWeight));
+      ego = tf.add(ego, gated(params, h, m.name, semantic[k]));
       return;
     }
     let hc = semantic[k];
@@ -316,9 +319,15 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
     }
     const back = matMul(stratum, value(params, `${m.name}.env.out`));
     const x = tf.add(tf.mul(semantic[k], 1 - h.envWeight), tf.mul(back, h.envWeight));
-    ego = tf.add(ego, tf.mul(x, h.modalityWeight));
+    ego = tf.add(ego, gated(params, h, m.name, x as tf.Tensor2D));
   });
   return { ego, diffusion, vq };
+}
+
+/** α_m · modalityWeight · x^m: the modality channel's contribution to the item's input. */
+function gated(params: Params, h: CamrecHyper, name: string, x: tf.Tensor2D): tf.Tensor2D {
+  const scaled = tf.mul(x, h.modalityWeight) as tf.Tensor2D;
+  return h.modalityGate ? (tf.mul(scaled, value(params, `${name}.gate`)) as tf.Tensor2D) : scaled;
 }
 
 /** L_vq over the batch's items only, as the authors' code does. */

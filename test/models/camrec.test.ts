@@ -86,7 +86,8 @@ test('ablation switches remove exactly their modules: tables and loss parts', as
     [{ backdoor: false }, ['bpr', 'bprMasked', 'reg', 'ssl'], (n) => !n.includes('codebook') && !n.some((x) => x.includes('denoise'))],
     [{ frontdoor: false }, ['bpr', 'diffusion', 'reg', 'vq'], (n) => !n.some((x) => x.startsWith('mask'))],
     [{ diffusion: false }, ['bpr', 'bprMasked', 'reg', 'ssl', 'vq'], (n) => n.includes('codebook') && !n.some((x) => x.includes('denoise'))],
-    [{ backdoor: false, frontdoor: false }, ['bpr', 'reg'], (n) => n.length === 6],
+    [{ backdoor: false, frontdoor: false }, ['bpr', 'reg'], (n) => n.length === 8 && n.includes('image.gate')],
+    [{ backdoor: false, frontdoor: false, modalityGate: false }, ['bpr', 'reg'], (n) => n.length === 6],
   ];
   for (const [switches, parts, tablesOk] of cases) {
     const s = setup(switches);
@@ -105,7 +106,8 @@ test('ablation switches remove exactly their modules: tables and loss parts', as
 // of them is not their gradient: they are weighted 0 here and checked against their closed forms in
 // camrec-modules.test.ts. Every module still shapes the BPR and InfoNCE terms through the forward pass.
 test('gradients match central differences for every kind of table (soft assignment, noise fixed by the step)', async () => {
-  const s = setup({ assignment: 'soft', diffWeight: 0, vqWeight: 0 });
+  // the zero-initialised modality gates would zero every gradient upstream of them: open them for this check
+  const s = setup({ assignment: 'soft', diffWeight: 0, vqWeight: 0, modalityGate: false });
   try {
     const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
     const lossAt = () => lossAndGrads(camrec, s.batch, pulled, s.prep, s.hyper);
@@ -203,4 +205,24 @@ test('scoring is deterministic: two representations of the same parameters are i
 test('a dataset without modalities is refused with a clear message', () => {
   const data = randomDataset(10, 10, 4, 1);
   assert.throws(() => camrec.prepare(data, parse(), { seed: 1 }), /camrec needs item modalities/);
+});
+
+test('a closed modality gate (α = 0 at initialisation) still gets the gradient that opens it', async () => {
+  const s = setup({ assignment: 'soft', diffWeight: 0, vqWeight: 0 });
+  try {
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    const k = pulled.findIndex((p) => p.spec.name === 'text.gate');
+    assert.equal(pulled[k].values[0], 0);
+    const g = lossAndGrads(camrec, s.batch, pulled, s.prep, s.hyper).grads.find((x) => x.table === 'text.gate')!;
+    const h = 1e-3;
+    pulled[k].values[0] = h;
+    const plus = lossAndGrads(camrec, s.batch, pulled, s.prep, s.hyper).result.loss;
+    pulled[k].values[0] = -h;
+    const minus = lossAndGrads(camrec, s.batch, pulled, s.prep, s.hyper).result.loss;
+    const fd = (plus - minus) / (2 * h);
+    assert.ok(g.grad[0] !== 0, 'the gate has a gradient');
+    assert.ok(Math.abs(fd - g.grad[0]) <= 2e-3 + 0.05 * Math.abs(g.grad[0]), `analytic ${g.grad[0]}, finite difference ${fd}`);
+  } finally {
+    s.close();
+  }
 });
