@@ -137,3 +137,8 @@ export function fastBatchMatMulConfig(): KernelConfig | undefined {
   stock = current;
   return { kernelName: BatchMatMul, backendName: 'wasm', setupFunc: current.setupFunc, kernelFunc: fastBatchMatMul as unknown as KernelFunc };
 }
+
+/** The stock wasm config that ours wraps, once ours is registered (for benchmarks that compare the two). */
+export function stockBatchMatMulConfig(): KernelConfig | undefined {
+  return stock;
+}
