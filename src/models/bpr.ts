@@ -19,6 +19,7 @@ export const bpr: Model<BprHyper, Prepared> = {
   name: 'bpr',
   description: 'BPR matrix factorisation',
   hyper: bprHyper,
+  meanTerms: ['bpr'],
   prepare: () => nothing,
   tables: (data, h) => [
     { name: 'user', rows: data.nUsers, dim: h.dim, init: { kind: 'xavierUniform' }, trainable: true },

@@ -58,6 +58,7 @@ export const lightgcn: Model<LightGcnHyper, GraphPrepared> = {
   name: 'lightgcn',
   description: 'LightGCN: mean of K propagations over the normalised user-item graph, BPR loss',
   hyper: lightgcnHyper,
+  meanTerms: ['bpr'],
   prepare: (data) => prepareBipartite(data),
   tables: (data, h) => [
     { name: 'user', rows: data.nUsers, dim: h.dim, init: { kind: 'xavierUniform' }, trainable: true },

@@ -50,6 +50,14 @@ export interface Model<H extends Record<string, unknown> = Record<string, unknow
   readonly description: string;
   /** The model's hyper-parameters with their defaults (zod schema: validates and fills defaults). */
   readonly hyper: z.ZodType<H>;
+  /**
+   * The loss parts that are means over the batch's triples, `(1/n) Σ_i ℓ_i`, with ℓ_i depending on the parameters
+   * and on triple i only. A distributed bsp step weights a task's mean of these by its share of the batch; every
+   * other part (EmbLoss, in-batch contrastive terms, terms over the batch's unique rows) is computed once per step,
+   * over the whole batch, by one task (docs/distributed.md). Absent: no part is split. The parts of `loss` must sum
+   * to its total.
+   */
+  readonly meanTerms?: readonly string[];
   prepare(data: Dataset, hyper: H, ctx: PrepareContext): P;
   tables(data: Dataset, hyper: H): TableSpec[];
   /** Rows of each table the batch's loss reads (null: every row). Ids sorted and unique. */

@@ -4,7 +4,8 @@
  * the optimizer once).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Batch, Model, Param, Prepared } from '../models/types.js';
+import { uniqueSorted } from '../models/common.js';
+import type { Batch, LossOutput, Model, Param, Params, Prepared } from '../models/types.js';
 import type { ParamStore, RowGrad } from './paramstore.js';
 import type { TableSpec } from './tables.js';
 
@@ -42,14 +43,11 @@ export function toTensor(p: Pulled): tf.Tensor2D {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
 
-/** Computes loss and gradients for the pulled rows; leaves no tensors behind. */
-export function lossAndGrads(
-  model: AnyModel,
-  batch: Batch,
-  pulled: readonly Pulled[],
-  prep: Prepared,
-  hyper: Record<string, unknown>,
-): { result: StepResult; grads: RowGrad[] } {
+/** What a differentiable objective returns: the value to differentiate and the parts it reports. */
+type Objective = (params: Params) => LossOutput;
+
+/** The value and row gradients of `objective` at the pulled rows; leaves no tensors behind. */
+function objectiveAndGrads(pulled: readonly Pulled[], objective: Objective): { result: StepResult; grads: RowGrad[] } {
   const inputs = pulled.map(toTensor);
   const trainable = pulled.map((p, i) => (p.spec.trainable ? i : -1)).filter((i) => i >= 0);
   let parts: Record<string, tf.Scalar> = {};
@@ -60,7 +58,7 @@ export function lossAndGrads(
         const k = trainable.indexOf(i);
         params[p.spec.name] = { value: (k >= 0 ? xs[k] : inputs[i]) as tf.Tensor2D, ids: p.ids };
       });
-      const out = model.loss(params, batch, prep, hyper);
+      const out = objective(params);
       parts = Object.fromEntries(Object.entries(out.parts).map(([k, v]) => [k, tf.keep(v)]));
       return out.total;
     };
@@ -79,6 +77,69 @@ export function lossAndGrads(
     tf.dispose(inputs);
     tf.dispose(Object.values(parts));
   }
+}
+
+/** Computes loss and gradients for the pulled rows; leaves no tensors behind. */
+export function lossAndGrads(
+  model: AnyModel,
+  batch: Batch,
+  pulled: readonly Pulled[],
+  prep: Prepared,
+  hyper: Record<string, unknown>,
+): { result: StepResult; grads: RowGrad[] } {
+  return objectiveAndGrads(pulled, (params) => model.loss(params, batch, prep, hyper));
+}
+
+/**
+ * One task of a distributed bsp step (docs/distributed.md): its triples, their share of the step's batch, and,
+ * for the one task that computes the step's batch terms, the whole batch.
+ */
+export interface TaskShare {
+  readonly batch: Batch;
+  /** n_t / n: the task's triples over the step's. */
+  readonly weight: number;
+  /** The step's whole batch when this task computes the parts that are not means over triples; else null. */
+  readonly whole: Batch | null;
+}
+
+/** The rows a task reads: its triples' rows, and the whole batch's when it computes the batch terms. */
+export function taskRows(model: AnyModel, share: TaskShare, prep: Prepared, hyper: Record<string, unknown>): Record<string, Int32Array | null> {
+  const mine = (model.meanTerms?.length ?? 0) > 0 ? model.rows(share.batch, prep, hyper) : {};
+  if (!share.whole) return mine;
+  const whole = model.rows(share.whole, prep, hyper);
+  for (const [table, ids] of Object.entries(mine)) {
+    const other = whole[table];
+    whole[table] = ids === null || other === null ? null : other === undefined ? ids : uniqueSorted(ids, other);
+  }
+  return whole;
+}
+
+/**
+ * A task's contribution to a bsp step, so that the contributions of a step's tasks sum to the step's loss and
+ * gradient: `weight ×` each mean term over the task's triples, plus, for the task holding the whole batch, every
+ * other part over the whole batch. `result.parts` are the contributions; `result.loss` their sum.
+ */
+export function taskLossAndGrads(
+  model: AnyModel,
+  share: TaskShare,
+  pulled: readonly Pulled[],
+  prep: Prepared,
+  hyper: Record<string, unknown>,
+): { result: StepResult; grads: RowGrad[] } {
+  const mean = new Set(model.meanTerms ?? []);
+  if (mean.size === 0 && !share.whole) return { result: { loss: 0, parts: {} }, grads: [] };
+  return objectiveAndGrads(pulled, (params) => {
+    const parts: Record<string, tf.Scalar> = {};
+    if (mean.size > 0) {
+      const own = model.loss(params, share.batch, prep, hyper);
+      for (const [k, v] of Object.entries(own.parts)) if (mean.has(k)) parts[k] = tf.mul(v, share.weight) as tf.Scalar;
+    }
+    if (share.whole) {
+      const all = model.loss(params, share.whole, prep, hyper);
+      for (const [k, v] of Object.entries(all.parts)) if (!mean.has(k)) parts[k] = v;
+    }
+    return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
+  });
 }
 
 export async function trainStep(

@@ -119,6 +119,46 @@ export async function representations(
   }
 }
 
+/** What an evaluation reads: the model and its tables in a store, the data, and the evaluator. */
+export interface EvalInputs {
+  readonly model: AnyModel;
+  readonly store: ParamStore;
+  readonly prep: Prepared;
+  readonly hyper: Record<string, unknown>;
+  readonly data: Dataset;
+  readonly evaluator: SplitEvaluator;
+}
+
+/** One evaluation; its time includes computing the representations (the propagation), as the peer's does. */
+export async function evaluateSplit(split: 'valid' | 'test', e: EvalInputs): Promise<{ metrics: Record<string, number>; users: number; seconds: number }> {
+  const t = performance.now();
+  const reps = await representations(e.model, e.store, e.prep, e.hyper);
+  const truth = split === 'valid' ? e.data.validByUser : e.data.testByUser;
+  const r = await e.evaluator.evaluate({ userEmb: reps.users, itemEmb: reps.items, dim: reps.dim, mask: e.data.trainByUser, truth });
+  return { ...r, seconds: (performance.now() - t) / 1000 };
+}
+
+/** A checkpoint's header for one seed's run after `epoch` epochs (what --resume and `camrec eval` read). */
+export function checkpointMeta(
+  cfg: TrainConfig,
+  seed: number,
+  data: Dataset,
+  model: AnyModel,
+  hyper: Record<string, unknown>,
+  epoch: number,
+  state: TrainerState,
+): CheckpointMeta {
+  return {
+    model: model.name,
+    hyper,
+    config: { ...cfg, seed },
+    configHash: trainingIdentity(cfg, seed),
+    datasetChecksum: data.checksum,
+    epoch,
+    trainer: state as unknown as Record<string, unknown>,
+  };
+}
+
 /** Trains one seed into `dir`, resuming from its last.ckpt when asked. */
 export async function trainSeed(
   cfg: TrainConfig,
@@ -134,28 +174,13 @@ export async function trainSeed(
   const prep = model.prepare(data, hyper, { seed });
   const store = makeStore(model, data, hyper, cfg, seed);
   try {
-    const meta = (epoch: number, state: TrainerState): CheckpointMeta => ({
-      model: model.name,
-      hyper,
-      config: { ...cfg, seed },
-      configHash: trainingIdentity(cfg, seed),
-      datasetChecksum: data.checksum,
-      epoch,
-      trainer: state as unknown as Record<string, unknown>,
-    });
+    const meta = (epoch: number, state: TrainerState) => checkpointMeta(cfg, seed, data, model, hyper, epoch, state);
     const state = await startState(cfg, dir, store, meta(0, freshState()), log);
     const sampler = new TrainSampler(data, seed, cfg.batch);
     const maxEpochs = cfg.benchEpochs ?? cfg.epochs;
     let stoppedBy: StoppedBy = cfg.benchEpochs ? 'bench' : 'max_epochs';
 
-    /** One evaluation; its time includes computing the representations (the propagation), as the peer's does. */
-    const evaluate = async (split: 'valid' | 'test') => {
-      const t = performance.now();
-      const reps = await representations(model, store, prep, hyper);
-      const truth = split === 'valid' ? data.validByUser : data.testByUser;
-      const r = await deps.evaluator.evaluate({ userEmb: reps.users, itemEmb: reps.items, dim: reps.dim, mask: data.trainByUser, truth });
-      return { ...r, seconds: (performance.now() - t) / 1000 };
-    };
+    const evaluate = (split: 'valid' | 'test') => evaluateSplit(split, { model, store, prep, hyper, data, evaluator: deps.evaluator });
 
     while (state.epoch < maxEpochs && !state.earlyStop.stopped) {
       const epoch = state.epoch + 1;

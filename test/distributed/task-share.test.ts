@@ -1,0 +1,132 @@
+/**
+ * A bsp step's tasks add up to one process's step (docs/distributed.md): the contributions of T tasks
+ * (taskLossAndGrads: weight × the mean terms over the task's triples, plus the batch terms over the whole batch in
+ * task 0) sum to the whole batch's loss, parts and row gradients — for EmbLoss too, which a naive per-task loss
+ * gets wrong by up to √T. And every model's parts sum to its total (the split needs it).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { initBackend, shutdownCompute } from '../../src/compute/index.js';
+import { splitStep, taskTriples } from '../../src/coordinator/index.js';
+import type { Dataset } from '../../src/data/types.js';
+import { models, type Batch, type Prepared } from '../../src/models/index.js';
+import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, taskLossAndGrads, taskRows, type RowGrad } from '../../src/train/index.js';
+import { randomDataset } from '../helpers/tiny.js';
+
+before(async () => {
+  await initBackend('wasm');
+});
+after(shutdownCompute);
+
+type Prepare = (d: Dataset, h: unknown, c: { seed: number }) => Prepared;
+
+function setup(name: string) {
+  const data = randomDataset(50, 70, 8, 4);
+  const model = models.get(name);
+  // reg raised so that EmbLoss is a visible share of the loss and gradient
+  const hyper = model.hyper.parse({ dim: 8, reg: 0.05 }) as Record<string, unknown>;
+  const prep = (model.prepare.bind(model) as Prepare)(data, hyper, { seed: 2 });
+  const store = new LocalParamStore(model.tables(data, hyper), adam(0.01), 2);
+  const batch = new TrainSampler(data, 2, 96).epoch(1)[0];
+  return { model, hyper, prep, store, batch, close: () => (store.dispose(), prep.release()) };
+}
+
+/** Row gradients summed into dense tables (rows absent from a push count as zero), and the set of rows pushed. */
+function densify(grads: readonly RowGrad[], rows: Record<string, number>, dim: number) {
+  const out: Record<string, Float64Array> = {};
+  const touched: Record<string, Set<number>> = {};
+  for (const g of grads) {
+    const t = (out[g.table] ??= new Float64Array(rows[g.table] * dim));
+    const seen = (touched[g.table] ??= new Set());
+    const ids = g.ids ?? Int32Array.from({ length: rows[g.table] }, (_, i) => i);
+    ids.forEach((id, r) => {
+      seen.add(id);
+      for (let j = 0; j < dim; j++) t[id * dim + j] += g.grad[r * dim + j];
+    });
+  }
+  return { out, touched };
+}
+
+function relL2(a: Float64Array, b: Float64Array): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    n += b[i] ** 2;
+  }
+  return Math.sqrt(d / Math.max(n, 1e-30));
+}
+
+async function tasksOf(s: ReturnType<typeof setup>, T: number) {
+  const grads: RowGrad[] = [];
+  const parts: Record<string, number> = {};
+  let loss = 0;
+  for (const task of splitStep(1, 0, s.batch.users.length, T)) {
+    const share = { batch: taskTriples(s.batch, task) as Batch, weight: task.weight, whole: task.index === 0 ? s.batch : null };
+    const pulled = await pullRows(s.store, taskRows(s.model, share, s.prep, s.hyper));
+    const r = taskLossAndGrads(s.model, share, pulled, s.prep, s.hyper);
+    grads.push(...r.grads);
+    loss += r.result.loss;
+    for (const [k, v] of Object.entries(r.result.parts)) parts[k] = (parts[k] ?? 0) + v;
+  }
+  return { grads, parts, loss };
+}
+
+for (const name of ['bpr', 'lightgcn']) {
+  test(`${name}: T task contributions sum to the whole batch's loss, parts and row gradients, EmbLoss included (T = 1, 2, 4, 7)`, async () => {
+    const s = setup(name);
+    try {
+      const pulled = await pullRows(s.store, s.model.rows(s.batch, s.prep, s.hyper));
+      const one = lossAndGrads(s.model, s.batch, pulled, s.prep, s.hyper);
+      const rows = Object.fromEntries(s.store.specs.map((t) => [t.name, t.rows]));
+      const ref = densify(one.grads, rows, 8);
+      assert.ok(one.result.parts.reg / one.result.loss > 1e-3, `the reg part is visible (${one.result.parts.reg})`);
+      for (const T of [1, 2, 4, 7]) {
+        const got = await tasksOf(s, T);
+        const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+        assert.ok(rel(got.loss, one.result.loss) <= 1e-6, `T=${T}: loss ${got.loss} vs ${one.result.loss}`);
+        for (const k of Object.keys(one.result.parts)) assert.ok(rel(got.parts[k], one.result.parts[k]) <= 1e-5, `T=${T}: part ${k} ${got.parts[k]} vs ${one.result.parts[k]}`);
+        const d = densify(got.grads, rows, 8);
+        for (const table of Object.keys(ref.out)) {
+          assert.ok(relL2(d.out[table], ref.out[table]) <= 1e-6, `T=${T} ${table}: relative L2 gradient difference ${relL2(d.out[table], ref.out[table])}`);
+          assert.deepEqual([...d.touched[table]].sort((a, b) => a - b), [...ref.touched[table]].sort((a, b) => a - b), `T=${T} ${table}: the same rows are pushed`);
+        }
+      }
+    } finally {
+      s.close();
+    }
+  });
+}
+
+test('bpr: a naive split (each task its own model loss, weighted) is off in the reg part by about √T, so the batch terms are needed', async () => {
+  const s = setup('bpr');
+  try {
+    const pulled = await pullRows(s.store, s.model.rows(s.batch, s.prep, s.hyper));
+    const one = lossAndGrads(s.model, s.batch, pulled, s.prep, s.hyper);
+    let reg = 0;
+    for (const task of splitStep(1, 0, s.batch.users.length, 4)) {
+      const b = taskTriples(s.batch, task) as Batch;
+      const p = await pullRows(s.store, s.model.rows(b, s.prep, s.hyper));
+      reg += task.weight * lossAndGrads(s.model, b, p, s.prep, s.hyper).result.parts.reg;
+    }
+    const ratio = reg / one.result.parts.reg;
+    assert.ok(ratio > 1.8 && ratio < 2.2, `naive reg / exact reg = ${ratio}, about √4`);
+  } finally {
+    s.close();
+  }
+});
+
+test('the parts of bpr and lightgcn losses sum to the total, and only their BPR term is declared a mean over triples', async () => {
+  for (const name of ['bpr', 'lightgcn']) {
+    const s = setup(name);
+    try {
+      const pulled = await pullRows(s.store, s.model.rows(s.batch, s.prep, s.hyper));
+      const { result } = lossAndGrads(s.model, s.batch, pulled, s.prep, s.hyper);
+      const sum = Object.values(result.parts).reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - result.loss) <= 1e-6 * Math.abs(result.loss), `${name}: Σ parts ${sum} vs total ${result.loss}`);
+      assert.deepEqual(s.model.meanTerms, ['bpr']);
+    } finally {
+      s.close();
+    }
+  }
+});
