@@ -131,6 +131,18 @@ function zeroBytes(c: Code, base: number, bytes: () => void, k: number, kEnd: nu
 }
 
 /**
+ * The vector part of a row: `body(offset)` emits one 16-byte step at byte offset k + offset (k a local); four
+ * steps per iteration with constant memarg offsets (one address add per stream for four vectors: ≈ 10% faster
+ * for the edge MLP backward, measured), then single steps to vecBytes. Leaves k at vecBytes.
+ */
+function unrolledVectors(c: Code, [k, vecBytes, quadEnd]: [number, number, number], body: (offset: number) => void): Code {
+  c.get(vecBytes).i32(-64).and().set(quadEnd);
+  c.i32(0).set(k);
+  c.forRange(k, quadEnd, 64, () => [0, 16, 32, 48].forEach(body));
+  return c.forRange(k, vecBytes, 16, () => body(0));
+}
+
+/**
  * The edge MLP forward in wasm SIMD: per edge, v = a[u] + b_1 + b[i] four lanes at a time, ReLU as v masked by
  * v > 0, times w_o into one vector accumulator whose lanes are added; then the scalar tail for h mod 4.
  */
@@ -171,17 +183,21 @@ function edgeMlpGradCode(): Code {
   const [indptr, items, a, b, bias, wo, g, ga, gbPartials, sums, h, nItems, chunkUsers, chunk, end] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
   ];
-  const [rowBytes, vecBytes, gbBase, gOut, gBias, u, uEnd, aRow, gaRow, p, pEnd, bRow, gbRow, k, kEnd] = [
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+  const [rowBytes, vecBytes, gbBase, gOut, gBias, u, uEnd, aRow, gaRow, p, pEnd, bRow, gbRow, k, kEnd, quadEnd] = [
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
   ];
-  const [ge, vs, ts, gv, v, m, t] = [30, 31, 32, 33, 34, 35, 36];
+  const [ge, vs, ts, gv, v, m, t] = [31, 32, 33, 34, 35, 36, 37];
   const c = new Code();
   const at = (base: number): Code => c.get(base).get(k).add();
-  /** base[k] += value, as vectors or floats. */
-  const accumulate = (base: number, value: () => void, vector: boolean): void => {
+  /** base[k + off] += value, as vectors. */
+  const accumulateV = (base: number, off: number, value: () => void): void => {
     at(base);
-    if (vector) at(base).loadV128().then(value).addF32x4().storeV128();
-    else at(base).loadF32().then(value).addF32().storeF32();
+    at(base).loadV128(off).then(value).addF32x4().storeV128(off);
+  };
+  /** base[k] += value, as floats. */
+  const accumulate = (base: number, value: () => void): void => {
+    at(base);
+    at(base).loadF32().then(value).addF32().storeF32();
   };
   c.get(h).i32(2).shl().set(rowBytes);
   c.get(h).i32(-4).and().i32(2).shl().set(vecBytes);
@@ -205,29 +221,27 @@ function edgeMlpGradCode(): Code {
           c.get(items).get(p).i32(2).shl().add().loadI32().get(rowBytes).mul().set(bRow);
           c.get(gbBase).get(bRow).add().set(gbRow);
           c.get(b).get(bRow).add().set(bRow);
-          c.i32(0).set(k);
-          c.forRange(k, vecBytes, 16, () => {
-            at(aRow).loadV128().then(() => at(bias).loadV128()).addF32x4().then(() => at(bRow).loadV128()).addF32x4().tee(v);
+          unrolledVectors(c, [k, vecBytes, quadEnd], (off) => {
+            at(aRow).loadV128(off).then(() => at(bias).loadV128(off)).addF32x4().then(() => at(bRow).loadV128(off)).addF32x4().tee(v);
             c.zeroV128().gtF32x4().set(m);
-            c.get(gv).then(() => at(wo).loadV128()).mulF32x4().get(m).andV128().set(t);
-            accumulate(gaRow, () => c.get(t), true);
-            accumulate(gbRow, () => c.get(t), true);
-            accumulate(gOut, () => c.get(gv).get(v).get(m).andV128().mulF32x4(), true);
+            c.get(gv).then(() => at(wo).loadV128(off)).mulF32x4().get(m).andV128().set(t);
+            accumulateV(gaRow, off, () => c.get(t));
+            accumulateV(gbRow, off, () => c.get(t));
+            accumulateV(gOut, off, () => c.get(gv).get(v).get(m).andV128().mulF32x4());
           });
           c.forRange(k, rowBytes, 4, () => {
             at(aRow).loadF32().then(() => at(bias).loadF32()).addF32().then(() => at(bRow).loadF32()).addF32().tee(vs);
             c.f32(0).gtF32().ifThen(() => {
               c.get(ge).then(() => at(wo).loadF32()).mulF32().set(ts);
-              accumulate(gaRow, () => c.get(ts), false);
-              accumulate(gbRow, () => c.get(ts), false);
-              accumulate(gOut, () => c.get(ge).get(vs).mulF32(), false);
+              accumulate(gaRow, () => c.get(ts));
+              accumulate(gbRow, () => c.get(ts));
+              accumulate(gOut, () => c.get(ge).get(vs).mulF32());
             });
           });
         });
       });
-      c.i32(0).set(k);
-      c.forRange(k, vecBytes, 16, () => accumulate(gBias, () => at(gaRow).loadV128(), true));
-      c.forRange(k, rowBytes, 4, () => accumulate(gBias, () => at(gaRow).loadF32(), false));
+      unrolledVectors(c, [k, vecBytes, quadEnd], (off) => accumulateV(gBias, off, () => at(gaRow).loadV128(off)));
+      c.forRange(k, rowBytes, 4, () => accumulate(gBias, () => at(gaRow).loadF32()));
     });
   });
   return c;
@@ -329,7 +343,7 @@ function rowKernelBytes(): Uint8Array {
       {
         name: 'edgeMlpGrad',
         params: new Array(15).fill(I32),
-        locals: [...new Array(15).fill(I32), F32, F32, F32, V128, V128, V128, V128],
+        locals: [...new Array(16).fill(I32), F32, F32, F32, V128, V128, V128, V128],
         code: edgeMlpGradCode(),
       },
       { name: 'addRows', params: new Array(5).fill(I32), locals: [I32, I32, I32], code: addRowsCode() },
