@@ -154,6 +154,30 @@ test('the gradients match central differences of the float64 forward reference',
   releaseEdgeList(edges);
 });
 
+test('gradients are right when more calls run than input copies are kept (six layers: the first two recopy)', async () => {
+  await tf.setBackend('wasm');
+  const r = rng(37);
+  const [nUsers, nItems, h, layers] = [30, 12, 8, 6];
+  const edges = randomEdges(r, nUsers, nItems, 3);
+  const x = randomInputs(r, nUsers, nItems, h);
+  const g = randomFloats(r, edges.users.length);
+  const ins = tensors(x, nUsers, nItems, h);
+  const scale = (l: number): number => 1 + 0.25 * l;
+  const loss = (ta: tf.Tensor): tf.Scalar => {
+    const omegas = Array.from({ length: layers }, (_, l) => edgeMlp(tf.mul(ta, scale(l)) as tf.Tensor2D, ins[1], ins[2], ins[3], ins[4], edges));
+    return tf.sum(tf.mul(tf.addN(omegas), tf.tensor1d(g)));
+  };
+  const ga = tf.tidy(() => Float32Array.from(tf.grad(loss)(ins[0]).dataSync()));
+  const expected = new Float64Array(x.a.length);
+  for (let l = 0; l < layers; l++) {
+    const ref = edgeMlpBackward(g, x.a.map((v) => v * scale(l)), x.b, x.bias, x.out, edges);
+    ref.a.forEach((v, i) => (expected[i] += scale(l) * v));
+  }
+  assertClose(ga, expected, RTOL, ATOL * layers, '∂a summed over six layers');
+  tf.dispose(ins);
+  releaseEdgeList(edges);
+});
+
 test('ω and ∂a do not depend on the thread count; ∂b, ∂b_1, ∂w_o only by float32 summation order', async () => {
   await tf.setBackend('wasm');
   const r = rng(33);
@@ -237,20 +261,22 @@ for (const backend of BACKENDS) {
   });
 }
 
-test('edge lists are copied once, released on request, and bad inputs give clear errors', async () => {
+test('edge lists are copied once and released on request; the kept input copies stay bounded; bad inputs give clear errors', async () => {
   await tf.setBackend('wasm');
   const heap = sharedHeap();
   const edges: EdgeList = { users: Int32Array.from([0, 0, 2]), items: Int32Array.from([1, 0, 1]) };
   const ins = tensors(randomInputs(rng(36), 3, 2, 4), 3, 2, 4);
   const [a, b, bias, out, outBias] = ins;
-  const start = heap.allocatedBytes;
-  tf.tidy(() => edgeMlp(a, b, bias, out, outBias, edges));
-  const withList = heap.allocatedBytes;
-  tf.tidy(() => edgeMlp(a, b, bias, out, outBias, edges));
-  assert.equal(heap.allocatedBytes, withList, 'the second call reuses the copy');
+  const allocated: number[] = [];
+  for (let call = 0; call < 10; call++) {
+    tf.tidy(() => edgeMlp(a, b, bias, out, outBias, edges));
+    allocated.push(heap.allocatedBytes);
+  }
+  assert.equal(allocated[9], allocated[5], 'no growth once the kept copies are all in use: the edge list is not copied again');
   releaseEdgeList(edges);
+  assert.equal(allocated[9] - heap.allocatedBytes, 128, 'release frees indptr and items (one 64-byte block each)');
   releaseEdgeList(edges);
-  assert.ok(heap.allocatedBytes < withList && heap.allocatedBytes >= start, 'release frees the copy');
+  assert.equal(allocated[9] - heap.allocatedBytes, 128, 'releasing twice is harmless');
   const bad = (users: number[], items: number[]): EdgeList => ({ users: Int32Array.from(users), items: Int32Array.from(items) });
   tf.tidy(() => {
     assert.throws(() => edgeMlp(a, b, bias, out, outBias, bad([1, 0], [0, 0])), /edges must be user-major; user 0 at edge 1 follows user 1/);

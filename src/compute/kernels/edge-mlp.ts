@@ -39,6 +39,7 @@ const registered = new Map<number, HeapEdges>();
 const ids = new WeakMap<EdgeList, number>();
 const collected = new FinalizationRegistry<number>((id) => releaseId(id));
 let nextId = 1;
+let nextCallId = 1;
 
 /** Throws unless users and items have equal length, indices are ≥ 0, and users never decrease (user-major). */
 function validateEdges(edges: EdgeList): void {
@@ -121,7 +122,7 @@ function checkInputs(kernelName: string, s: HeapEdges, inputs: NamedTensorInfoMa
 }
 
 /** Scratch blocks shared by both kernels (one kernel runs at a time). */
-const SCRATCH = ['a', 'b', 'bias', 'wo', 'g', 'omega', 'ga', 'gb', 'sums', 'chunks'] as const;
+const SCRATCH = ['bias', 'wo', 'g', 'omega', 'ga', 'gb', 'sums', 'chunks'] as const;
 let scratch: Record<(typeof SCRATCH)[number], Scratch> | undefined;
 
 function scratchBlocks(): Record<(typeof SCRATCH)[number], Scratch> {
@@ -141,16 +142,32 @@ function parallelFor(nEdges: number, h: number): boolean {
   return computePool().threads > 1 && nEdges * Math.max(h, 1) >= MIN_PARALLEL_WORK;
 }
 
-/** Offsets of a, b, b_1 and w_o in the heap, copied from the inputs. */
-function loadWeights(io: KernelIo, inputs: NamedTensorInfoMap): [number, number, number, number] {
+/**
+ * Heap copies of a and b by the forward call that made them (attribute callId), so that its gradient, which
+ * tfjs hands clones of the saved inputs (new data ids, same values), skips copying them again. Only a cache:
+ * the last few calls are kept (a step's layers interleave), and a gradient whose copies were reused copies
+ * from its saved inputs.
+ */
+const KEPT_CALLS = 4;
+const copies: { callId: number; a: Scratch; b: Scratch; ptrs: [number, number] }[] = [];
+
+/** Offsets of a and b in the heap: the copies of call `callId` if kept, else new ones (kept for `callId`). */
+function inputCopies(io: KernelIo, inputs: NamedTensorInfoMap, callId: number | undefined): [number, number] {
+  const kept = callId === undefined ? undefined : copies.find((c) => c.callId === callId);
+  if (kept) return kept.ptrs;
+  const reused = copies.length >= KEPT_CALLS ? copies.shift() : undefined;
+  const heap = sharedHeap();
+  const [a, b] = reused ? [reused.a, reused.b] : [new Scratch(heap), new Scratch(heap)];
+  const ptrs: [number, number] = [copyIn(a, io.read(inputs.a as TensorInfo) as Float32Array), copyIn(b, io.read(inputs.b as TensorInfo) as Float32Array)];
+  copies.push({ callId: callId ?? 0, a, b, ptrs });
+  return ptrs;
+}
+
+/** Offsets of a, b, b_1 and w_o in the heap. */
+function loadWeights(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): [number, number, number, number] {
   const blocks = scratchBlocks();
-  const { a, b, bias, out } = inputs as Record<string, TensorInfo>;
-  return [
-    copyIn(blocks.a, io.read(a) as Float32Array),
-    copyIn(blocks.b, io.read(b) as Float32Array),
-    copyIn(blocks.bias, io.read(bias) as Float32Array),
-    copyIn(blocks.wo, io.read(out) as Float32Array),
-  ];
+  const [as, bs] = inputCopies(io, inputs, attrs.callId as number | undefined);
+  return [as, bs, copyIn(blocks.bias, io.read(inputs.bias as TensorInfo) as Float32Array), copyIn(blocks.wo, io.read(inputs.out as TensorInfo) as Float32Array)];
 }
 
 function edgeMlpKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
@@ -158,7 +175,7 @@ function edgeMlpKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAtt
   checkInputs(EDGE_MLP, s, inputs);
   const h = (inputs.a as TensorInfo).shape[1];
   const outBias = io.read(inputs.outBias as TensorInfo)[0];
-  const [as, bs, bias, wo] = loadWeights(io, inputs);
+  const [as, bs, bias, wo] = loadWeights(io, inputs, attrs);
   const heap = sharedHeap();
   const omega = scratchBlocks().omega.ensure(s.nEdges * 4);
   const parts = parallelFor(s.nEdges, h) ? computePool().threads * CHUNKS_PER_THREAD : 1;
@@ -194,7 +211,7 @@ function edgeMlpGradKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Name
   let gOutBias = 0;
   for (let e = 0; e < g.length; e++) gOutBias += g[e];
   const gs = copyIn(blocks.g, g);
-  const [as, bs, bias, wo] = loadWeights(io, inputs);
+  const [as, bs, bias, wo] = loadWeights(io, inputs, attrs);
   // One block of users per thread, each with its partial ∂b rows (see the header).
   const chunkUsers = balancedRowBounds(heap.i32(s.indptr, s.nUsers + 1), s.nUsers, parallelFor(s.nEdges, h) ? pool.threads : 1);
   const chunks = chunkUsers.length - 1;
@@ -289,5 +306,5 @@ export function edgeMlp(
   const edgesId = edgeListId(edges);
   checkInputs(EDGE_MLP, heapEdges(EDGE_MLP, edgesId), { a, b, bias, out, outBias });
   if (tf.getKernel(EDGE_MLP, tf.getBackend()) === undefined) return edgeMlpComposite(a, b, bias, out, outBias, edges);
-  return tf.engine().runKernel(EDGE_MLP, { a, b, bias, out, outBias }, { edgesId }) as tf.Tensor1D;
+  return tf.engine().runKernel(EDGE_MLP, { a, b, bias, out, outBias }, { edgesId, callId: nextCallId++ }) as tf.Tensor1D;
 }
