@@ -78,6 +78,8 @@ export const camrecHyper = z
     sslWeight: z.number().nonnegative().default(0.04),
     sslTemperature: z.number().positive().default(0.2),
     sslBlock: z.number().int().positive().default(256),
+    /** Epochs over which the InfoNCE weight ramps linearly from 0 to sslWeight (0: full weight from the start). */
+    sslWarmup: z.number().int().nonnegative().default(10),
     /** λ of λ·mean(ρ): pressure towards dropping edges (not in the paper, whose objective is maximised by ρ = 1). */
     maskSparsity: z.number().nonnegative().default(0),
   })
@@ -324,6 +326,15 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
   return { ego, diffusion, vq };
 }
 
+/**
+ * The InfoNCE weight's ramp: (epoch − 1)/warmup, capped at 1. On normalised views its gradient scales like
+ * 1/‖x‖, so at initialisation (‖x‖ ≈ 0.1) it drowns BPR's under Adam's per-coordinate steps and the
+ * embeddings stop learning; BPR alone first grows them (docs/camrec.md).
+ */
+export function warmupFactor(epoch: number, warmup: number): number {
+  return warmup === 0 ? 1 : Math.min(1, Math.max(0, epoch - 1) / warmup);
+}
+
 /** α_m · modalityWeight · x^m: the modality channel's contribution to the item's input. */
 function gated(params: Params, h: CamrecHyper, name: string, x: tf.Tensor2D): tf.Tensor2D {
   const scaled = tf.mul(x, h.modalityWeight) as tf.Tensor2D;
@@ -415,7 +426,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
     const ts = batchTriples(xs, batch);
     parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
     const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
-    parts.ssl = tf.mul(ssl, h.sslWeight) as tf.Scalar;
+    parts.ssl = tf.mul(ssl, h.sslWeight * warmupFactor(batch.epoch, h.sslWarmup)) as tf.Scalar;
     if (h.maskSparsity > 0) parts.sparsity = tf.mul(tf.mean(tf.concat(gates)), h.maskSparsity) as tf.Scalar;
   }
   return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };

@@ -4,7 +4,7 @@ import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
 import type { Dataset, Modality } from '../../src/data/types.js';
 import { normalizedBipartiteAdjacency } from '../../src/graph/index.js';
 import { camrec, type CamrecHyper, explainCamrec, models } from '../../src/models/index.js';
-import { entryEdges } from '../../src/models/camrec.js';
+import { entryEdges, warmupFactor } from '../../src/models/camrec.js';
 import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, trainStep } from '../../src/train/index.js';
 import { randomDataset } from '../helpers/tiny.js';
 import { randomFloats, rng } from '../compute/helpers.js';
@@ -28,7 +28,7 @@ function tinyMultimodal(seed = 1): Dataset {
   return { ...base, modalities: [modality('image', 12), modality('text', 8)] };
 }
 
-const small: Partial<CamrecHyper> = { dim: 8, denoiserHidden: 8, envDim: 6, codebookSize: 5, maskHidden: 8, knnK: 4, sslBlock: 16, diffusionSteps: 6, inferStep: 3 };
+const small: Partial<CamrecHyper> = { dim: 8, denoiserHidden: 8, envDim: 6, codebookSize: 5, maskHidden: 8, knnK: 4, sslBlock: 16, diffusionSteps: 6, inferStep: 3, sslWarmup: 0 };
 const parse = (extra: Record<string, unknown> = {}) => camrec.hyper.parse({ ...small, ...extra });
 
 function setup(extra: Record<string, unknown> = {}, seed = 3) {
@@ -225,4 +225,9 @@ test('a closed modality gate (α = 0 at initialisation) still gets the gradient 
   } finally {
     s.close();
   }
+});
+
+test('the InfoNCE warm-up ramps linearly from 0 at epoch 1 to full weight after `warmup` epochs', () => {
+  assert.deepEqual([1, 2, 6, 11, 12, 50].map((e) => warmupFactor(e, 10)), [0, 0.1, 0.5, 1, 1, 1]);
+  assert.equal(warmupFactor(1, 0), 1);
 });
