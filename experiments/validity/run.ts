@@ -9,7 +9,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { explainTrained, openTrained, type Trained } from '../../src/cli/explain-command.js';
+import { explainTrained } from '../../src/cli/explain-command.js';
+import { openTrained, type Trained } from '../../src/cli/trained.js';
 import { stableJson, type BackendChoice } from '../../src/config/index.js';
 import { writeFileAtomic } from '../../src/data/index.js';
 import { ConfigError, DataError } from '../../src/errors/index.js';

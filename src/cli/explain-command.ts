@@ -3,80 +3,21 @@
  * arg-max at inference) and each training edge's mask score ρ_ui (the front door's deterministic retention, mean
  * over layers), with the edges, items and users that score highest and lowest. docs/camrec.md defines both.
  */
-import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { configureCompute, initBackend } from '../compute/index.js';
-import { trainConfig, type BackendChoice, type TrainConfig } from '../config/index.js';
-import { loadDataset, writeFileAtomic, type Dataset } from '../data/index.js';
+import type { BackendChoice } from '../config/index.js';
+import { writeFileAtomic } from '../data/index.js';
 import { CheckpointError, ConfigError } from '../errors/index.js';
-import { explainCamrec, models, type CamrecHyper, type CamrecPrepared, type Explanation, type Model, type Params, type Prepared } from '../models/index.js';
+import { explainCamrec, type CamrecHyper, type CamrecPrepared, type Explanation } from '../models/index.js';
 import { assignmentCounts, codebookPerplexity } from '../simulate/index.js';
-import { makeStore, readCheckpoint, type Checkpoint, type LocalParamStore } from '../train/index.js';
+import { readCheckpoint } from '../train/index.js';
 import { makeLogger } from './log.js';
+import { checkpointConfig, openTrained, withParams, type Trained } from './trained.js';
 
 export const EXPLAIN_FILES = { environments: 'item-environments.tsv', edges: 'edge-mask.tsv', summary: 'summary.json' } as const;
 
-/** A trained model rebuilt from its checkpoint, as `camrec eval` rebuilds it. */
-export interface Trained {
-  readonly path: string;
-  readonly ckpt: Checkpoint;
-  readonly cfg: TrainConfig;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly model: Model<any, any>;
-  readonly hyper: Record<string, unknown>;
-  readonly data: Dataset;
-  readonly store: LocalParamStore;
-  readonly prep: Prepared;
-  dispose(): void;
-}
-
-/** Reads the checkpoint's config back; the dataset is the one it was trained on unless `dataDir` is given. */
-export function checkpointConfig(path: string, ckpt: Checkpoint, dataDir?: string): TrainConfig {
-  const parsed = trainConfig.safeParse({ ...ckpt.meta.config, resume: false });
-  if (!parsed.success) throw new CheckpointError(`${path}: its config no longer validates (${parsed.error.issues[0].message})`);
-  return { ...parsed.data, ...(dataDir ? { data: dataDir } : {}) };
-}
-
-/** Loads the data, the tables and the model's preparation of a checkpoint (compute must be configured). */
-export async function openTrained(path: string, ckpt: Checkpoint, dataDir?: string): Promise<Trained> {
-  const cfg = checkpointConfig(path, ckpt, dataDir);
-  const data = await loadDataset(cfg.data);
-  const model = models.get(ckpt.meta.model);
-  const hyper = model.hyper.parse(ckpt.meta.hyper) as Record<string, unknown>;
-  const store = makeStore(model, data, hyper, cfg, cfg.seed);
-  await store.importState(ckpt.store);
-  const prep = model.prepare(data, hyper, { seed: cfg.seed });
-  return {
-    path,
-    ckpt,
-    cfg,
-    model,
-    hyper,
-    data,
-    store,
-    prep,
-    dispose() {
-      store.dispose();
-      prep.release();
-    },
-  };
-}
-
-/** Every row of every table as tensors, for `fn`; disposed afterwards (fn returns plain arrays, not tensors). */
-export async function withParams<T>(store: LocalParamStore, fn: (params: Params) => T): Promise<T> {
-  const values = await Promise.all(store.specs.map((s) => store.pull(s.name, null)));
-  const params: Record<string, { value: tf.Tensor2D; ids: null }> = {};
-  store.specs.forEach((s, i) => {
-    params[s.name] = { value: tf.tensor2d(values[i], [s.rows, s.dim]), ids: null };
-  });
-  try {
-    return fn(params);
-  } finally {
-    for (const p of Object.values(params)) p.value.dispose();
-  }
-}
 
 /** explainCamrec on a rebuilt camrec checkpoint. */
 export function explainTrained(t: Trained): Promise<Explanation> {
