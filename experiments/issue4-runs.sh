@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The long runs behind issue 4's figures, in order of priority. Every run checkpoints each epoch and this script
+# resumes them (--resume), so it can be stopped at any time and started again in a later session:
+#   nohup experiments/issue4-runs.sh > runs/issue4-runs.log 2>&1 &
+# Results land in runs/ (gitignored); copy the result.json files into results/ when a run finishes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared}
+camrec() { node --import tsx scripts/camrec-dev.mts "$@" --log-level warn; }
+train() { # train <out> <args...>
+  local out=$1; shift
+  if [ -f "runs/$out/result.json" ] && grep -q '"seeds"\|"stoppedBy"' "runs/$out/result.json"; then echo "done: $out"; return; fi
+  echo "$(date -u +%FT%TZ) start: $out $*"
+  camrec train --out "runs/$out" --resume "$@" || echo "FAILED: $out"
+}
+# 1. TikTok, full CaMRec, 3 seeds (LightGCN's are in results/lightgcn-2026-11-26)
+train camrec-tiktok --data data/tiktok --seeds 1,2,3
+# 2. Baby, full CaMRec, 3 seeds; the backbone alone; the three ablations (1 seed each)
+train camrec-baby --data "$SHARED/datasets/baby" --seeds 1,2,3
+train camrec-baby-backbone --data "$SHARED/datasets/baby" --seeds 1,2,3 --no-backdoor --no-frontdoor
+train camrec-baby-no-backdoor --data "$SHARED/datasets/baby" --seed 1 --no-backdoor
+train camrec-baby-no-frontdoor --data "$SHARED/datasets/baby" --seed 1 --no-frontdoor
+train camrec-baby-no-diffusion --data "$SHARED/datasets/baby" --seed 1 --no-diffusion
+# 3. TikTok backbone alone, 3 seeds
+train camrec-tiktok-backbone --data data/tiktok --seeds 1,2,3 --no-backdoor --no-frontdoor
+# 4. Sports, 1 seed, CaMRec and LightGCN
+train camrec-sports --data "$SHARED/datasets/sports" --seed 1
+train lightgcn-sports --model lightgcn --data "$SHARED/datasets/sports" --seed 1
+# 5. The causal-validity experiment on simulated data (docs/simulator.md, experiments/README.md)
+node --import tsx experiments/causal-validity.ts --seeds 1,2,3 --out runs/causal-validity || echo "FAILED: causal-validity"
