@@ -115,6 +115,28 @@ export class RemoteParamStore implements ParamStore {
     this.steps = step;
   }
 
+  /**
+   * bsp, one task of a step run by several clients (docs/distributed.md): stages this task's gradients, already
+   * weighted, under (step, task, attempt) on every shard — on a shard it has no rows for, as an empty stage, so
+   * that every shard can commit the same list of tasks. Nothing is applied until `commitStep`.
+   */
+  async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<void> {
+    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
+    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt, blocks: blocks[s] })));
+  }
+
+  /** bsp: applies `step` on every shard as the sum of exactly these staged tasks. */
+  async commitStep(step: number, tasks: readonly string[]): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks] })));
+    this.steps = step;
+  }
+
+  /** bsp: discards whatever is staged for `step` on every shard. */
+  async abortStep(step: number): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.abort({ step })));
+  }
+
   async exportState(): Promise<StoreState> {
     const exported = await Promise.all(this.clients.map((c) => c.exportState(this.maxMessageBytes - MESSAGE_SLACK_BYTES)));
     const steps = new Set(exported.map((chunks) => chunks[0]?.step ?? 0));
