@@ -11,6 +11,8 @@ import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
 import { simulateCommand } from './simulate-command.js';
 import { paramserverCommand, type ParamServerFlags } from './paramserver-command.js';
+import { coordinatorCommand } from './coordinator-command.js';
+import { workerCommand, type WorkerFlags } from './worker-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -20,37 +22,10 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const backend = new Option('--backend <name>', 'compute backend').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']);
-  program
-    .command('train')
-    .description('train a model (default: CaMRec on the bundled TikTok data)')
-    .option('--config <file>', 'YAML or JSON config; flags override it')
-    .option('--model <name>', 'model name (see `camrec models`)')
-    .option('--data <dir>', 'dataset folder in MMRec layout')
-    .option('--epochs <n>', 'maximum epochs (early stopping still applies)', numberFlag('--epochs'))
-    .option('--seed <n>', 'random seed', numberFlag('--seed'))
-    .option('--seeds <list>', 'several seeds, e.g. 1,2,3: mean ± std', intListFlag('--seeds'))
-    .option('--out <dir>', 'run directory (default runs/<model>-<data>-<time>)')
-    .option('--batch <n>', 'batch size', numberFlag('--batch'))
-    .option('--lr <x>', 'learning rate', numberFlag('--lr'))
-    .addOption(new Option('--optimizer <name>').choices(['adam', 'adagrad']))
-    .option('--patience <n>', 'early-stopping patience in evaluations', numberFlag('--patience'))
-    .option('--eval-every <n>', 'evaluate every n epochs', numberFlag('--eval-every'))
-    .option('--bench-epochs <n>', 'benchmark mode: exactly n epochs, then one evaluation', numberFlag('--bench-epochs'))
-    .option('--dim <n>', 'embedding size (hyper.dim)', numberFlag('--dim'))
-    .option('--layers <n>', 'propagation layers (hyper.layers)', numberFlag('--layers'))
-    .option('--reg <x>', 'regularisation weight (hyper.reg)', numberFlag('--reg'))
-    .option('--hyper <key=value>', 'a model hyper-parameter (repeatable)', hyperFlag)
-    .option('--grid <key=v1,v2>', 'model selection on valid over these values (repeatable: a grid)', gridFlag)
-    .option('--no-backdoor', 'camrec: without the back-door adjustment (no diffusion, no codebook)')
-    .option('--no-frontdoor', 'camrec: without the front-door adjustment (no edge mask, no InfoNCE)')
-    .option('--no-diffusion', 'camrec: the codebook stratifies the semantic features directly (w/o DCD)')
-    .addOption(backend)
-    .option('--threads <n>', 'worker threads for kernels and evaluation', numberFlag('--threads'))
-    .option('--no-native', 'do not use the optional native kernels')
-    .option('--resume', 'continue from <out>/last.ckpt')
-    .option('--json', 'print one JSON result line on stdout')
-    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+  trainFlags(program.command('train').description('train a model (default: CaMRec on the bundled TikTok data)'))
+    .option('--distributed <local:W:S>', 'train through S parameter-server shards, a coordinator and W workers on this machine')
+    .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default 4)', numberFlag('--tasks-per-step'))
+    .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
     });
@@ -121,12 +96,80 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await paramserverCommand(opts);
     });
 
+  trainFlags(program.command('coordinator').description('run one training job over parameter-server shards and the workers that join (docs/distributed.md)'))
+    .requiredOption('--shards <list>', 'host:port of every parameter-server shard, comma-separated')
+    .option('--port <n>', 'port (default 50050; 0: any free port, printed on stdout)', numberFlag('--port'))
+    .option('--host <ip>', 'address to bind (default 127.0.0.1)')
+    .option('--listen <host:port>', 'address and port together')
+    .option('--insecure', 'allow a non-loopback address without a token')
+    .option('--token-file <file>', 'shared token workers must send (or CAMREC_TOKEN)')
+    .option('--job <id>', 'job id in event subjects (default <model>-<time>)')
+    .option('--nats <url>', 'publish job events on NATS (default: in memory)')
+    .option('--tasks-per-step <n>', 'tasks each global step is split into, whatever the number of workers (default 4)', numberFlag('--tasks-per-step'))
+    .option('--lease-ms <n>', 'how long a worker holds a task (default 120000)', numberFlag('--lease-ms'))
+    .option('--max-attempts <n>', 'attempts of a task before the job fails (default 5)', numberFlag('--max-attempts'))
+    .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))
+    .option('--heartbeat-ms <n>', 'how often workers send heartbeats (default 1000)', numberFlag('--heartbeat-ms'))
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await coordinatorCommand(opts);
+    });
+
+  program
+    .command('worker')
+    .description('a stateless worker: takes tasks from a coordinator until the job ends (docs/distributed.md)')
+    .requiredOption('--coordinator <host:port>', 'the coordinator')
+    .option('--shards <list>', 'parameter-server shards (default: the ones the coordinator names)')
+    .option('--data <dir>', 'dataset folder (default: the coordinator\'s; must be the same data)')
+    .option('--id <name>', 'worker id (default <host>-<pid>)')
+    .option('--token-file <file>', 'shared token (or CAMREC_TOKEN)')
+    .addOption(new Option('--backend <name>', 'compute backend (default: the coordinator\'s)').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']))
+    .option('--threads <n>', 'worker threads for kernels', numberFlag('--threads'))
+    .option('--no-native', 'do not use the optional native kernels')
+    .option('--json', 'print one JSON line with the worker\'s totals on stdout')
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: WorkerFlags) => {
+      exitCode = await workerCommand(opts);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** The flags of one training run, shared by `train` and `coordinator`. */
+function trainFlags(cmd: Command): Command {
+  const backend = new Option('--backend <name>', 'compute backend').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']);
+  return cmd
+    .option('--config <file>', 'YAML or JSON config; flags override it')
+    .option('--model <name>', 'model name (see `camrec models`)')
+    .option('--data <dir>', 'dataset folder in MMRec layout')
+    .option('--epochs <n>', 'maximum epochs (early stopping still applies)', numberFlag('--epochs'))
+    .option('--seed <n>', 'random seed', numberFlag('--seed'))
+    .option('--seeds <list>', 'several seeds, e.g. 1,2,3: mean ± std', intListFlag('--seeds'))
+    .option('--out <dir>', 'run directory (default runs/<model>-<data>-<time>)')
+    .option('--batch <n>', 'batch size', numberFlag('--batch'))
+    .option('--lr <x>', 'learning rate', numberFlag('--lr'))
+    .addOption(new Option('--optimizer <name>').choices(['adam', 'adagrad']))
+    .option('--patience <n>', 'early-stopping patience in evaluations', numberFlag('--patience'))
+    .option('--eval-every <n>', 'evaluate every n epochs', numberFlag('--eval-every'))
+    .option('--bench-epochs <n>', 'benchmark mode: exactly n epochs, then one evaluation', numberFlag('--bench-epochs'))
+    .option('--dim <n>', 'embedding size (hyper.dim)', numberFlag('--dim'))
+    .option('--layers <n>', 'propagation layers (hyper.layers)', numberFlag('--layers'))
+    .option('--reg <x>', 'regularisation weight (hyper.reg)', numberFlag('--reg'))
+    .option('--hyper <key=value>', 'a model hyper-parameter (repeatable)', hyperFlag)
+    .option('--grid <key=v1,v2>', 'model selection on valid over these values (repeatable: a grid)', gridFlag)
+    .option('--no-backdoor', 'camrec: without the back-door adjustment (no diffusion, no codebook)')
+    .option('--no-frontdoor', 'camrec: without the front-door adjustment (no edge mask, no InfoNCE)')
+    .option('--no-diffusion', 'camrec: the codebook stratifies the semantic features directly (w/o DCD)')
+    .addOption(backend)
+    .option('--threads <n>', 'worker threads for kernels and evaluation', numberFlag('--threads'))
+    .option('--no-native', 'do not use the optional native kernels')
+    .option('--resume', 'continue from <out>/last.ckpt')
+    .option('--json', 'print one JSON result line on stdout')
+    .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']));
 }
 
 function reportError(err: unknown): number {

@@ -27,10 +27,10 @@ export interface ParamServerFlags {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-/** Where to listen: --listen host:port, else --host (default 127.0.0.1) and --port (default 50051). */
-export function listenAddress(f: ParamServerFlags): { host: string; port: number } {
+/** Where to listen: --listen host:port, else --host (default 127.0.0.1) and --port (default `defaultPort`). */
+export function listenAddress(f: Pick<ParamServerFlags, 'host' | 'port' | 'listen'>, defaultPort = 50051): { host: string; port: number } {
   let host = f.host ?? '127.0.0.1';
-  let port = f.port ?? 50051;
+  let port = f.port ?? defaultPort;
   if (f.listen) {
     const at = f.listen.lastIndexOf(':');
     if (at <= 0) throw new ConfigError(`flag --listen: '${f.listen}' is not host:port`);
@@ -42,13 +42,18 @@ export function listenAddress(f: ParamServerFlags): { host: string; port: number
   return { host, port };
 }
 
+/** Refuses an open (non-loopback) listener without a token unless --insecure (DESIGN.md §5). */
+export function checkOpenListener(host: string, token: string | undefined, insecure: boolean | undefined, tokenEnv: string): void {
+  if (!LOOPBACK.has(host) && !token && !insecure) {
+    throw new ConfigError(`refusing to listen on ${host} without a token: give --token-file (or ${tokenEnv}) or --insecure`);
+  }
+}
+
 /** Refuses a bad shard index and an open (non-loopback) listener without a token unless --insecure (DESIGN.md §5). */
 export function checkFlags(f: ParamServerFlags, host: string, token: string | undefined): void {
   if (!Number.isInteger(f.shards) || f.shards < 1) throw new ConfigError(`flag --shards: ${f.shards} is not a positive integer`);
   if (!Number.isInteger(f.shard) || f.shard < 0 || f.shard >= f.shards) throw new ConfigError(`flag --shard: ${f.shard} is not in [0, ${f.shards})`);
-  if (!LOOPBACK.has(host) && !token && !f.insecure) {
-    throw new ConfigError(`refusing to listen on ${host} without a token: give --token-file (or CAMREC_PS_TOKEN) or --insecure`);
-  }
+  checkOpenListener(host, token, f.insecure, 'CAMREC_PS_TOKEN');
   if (f.maxMessageMb !== undefined && !(f.maxMessageMb > 0)) throw new ConfigError(`flag --max-message-mb: ${f.maxMessageMb} is not positive`);
 }
 

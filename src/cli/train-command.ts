@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ZodType } from 'zod';
 import { basename, join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import { terminalProgress } from './progress.js';
 import { gitCommit, lockfileHash, packageVersion } from './provenance.js';
 import { openEvaluator } from './evaluator.js';
 import { gridPoints, searchGrid } from './grid.js';
+import { checkDistributable, parseDistributed, runLocalCluster } from './local-cluster.js';
 
 /** Flags that are the model's hyper-parameters, gathered under `hyper`. */
 const HYPER_FLAGS = ['dim', 'layers', 'reg'] as const;
@@ -49,6 +51,7 @@ export function checkHyper(model: { readonly name: string; readonly hyper: ZodTy
 }
 
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
+  if (opts.distributed !== undefined) return trainDistributed(opts);
   const cfg = loadTrainConfig(opts);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const model = models.get(cfg.model);
@@ -61,16 +64,10 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   log.info(backend, 'backend');
   const data = await loadDataset(cfg.data);
   for (const m of data.modalities) if (m.standIn) log.warn({ modality: m.name, provenance: m.provenance }, 'stand-in features');
-  const outDir = resolve(cfg.out ?? join('runs', `${cfg.model}-${basename(resolve(cfg.data))}-${timestamp()}`));
+  const outDir = runDirPath(cfg);
   const root = new RunDir(outDir);
   root.writeJson('config.json', cfg);
-  const provenance = {
-    camrec: packageVersion(),
-    gitCommit: gitCommit(),
-    lockfileSha256: lockfileHash(),
-    node: process.version,
-    ...backend,
-  };
+  const provenance = runProvenance(backend);
   const seeds = cfg.seeds ?? [cfg.seed];
   const evaluator = await openEvaluator(cfg, threads);
   const results: SeedResult[] = [];
@@ -99,6 +96,27 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   return 0;
 }
 
+/** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
+async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
+  const { distributed, tasksPerStep, nats, ...rest } = opts;
+  const cluster = parseDistributed(String(distributed));
+  const cfg = loadTrainConfig(rest);
+  checkDistributable(cfg, '--distributed');
+  checkHyper(models.get(cfg.model), cfg.hyper);
+  const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+  const out = runDirPath(cfg);
+  const coordinatorFlags = [
+    ...(tasksPerStep !== undefined ? ['--tasks-per-step', String(tasksPerStep)] : []),
+    ...(typeof nats === 'string' ? ['--nats', nats] : []),
+  ];
+  const code = await runLocalCluster({ cluster, cfg: { ...cfg, out }, coordinatorFlags, log });
+  if (code !== 0) return code; // the coordinator has said why on stderr
+  const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as SeedResult;
+  report(cfg, out, [result], log);
+  if (cfg.json) process.stdout.write(`${JSON.stringify({ out, ...result })}\n`);
+  return 0;
+}
+
 function writeSummary(root: RunDir, results: SeedResult[]) {
   const summary = {
     seeds: results.map((r) => r.seed),
@@ -123,6 +141,22 @@ function report(cfg: TrainConfig, outDir: string, results: SeedResult[], log: Re
     { out: outDir, seeds: results.map((r) => r.seed), validRecall20: formatMeanStd(valid['recall@20']) },
     `${cfg.model} test (best valid epoch): ${line}`,
   );
+}
+
+/** The run directory: --out, else runs/<model>-<data>-<time>. */
+export function runDirPath(cfg: Pick<TrainConfig, 'out' | 'model' | 'data'>): string {
+  return resolve(cfg.out ?? join('runs', `${cfg.model}-${basename(resolve(cfg.data))}-${timestamp()}`));
+}
+
+/** Facts about the environment recorded in result.json. */
+export function runProvenance(backend: object): Record<string, unknown> {
+  return {
+    camrec: packageVersion(),
+    gitCommit: gitCommit(),
+    lockfileSha256: lockfileHash(),
+    node: process.version,
+    ...backend,
+  };
 }
 
 function timestamp(): string {

@@ -1,0 +1,145 @@
+/**
+ * `camrec coordinator --shards a,b,... [--port P] [--tasks-per-step T] [--nats URL] <train flags>`: runs one
+ * training job over parameter-server shards and the workers that join (docs/distributed.md). It initialises the
+ * shards' tables, serves the worker protocol, commits each bsp step on every shard, evaluates from the shards'
+ * tables and writes the same run directory as `camrec train`. It prints one JSON line on stdout once it listens
+ * ({"port", "out", "job"}), and with --json the result line at the end.
+ */
+import { availableParallelism, hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
+import { CoordinatorJob, CoordinatorServer } from '../coordinator/index.js';
+import { loadDataset } from '../data/index.js';
+import { CamrecError, ConfigError } from '../errors/index.js';
+import { InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
+import { models } from '../models/index.js';
+import { RemoteParamStore } from '../paramserver/index.js';
+import { adagrad, adam, RunDir, type SeedResult } from '../train/index.js';
+import { openEvaluator } from './evaluator.js';
+import { makeLogger } from './log.js';
+import { checkDistributable } from './local-cluster.js';
+import { checkOpenListener, listenAddress } from './paramserver-command.js';
+import { checkHyper, loadTrainConfig, runDirPath, runProvenance } from './train-command.js';
+
+/** The coordinator's own flags; everything else is a train flag. */
+export interface CoordinatorFlags {
+  shards?: string;
+  host?: string;
+  port?: number;
+  listen?: string;
+  insecure?: boolean;
+  tokenFile?: string;
+  job?: string;
+  nats?: string;
+  tasksPerStep?: number;
+  leaseMs?: number;
+  maxAttempts?: number;
+  workerTimeoutMs?: number;
+  heartbeatMs?: number;
+}
+
+const OWN_FLAGS = ['shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs'] as const;
+
+/** Splits the coordinator's flags from the train flags. */
+export function splitCoordinatorFlags(opts: Record<string, unknown>): { own: CoordinatorFlags; train: Record<string, unknown> } {
+  const own: Record<string, unknown> = {};
+  const train: Record<string, unknown> = { ...opts };
+  for (const k of OWN_FLAGS) {
+    if (train[k] !== undefined) own[k] = train[k];
+    delete train[k];
+  }
+  return { own: own as CoordinatorFlags, train };
+}
+
+/** `host:port,host:port` → addresses. */
+export function parseAddresses(flag: string, v: string | undefined): string[] {
+  if (!v) throw new ConfigError(`flag ${flag} is required: host:port of every shard, comma-separated`);
+  const list = v.split(',').map((s) => s.trim());
+  for (const a of list) if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(a)) throw new ConfigError(`flag ${flag}: '${a}' is not host:port`);
+  return list;
+}
+
+function positive(flag: string, v: number | undefined, dflt: number): number {
+  const x = v ?? dflt;
+  if (!(Number.isInteger(x) && x >= 1)) throw new ConfigError(`flag ${flag}: ${x} is not a positive integer`);
+  return x;
+}
+
+export async function coordinatorCommand(opts: Record<string, unknown>): Promise<number> {
+  const { own, train } = splitCoordinatorFlags(opts);
+  const cfg = loadTrainConfig(train);
+  checkDistributable(cfg, 'camrec coordinator');
+  const shards = parseAddresses('--shards', own.shards);
+  const { host, port } = listenAddress(own, 50050);
+  const token = own.tokenFile ? readFileSync(own.tokenFile, 'utf8').trim() : process.env.CAMREC_TOKEN || undefined;
+  checkOpenListener(host, token, own.insecure, 'CAMREC_TOKEN');
+  const job = own.job ?? `${cfg.model}-${Date.now().toString(36)}`;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ConfigError(`flag --job: '${job}' is not 1-64 of [A-Za-z0-9_-]`);
+  const settings = {
+    tasksPerStep: positive('--tasks-per-step', own.tasksPerStep, 4),
+    leaseMs: positive('--lease-ms', own.leaseMs, 120_000),
+    maxAttempts: positive('--max-attempts', own.maxAttempts, 5),
+    workerTimeoutMs: positive('--worker-timeout-ms', own.workerTimeoutMs, 30_000),
+    heartbeatMs: positive('--heartbeat-ms', own.heartbeatMs, 1000),
+  };
+
+  const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+  const model = models.get(cfg.model);
+  checkHyper(model, cfg.hyper);
+  const threads = cfg.threads ?? availableParallelism();
+  await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });
+  const backend = { ...(await initBackend(cfg.backend)), native: nativeKernels()?.isa() ?? null };
+  const data = await loadDataset(cfg.data);
+  const outDir = runDirPath(cfg);
+  const dir = new RunDir(outDir);
+  dir.writeJson('config.json', cfg);
+  const hyper = model.hyper.parse(cfg.hyper) as Record<string, unknown>;
+  const store = await RemoteParamStore.connect({
+    addresses: shards,
+    specs: model.tables(data, hyper),
+    optimizer: cfg.optimizer === 'adam' ? adam(cfg.lr) : adagrad(cfg.lr),
+    seed: cfg.seed,
+    consistency: { mode: 'bsp' },
+    clientId: `coordinator-${hostname()}-${process.pid}`,
+    token,
+  });
+  const closers: (() => Promise<unknown> | void)[] = [() => store.close()];
+  try {
+    const bus: EventBus = own.nats ? await NatsEventBus.connect({ servers: own.nats, name: `coordinator-${job}`, log }, { log }) : new InMemoryEventBus();
+    closers.push(() => bus.close());
+    const evaluator = await openEvaluator(cfg, threads);
+    closers.push(() => evaluator.close());
+    const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: 'bsp', events: bus.mode } };
+    const coordinator = new CoordinatorJob({ job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, ...settings });
+    closers.push(() => coordinator.close());
+    const server = await CoordinatorServer.start({ job: coordinator, host, port, token, log });
+    closers.push(() => server.shutdown());
+    process.stdout.write(`${JSON.stringify({ port: server.port, out: outDir, job })}\n`);
+    const stop = (signal: string) => coordinator.abort(`coordinator stopped by ${signal}`);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    await coordinator.start();
+    let result: SeedResult;
+    try {
+      result = await coordinator.result;
+    } catch (err) {
+      const cause = (err as Error).cause;
+      if (cause instanceof CamrecError) throw cause;
+      process.stderr.write(`camrec: job ${job} failed: ${(err as Error).message}\n`);
+      return 1;
+    } finally {
+      await waitFor(() => coordinator.allWorkersTold(), 2 * settings.heartbeatMs + 1000);
+    }
+    log.info({ out: outDir, test: result.test }, `${cfg.model} (distributed) test at best valid epoch ${result.bestEpoch}`);
+    if (cfg.json) process.stdout.write(`${JSON.stringify({ out: outDir, ...result })}\n`);
+    return 0;
+  } finally {
+    for (const close of closers.reverse()) await close();
+  }
+}
+
+/** Resolves once `done()` holds or after `ms`. */
+async function waitFor(done: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+}

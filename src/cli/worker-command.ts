@@ -1,0 +1,47 @@
+/**
+ * `camrec worker --coordinator host:port [--shards a,b,...] [--data DIR]`: a stateless worker (docs/distributed.md).
+ * It takes the job from the coordinator, loads the dataset itself, and runs tasks until the coordinator says stop;
+ * SIGTERM/SIGINT make it finish its current task, leave and exit. With --json it prints its totals on stdout.
+ */
+import { readFileSync } from 'node:fs';
+import type { BackendChoice } from '../compute/index.js';
+import { runWorker } from '../worker/index.js';
+import { parseAddresses } from './coordinator-command.js';
+import { makeLogger } from './log.js';
+
+export interface WorkerFlags {
+  coordinator: string;
+  shards?: string;
+  data?: string;
+  id?: string;
+  tokenFile?: string;
+  threads?: number;
+  native?: boolean;
+  backend?: BackendChoice;
+  json?: boolean;
+  logLevel?: string;
+}
+
+export async function workerCommand(f: WorkerFlags): Promise<number> {
+  const [coordinator] = parseAddresses('--coordinator', f.coordinator);
+  const shards = f.shards ? parseAddresses('--shards', f.shards) : undefined;
+  const token = f.tokenFile ? readFileSync(f.tokenFile, 'utf8').trim() : process.env.CAMREC_TOKEN || undefined;
+  const log = makeLogger(f.json && (f.logLevel ?? 'info') === 'info' ? 'warn' : (f.logLevel ?? 'info'));
+  const stop = new AbortController();
+  process.once('SIGTERM', () => stop.abort());
+  process.once('SIGINT', () => stop.abort());
+  const summary = await runWorker({
+    coordinator,
+    shards,
+    dataDir: f.data,
+    id: f.id,
+    token,
+    threads: f.threads,
+    native: f.native !== false && process.env.CAMREC_NATIVE !== '0',
+    backend: f.backend,
+    signal: stop.signal,
+    log,
+  });
+  if (f.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
+}

@@ -1,0 +1,550 @@
+/**
+ * The coordinator process's job (docs/distributed.md): it feeds the pure policy (policy.ts) one event at a time and
+ * carries out its actions in order — draws each epoch's batches, hands tasks to workers, commits each bsp step on
+ * every shard, evaluates from the shards' tables, writes the same run directory as single-process training
+ * (config.json is the caller's; metrics.jsonl, best.ckpt, last.ckpt, result.json here) and publishes job events.
+ * The gRPC handlers (server.ts) only translate messages to the calls below.
+ */
+import type { Logger } from 'pino';
+import type { TrainConfig } from '../config/index.js';
+import type { Dataset } from '../data/types.js';
+import type { EventBus, EventData, EventKind } from '../events/index.js';
+import type { Batch, Model, Prepared } from '../models/types.js';
+import type { RemoteParamStore } from '../paramserver/index.js';
+import {
+  adagrad,
+  adam,
+  checkpointMeta,
+  describeDataset,
+  evaluateSplit,
+  initialEarlyStop,
+  TrainSampler,
+  trainingIdentity,
+  writeCheckpoint,
+  type RunDir,
+  type SeedResult,
+  type SplitEvaluator,
+  type StoppedBy,
+  type TrainerState,
+} from '../train/index.js';
+import { begin, decide, type Action, type Event, type PolicyConfig, type State } from './policy.js';
+import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModel = Model<any, any>;
+
+export interface JobOptions {
+  /** The job id in event subjects. */
+  readonly job: string;
+  readonly cfg: Readonly<TrainConfig>;
+  readonly data: Dataset;
+  readonly model: AnyModel;
+  /** Connected to every shard (their tables initialised). */
+  readonly store: RemoteParamStore;
+  /** Shard i's address as workers reach it. */
+  readonly shards: readonly string[];
+  readonly dir: RunDir;
+  readonly evaluator: SplitEvaluator;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  /** Recorded in result.json as the single-process trainer does. */
+  readonly provenance: Record<string, unknown>;
+  readonly tasksPerStep: number;
+  readonly leaseMs: number;
+  readonly maxAttempts: number;
+  /** A worker not heard from for this long is dropped and its leases re-queued. */
+  readonly workerTimeoutMs: number;
+  readonly heartbeatMs: number;
+  /** Tests: each committed step's loss and parts. */
+  readonly onStep?: (s: CommittedStep) => void;
+  /** Tests: each lease handed out. */
+  readonly onLease?: (l: { worker: string; task: Task; attempt: number }) => void;
+}
+
+export interface CommittedStep {
+  readonly epoch: number;
+  readonly step: number;
+  /** The parameter server's step it became. */
+  readonly psStep: number;
+  readonly loss: number;
+  readonly parts: Readonly<Record<string, number>>;
+  readonly tasks: readonly { index: number; attempt: number; worker: string }[];
+}
+
+/** A task as a worker receives it: its triples, and the whole batch when it computes the batch terms. */
+export interface LeasedTask {
+  readonly task: Task;
+  readonly attempt: number;
+  readonly psStep: number;
+  readonly batch: Batch;
+  readonly whole: Batch | null;
+  readonly deadlineMs: number;
+}
+
+export type LeaseOutcome =
+  | { readonly kind: 'task'; readonly lease: LeasedTask }
+  | { readonly kind: 'wait'; readonly reason: string }
+  | { readonly kind: 'stop'; readonly reason: string }
+  | { readonly kind: 'rejected'; readonly reason: string };
+
+export interface TaskReport {
+  readonly worker: string;
+  readonly task: TaskRef;
+  readonly attempt: number;
+  readonly loss: number;
+  readonly parts: Readonly<Record<string, number>>;
+  /** Set when the task failed on the worker. */
+  readonly error?: string;
+}
+
+/** The task that computes the step's batch terms over the whole batch (docs/distributed.md). */
+export const BATCH_TERMS_TASK = 0;
+
+const TICK_MS = 100;
+
+export class CoordinatorJob {
+  private state!: State;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly sampler: TrainSampler;
+  private readonly prep: Prepared;
+  private readonly hyper: Record<string, unknown>;
+  private readonly log: Logger;
+  private readonly seed: number;
+  private batches: Batch[] = [];
+  private committed: number;
+  /** Parts reported by the accepted results of the current step, by task index. */
+  private stepParts: Record<string, number>[] = [];
+  private epochParts: Record<string, number> = {};
+  private epochStarted = 0;
+  private epochSampling = 0;
+  private epochLeased = false;
+  private epochTrainSeconds = 0;
+  private lastValid: { metrics: Record<string, number>; seconds: number } | null = null;
+  private readonly trainer: TrainerState = { epoch: 0, earlyStop: initialEarlyStop, bestValid: null, bestTest: null, epochTrainSeconds: [], evalSeconds: [] };
+  private readonly lastSeen = new Map<string, number>();
+  private readonly toldStop = new Set<string>();
+  private changed = deferred();
+  private timer: NodeJS.Timeout | null = null;
+  private watching = false;
+  private failed = false;
+  private readonly t0 = performance.now();
+  private settle!: { resolve: (r: SeedResult) => void; reject: (e: Error) => void };
+  /** Resolves with the run's result when the job finishes; rejects when it fails. */
+  readonly result: Promise<SeedResult>;
+
+  constructor(private readonly opts: JobOptions) {
+    this.seed = opts.cfg.seed;
+    this.log = opts.log.child({ component: 'coordinator', job: opts.job });
+    this.hyper = opts.model.hyper.parse(opts.cfg.hyper) as Record<string, unknown>;
+    this.prep = opts.model.prepare(opts.data, this.hyper, { seed: this.seed });
+    this.sampler = new TrainSampler(opts.data, this.seed, opts.cfg.batch);
+    this.committed = opts.store.step;
+    this.result = new Promise<SeedResult>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.result.catch(() => undefined);
+  }
+
+  get policyConfig(): PolicyConfig {
+    const c = this.opts.cfg;
+    return {
+      tasksPerStep: this.opts.tasksPerStep,
+      leasing: 'policy',
+      leaseMs: this.opts.leaseMs,
+      maxAttempts: this.opts.maxAttempts,
+      stepSizes: stepSizes(this.sampler.pairs, c.batch),
+      maxEpochs: c.epochs,
+      patience: c.patience,
+      evalEvery: c.evalEvery,
+      selectMetric: c.selectMetric,
+    };
+  }
+
+  /** What a worker needs to take part (the GetJob reply). */
+  spec() {
+    const c = this.opts.cfg;
+    return {
+      job: this.opts.job,
+      model: this.opts.model.name,
+      hyper: this.hyper,
+      seed: this.seed,
+      dataDir: this.opts.data.dir,
+      datasetChecksum: this.opts.data.checksum,
+      optimizer: c.optimizer === 'adam' ? adam(c.lr) : adagrad(c.lr),
+      shards: [...this.opts.shards],
+      consistency: 'bsp',
+      backend: c.backend,
+      heartbeatMs: this.opts.heartbeatMs,
+      tasksPerStep: this.opts.tasksPerStep,
+    };
+  }
+
+  /** Starts the job: its first epoch opens and the worker watchdog runs. */
+  async start(): Promise<void> {
+    const sizes = this.policyConfig.stepSizes;
+    this.emit('started', {
+      model: this.opts.model.name,
+      dataset: this.opts.data.name,
+      maxEpochs: this.opts.cfg.epochs,
+      stepsPerEpoch: sizes.length,
+      tasksPerStep: this.opts.tasksPerStep,
+      configHash: trainingIdentity(this.opts.cfg, this.seed),
+    });
+    await this.enqueue(async () => {
+      const d = begin(this.policyConfig, Date.now());
+      this.state = d.state;
+      await this.carryOut(d.actions, null);
+    });
+    this.timer = setInterval(() => void this.watch(), TICK_MS);
+  }
+
+  /** Ends the job as failed (the coordinator is stopping): the open step is aborted, workers are told to stop. */
+  abort(reason: string): void {
+    void this.enqueue(() => this.failJob(reason));
+  }
+
+  /** Stops the watchdog and releases what `prepare` built. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.prep.release();
+  }
+
+  /** True when every worker that joined has been told to stop (or has gone). */
+  allWorkersTold(): boolean {
+    return [...this.lastSeen.keys()].every((w) => this.toldStop.has(w));
+  }
+
+  async join(worker: string): Promise<{ admitted: boolean; reason: string }> {
+    this.seen(worker);
+    const actions = await this.feed({ kind: 'workerJoined', worker, now: Date.now() });
+    const stop = actions.find((a) => a.kind === 'stop');
+    if (stop) this.toldStop.add(worker);
+    return stop ? { admitted: false, reason: 'the job is over' } : { admitted: true, reason: '' };
+  }
+
+  heartbeat(worker: string): { stop: boolean; rejoin: boolean } {
+    const over = this.state.phase === 'finished' || this.state.phase === 'failed';
+    if (over) {
+      this.toldStop.add(worker);
+      return { stop: true, rejoin: false };
+    }
+    if (!this.state.workers.includes(worker)) return { stop: false, rejoin: true };
+    this.seen(worker);
+    return { stop: false, rejoin: false };
+  }
+
+  async leave(worker: string, reason: string): Promise<void> {
+    this.lastSeen.delete(worker);
+    const known = this.state.workers.includes(worker);
+    await this.feed({ kind: 'workerLeft', worker, now: Date.now() });
+    if (known) this.emit('worker.left', { worker, reason: reason || 'left' });
+  }
+
+  /** A task for `worker`, waiting up to `waitMs` while every task of the step is out or the job evaluates. */
+  async lease(worker: string, waitMs: number): Promise<LeaseOutcome> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      if (this.state.workers.includes(worker)) this.seen(worker);
+      const changed = this.changed.promise;
+      const actions = await this.feed({ kind: 'leaseRequested', worker, now: Date.now() });
+      const outcome = this.outcomeFor(worker, actions);
+      const left = until - Date.now();
+      if (outcome.kind !== 'wait' || left <= 0) return outcome;
+      await untilOr(changed, left);
+    }
+  }
+
+  async report(r: TaskReport): Promise<{ accepted: boolean; reason: string; stop: boolean }> {
+    this.seen(r.worker);
+    if (r.error) {
+      this.log.warn({ worker: r.worker, task: taskKey(r.task), attempt: r.attempt, error: r.error }, 'task failed on the worker; it is re-queued');
+      // A known worker joining again gives up what it holds: the policy re-queues it with attempt + 1.
+      await this.feed({ kind: 'workerJoined', worker: r.worker, now: Date.now() });
+      return { accepted: false, reason: 'failed on the worker', stop: this.over };
+    }
+    const actions = await this.feed({ kind: 'resultArrived', worker: r.worker, task: r.task, attempt: r.attempt, loss: r.loss, now: Date.now() }, r);
+    const ignored = actions.find((a) => a.kind === 'ignore');
+    return { accepted: !ignored, reason: ignored?.kind === 'ignore' ? ignored.reason : '', stop: this.over };
+  }
+
+  private get over(): boolean {
+    return this.state.phase === 'finished' || this.state.phase === 'failed';
+  }
+
+  private outcomeFor(worker: string, actions: readonly Action[]): LeaseOutcome {
+    for (const a of actions) {
+      if (a.kind === 'lease' && a.worker === worker) return { kind: 'task', lease: this.leased(a.task, a.attempt, a.deadline) };
+      if (a.kind === 'wait' && a.worker === worker) return { kind: 'wait', reason: a.reason };
+      if (a.kind === 'reject' && a.worker === worker) return { kind: 'rejected', reason: a.reason };
+      if (a.kind === 'stop' && a.worker === worker) {
+        this.toldStop.add(worker);
+        return { kind: 'stop', reason: this.state.phase === 'failed' ? 'the job failed' : 'the job finished' };
+      }
+    }
+    return { kind: 'wait', reason: 'nothing for this worker' };
+  }
+
+  private leased(task: Task, attempt: number, deadline: number): LeasedTask {
+    const global = this.batches[task.step];
+    return {
+      task,
+      attempt,
+      psStep: this.committed + 1,
+      batch: taskTriples(global, task),
+      whole: task.index === BATCH_TERMS_TASK ? global : null,
+      deadlineMs: Math.max(0, deadline - Date.now()),
+    };
+  }
+
+  private seen(worker: string): void {
+    this.lastSeen.set(worker, Date.now());
+  }
+
+  /** Expires leases (a tick) and drops workers silent for longer than the timeout. */
+  private async watch(): Promise<void> {
+    if (this.over || this.watching) return;
+    this.watching = true;
+    try {
+      await this.dropSilentWorkers();
+      await this.feed({ kind: 'tick', now: Date.now() });
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  private async dropSilentWorkers(): Promise<void> {
+    const now = Date.now();
+    for (const [worker, at] of this.lastSeen) {
+      if (now - at <= this.opts.workerTimeoutMs || !this.state.workers.includes(worker)) continue;
+      this.lastSeen.delete(worker);
+      this.log.warn({ worker, silentMs: now - at }, 'worker silent: dropped, its leases re-queued');
+      this.emit('worker.left', { worker, reason: `silent for ${now - at} ms` });
+      await this.feed({ kind: 'workerLeft', worker, now });
+    }
+  }
+
+  /** Runs `fn` after everything queued before it. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Feeds one event to the policy and carries out its actions, in order, before the next event. */
+  private feed(event: Event, report: TaskReport | null = null): Promise<readonly Action[]> {
+    return this.enqueue(async () => {
+      const d = decide(this.state, event);
+      this.state = d.state;
+      await this.carryOut(d.actions, report);
+      return d.actions;
+    });
+  }
+
+  private async carryOut(actions: readonly Action[], report: TaskReport | null): Promise<void> {
+    for (const a of actions) {
+      try {
+        await this.carry(a, report);
+      } catch (err) {
+        await this.failJob(`${a.kind}: ${(err as Error).message}`, err);
+        return;
+      }
+    }
+    if (actions.some((a) => a.kind !== 'wait' && a.kind !== 'lease' && a.kind !== 'ignore')) this.wake();
+  }
+
+  private wake(): void {
+    const c = this.changed;
+    this.changed = deferred();
+    c.resolve();
+  }
+
+  private async carry(a: Action, report: TaskReport | null): Promise<void> {
+    switch (a.kind) {
+      case 'admit':
+        this.emit('worker.joined', { worker: a.worker });
+        return this.log.info({ worker: a.worker }, 'worker joined');
+      case 'reject':
+      case 'wait':
+      case 'stop':
+        return;
+      case 'startEpoch': {
+        const t = performance.now();
+        this.batches = this.sampler.epoch(a.epoch);
+        this.epochParts = {};
+        this.epochSampling = performance.now() - t;
+        this.epochLeased = false;
+        return this.emit('epoch', { epoch: a.epoch, state: 'started' });
+      }
+      case 'startStep':
+        this.stepParts = a.tasks.map(() => ({}));
+        return;
+      case 'lease':
+        // The epoch's time runs from its first lease (not from waiting for workers), sampling included as one process's.
+        if (!this.epochLeased) this.epochStarted = performance.now() - this.epochSampling;
+        this.epochLeased = true;
+        this.opts.onLease?.({ worker: a.worker, task: a.task, attempt: a.attempt });
+        return this.taskEvent(a.task, a.attempt, a.worker, 'leased');
+      case 'requeue':
+        this.log.info({ task: taskKey(a.task), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'task re-queued');
+        return this.taskEvent(a.task, a.attempt, a.worker, 'requeued', a.reason);
+      case 'accept':
+        if (report) this.stepParts[a.task.index] = { ...report.parts };
+        return this.taskEvent(a.task, a.attempt, a.worker, 'accepted');
+      case 'ignore':
+        this.log.debug({ task: taskKey(a.task), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'result ignored');
+        return this.taskEvent(a.task, a.attempt, a.worker, 'ignored', a.reason);
+      case 'commitStep':
+        return this.commitStep(a);
+      case 'evaluate':
+        this.epochTrainSeconds = (performance.now() - this.epochStarted) / 1000;
+        // Outside the event queue: workers asking meanwhile are told to wait ('evaluating').
+        setImmediate(() => void this.evaluateEpoch(a.epoch));
+        return;
+      case 'ignoreEval':
+        return this.log.warn({ epoch: a.epoch, reason: a.reason }, 'evaluation result ignored');
+      case 'epochEnd':
+        return this.epochEnd(a);
+      case 'finish':
+        return this.finish(a.reason);
+      case 'fail':
+        return this.failJob(a.reason);
+    }
+  }
+
+  private taskEvent(t: TaskRef, attempt: number, worker: string, state: 'leased' | 'accepted' | 'requeued' | 'ignored', reason?: string): void {
+    this.emit('task', { epoch: t.epoch, step: t.step, index: t.index, attempt, worker, state, ...(reason ? { reason } : {}) });
+  }
+
+  private async commitStep(a: Action & { kind: 'commitStep' }): Promise<void> {
+    const psStep = this.committed + 1;
+    await this.opts.store.commitStep(
+      psStep,
+      a.tasks.map((t) => taskKey({ epoch: a.epoch, step: a.step, index: t.index })),
+    );
+    this.committed = psStep;
+    const parts: Record<string, number> = {};
+    for (const p of this.stepParts) for (const [k, v] of Object.entries(p)) parts[k] = (parts[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(parts)) this.epochParts[k] = (this.epochParts[k] ?? 0) + v;
+    this.log.debug({ epoch: a.epoch, step: a.step, psStep, loss: a.loss }, 'step committed');
+    this.opts.onStep?.({ epoch: a.epoch, step: a.step, psStep, loss: a.loss, parts, tasks: a.tasks.map(({ index, attempt, worker }) => ({ index, attempt, worker })) });
+  }
+
+  private evalInputs() {
+    return { model: this.opts.model, store: this.opts.store, prep: this.prep, hyper: this.hyper, data: this.opts.data, evaluator: this.opts.evaluator };
+  }
+
+  private async evaluateEpoch(epoch: number): Promise<void> {
+    let metrics: Record<string, number>;
+    try {
+      const valid = await evaluateSplit('valid', this.evalInputs());
+      this.lastValid = { metrics: valid.metrics, seconds: valid.seconds };
+      metrics = valid.metrics;
+    } catch (err) {
+      await this.enqueue(() => this.failJob(`evaluation of epoch ${epoch}: ${(err as Error).message}`, err));
+      return;
+    }
+    await this.feed({ kind: 'evalDone', epoch, metrics, now: Date.now() });
+  }
+
+  /** The single-process trainer's epoch record: metrics.jsonl, test metrics and best.ckpt when improved, last.ckpt. */
+  private async epochEnd(a: Action & { kind: 'epochEnd' }): Promise<void> {
+    const steps = this.policyConfig.stepSizes.length;
+    const trainSeconds = a.metrics ? this.epochTrainSeconds : (performance.now() - this.epochStarted) / 1000;
+    const s = this.trainer;
+    s.epochTrainSeconds.push(trainSeconds);
+    s.epoch = a.epoch;
+    s.earlyStop = { ...this.state.earlyStop };
+    const line: Record<string, unknown> = {
+      epoch: a.epoch,
+      loss: a.loss,
+      parts: Object.fromEntries(Object.entries(this.epochParts).map(([k, v]) => [k, v / steps])),
+      trainSeconds,
+    };
+    this.emit('epoch', { epoch: a.epoch, state: 'ended', loss: Number.isFinite(a.loss) ? a.loss : null, seconds: trainSeconds });
+    if (a.metrics && this.lastValid) {
+      s.evalSeconds.push(this.lastValid.seconds);
+      line.valid = a.metrics;
+      line.evalSeconds = this.lastValid.seconds;
+      this.emit('metrics', { epoch: a.epoch, split: 'valid', metrics: a.metrics });
+      if (a.improved) {
+        const test = await evaluateSplit('test', this.evalInputs());
+        line.test = test.metrics;
+        line.testEvalSeconds = test.seconds;
+        s.bestValid = a.metrics;
+        s.bestTest = test.metrics;
+        this.emit('metrics', { epoch: a.epoch, split: 'test', metrics: test.metrics });
+        await this.checkpoint('best', a.epoch);
+      }
+      const sel = this.opts.cfg.selectMetric;
+      this.log.info({ epoch: a.epoch, loss: a.loss, [sel]: a.metrics[sel], best: s.earlyStop.best, bestEpoch: s.earlyStop.bestEpoch }, 'epoch');
+    } else {
+      this.log.info({ epoch: a.epoch, loss: a.loss }, 'epoch');
+    }
+    this.opts.dir.appendMetrics(line);
+    await this.checkpoint('last', a.epoch);
+  }
+
+  private async checkpoint(which: 'best' | 'last', epoch: number): Promise<void> {
+    const { cfg, data, model } = this.opts;
+    const path = this.opts.dir.file(`${which}.ckpt`);
+    const meta = checkpointMeta(cfg, this.seed, data, model, this.hyper, epoch, this.trainer);
+    writeCheckpoint(path, { meta, store: await this.opts.store.exportState() });
+    this.emit('checkpoint', { epoch, which, path });
+  }
+
+  private finish(reason: StoppedBy): void {
+    const s = this.trainer;
+    if (!s.bestValid || !s.bestTest) {
+      void this.failJob('training ended without an evaluation');
+      return;
+    }
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : 0);
+    const result: SeedResult = {
+      seed: this.seed,
+      model: this.opts.model.name,
+      hyper: this.hyper,
+      dataset: describeDataset(this.opts.data),
+      epochsRun: s.epoch,
+      bestEpoch: s.earlyStop.bestEpoch,
+      stoppedBy: reason,
+      valid: s.bestValid,
+      test: s.bestTest,
+      meanEpochTrainSeconds: mean(s.epochTrainSeconds),
+      meanEvalSeconds: mean(s.evalSeconds),
+      totalSeconds: (performance.now() - this.t0) / 1000,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      provenance: this.opts.provenance,
+    };
+    this.opts.dir.writeJson('result.json', result);
+    this.emit('finished', { reason, epochs: s.epoch, bestEpoch: s.earlyStop.bestEpoch, valid: s.bestValid, test: s.bestTest });
+    this.log.info({ reason, epochs: s.epoch, bestEpoch: s.earlyStop.bestEpoch }, 'job finished');
+    this.settle.resolve(result);
+  }
+
+  /** The job fails: the open step is aborted on every shard (best effort), workers are told to stop. */
+  private async failJob(reason: string, cause?: unknown): Promise<void> {
+    if (this.failed) return;
+    this.failed = true;
+    if (this.state.phase !== 'failed') this.state = { ...this.state, phase: 'failed', tasks: [], book: [], taskLoss: [] };
+    await this.opts.store.abortStep(this.committed + 1).catch((err: unknown) => this.log.warn({ err }, 'abort failed'));
+    this.emit('failed', { reason });
+    this.log.error({ reason, err: cause }, 'job failed');
+    this.settle.reject(new Error(reason, { cause }));
+    this.wake();
+  }
+
+  private emit<K extends EventKind>(kind: K, data: EventData<K>): void {
+    this.opts.bus.publish(this.opts.job, kind, data).catch((err: unknown) => this.log.warn({ err, kind }, 'event not published'));
+  }
+}
+
+/** Resolves when `p` does or after `ms`, whichever comes first, leaving no timer behind. */
+function untilOr(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

@@ -1,0 +1,218 @@
+/**
+ * The coordinator's gRPC service (proto/coordinator.proto): each handler translates a message into a call on the
+ * job (job.ts, which feeds the pure policy) and its outcome back into a message, nothing more. Status codes: a
+ * malformed request → INVALID_ARGUMENT, a newer protocol → FAILED_PRECONDITION, a missing or wrong token →
+ * UNAUTHENTICATED, shutting down → UNAVAILABLE.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { bytesOf } from '../paramserver/index.js';
+import type { Batch } from '../models/types.js';
+import type { CoordinatorJob, LeaseOutcome } from './job.js';
+import {
+  COORDINATOR_PROTOCOL_VERSION,
+  coordinatorService,
+  type GetJobRequest,
+  type HeartbeatReply,
+  type HeartbeatRequest,
+  type JobSpec,
+  type JoinReply,
+  type JoinRequest,
+  type LeaseReply,
+  type LeaseRequest,
+  type LeaveReply,
+  type LeaveRequest,
+  type ReportReply,
+  type ReportRequest,
+  type TriplesMsg,
+} from './proto.js';
+
+export interface CoordinatorServerOptions {
+  readonly job: CoordinatorJob;
+  /** Default 127.0.0.1: loopback only. */
+  readonly host?: string;
+  /** 0 (default): any free port; `port` on the started server says which. */
+  readonly port?: number;
+  /** When set, every call must carry `authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** The longest a Lease call waits for a task (default 1 s). */
+  readonly maxLeaseWaitMs?: number;
+  readonly log: Logger;
+}
+
+/** A request the coordinator cannot act on. */
+export class BadRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequest';
+  }
+}
+
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export class CoordinatorServer {
+  private stopping = false;
+  private readonly log: Logger;
+  private readonly token: Buffer | null;
+
+  private constructor(
+    private readonly opts: CoordinatorServerOptions,
+    private readonly server: grpc.Server,
+    readonly port: number,
+  ) {
+    this.log = opts.log.child({ component: 'coordinator-server' });
+    this.token = opts.token ? Buffer.from(`Bearer ${opts.token}`) : null;
+  }
+
+  static async start(opts: CoordinatorServerOptions): Promise<CoordinatorServer> {
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+    const host = opts.host ?? '127.0.0.1';
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    const s = new CoordinatorServer(opts, server, port);
+    server.addService(coordinatorService().service, s.handlers());
+    s.log.info({ host, port }, 'serving');
+    return s;
+  }
+
+  /** Stops taking calls and waits (up to `graceMs`) for those in flight. */
+  async shutdown(graceMs = 2000): Promise<void> {
+    this.stopping = true;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private handlers(): grpc.UntypedServiceImplementation {
+    const job = this.opts.job;
+    return {
+      GetJob: this.unary((r: GetJobRequest): JobSpec => {
+        checkVersion(r.protocolVersion);
+        const spec = job.spec();
+        return {
+          ...spec,
+          protocolVersion: COORDINATOR_PROTOCOL_VERSION,
+          hyperJson: JSON.stringify(spec.hyper),
+          optimizerJson: JSON.stringify(spec.optimizer),
+        };
+      }),
+      Join: this.unary(async (r: JoinRequest): Promise<JoinReply> => {
+        checkVersion(r.protocolVersion);
+        return job.join(workerId(r.worker));
+      }),
+      Heartbeat: this.unary((r: HeartbeatRequest): HeartbeatReply => job.heartbeat(workerId(r.worker))),
+      Lease: this.unary(async (r: LeaseRequest): Promise<LeaseReply> => {
+        const wait = Math.min(r.waitMs, this.opts.maxLeaseWaitMs ?? 1000);
+        return leaseReply(await job.lease(workerId(r.worker), wait));
+      }),
+      Report: this.unary((r: ReportRequest): Promise<ReportReply> =>
+        job.report({
+          worker: workerId(r.worker),
+          task: { epoch: r.epoch, step: r.step, index: r.index },
+          attempt: r.attempt,
+          loss: r.loss,
+          parts: r.parts,
+          error: r.error || undefined,
+        }),
+      ),
+      Leave: this.unary(async (r: LeaveRequest): Promise<LeaveReply> => {
+        await job.leave(workerId(r.worker), r.reason);
+        return {};
+      }),
+    };
+  }
+
+  /** A unary handler: checks the token, runs `fn`, answers its result or its error's status. */
+  private unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const denied = this.deny(call.metadata);
+      if (denied) return callback(denied);
+      let out: Res | Promise<Res>;
+      try {
+        out = fn(call.request);
+      } catch (err) {
+        return callback(this.toStatus(err));
+      }
+      Promise.resolve(out).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(this.toStatus(err)),
+      );
+    };
+  }
+
+  private deny(md: grpc.Metadata): Partial<grpc.StatusObject> | null {
+    if (this.stopping) return { code: grpc.status.UNAVAILABLE, details: 'the coordinator is shutting down' };
+    if (!this.token) return null;
+    const got = md.get('authorization')[0];
+    const given = Buffer.from(typeof got === 'string' ? got : '');
+    if (given.length === this.token.length && timingSafeEqual(given, this.token)) return null;
+    return { code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong token' };
+  }
+
+  private toStatus(err: unknown): Partial<grpc.StatusObject> {
+    const e = err as Error;
+    if (err instanceof BadRequest) return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
+    if (err instanceof VersionMismatch) return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
+    this.log.error({ err }, 'internal error');
+    return { code: grpc.status.INTERNAL, details: e?.message ?? String(err) };
+  }
+}
+
+class VersionMismatch extends Error {}
+
+function checkVersion(v: number): void {
+  if (v !== COORDINATOR_PROTOCOL_VERSION) {
+    throw new VersionMismatch(`worker speaks coordinator protocol ${v}, this coordinator ${COORDINATOR_PROTOCOL_VERSION}`);
+  }
+}
+
+function workerId(w: string): string {
+  if (!/^[A-Za-z0-9_.:@-]{1,128}$/.test(w)) throw new BadRequest(`worker id '${w.slice(0, 140)}' is not 1-128 of [A-Za-z0-9_.:@-]`);
+  return w;
+}
+
+function triples(b: Batch): TriplesMsg {
+  return { users: bytesOf(b.users), pos: bytesOf(b.pos), neg: bytesOf(b.neg) };
+}
+
+function leaseReply(o: LeaseOutcome): LeaseReply {
+  switch (o.kind) {
+    case 'wait':
+      return { wait: { reason: o.reason } };
+    case 'stop':
+      return { stop: { reason: o.reason } };
+    case 'rejected':
+      return { rejected: { reason: o.reason } };
+    case 'task': {
+      const { task, attempt, psStep, batch, whole, deadlineMs } = o.lease;
+      return {
+        task: {
+          epoch: task.epoch,
+          step: task.step,
+          index: task.index,
+          attempt,
+          psStep,
+          start: task.start,
+          end: task.end,
+          batchSize: task.batchSize,
+          weight: task.weight,
+          triples: triples(batch),
+          batchTerms: whole !== null,
+          whole: whole ? triples(whole) : null,
+          deadlineMs,
+        },
+      };
+    }
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * A stateless worker (DESIGN.md §5, docs/distributed.md): it asks the coordinator for the job, loads the dataset
+ * and prepares the model itself (the item graphs are read-only and replicated), joins, and then leases tasks until
+ * told to stop. For each task it pulls the rows the task reads through RemoteParamStore, computes the task's
+ * weighted contribution to the step's loss and gradients (src/train/step.ts taskLossAndGrads: the same pull and
+ * loss code as one process), prepares the gradients on every shard under (ps step, task, attempt) and reports.
+ * Nothing survives a task but the loaded data: a worker may die at any point and another redoes its task.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { configureCompute, initBackend, type BackendChoice } from '../compute/index.js';
+import { CoordinatorClient, taskKey, type JobSpec, type TaskMsg, type TriplesMsg } from '../coordinator/index.js';
+import { loadDataset } from '../data/index.js';
+import type { Dataset } from '../data/types.js';
+import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
+import { models, type Batch, type Model, type Prepared } from '../models/index.js';
+import { RemoteParamStore, type RemoteStoreOptions } from '../paramserver/index.js';
+import { pullRows, taskLossAndGrads, taskRows, type OptimizerConfig, type TaskShare } from '../train/index.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModel = Model<any, any>;
+
+export interface WorkerOptions {
+  /** host:port of the coordinator. */
+  readonly coordinator: string;
+  /** Shard addresses; default: the ones the coordinator names. */
+  readonly shards?: readonly string[];
+  /** The dataset folder; default: the coordinator's (its checksum must match either way). */
+  readonly dataDir?: string;
+  /** Unique per worker process (default host-pid). */
+  readonly id?: string;
+  readonly token?: string;
+  /** Compute threads of this worker (default: the pool's default). */
+  readonly threads?: number;
+  readonly native?: boolean;
+  /** Overrides the coordinator's backend choice. */
+  readonly backend?: BackendChoice;
+  /** How long to keep trying to reach the coordinator at start (default 30 s). */
+  readonly connectTimeoutMs?: number;
+  /** Aborted (SIGTERM): the worker finishes its current task, leaves and returns. */
+  readonly signal?: AbortSignal;
+  readonly log: Logger;
+}
+
+export interface WorkerSummary {
+  readonly worker: string;
+  readonly tasks: number;
+  readonly accepted: number;
+  readonly rowsPulled: number;
+  readonly rowsPushed: number;
+  readonly pullSeconds: number;
+  readonly computeSeconds: number;
+  readonly pushSeconds: number;
+  readonly stoppedBy: 'coordinator' | 'signal';
+}
+
+/** What one task did, for the report and the worker's totals. */
+interface TaskStats {
+  rowsPulled: number;
+  rowsPushed: number;
+  pullSeconds: number;
+  computeSeconds: number;
+  pushSeconds: number;
+}
+
+const LEASE_WAIT_MS = 1000;
+
+/** Runs a worker until the coordinator says stop or the signal aborts. */
+export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
+  const id = opts.id ?? `${hostname()}-${process.pid}`;
+  const log = opts.log.child({ component: 'worker', worker: id });
+  const client = new CoordinatorClient(opts.coordinator, { token: opts.token });
+  try {
+    const spec = await getJob(client, opts.connectTimeoutMs ?? 30_000);
+    await configureCompute({ threads: opts.threads, native: opts.native });
+    const backend = await initBackend(opts.backend ?? (spec.backend as BackendChoice));
+    log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
+    const ctx = await openJob(spec, opts, id);
+    try {
+      return await new WorkerLoop(client, ctx, id, log, opts.signal).run();
+    } finally {
+      ctx.store.close();
+      ctx.prep.release();
+    }
+  } finally {
+    client.close();
+  }
+}
+
+interface JobContext {
+  readonly model: AnyModel;
+  readonly hyper: Record<string, unknown>;
+  readonly prep: Prepared;
+  readonly store: RemoteParamStore;
+  readonly heartbeatMs: number;
+}
+
+async function getJob(client: CoordinatorClient, timeoutMs: number): Promise<JobSpec> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await client.getJob();
+    } catch (err) {
+      if (!(err instanceof PeerUnavailable) || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** Loads the data (checked against the coordinator's checksum), prepares the model and connects to the shards. */
+async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<JobContext> {
+  const data: Dataset = await loadDataset(opts.dataDir ?? spec.dataDir);
+  if (data.checksum !== spec.datasetChecksum) {
+    throw new ConfigError(`dataset ${data.dir} has checksum ${data.checksum}, the coordinator's has ${spec.datasetChecksum}: not the same data`);
+  }
+  const model = models.get(spec.model);
+  const hyper = model.hyper.parse(JSON.parse(spec.hyperJson)) as Record<string, unknown>;
+  const prep = model.prepare(data, hyper, { seed: spec.seed });
+  try {
+    const store = await connectShards({
+      addresses: opts.shards?.length ? opts.shards : spec.shards,
+      specs: model.tables(data, hyper),
+      optimizer: JSON.parse(spec.optimizerJson) as OptimizerConfig,
+      seed: spec.seed,
+      consistency: { mode: 'bsp' },
+      clientId: id,
+      token: opts.token,
+    });
+    return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000 };
+  } catch (err) {
+    prep.release();
+    throw err;
+  }
+}
+
+class WorkerLoop {
+  private tasks = 0;
+  private accepted = 0;
+  private readonly totals: TaskStats = { rowsPulled: 0, rowsPushed: 0, pullSeconds: 0, computeSeconds: 0, pushSeconds: 0 };
+  private stopFlag = false;
+
+  constructor(
+    private readonly client: CoordinatorClient,
+    private readonly ctx: JobContext,
+    private readonly id: string,
+    private readonly log: Logger,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  async run(): Promise<WorkerSummary> {
+    await this.join();
+    const beat = setInterval(() => void this.heartbeat(), this.ctx.heartbeatMs);
+    try {
+      const stoppedBy = await this.loop();
+      this.stopFlag = true;
+      if (stoppedBy === 'signal') await this.client.leave(this.id, 'signal').catch(() => undefined);
+      this.log.info({ tasks: this.tasks, accepted: this.accepted, stoppedBy }, 'worker done');
+      return { worker: this.id, tasks: this.tasks, accepted: this.accepted, ...this.totals, stoppedBy };
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async join(): Promise<void> {
+    const r = await this.client.join(this.id, hostname(), process.pid);
+    if (!r.admitted) {
+      this.stopFlag = true;
+      this.log.info({ reason: r.reason }, 'not admitted');
+      return;
+    }
+    this.log.info('joined');
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const r = await this.client.heartbeat(this.id);
+      if (r.stop) this.stopFlag = true;
+    } catch (err) {
+      if (!this.stopFlag) this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private async loop(): Promise<'coordinator' | 'signal'> {
+    for (;;) {
+      if (this.signal?.aborted) return 'signal';
+      if (this.stopFlag) return 'coordinator';
+      const reply = await this.client.lease(this.id, LEASE_WAIT_MS);
+      if (reply.outcome === 'stop') return 'coordinator';
+      if (reply.outcome === 'rejected') {
+        this.log.warn({ reason: reply.rejected.reason }, 'lease refused: joining again');
+        await this.join();
+        continue;
+      }
+      if (reply.outcome === 'task') await this.runTask(reply.task);
+    }
+  }
+
+  private async runTask(t: TaskMsg): Promise<void> {
+    this.tasks++;
+    const key = taskKey(t);
+    const head = { worker: this.id, epoch: t.epoch, step: t.step, index: t.index, attempt: t.attempt };
+    let r: Awaited<ReturnType<WorkerLoop['compute']>>;
+    try {
+      r = await this.compute(t, key);
+    } catch (err) {
+      this.log.warn({ task: key, attempt: t.attempt, err: (err as Error).message }, 'task failed');
+      const failed = await this.client.report({ ...head, error: (err as Error).message || String(err) });
+      if (failed.stop) this.stopFlag = true;
+      return;
+    }
+    const { stats } = r;
+    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats });
+    for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
+    if (reply.accepted) this.accepted++;
+    else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
+    if (reply.stop) this.stopFlag = true;
+  }
+
+  /** Pull, loss and gradients, prepare: the task's contribution staged on every shard. */
+  private async compute(t: TaskMsg, key: string) {
+    const { model, prep, hyper, store } = this.ctx;
+    const share: TaskShare = {
+      batch: batchOf(t, t.triples),
+      weight: t.weight,
+      whole: t.batchTerms ? batchOf(t, t.whole) : null,
+    };
+    const t0 = performance.now();
+    const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
+    const t1 = performance.now();
+    const { result, grads } = taskLossAndGrads(model, share, pulled, prep, hyper);
+    const t2 = performance.now();
+    await store.prepareTask(t.psStep, key, t.attempt, grads);
+    const t3 = performance.now();
+    const stats: TaskStats = {
+      rowsPulled: pulled.reduce((n, p) => n + (p.ids ? p.ids.length : p.spec.rows), 0),
+      rowsPushed: grads.reduce((n, g) => n + (g.ids ? g.ids.length : (store.specs.find((s) => s.name === g.table)?.rows ?? 0)), 0),
+      pullSeconds: (t1 - t0) / 1000,
+      computeSeconds: (t2 - t1) / 1000,
+      pushSeconds: (t3 - t2) / 1000,
+    };
+    // Σ_t weight_t · loss_t must be the step's loss: the contribution over the weight.
+    return { loss: result.loss / t.weight, parts: result.parts, stats };
+  }
+}
+
+/**
+ * Connects to the shards. A worker that joins while the coordinator commits a step can find the shards one step
+ * apart for a moment (the store refuses that as StaleVersion): it tries again. Its tasks name their step anyway.
+ */
+async function connectShards(o: RemoteStoreOptions): Promise<RemoteParamStore> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await RemoteParamStore.connect(o);
+    } catch (err) {
+      if (!(err instanceof StaleVersion) || attempt >= 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** A task's triples as a Batch (epoch and step key the model's random draws). */
+function batchOf(t: TaskMsg, m: TriplesMsg | null): Batch {
+  if (!m) throw new ConfigError(`task ${taskKey(t)} came without its triples`);
+  const users = intsOf(m.users);
+  const pos = intsOf(m.pos);
+  const neg = intsOf(m.neg);
+  if (pos.length !== users.length || neg.length !== users.length) {
+    throw new ConfigError(`task ${taskKey(t)}: ${users.length} users, ${pos.length} positives, ${neg.length} negatives`);
+  }
+  return { epoch: t.epoch, step: t.step, users, pos, neg };
+}
+
+/** Little-endian int32s; copied when the decoded buffer is not 4-byte aligned. */
+function intsOf(buf: Uint8Array): Int32Array {
+  if (buf.byteLength % 4 !== 0) throw new ConfigError(`triples: ${buf.byteLength} bytes is not a multiple of 4`);
+  const a = buf.byteOffset % 4 === 0 ? buf : new Uint8Array(buf);
+  return new Int32Array(a.buffer, a.byteOffset, a.byteLength / 4);
+}

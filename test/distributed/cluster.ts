@@ -1,0 +1,122 @@
+/**
+ * A distributed job on loopback for the tests: shards and workers as real child processes (`camrec paramserver`,
+ * `camrec worker`, run from source), the coordinator's job and gRPC server in the test process so that tests see each
+ * committed step and lease. `stop()` kills every child; call it in an `after` hook.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { openEvaluator } from '../../src/cli/evaluator.js';
+import { trainConfig, type TrainConfig } from '../../src/config/index.js';
+import { CoordinatorJob, CoordinatorServer, type CommittedStep, type Task } from '../../src/coordinator/index.js';
+import { loadDataset } from '../../src/data/index.js';
+import { InMemoryEventBus } from '../../src/events/index.js';
+import { models } from '../../src/models/index.js';
+import { RemoteParamStore } from '../../src/paramserver/index.js';
+import { adam, RunDir, type SeedResult } from '../../src/train/index.js';
+import { CAMREC_DEV, spawnShard, type ShardProcess } from '../paramserver/children.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const silent = pino({ level: 'silent' });
+
+export interface ClusterOptions {
+  readonly dataDir: string;
+  readonly out: string;
+  readonly shards: number;
+  readonly workers: number;
+  /** TrainConfig fields (model, batch, epochs, hyper, ...). */
+  readonly cfg: Partial<TrainConfig>;
+  readonly tasksPerStep?: number;
+  readonly leaseMs?: number;
+  readonly workerTimeoutMs?: number;
+  readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
+}
+
+export interface Cluster {
+  readonly workers: Map<string, ChildProcess>;
+  readonly steps: CommittedStep[];
+  readonly requeues: number;
+  readonly store: RemoteParamStore;
+  /** Runs the job to its end. */
+  run(): Promise<SeedResult>;
+  stop(): Promise<void>;
+}
+
+export function jobConfig(o: ClusterOptions): TrainConfig {
+  return trainConfig.parse({ data: o.dataDir, backend: 'wasm', threads: 1, native: false, logLevel: 'silent', out: o.out, ...o.cfg });
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const children: ChildProcess[] = [];
+  const stopAll = async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+  };
+  const shards: ShardProcess[] = await Promise.all(Array.from({ length: o.shards }, (_, s) => spawnShard(s, o.shards)));
+  children.push(...shards.map((s) => s.proc));
+  const cfg = jobConfig(o);
+  const model = models.get(cfg.model);
+  const data = await loadDataset(cfg.data);
+  const hyper = model.hyper.parse(cfg.hyper) as Record<string, unknown>;
+  const addresses = shards.map((s) => s.address);
+  const store = await RemoteParamStore.connect({ addresses, specs: model.tables(data, hyper), optimizer: adam(cfg.lr), seed: cfg.seed, clientId: 'test-coordinator' });
+  const evaluator = await openEvaluator(cfg, 1);
+  const steps: CommittedStep[] = [];
+  const workers = new Map<string, ChildProcess>();
+  let requeues = 0;
+  const bus = new InMemoryEventBus();
+  await bus.subscribe('test', { kinds: ['task'], onEvent: (e) => void (e.kind === 'task' && e.data.state === 'requeued' && requeues++), onError: () => undefined });
+  // eslint-disable-next-line prefer-const
+  let cluster: Cluster;
+  const job = new CoordinatorJob({
+    job: 'test',
+    cfg,
+    data,
+    model,
+    store,
+    shards: addresses,
+    dir: new RunDir(o.out),
+    evaluator,
+    bus,
+    log: silent,
+    provenance: {},
+    tasksPerStep: o.tasksPerStep ?? 4,
+    leaseMs: o.leaseMs ?? 60_000,
+    maxAttempts: 5,
+    workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
+    heartbeatMs: 200,
+    onStep: (s) => steps.push(s),
+    onLease: (l) => o.onLease?.(l, cluster),
+  });
+  const server = await CoordinatorServer.start({ job, log: silent });
+  cluster = {
+    workers,
+    steps,
+    get requeues() {
+      return requeues;
+    },
+    store,
+    async run() {
+      await job.start();
+      for (let k = 0; k < o.workers; k++) {
+        const id = `w${k}`;
+        const proc = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${server.port}`, '--id', id, '--threads', '1', '--no-native', '--log-level', 'warn'], {
+          cwd: root,
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+        workers.set(id, proc);
+        children.push(proc);
+      }
+      return job.result;
+    },
+    async stop() {
+      await stopAll();
+      await server.shutdown(500);
+      job.close();
+      store.close();
+      await evaluator.close();
+      await bus.close();
+    },
+  };
+  return cluster;
+}
