@@ -99,6 +99,7 @@ export async function runLocalCluster(o: LocalRunOptions): Promise<number> {
       }),
     );
     children.push(...workers);
+    log.info({ pids: children.map((c) => c.pid) }, 'children started');
     // Workers exit as soon as they are told the job is over, usually just before the coordinator does.
     const allWorkersGone = Promise.all(workers.map(exitOf)).then(() => new Promise<null>((r) => setTimeout(() => r(null), ORPHAN_GRACE_MS).unref()));
     const code = await Promise.race([exited, allWorkersGone]);
