@@ -9,7 +9,9 @@ import { after, before, test } from 'node:test';
 import { initBackend, shutdownCompute } from '../../src/compute/index.js';
 import { splitStep, taskTriples } from '../../src/coordinator/index.js';
 import type { Dataset } from '../../src/data/types.js';
-import { models, type Batch, type Prepared } from '../../src/models/index.js';
+import { camrec, models, type Batch, type Model, type Prepared } from '../../src/models/index.js';
+import type { Modality } from '../../src/data/types.js';
+import { randomFloats, rng } from '../compute/helpers.js';
 import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, taskLossAndGrads, taskRows, type RowGrad } from '../../src/train/index.js';
 import { randomDataset } from '../helpers/tiny.js';
 
@@ -20,22 +22,23 @@ after(shutdownCompute);
 
 type Prepare = (d: Dataset, h: unknown, c: { seed: number }) => Prepared;
 
-function setup(name: string) {
-  const data = randomDataset(50, 70, 8, 4);
-  const model = models.get(name);
+function setup(name: string, opts: { data?: Dataset; hyper?: Record<string, unknown>; model?: Model; epoch?: number } = {}) {
+  const data = opts.data ?? randomDataset(50, 70, 8, 4);
+  const model = opts.model ?? models.get(name);
   // reg raised so that EmbLoss is a visible share of the loss and gradient
-  const hyper = model.hyper.parse({ dim: 8, reg: 0.05 }) as Record<string, unknown>;
+  const hyper = model.hyper.parse({ dim: 8, reg: 0.05, ...opts.hyper }) as Record<string, unknown>;
   const prep = (model.prepare.bind(model) as Prepare)(data, hyper, { seed: 2 });
   const store = new LocalParamStore(model.tables(data, hyper), adam(0.01), 2);
-  const batch = new TrainSampler(data, 2, 96).epoch(1)[0];
+  const batch = new TrainSampler(data, 2, 96).epoch(opts.epoch ?? 1)[0];
   return { model, hyper, prep, store, batch, close: () => (store.dispose(), prep.release()) };
 }
 
 /** Row gradients summed into dense tables (rows absent from a push count as zero), and the set of rows pushed. */
-function densify(grads: readonly RowGrad[], rows: Record<string, number>, dim: number) {
+function densify(grads: readonly RowGrad[], rows: Record<string, number>, dims: number | Record<string, number>) {
   const out: Record<string, Float64Array> = {};
   const touched: Record<string, Set<number>> = {};
   for (const g of grads) {
+    const dim = typeof dims === 'number' ? dims : dims[g.table];
     const t = (out[g.table] ??= new Float64Array(rows[g.table] * dim));
     const seen = (touched[g.table] ??= new Set());
     const ids = g.ids ?? Int32Array.from({ length: rows[g.table] }, (_, i) => i);
@@ -130,3 +133,40 @@ test('the parts of bpr and lightgcn losses sum to the total, and only their BPR 
     }
   }
 });
+
+/** CaMRec's data: two random modalities. */
+function multimodal(): Dataset {
+  const base = randomDataset(40, 30, 6, 1);
+  const r = rng(101);
+  const modality = (name: string, dim: number): Modality => ({ name, dim, features: randomFloats(r, base.nItems * dim), standIn: false, provenance: 'random test features' });
+  return { ...base, modalities: [modality('image', 12), modality('text', 8)] };
+}
+
+const camrecSmall = { denoiserHidden: 8, envDim: 6, codebookSize: 5, maskHidden: 8, knnK: 4, sslBlock: 16, diffusionSteps: 6, inferStep: 3 };
+
+for (const [label, meanTerms] of [
+  ['as registered (no part declared a mean: task 0 computes the whole loss)', undefined],
+  ["with bpr and bprMasked declared means (everything else a batch term)", ['bpr', 'bprMasked']],
+] as const) {
+  test(`camrec ${label}: 4 task contributions sum to one process's loss, parts and gradients`, async () => {
+    const model = { ...camrec, meanTerms } as Model;
+    // epoch 30: past the InfoNCE warm-up, so that every part is present
+    const s = setup('camrec', { data: multimodal(), hyper: camrecSmall, model, epoch: 30 });
+    try {
+      const pulled = await pullRows(s.store, s.model.rows(s.batch, s.prep, s.hyper));
+      const one = lossAndGrads(s.model, s.batch, pulled, s.prep, s.hyper);
+      for (const k of ['bpr', 'bprMasked', 'reg', 'diffusion', 'vq', 'ssl']) assert.ok(one.result.parts[k] > 0, `part ${k} present`);
+      const got = await tasksOf(s, 4);
+      assert.ok(Math.abs(got.loss - one.result.loss) <= 1e-5 * one.result.loss, `loss ${got.loss} vs ${one.result.loss}`);
+      const rows = Object.fromEntries(s.store.specs.map((t) => [t.name, t.rows]));
+      const dims = Object.fromEntries(s.store.specs.map((t) => [t.name, t.dim]));
+      const ref = densify(one.grads, rows, dims);
+      const d = densify(got.grads, rows, dims);
+      for (const table of Object.keys(ref.out)) {
+        assert.ok(relL2(d.out[table], ref.out[table]) <= 1e-5, `${table}: relative L2 gradient difference ${relL2(d.out[table], ref.out[table])}`);
+      }
+    } finally {
+      s.close();
+    }
+  });
+}
