@@ -35,7 +35,7 @@ import { crossModalDenoiser, type DenoiserWeights, type DiffusionSchedule, forwa
 import { concreteMask, type EdgeList, edgeMaskLogits, type EdgeMaskWeights } from './modules/edge-mask.js';
 import { infoNce } from './modules/infonce.js';
 import { intPerRow, normalRows, uniformRows } from './modules/noise.js';
-import { linear, matMul, mse, stopGradient } from './modules/ops.js';
+import { l2Normalize, linear, matMul, mse, stopGradient } from './modules/ops.js';
 import { knnItemGraph, mixGraphs, modalityKnn, modalityWeights, unitRows } from './modules/semantic-graph.js';
 import type { Batch, LossOutput, Model, Params, PrepareContext, Prepared, Representations } from './types.js';
 
@@ -70,7 +70,10 @@ export const camrecHyper = z
     vqWeight: z.number().nonnegative().default(0.5),
     /** w of x^m = (1 − w) h^m + w B^m q^m: how much of the stratified confounder enters the item. */
     envWeight: z.number().min(0).max(1).default(0.01),
-    softTemperature: z.number().positive().default(1),
+    /** Centred, unit-norm z and unit-norm codes (cosine VQ); false: raw Euclidean distances, as the authors. */
+    codebookNorm: z.boolean().default(true),
+    /** T of the inference-time soft assignment softmax(−‖z − c‖²/T); unit-norm distances lie in [0, 4]. */
+    softTemperature: z.number().positive().default(0.1),
     /** Training assignment: 'hard' (nearest code, straight-through) or 'soft' (as at inference; for gradient checks). */
     assignment: z.enum(['hard', 'soft']).default('hard'),
     maskHidden: z.number().int().positive().default(64),
@@ -308,8 +311,7 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
       hc = c.estimate;
       if (c.loss) diffusion = add(diffusion, c.loss);
     }
-    const codebook = value(params, 'codebook');
-    const zIn = matMul(hc, value(params, `${m.name}.env.in`));
+    const { z: zIn, codebook } = environmentInputs(params, h, m.name, hc);
     let stratum: tf.Tensor2D;
     if (step && h.assignment === 'hard') {
       const codes = nearestCodes(zIn, codebook);
@@ -339,6 +341,18 @@ export function warmupFactor(epoch: number, warmup: number): number {
 function gated(params: Params, h: CamrecHyper, name: string, x: tf.Tensor2D): tf.Tensor2D {
   const scaled = tf.mul(x, h.modalityWeight) as tf.Tensor2D;
   return h.modalityGate ? (tf.mul(scaled, value(params, `${name}.gate`)) as tf.Tensor2D) : scaled;
+}
+
+/**
+ * z^m = H_c^m P^m and the codebook. With `codebookNorm` z is centred over the items and both are scaled to unit
+ * rows (cosine VQ, as ViT-VQGAN): item features share a large common component (all-positive CNN
+ * activations), so raw or merely normalised z's all point one way and one code wins every item.
+ */
+function environmentInputs(params: Params, h: CamrecHyper, name: string, hc: tf.Tensor2D): { z: tf.Tensor2D; codebook: tf.Tensor2D } {
+  const z = matMul(hc, value(params, `${name}.env.in`));
+  const codebook = value(params, 'codebook');
+  if (!h.codebookNorm) return { z, codebook };
+  return { z: l2Normalize(tf.sub(z, tf.mean(z, 0, true)) as tf.Tensor2D), codebook: l2Normalize(codebook) };
 }
 
 /** L_vq over the batch's items only, as the authors' code does. */
@@ -472,8 +486,8 @@ function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper
       const projected = prep.modalities.map((x) => linear(x.features, value(params, `${x.name}.proj`), value(params, `${x.name}.projBias`)));
       const sem = spmm(m.graph, projected[k]);
       const hc = h.diffusion ? confounder(params, prep, h, k, sem, projected[(k + 1) % projected.length], null).estimate : sem;
-      const zIn = matMul(hc, value(params, `${m.name}.env.in`));
-      return softAssignment(zIn, value(params, 'codebook'), h.softTemperature);
+      const { z, codebook } = environmentInputs(params, h, m.name, hc);
+      return softAssignment(z, codebook, h.softTemperature);
     });
     const p = probs.dataSync() as Float32Array;
     const kk = probs.shape[1] as number;
@@ -496,6 +510,8 @@ export const camrec: Model<CamrecHyper, CamrecPrepared> = {
   name: 'camrec',
   description: 'CaMRec: cross-modal diffusion, environment codebook (back-door), edge-mask InfoNCE (front-door) on LightGCN',
   hyper: camrecHyper as unknown as z.ZodType<CamrecHyper>,
+  // BPR on X and on X* are means over the batch's triples; reg, vq, diffusion and InfoNCE are not (docs/distributed.md)
+  meanTerms: ['bpr', 'bprMasked'],
   prepare: prepareCamrec,
   tables: camrecTables,
   rows: (_batch, prep) => Object.fromEntries(prep.tables.map((n) => [n, null])), // full-graph: every row

@@ -145,10 +145,11 @@ function multimodal(): Dataset {
 const camrecSmall = { denoiserHidden: 8, envDim: 6, codebookSize: 5, maskHidden: 8, knnK: 4, sslBlock: 16, diffusionSteps: 6, inferStep: 3 };
 
 for (const [label, meanTerms] of [
-  ['as registered (no part declared a mean: task 0 computes the whole loss)', undefined],
-  ["with bpr and bprMasked declared means (everything else a batch term)", ['bpr', 'bprMasked']],
+  ['with no part declared a mean (task 0 computes the whole loss)', undefined],
+  ['as registered: bpr and bprMasked declared means (everything else a batch term)', ['bpr', 'bprMasked']],
 ] as const) {
   test(`camrec ${label}: 4 task contributions sum to one process's loss, parts and gradients`, async () => {
+    if (meanTerms) assert.deepEqual(camrec.meanTerms, meanTerms);
     const model = { ...camrec, meanTerms } as Model;
     // epoch 30: past the InfoNCE warm-up, so that every part is present
     const s = setup('camrec', { data: multimodal(), hyper: camrecSmall, model, epoch: 30 });
