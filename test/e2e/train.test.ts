@@ -60,7 +60,7 @@ test('a training step leaves no tensors behind', async () => {
     const cfg = config({ benchEpochs: 1 });
     await trainSeed(cfg, 1, data, models.get('lightgcn'), dir, { log, evaluator: ev, provenance: {} });
     const n0 = tf.memory().numTensors;
-    await trainSeed(config({ benchEpochs: 2 }), 1, data, models.get('bpr'), new RunDir(tempDir('leak')), { log, evaluator: ev, provenance: {} });
+    await trainSeed(config({ benchEpochs: 2, hyper: { dim: 16 } }), 1, data, models.get('bpr'), new RunDir(tempDir('leak')), { log, evaluator: ev, provenance: {} });
     await trainSeed(cfg, 2, data, models.get('lightgcn'), new RunDir(tempDir('leak')), { log, evaluator: ev, provenance: {} });
     assert.equal(tf.memory().numTensors, n0);
   } finally {
