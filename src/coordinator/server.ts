@@ -5,8 +5,8 @@
  * UNAUTHENTICATED, shutting down → UNAVAILABLE.
  */
 import * as grpc from '@grpc/grpc-js';
-import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { checkToken, type StatusLike, unaryHandler } from '../rpc/index.js';
 import { bytesOf } from '../paramserver/index.js';
 import type { Batch } from '../models/types.js';
 import type { CoordinatorJob, LeaseOutcome } from './job.js';
@@ -135,29 +135,12 @@ export class CoordinatorServer {
 
   /** A unary handler: checks the token, runs `fn`, answers its result or its error's status. */
   private unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      const denied = this.deny(call.metadata);
-      if (denied) return callback(denied);
-      let out: Res | Promise<Res>;
-      try {
-        out = fn(call.request);
-      } catch (err) {
-        return callback(this.toStatus(err));
-      }
-      Promise.resolve(out).then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(this.toStatus(err)),
-      );
-    };
+    return unaryHandler<Req, Res>((md) => this.deny(md), (err) => this.toStatus(err), fn);
   }
 
-  private deny(md: grpc.Metadata): Partial<grpc.StatusObject> | null {
+  private deny(md: grpc.Metadata): StatusLike | null {
     if (this.stopping) return { code: grpc.status.UNAVAILABLE, details: 'the coordinator is shutting down' };
-    if (!this.token) return null;
-    const got = md.get('authorization')[0];
-    const given = Buffer.from(typeof got === 'string' ? got : '');
-    if (given.length === this.token.length && timingSafeEqual(given, this.token)) return null;
-    return { code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong token' };
+    return checkToken(md, this.token);
   }
 
   private toStatus(err: unknown): Partial<grpc.StatusObject> {
