@@ -19,3 +19,4 @@ export {
 } from './npy.js';
 export { DEFAULT_STAND_IN_DIM, spectralEmbedding, standInModality, type SpectralEmbedding, type SpectralOptions } from './standin.js';
 export { writeFileAtomic } from './atomic.js';
+export { FramedData, readFramed, writeFramed, type FramedSpan } from './framed.js';
