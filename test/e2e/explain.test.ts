@@ -132,3 +132,19 @@ test('camrec explain: without the front door there is no edge-mask.tsv and summa
   assert.match(lines[0], /^camrec: .*best\.ckpt: a lightgcn checkpoint; explain reads camrec checkpoints only$/);
   assert.ok(!existsSync(join(root, 'lgcn', 'explain')));
 });
+
+test('camrec eval of a CaMRec checkpoint reproduces the run’s test metrics (scoring is deterministic)', async () => {
+  const root = tempDir('camrec-eval');
+  const dataDir = simulatedData(root);
+  const out = join(root, 'run');
+  const ckpt = await trainCheckpoint(dataDir, out, ['--hyper', 'codebookSize=6']);
+  const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  for (let k = 0; k < 2; k++) {
+    const ev = await camrec(['eval', '--checkpoint', ckpt, '--json', ...runtime]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const got = JSON.parse(ev.stdout.trim());
+    for (const m of ['recall@20', 'ndcg@20', 'recall@10']) {
+      assert.ok(Math.abs(got.test[m] - result.test[m]) < 1e-9, `run ${k}, ${m}: ${got.test[m]} vs ${result.test[m]}`);
+    }
+  }
+});
