@@ -1,10 +1,11 @@
 /** A trained model rebuilt from its checkpoint: what `camrec eval` and `camrec explain` both start from. */
-import * as tf from '@tensorflow/tfjs';
 import { trainConfig, type TrainConfig } from '../config/index.js';
 import { loadDataset, type Dataset } from '../data/index.js';
 import { CheckpointError } from '../errors/index.js';
-import { models, type Model, type Params, type Prepared } from '../models/index.js';
+import { models, type Model, type Prepared } from '../models/index.js';
 import { makeStore, type Checkpoint, type LocalParamStore } from '../train/index.js';
+
+export { withParams } from '../train/index.js';
 
 /** A trained model rebuilt from its checkpoint, as `camrec eval` rebuilds it. */
 export interface Trained {
@@ -50,18 +51,4 @@ export async function openTrained(path: string, ckpt: Checkpoint, dataDir?: stri
       prep.release();
     },
   };
-}
-
-/** Every row of every table as tensors, for `fn`; disposed afterwards (fn returns plain arrays, not tensors). */
-export async function withParams<T>(store: LocalParamStore, fn: (params: Params) => T): Promise<T> {
-  const values = await Promise.all(store.specs.map((s) => store.pull(s.name, null)));
-  const params: Record<string, { value: tf.Tensor2D; ids: null }> = {};
-  store.specs.forEach((s, i) => {
-    params[s.name] = { value: tf.tensor2d(values[i], [s.rows, s.dim]), ids: null };
-  });
-  try {
-    return fn(params);
-  } finally {
-    for (const p of Object.values(params)) p.value.dispose();
-  }
 }

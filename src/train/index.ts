@@ -12,7 +12,7 @@ export type { EarlyStopState } from './earlystop.js';
 export { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export type { Checkpoint, CheckpointMeta } from './checkpoint.js';
 export { RunDir } from './rundir.js';
-export { trainSeed, makeStore, representations, describeDataset, trainingIdentity, evaluateSplit, checkpointMeta } from './trainer.js';
+export { trainSeed, makeStore, representations, withParams, describeDataset, trainingIdentity, evaluateSplit, checkpointMeta } from './trainer.js';
 export type { SeedResult, SplitEvaluator, ProgressSink, TrainerDeps, StoppedBy, TrainerState, EvalInputs } from './trainer.js';
 export { meanStd, summarize, formatMeanStd } from './summary.js';
 export type { MeanStd } from './summary.js';

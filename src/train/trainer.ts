@@ -95,6 +95,20 @@ export function makeStore(model: AnyModel, data: Dataset, hyper: Record<string, 
   return new LocalParamStore(model.tables(data, hyper), opt, seed);
 }
 
+/** Every row of every table as tensors, for `fn`; disposed afterwards (fn returns plain arrays, not tensors). */
+export async function withParams<T>(store: ParamStore, fn: (params: Params) => T): Promise<T> {
+  const values = await Promise.all(store.specs.map((s) => store.pull(s.name, null)));
+  const params: Record<string, { value: tf.Tensor2D; ids: null }> = {};
+  store.specs.forEach((s, i) => {
+    params[s.name] = { value: tf.tensor2d(values[i], [s.rows, s.dim]), ids: null };
+  });
+  try {
+    return fn(params);
+  } finally {
+    for (const p of Object.values(params)) p.value.dispose();
+  }
+}
+
 /** Pulls every row and computes the final user and item representations as plain arrays. */
 export async function representations(
   model: AnyModel,
@@ -102,21 +116,18 @@ export async function representations(
   prep: Prepared,
   hyper: Record<string, unknown>,
 ): Promise<{ users: Float32Array; items: Float32Array; dim: number }> {
-  const values = await Promise.all(store.specs.map((s) => store.pull(s.name, null)));
-  // Typed arrays must not be returned from tf.tidy: it would walk them element by element.
-  const reps = tf.tidy(() => {
-    const params: Record<string, { value: tf.Tensor2D; ids: null }> = {};
-    store.specs.forEach((s, i) => {
-      params[s.name] = { value: tf.tensor2d(values[i], [s.rows, s.dim]), ids: null };
+  return withParams(store, (params) => {
+    // Typed arrays must not be returned from tf.tidy: it would walk them element by element.
+    const reps = tf.tidy(() => {
+      const r = model.represent(params, prep, hyper);
+      return [r.users, r.items];
     });
-    const r = model.represent(params as Params, prep, hyper);
-    return [r.users, r.items];
+    try {
+      return { users: reps[0].dataSync() as Float32Array, items: reps[1].dataSync() as Float32Array, dim: reps[0].shape[1] as number };
+    } finally {
+      tf.dispose(reps);
+    }
   });
-  try {
-    return { users: reps[0].dataSync() as Float32Array, items: reps[1].dataSync() as Float32Array, dim: reps[0].shape[1] as number };
-  } finally {
-    tf.dispose(reps);
-  }
 }
 
 /** What an evaluation reads: the model and its tables in a store, the data, and the evaluator. */
