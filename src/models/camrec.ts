@@ -289,27 +289,40 @@ function confounder(
   return { estimate, loss: mse(stopGradient(sem), estimate) }; // L_dm = ‖h_0 − f_θ(h_t, t, x^{m'})‖², CaMRec §4.1
 }
 
-/** Each item's modality inputs: semantic graph, confounder, environment stratum (CaMRec §4.1–4.2). */
-function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: StepContext | null): ItemSide {
+/** Per modality: the semantic-graph features h^m and the confounder estimate H_c^m (h^m itself without diffusion). */
+interface ModalityConfounder {
+  readonly semantic: tf.Tensor2D;
+  readonly confounder: tf.Tensor2D;
+}
+
+/** h^m = S^m F^m for every modality and, with the back door, H_c^m and the summed L_dm (CaMRec §4.1). */
+function confounders(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: StepContext | null) {
   const projected = prep.modalities.map((m) =>
     linear(m.features, value(params, `${m.name}.proj`), value(params, `${m.name}.projBias`)),
   );
-  const semantic = prep.modalities.map((m, k) => spmm(m.graph, projected[k])); // h^m = ISG(x^m)
-  let ego: tf.Tensor2D = value(params, 'item');
   let diffusion: tf.Scalar | null = null;
+  const perModality: ModalityConfounder[] = prep.modalities.map((m, k) => {
+    const semantic = spmm(m.graph, projected[k]); // h^m = ISG(x^m)
+    if (!h.backdoor || !h.diffusion) return { semantic, confounder: semantic };
+    const other = projected[(k + 1) % projected.length]; // the dual channel: m conditioned on m'
+    const c = confounder(params, prep, h, k, semantic, other, step);
+    if (c.loss) diffusion = diffusion ? (tf.add(diffusion, c.loss) as tf.Scalar) : c.loss;
+    return { semantic, confounder: c.estimate };
+  });
+  return { perModality, diffusion: diffusion as tf.Scalar | null };
+}
+
+/** Each item's modality inputs: semantic graph, confounder, environment stratum (CaMRec §4.1–4.2). */
+function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: StepContext | null): ItemSide {
+  const { perModality, diffusion } = confounders(params, prep, h, step);
+  let ego: tf.Tensor2D = value(params, 'item');
   let vq: tf.Scalar | null = null;
   const add = (acc: tf.Scalar | null, x: tf.Scalar) => (acc ? (tf.add(acc, x) as tf.Scalar) : x);
   prep.modalities.forEach((m, k) => {
+    const { semantic, confounder: hc } = perModality[k];
     if (!h.backdoor) {
-      ego = tf.add(ego, gated(params, h, m.name, semantic[k]));
+      ego = tf.add(ego, gated(params, h, m.name, semantic));
       return;
-    }
-    let hc = semantic[k];
-    if (h.diffusion) {
-      const other = projected[(k + 1) % projected.length]; // the dual channel: m conditioned on m'
-      const c = confounder(params, prep, h, k, semantic[k], other, step);
-      hc = c.estimate;
-      if (c.loss) diffusion = add(diffusion, c.loss);
     }
     const { z: zIn, codebook } = environmentInputs(params, h, m.name, hc);
     let stratum: tf.Tensor2D;
@@ -322,7 +335,7 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
       if (step) vq = add(vq, vqRows(zIn, codebook, nearestCodes(zIn, codebook), step.batchItems, h.commitment));
     }
     const back = matMul(stratum, value(params, `${m.name}.env.out`));
-    const x = tf.add(tf.mul(semantic[k], 1 - h.envWeight), tf.mul(back, h.envWeight));
+    const x = tf.add(tf.mul(semantic, 1 - h.envWeight), tf.mul(back, h.envWeight));
     ego = tf.add(ego, gated(params, h, m.name, x as tf.Tensor2D));
   });
   return { ego, diffusion, vq };
@@ -481,14 +494,14 @@ export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyp
 }
 
 function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation['environments'] {
-  return prep.modalities.map((m, k) => {
-    const probs = tf.tidy(() => {
-      const projected = prep.modalities.map((x) => linear(x.features, value(params, `${x.name}.proj`), value(params, `${x.name}.projBias`)));
-      const sem = spmm(m.graph, projected[k]);
-      const hc = h.diffusion ? confounder(params, prep, h, k, sem, projected[(k + 1) % projected.length], null).estimate : sem;
-      const { z, codebook } = environmentInputs(params, h, m.name, hc);
+  const all = tf.tidy(() =>
+    confounders(params, prep, h, null).perModality.map((c, k) => {
+      const { z, codebook } = environmentInputs(params, h, prep.modalities[k].name, c.confounder);
       return softAssignment(z, codebook, h.softTemperature);
-    });
+    }),
+  );
+  return prep.modalities.map((m, k) => {
+    const probs = all[k];
     const p = probs.dataSync() as Float32Array;
     const kk = probs.shape[1] as number;
     probs.dispose();
