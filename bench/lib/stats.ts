@@ -12,3 +12,20 @@ export function medians<K extends string>(runs: readonly Record<K, number>[]): R
   const keys = Object.keys(runs[0]) as K[];
   return Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as Record<K, number>;
 }
+
+/**
+ * Runs every variant once to warm up (compile, grow heaps, start workers), then `repeats` interleaved rounds, so a
+ * busy spell on the machine hits every variant alike; returns each variant's times in ms.
+ */
+export function timeInterleaved(variants: Readonly<Record<string, () => void>>, repeats: number): Record<string, number[]> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (const run of Object.values(variants)) run();
+  for (let rep = 0; rep < repeats; rep++) {
+    for (const [name, run] of Object.entries(variants)) {
+      const t0 = performance.now();
+      run();
+      times[name].push(performance.now() - t0);
+    }
+  }
+  return times;
+}

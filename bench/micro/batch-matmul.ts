@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
 import { stockBatchMatMulConfig } from '../../src/compute/kernels/batch-matmul.js';
+import { median } from '../lib/stats.js';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '11' } } });
 const repeats = Number(values.repeats);
@@ -58,7 +59,6 @@ for (let rep = -1; rep < repeats; rep++) {
 }
 use(ours);
 
-const median = (v: number[]): number => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
 console.log(`repeats ${repeats}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(`${'product'.padEnd(32)} ${'stock'.padStart(9)} ${'ours'.padStart(9)} ${'speed-up'.padStart(9)}  (median ms; minima in brackets)`);
 for (const [name] of CASES) {

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { SharedHeap, computePool, configureCompute, edgeMlp, edgeMlpBackward, edgeMlpForward, initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
 import { rowKernels } from '../../src/compute/kernels/row-kernels.js';
 import { CounterRng } from '../../src/random/index.js';
+import { median, timeInterleaved } from '../lib/stats.js';
 
 const [USERS, ITEMS, EDGES, H] = [19_445, 7_050, 118_551, 64];
 
@@ -77,17 +78,7 @@ const variants: Record<string, () => void> = {
   'row kernel backward, 1 thread, TypeScript': rowKernel(false, true),
 };
 
-const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-for (const run of Object.values(variants)) run(); // warm-up: compile, grow heaps, start workers
-for (let rep = 0; rep < repeats; rep++) {
-  for (const [name, run] of Object.entries(variants)) {
-    const t0 = performance.now();
-    run();
-    times[name].push(performance.now() - t0);
-  }
-}
-
-const median = (v: number[]): number => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+const times = timeInterleaved(variants, repeats);
 const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 console.log(`baby-sized edge list: ${USERS} users, ${ITEMS} items, ${EDGES} edges, H=${H}; pool threads ${computePool().threads}`);
 console.log(`repeats ${repeats}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);

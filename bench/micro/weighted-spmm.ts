@@ -30,6 +30,7 @@ import {
 import { rowKernels } from '../../src/compute/kernels/row-kernels.js';
 import { csrFromCoo, normalizedBipartiteAdjacency } from '../../src/graph/index.js';
 import { CounterRng } from '../../src/random/index.js';
+import { median, timeInterleaved } from '../lib/stats.js';
 
 const [USERS, ITEMS, INTERACTIONS, D, LAYERS] = [19_445, 7_050, 118_551, 64, 2];
 
@@ -103,17 +104,7 @@ function sddmmRowKernel(simd: boolean): () => void {
 variants['sddmm row kernel, 1 thread, wasm SIMD'] = sddmmRowKernel(true);
 variants['sddmm row kernel, 1 thread, TypeScript'] = sddmmRowKernel(false);
 
-const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-for (const run of Object.values(variants)) run(); // warm-up: compile, grow heaps, start workers
-for (let rep = 0; rep < repeats; rep++) {
-  for (const [name, run] of Object.entries(variants)) {
-    const t0 = performance.now();
-    run();
-    times[name].push(performance.now() - t0);
-  }
-}
-
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const times = timeInterleaved(variants, repeats);
 const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 const native = nativeKernels() ? 'on' : 'off';
 console.log(`baby-sized graph: ${n} nodes, ${nnz} stored entries, d=${D}; pool threads ${computePool().threads}; native addon ${native}`);
