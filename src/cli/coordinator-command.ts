@@ -110,7 +110,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
     const evaluator = await openEvaluator(cfg, threads);
     closers.push(() => evaluator.close());
     const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: 'bsp', events: bus.mode } };
-    const coordinator = new CoordinatorJob({ job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, ...settings });
+    const coordinator = new CoordinatorJob({ job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency: { mode: 'bsp' }, ...settings });
     closers.push(() => coordinator.close());
     const server = await CoordinatorServer.start({ job: coordinator, host, port, token, log });
     closers.push(() => server.shutdown());

@@ -1,6 +1,8 @@
 export { splitStep, stepSizes, taskKey, taskTriples } from './split.js';
 export type { Task, TaskRef, Triples } from './split.js';
 export { begin, decide } from './policy.js';
+export { appliesOnArrival, formatConsistency, parseConsistency, stepWindow } from './consistency.js';
+export type { Consistency } from './consistency.js';
 export type {
   AcceptedTask,
   Action,
@@ -12,6 +14,7 @@ export type {
   RequeueReason,
   ResumePoint,
   State,
+  WaitReason,
 } from './policy.js';
 export type { StaleReason } from './leases.js';
 export { InProcessTaskQueue, taskSchema } from './taskqueue.js';

@@ -27,6 +27,7 @@ import {
   type StoppedBy,
   type TrainerState,
 } from '../train/index.js';
+import type { Consistency } from './consistency.js';
 import { begin, decide, type Action, type Event, type PolicyConfig, type State } from './policy.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
 
@@ -50,6 +51,8 @@ export interface JobOptions {
   /** Recorded in result.json as the single-process trainer does. */
   readonly provenance: Record<string, unknown>;
   readonly tasksPerStep: number;
+  /** bsp (default), ssp:s or async (consistency.ts). */
+  readonly consistency: Consistency;
   readonly leaseMs: number;
   readonly maxAttempts: number;
   /** A worker not heard from for this long is dropped and its leases re-queued. */
@@ -148,6 +151,7 @@ export class CoordinatorJob {
     return {
       tasksPerStep: this.opts.tasksPerStep,
       leasing: 'policy',
+      consistency: this.opts.consistency,
       leaseMs: this.opts.leaseMs,
       maxAttempts: this.opts.maxAttempts,
       stepSizes: stepSizes(this.sampler.pairs, c.batch),

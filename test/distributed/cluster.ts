@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { openEvaluator } from '../../src/cli/evaluator.js';
 import { trainConfig, type TrainConfig } from '../../src/config/index.js';
-import { CoordinatorJob, CoordinatorServer, type CommittedStep, type Task } from '../../src/coordinator/index.js';
+import { CoordinatorJob, CoordinatorServer, type CommittedStep, type Consistency, type Task } from '../../src/coordinator/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
@@ -27,6 +27,7 @@ export interface ClusterOptions {
   /** TrainConfig fields (model, batch, epochs, hyper, ...). */
   readonly cfg: Partial<TrainConfig>;
   readonly tasksPerStep?: number;
+  readonly consistency?: Consistency;
   readonly leaseMs?: number;
   readonly workerTimeoutMs?: number;
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
@@ -81,6 +82,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     log: silent,
     provenance: {},
     tasksPerStep: o.tasksPerStep ?? 4,
+    consistency: o.consistency ?? { mode: 'bsp' },
     leaseMs: o.leaseMs ?? 60_000,
     maxAttempts: 5,
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
