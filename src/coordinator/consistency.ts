@@ -9,6 +9,7 @@
  *  - `async`: every task of the epoch may be leased at once; each gradient is applied on arrival.
  */
 import { ConfigError } from '../errors/index.js';
+import type { Consistency as ShardConsistency } from '../paramserver/index.js';
 
 export type Consistency =
   | { readonly mode: 'bsp' }
@@ -40,4 +41,13 @@ export function stepWindow(c: Consistency): number {
 /** Whether gradients are applied on arrival (Push) rather than staged and committed per step (Prepare/Commit). */
 export function appliesOnArrival(c: Consistency): boolean {
   return c.mode !== 'bsp';
+}
+
+/**
+ * The mode the shards run. ssp's bound is kept by the coordinator's leasing (it knows which steps are applied, and
+ * workers come and go), so under ssp the shards apply on arrival, as under async; their own ssp clocks (a fixed
+ * set of workers declared at Init) serve clients without a coordinator.
+ */
+export function shardConsistency(c: Consistency): ShardConsistency {
+  return c.mode === 'bsp' ? { mode: 'bsp' } : { mode: 'async' };
 }

@@ -103,6 +103,14 @@ export interface ReportRequest {
   computeSeconds: number;
   pushSeconds: number;
   error: string;
+  reads: ShardVersionMsg[];
+  applied: ShardVersionMsg[];
+}
+
+export interface ShardVersionMsg {
+  table: string;
+  shard: number;
+  version: number;
 }
 
 export interface ReportReply {

@@ -33,6 +33,18 @@ export interface RemoteStoreOptions extends ShardClientOptions {
   readonly placement?: (spec: TableSpec) => Placement;
 }
 
+/** A table's version on one shard: what a pull read, or what an update was applied on top of. */
+export interface ShardTableVersion {
+  readonly table: string;
+  readonly shard: number;
+  readonly version: number;
+}
+
+/** The (table, shard) pairs an update sent rows to (every pair it sends a block to gets one update there). */
+export interface UpdateTargets {
+  readonly targets: readonly { table: string; shard: number }[];
+}
+
 interface RemoteTable {
   readonly spec: TableSpec;
   readonly placement: Placement;
@@ -49,6 +61,8 @@ export class RemoteParamStore implements ParamStore {
   private readonly clientId: string;
   private readonly maxMessageBytes: number;
   private steps = 0;
+  /** The oldest version of each (table, shard) read since the last takeReads(). */
+  private readonly reads = new Map<string, ShardTableVersion>();
 
   private constructor(private readonly opts: RemoteStoreOptions) {
     this.specs = opts.specs;
@@ -92,7 +106,8 @@ export class RemoteParamStore implements ParamStore {
     const n = ids ? ids.length : t.spec.rows;
     const order = ids ? sortedUnique(ids, t.spec) : null;
     const wanted = order ? order.unique : null;
-    const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest })));
+    const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest, shard: p.shard })));
+    for (const p of parts) this.noteRead(table, p.shard, p.reply.version);
     if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values);
     const merged = new Float32Array((wanted ? wanted.length : n) * dim);
     for (const p of parts) scatterRows(merged, floatsOf(p.reply.values), p.dest, dim);
@@ -104,8 +119,7 @@ export class RemoteParamStore implements ParamStore {
 
   async push(grads: readonly RowGrad[]): Promise<void> {
     const step = this.steps + 1;
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
-    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    const blocks = this.taskBlocks(grads);
     const task = `${this.clientId}:${step}`;
     if (this.consistency.mode === 'bsp') await this.twoPhase(step, task, blocks);
     else {
@@ -116,20 +130,59 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /**
+   * The oldest version of each (table, shard) pulled since the last call (staleness, src/coordinator/staleness.ts),
+   * and forgets them.
+   */
+  takeReads(): ShardTableVersion[] {
+    const out = [...this.reads.values()];
+    this.reads.clear();
+    return out;
+  }
+
+  /**
    * bsp, one task of a step run by several clients (docs/distributed.md): stages this task's gradients, already
    * weighted, under (step, task, attempt) on every shard — on a shard it has no rows for, as an empty stage, so
    * that every shard can commit the same list of tasks. Nothing is applied until `commitStep`.
    */
-  async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<void> {
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
-    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+  async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<UpdateTargets> {
+    const blocks = this.taskBlocks(grads);
     await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt, blocks: blocks[s] })));
+    return { targets: targetsOf(blocks) };
   }
 
-  /** bsp: applies `step` on every shard as the sum of exactly these staged tasks. */
-  async commitStep(step: number, tasks: readonly string[]): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks] })));
+  /**
+   * async / ssp under a coordinator: applies one task's gradients on arrival on every shard, once per (task,
+   * attempt). A shard that already applied another attempt of this task refuses this one (StaleVersion): it holds
+   * the task's gradient already, so the task counts as applied there. `applied` gives, per (table, shard) this
+   * attempt updated, the version the update went on top of.
+   */
+  async pushTask(task: string, attempt: number, grads: readonly RowGrad[]): Promise<UpdateTargets & { applied: ShardTableVersion[] }> {
+    const blocks = this.taskBlocks(grads);
+    const replies = await Promise.all(
+      this.clients.map((c, s) =>
+        c.push({ task, attempt, clock: 0, blocks: blocks[s] }).catch((err: unknown) => {
+          if (err instanceof StaleVersion) return null;
+          throw err;
+        }),
+      ),
+    );
+    const applied: ShardTableVersion[] = [];
+    replies.forEach((r, shard) => {
+      if (!r || r.duplicate) return;
+      const sent = new Set(blocks[shard].map((b) => b.table));
+      for (const v of r.versions) if (sent.has(v.table)) applied.push({ table: v.table, shard, version: Number(v.version) - 1 });
+    });
+    return { targets: targetsOf(blocks), applied };
+  }
+
+  /**
+   * bsp: applies `step` on every shard as the sum of exactly these staged tasks; returns each table's version on
+   * each shard before the step (the commit updates every table a staged task sent rows to once).
+   */
+  async commitStep(step: number, tasks: readonly string[]): Promise<ShardTableVersion[]> {
+    const replies = await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks] })));
     this.steps = step;
+    return replies.flatMap((r, shard) => r.versions.map((v) => ({ table: v.table, shard, version: Number(v.version) - 1 })));
   }
 
   /** bsp: discards whatever is staged for `step` on every shard. */
@@ -254,6 +307,19 @@ export class RemoteParamStore implements ParamStore {
     return parts.map((p) => block(g.table, p.ids, gatherRows(g.grad, dim, p.dest)));
   }
 
+  private noteRead(table: string, shard: number, version: number): void {
+    const key = `${table}\u0000${shard}`;
+    const prior = this.reads.get(key);
+    if (!prior || version < prior.version) this.reads.set(key, { table, shard, version: Number(version) });
+  }
+
+  /** A task's gradients as each shard's blocks. */
+  private taskBlocks(grads: readonly RowGrad[]): RowBlockMsg[][] {
+    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
+    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    return blocks;
+  }
+
   /** bsp: prepare on every shard, then commit on every shard; a failed prepare aborts the step everywhere. */
   private async twoPhase(step: number, task: string, blocks: RowBlockMsg[][]): Promise<void> {
     try {
@@ -284,6 +350,10 @@ export class RemoteParamStore implements ParamStore {
       }
     }
   }
+}
+
+function targetsOf(blocks: readonly (readonly RowBlockMsg[])[]): { table: string; shard: number }[] {
+  return blocks.flatMap((bs, shard) => bs.map((b) => ({ table: b.table, shard })));
 }
 
 function block(table: string, ids: Uint32Array | null, grad: Float32Array): RowBlockMsg {

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { configureCompute, initBackend, type BackendChoice } from '../compute/index.js';
-import { CoordinatorClient, taskKey, type JobSpec, type TaskMsg, type TriplesMsg } from '../coordinator/index.js';
+import { appliesOnArrival, CoordinatorClient, parseConsistency, shardConsistency, taskKey, type JobSpec, type TaskMsg, type TriplesMsg } from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
 import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
@@ -39,6 +39,8 @@ export interface WorkerOptions {
   readonly connectTimeoutMs?: number;
   /** Aborted (SIGTERM): the worker finishes its current task, leaves and returns. */
   readonly signal?: AbortSignal;
+  /** Tests: awaited between a task's pull and its gradient's push (to force an interleaving of workers). */
+  readonly afterPull?: (t: TaskMsg) => Promise<void>;
   readonly log: Logger;
 }
 
@@ -93,6 +95,9 @@ interface JobContext {
   readonly prep: Prepared;
   readonly store: RemoteParamStore;
   readonly heartbeatMs: number;
+  /** ssp/async: gradients are pushed and applied on arrival; bsp: prepared, and committed by the coordinator. */
+  readonly onArrival: boolean;
+  readonly afterPull?: (t: TaskMsg) => Promise<void>;
 }
 
 async function getJob(client: CoordinatorClient, timeoutMs: number): Promise<JobSpec> {
@@ -115,6 +120,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
   }
   const model = models.get(spec.model);
   const hyper = model.hyper.parse(JSON.parse(spec.hyperJson)) as Record<string, unknown>;
+  const consistency = parseConsistency(spec.consistency || 'bsp', 'JobSpec.consistency');
   const prep = model.prepare(data, hyper, { seed: spec.seed });
   try {
     const store = await connectShards({
@@ -122,11 +128,11 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       specs: model.tables(data, hyper),
       optimizer: JSON.parse(spec.optimizerJson) as OptimizerConfig,
       seed: spec.seed,
-      consistency: { mode: 'bsp' },
+      consistency: shardConsistency(consistency),
       clientId: id,
       token: opts.token,
     });
-    return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000 };
+    return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000, onArrival: appliesOnArrival(consistency), afterPull: opts.afterPull };
   } catch (err) {
     prep.release();
     throw err;
@@ -208,17 +214,18 @@ class WorkerLoop {
       if (failed.stop) this.stopFlag = true;
       return;
     }
-    const { stats } = r;
-    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats });
+    const { stats, reads, applied } = r;
+    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats, reads, applied });
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
     if (reply.accepted) this.accepted++;
     else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
     if (reply.stop) this.stopFlag = true;
   }
 
-  /** Pull, loss and gradients, prepare: the task's contribution staged on every shard. */
+  /** Pull, loss and gradients, then prepare (bsp: staged on every shard) or push (ssp/async: applied on arrival). */
   private async compute(t: TaskMsg, key: string) {
     const { model, prep, hyper, store } = this.ctx;
+    store.takeReads();
     const share: TaskShare = {
       batch: batchOf(t, t.triples),
       weight: t.weight,
@@ -226,11 +233,14 @@ class WorkerLoop {
     };
     const t0 = performance.now();
     const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
+    const read = store.takeReads();
+    await this.ctx.afterPull?.(t);
     const t1 = performance.now();
     const { result, grads } = taskLossAndGrads(model, share, pulled, prep, hyper);
     const t2 = performance.now();
-    await store.prepareTask(t.psStep, key, t.attempt, grads);
+    const update = this.ctx.onArrival ? await store.pushTask(key, t.attempt, grads) : { ...(await store.prepareTask(t.psStep, key, t.attempt, grads)), applied: [] };
     const t3 = performance.now();
+    const sent = new Set(update.targets.map((p) => `${p.table}\u0000${p.shard}`));
     const stats: TaskStats = {
       rowsPulled: pulled.reduce((n, p) => n + (p.ids ? p.ids.length : p.spec.rows), 0),
       rowsPushed: grads.reduce((n, g) => n + (g.ids ? g.ids.length : (store.specs.find((s) => s.name === g.table)?.rows ?? 0)), 0),
@@ -239,7 +249,7 @@ class WorkerLoop {
       pushSeconds: (t3 - t2) / 1000,
     };
     // Σ_t weight_t · loss_t must be the step's loss: the contribution over the weight.
-    return { loss: result.loss / t.weight, parts: result.parts, stats };
+    return { loss: result.loss / t.weight, parts: result.parts, stats, reads: read.filter((r) => sent.has(`${r.table}\u0000${r.shard}`)), applied: update.applied };
   }
 }
 
