@@ -328,7 +328,8 @@ export class ShardState {
 
   /**
    * Replaces every held array and the step with imported ones, all or nothing: the chunks must cover every
-   * array of every held table, in order. Counts as one update of every table (caches refetch).
+   * array of every held table, in order. Counts as one update of every table (caches refetch). Task keys applied
+   * after `step` are forgotten.
    */
   importState(step: number, chunks: Iterable<{ table: string; slot: number; firstRow: number; values: Float32Array }>): void {
     const fresh = new Map([...this.held.values()].map((h) => [h.def.name, { h, arrays: [h.values, ...h.state].map((a) => new Float32Array(a.length)), next: [h.values, ...h.state].map(() => 0) }]));
@@ -355,6 +356,10 @@ export class ShardState {
     }
     this.steps = step;
     this.staged = null;
+    this.abortedStep = -1;
+    // The import rolls the shard back to `step`: updates applied after it are gone, so are their task keys (a
+    // resumed job redoes those tasks under the same keys).
+    for (const [task, a] of this.applied) if (a.step > step) this.applied.delete(task);
   }
 
   snapshot(): ShardSnapshot {
