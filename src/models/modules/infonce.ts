@@ -6,14 +6,14 @@
  * anchors keep the cost at B·block per view with the same form (docs/camrec.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, matMul } from './ops.js';
+import { l2Normalize, matMul, stopGradient } from './ops.js';
 
 /**
- * log Σ_s exp(x_rs) along rows, shifted by the row maximum for stability. The maximum is read back as a
- * constant, so the backward pass does not differentiate it (its gradient cancels anyway).
+ * log Σ_s exp(x_rs) along rows, shifted by the row maximum for stability. The maximum's gradient is stopped
+ * (it cancels anyway), so the backward pass does not differentiate through max.
  */
 function rowLogSumExp(x: tf.Tensor2D): tf.Tensor1D {
-  const m = tf.tensor2d(tf.tidy(() => tf.max(x, 1, true).dataSync() as Float32Array), [x.shape[0], 1]);
+  const m = stopGradient(tf.max(x, 1, true));
   return tf.reshape(tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(x, m)), 1, true))), [-1]) as tf.Tensor1D;
 }
 
