@@ -7,6 +7,7 @@ import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propa
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
 import { wasmCopyKernelConfigs } from './wasm-copies.js';
+import { meanGradient, sumGradient } from './reduce-gradients.js';
 
 const OUR_KERNELS = [
   ...gatherKernels,
@@ -16,12 +17,13 @@ const OUR_KERNELS = [
   ...weightedSpmmKernels,
   ...edgeMlpKernels,
 ];
-const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient];
+const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient, sumGradient, meanGradient];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Identity, SplitV and AddN, which ours wrap) and the
- * gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp.
+ * gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp, and ours of Sum
+ * and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
