@@ -38,11 +38,20 @@ interface RemoteTable {
   readonly placement: Placement;
 }
 
+/** Rows and row payload (ids + values, as on the wire) this client has moved, for a worker's per-task figures. */
+export interface ClientTraffic {
+  rowsPulled: number;
+  bytesPulled: number;
+  rowsPushed: number;
+  bytesPushed: number;
+}
+
 /** Room left in a message for everything but the rows. */
 const MESSAGE_SLACK_BYTES = 64 * 1024;
 
 export class RemoteParamStore implements ParamStore {
   readonly specs: readonly TableSpec[];
+  readonly traffic: ClientTraffic = { rowsPulled: 0, bytesPulled: 0, rowsPushed: 0, bytesPushed: 0 };
   private readonly tables = new Map<string, RemoteTable>();
   private readonly clients: ShardClient[];
   private readonly consistency: Consistency;
@@ -93,6 +102,7 @@ export class RemoteParamStore implements ParamStore {
     const order = ids ? sortedUnique(ids, t.spec) : null;
     const wanted = order ? order.unique : null;
     const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest })));
+    for (const p of parts) this.countPulled(p.reply.values.byteLength / (4 * dim), p.reply.values.byteLength + (wanted ? 4 * p.dest.length : 0));
     if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values);
     const merged = new Float32Array((wanted ? wanted.length : n) * dim);
     for (const p of parts) scatterRows(merged, floatsOf(p.reply.values), p.dest, dim);
@@ -104,8 +114,7 @@ export class RemoteParamStore implements ParamStore {
 
   async push(grads: readonly RowGrad[]): Promise<void> {
     const step = this.steps + 1;
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
-    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    const blocks = this.shardBlocks(grads);
     const task = `${this.clientId}:${step}`;
     if (this.consistency.mode === 'bsp') await this.twoPhase(step, task, blocks);
     else {
@@ -121,8 +130,7 @@ export class RemoteParamStore implements ParamStore {
    * that every shard can commit the same list of tasks. Nothing is applied until `commitStep`.
    */
   async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<void> {
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
-    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    const blocks = this.shardBlocks(grads);
     await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt, blocks: blocks[s] })));
   }
 
@@ -236,6 +244,26 @@ export class RemoteParamStore implements ParamStore {
       }
       return out;
     });
+  }
+
+  /** Each shard's blocks of these gradients, counted as pushed. */
+  private shardBlocks(grads: readonly RowGrad[]): RowBlockMsg[][] {
+    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
+    for (const g of grads) {
+      const dim = this.table(g.table).spec.dim;
+      this.splitGrad(g).forEach((b, s) => {
+        if (!b) return;
+        blocks[s].push(b);
+        this.traffic.rowsPushed += b.values.byteLength / (4 * dim);
+        this.traffic.bytesPushed += b.values.byteLength + b.ids.byteLength;
+      });
+    }
+    return blocks;
+  }
+
+  private countPulled(rows: number, bytes: number): void {
+    this.traffic.rowsPulled += rows;
+    this.traffic.bytesPulled += bytes;
   }
 
   /** A gradient's rows for each shard (null where a shard gets none of this table). */
