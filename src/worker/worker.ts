@@ -136,6 +136,8 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       consistency: { mode: 'bsp' },
       clientId: id,
       token: opts.token,
+      // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
+      rowCache: true,
     });
     return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000 };
   } catch (err) {
