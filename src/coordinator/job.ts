@@ -29,6 +29,7 @@ import {
 } from '../train/index.js';
 import { begin, decide, type Action, type Event, type PolicyConfig, type State } from './policy.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
+import { TrafficAccount, type TaskTiming } from './traffic.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
@@ -95,6 +96,8 @@ export interface TaskReport {
   readonly parts: Readonly<Record<string, number>>;
   /** Set when the task failed on the worker. */
   readonly error?: string;
+  /** Where the worker's time went on this task (metrics.jsonl `distributed`). */
+  readonly timing?: Partial<TaskTiming>;
 }
 
 /** The task that computes the step's batch terms over the whole batch (docs/distributed.md). */
@@ -120,6 +123,7 @@ export class CoordinatorJob {
   private epochLeased = false;
   private epochTrainSeconds = 0;
   private lastValid: { metrics: Record<string, number>; seconds: number } | null = null;
+  private readonly traffic = new TrafficAccount();
   private readonly trainer: TrainerState = { epoch: 0, earlyStop: initialEarlyStop, bestValid: null, bestTest: null, epochTrainSeconds: [], evalSeconds: [] };
   private readonly lastSeen = new Map<string, number>();
   private readonly toldStop = new Set<string>();
@@ -388,6 +392,7 @@ export class CoordinatorJob {
         return this.taskEvent(a.task, a.attempt, a.worker, 'requeued', a.reason);
       case 'accept':
         if (report) this.stepParts[a.task.index] = { ...report.parts };
+        if (report) this.traffic.task(report.worker, report.timing ?? {});
         return this.taskEvent(a.task, a.attempt, a.worker, 'accepted');
       case 'ignore':
         this.log.debug({ task: taskKey(a.task), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'result ignored');
@@ -416,11 +421,13 @@ export class CoordinatorJob {
 
   private async commitStep(a: Action & { kind: 'commitStep' }): Promise<void> {
     const psStep = this.committed + 1;
+    const t0 = performance.now();
     await this.opts.store.commitStep(
       psStep,
       a.tasks.map((t) => taskKey({ epoch: a.epoch, step: a.step, index: t.index })),
     );
     this.committed = psStep;
+    this.traffic.commit((performance.now() - t0) / 1000);
     const parts: Record<string, number> = {};
     for (const p of this.stepParts) for (const [k, v] of Object.entries(p)) parts[k] = (parts[k] ?? 0) + v;
     for (const [k, v] of Object.entries(parts)) this.epochParts[k] = (this.epochParts[k] ?? 0) + v;
@@ -458,6 +465,7 @@ export class CoordinatorJob {
       loss: a.loss,
       parts: Object.fromEntries(Object.entries(this.epochParts).map(([k, v]) => [k, v / steps])),
       trainSeconds,
+      distributed: this.traffic.close(),
     };
     this.emit('epoch', { epoch: a.epoch, state: 'ended', loss: Number.isFinite(a.loss) ? a.loss : null, seconds: trainSeconds });
     if (a.metrics && this.lastValid) {

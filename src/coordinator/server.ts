@@ -124,6 +124,7 @@ export class CoordinatorServer {
           loss: r.loss,
           parts: r.parts,
           error: r.error || undefined,
+          timing: r,
         }),
       ),
       Leave: this.unary(async (r: LeaveRequest): Promise<LeaveReply> => {
