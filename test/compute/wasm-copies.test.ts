@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
-import { FAST_ADD_N, FAST_SPLIT, SHARED_IDENTITY } from '../../src/compute/kernels/wasm-copies.js';
+import { FAST_ADD_N, FAST_SPLIT, FAST_TILE, SHARED_IDENTITY } from '../../src/compute/kernels/wasm-copies.js';
 import { randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -87,4 +87,33 @@ test('AddN gives the bits of sequential float32 adds, leaks nothing, and leaves 
   assert.deepEqual(Array.from(ints.dataSync()), [4, 6]);
   assert.equal(count(FAST_ADD_N), calls + 1, 'int32 went to the stock kernel');
   tf.dispose([...xs, ints]);
+});
+
+test('Tile over one, several, none and zero repeats, float32 and int32, equals the cpu backend', async () => {
+  const r = rng(6);
+  const cases: [number[], number[]][] = [
+    [[7, 1], [1, 64]],
+    [[1, 5], [9, 1]],
+    [[3, 4], [2, 3]],
+    [[2, 1, 3], [2, 4, 1]],
+    [[4], [1]],
+    [[2, 3], [0, 2]],
+  ];
+  for (const [shape, reps] of cases) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const n = shape.reduce((p, v) => p * v, 1);
+      const x = dtype === 'float32' ? randomFloats(r, n) : Int32Array.from({ length: n }, (_, i) => i * 7 - 3);
+      const run = () => tf.tidy(() => {
+        const t = tf.tile(tf.tensor(x, shape, dtype), reps);
+        return { shape: t.shape, values: Array.from(t.dataSync()) };
+      });
+      const calls = count(FAST_TILE);
+      const ours = run();
+      assert.equal(count(FAST_TILE), calls + 1, `[${shape}] × [${reps}] ${dtype}: our kernel`);
+      await tf.setBackend('cpu');
+      const reference = run();
+      await tf.setBackend('wasm');
+      assert.deepEqual(ours, reference, `[${shape}] × [${reps}] ${dtype}`);
+    }
+  }
 });

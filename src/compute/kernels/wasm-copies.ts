@@ -1,5 +1,5 @@
 /**
- * Three wasm kernels whose stock versions copy or loop far more than they need to (DESIGN.md §4). Each is
+ * Wasm kernels whose stock versions copy or loop far more than they need to (DESIGN.md §4). Each is
  * measured in docs/kernels.md; each gives bit-identical results to the stock kernel.
  *
  * - Identity shares its input's memory (the backend counts references, as Reshape already does and as the cpu
@@ -7,11 +7,13 @@
  *   clones every tensor a kernel saves for its backward pass: CaMRec's step made about 600 copies, 60–80 ms.
  *   Sharing is safe because no wasm kernel writes into an input's memory: outputs are always fresh.
  * - SplitV copies each part as whole contiguous runs (`TypedArray.set`) rather than element by element.
+ * - Tile copies whole runs per tiled axis (`TypedArray.set`, or `fill` for runs of one element) instead of
+ *   computing every output element's source index; the stock kernel took ~50 ms for a [7050, 64] broadcast.
  * - AddN runs as a chain of the stock Add kernel, ((x0 + x1) + x2) + … in float32: the stock AddN is a scalar
  *   loop, several times slower than Add's vector one.
  * Everything else (strings, other dtypes for AddN) goes to the stock kernel.
  */
-import { Add, AddN, Identity, SplitV, getKernel, util } from '@tensorflow/tfjs';
+import { Add, AddN, Identity, SplitV, Tile, getKernel, util } from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { countKernel } from './counters.js';
 
@@ -31,6 +33,7 @@ interface KernelArgs {
 export const SHARED_IDENTITY = 'CamrecSharedIdentity';
 export const FAST_SPLIT = 'CamrecFastSplitV';
 export const FAST_ADD_N = 'CamrecFastAddN';
+export const FAST_TILE = 'CamrecFastTile';
 
 const stock = new Map<string, KernelConfig>();
 
@@ -104,13 +107,56 @@ function addN(args: KernelArgs): TensorInfo {
   return sum;
 }
 
+/**
+ * x repeated reps[a] times along each axis a. One pass per tiled axis, innermost first: each block of the current
+ * shape below that axis (`chunk` values) is written reps[a] times. Intermediates exist only when more than one
+ * axis is tiled.
+ */
+function tile(args: KernelArgs): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { reps } = (args.attrs ?? {}) as { reps: number[] };
+  if (x.dtype === 'string' || reps.length !== x.shape.length || reps.some((r) => !Number.isInteger(r) || r < 0)) {
+    return runStock(Tile, args) as TensorInfo;
+  }
+  countKernel(FAST_TILE);
+  const backend = args.backend as WasmBackendLike;
+  const outShape = x.shape.map((d, a) => d * reps[a]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  const o = backend.typedArrayFromHeap(out);
+  if (o.length === 0) return out;
+  let src: TypedArray = backend.typedArrayFromHeap(x);
+  const shape = [...x.shape];
+  const tiled = reps.map((r, a) => (r === 1 ? -1 : a)).filter((a) => a >= 0);
+  if (tiled.length === 0) o.set(src);
+  for (let t = tiled.length - 1; t >= 0; t--) {
+    const a = tiled[t];
+    const chunk = util.sizeFromShape(shape.slice(a));
+    const outer = util.sizeFromShape(shape.slice(0, a));
+    const rep = reps[a];
+    const dst = t === 0 ? o : new (o.constructor as new (n: number) => TypedArray)(outer * chunk * rep);
+    for (let b = 0; b < outer; b++) {
+      const base = b * chunk * rep;
+      if (chunk === 1) {
+        dst.fill(src[b] as never, base, base + rep);
+        continue;
+      }
+      const block = src.subarray(b * chunk, (b + 1) * chunk);
+      for (let k = 0; k < rep; k++) dst.set(block, base + k * chunk);
+    }
+    shape[a] *= rep;
+    src = dst;
+  }
+  return out;
+}
+
 const OURS: Record<string, (args: KernelArgs) => TensorInfo | TensorInfo[]> = {
   [Identity]: identity,
   [SplitV]: splitV,
   [AddN]: addN,
+  [Tile]: tile,
 };
 
-/** Our wasm configs for Identity, SplitV and AddN, wrapping the stock ones registered now; [] without wasm. */
+/** Our wasm configs for Identity, SplitV, AddN and Tile, wrapping the stock ones registered now; [] without wasm. */
 export function wasmCopyKernelConfigs(): KernelConfig[] {
   const configs: KernelConfig[] = [];
   for (const [name, impl] of Object.entries(OURS)) {

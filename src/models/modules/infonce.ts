@@ -6,14 +6,22 @@
  * anchors keep the cost at B·block per view with the same form (docs/camrec.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, matMul, stopGradient } from './ops.js';
+import { l2Normalize, matMul } from './ops.js';
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/** The row maxima as a constant: computed inside the custom op, so the tape never records (or differentiates) max. */
+const rowMaxConstant = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.max(x, 1, true),
+  gradFunc: () => tf.zerosLike(x),
+})) as unknown as CustomGradFn) as (x: tf.Tensor) => tf.Tensor;
 
 /**
- * log Σ_s exp(x_rs) along rows, shifted by the row maximum for stability. The maximum's gradient is stopped
- * (it cancels anyway), so the backward pass does not differentiate through max.
+ * log Σ_s exp(x_rs) along rows, shifted by the row maximum for stability. The maximum is a constant to the
+ * backward pass (its gradient cancels anyway).
  */
 function rowLogSumExp(x: tf.Tensor2D): tf.Tensor1D {
-  const m = stopGradient(tf.max(x, 1, true));
+  const m = rowMaxConstant(x);
   return tf.reshape(tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(x, m)), 1, true))), [-1]) as tf.Tensor1D;
 }
 
