@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NativeKernels } from '../../src/compute/native.js';
-import { nativeFor, randomMatrix, stream } from './fixtures.js';
+import { forEachIsa, nativeFor, randomMatrix, stream } from './fixtures.js';
 
 /** [m, k, n]: tails in every dimension (tiles are 6 rows × 8 or 16 columns), Aᵀ·B over several row chunks
  * and groups (k > 256 · 8), and an Aᵀ·B too large to accumulate (m·n > 2²⁰), which transposes a instead. */
@@ -27,18 +26,6 @@ function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: nu
     }
   }
   return c;
-}
-
-function forEachIsa(native: NativeKernels, body: (isa: string) => void): void {
-  const initial = native.isa();
-  try {
-    for (const isa of native.isas) {
-      native.setIsa(isa);
-      body(isa);
-    }
-  } finally {
-    native.setIsa(initial);
-  }
 }
 
 test('gemm equals a float64 product for every flag pair, tail and path, on every instruction set', (t) => {
