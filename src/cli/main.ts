@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
 
   trainFlags(program.command('train').description('train a model (default: CaMRec on the bundled TikTok data)'))
     .option('--distributed <local:W:S>', 'train through S parameter-server shards, a coordinator and W workers on this machine')
-    .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default 4)', numberFlag('--tasks-per-step'))
+    .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default: the number of workers W)', numberFlag('--tasks-per-step'))
     .option('--consistency <mode>', 'with --distributed: bsp (default), ssp:<s> (at most s steps ahead) or async')
     .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
     .action(async (opts: Record<string, unknown>) => {

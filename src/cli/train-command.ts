@@ -116,7 +116,9 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const out = runDirPath(cfg);
   const coordinatorFlags = [
-    ...(tasksPerStep !== undefined ? ['--tasks-per-step', String(tasksPerStep)] : []),
+    // One task per worker by default: every LightGCN/CaMRec task reads whole tables, so more tasks than workers
+    // only repeat that traffic; the split never changes the result (docs/distributed.md §3).
+    '--tasks-per-step', String(tasksPerStep ?? cluster.workers),
     ...(typeof nats === 'string' ? ['--nats', nats] : []),
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
   ];

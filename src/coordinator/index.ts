@@ -24,6 +24,8 @@ export type { JetStreamQueueOptions } from './jetstream-queue.js';
 export { CoordinatorJob, BATCH_TERMS_TASK, readResumePoint } from './job.js';
 export type { CommittedStep, CoordinatorCheckpointState, JobOptions, LeasedTask, LeaseOutcome, TaskReport } from './job.js';
 export { CoordinatorServer, BadRequest } from './server.js';
+export { TrafficAccount } from './traffic.js';
+export type { EpochTraffic, TaskTiming } from './traffic.js';
 export type { CoordinatorServerOptions } from './server.js';
 export { CoordinatorClient, CoordinatorCallError } from './client.js';
 export type { CoordinatorClientOptions } from './client.js';

@@ -35,6 +35,7 @@ import { appliesOnArrival, formatConsistency, type Consistency } from './consist
 import { begin, decide, type AcceptedTask, type Action, type Event, type PolicyConfig, type ResumePoint, type State } from './policy.js';
 import { histogramOf, mergeHistograms, stalenessSamples, summarizeStaleness, type ShardVersion, type StalenessHistogram } from './staleness.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
+import { TrafficAccount, type TaskTiming } from './traffic.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
@@ -105,6 +106,8 @@ export interface TaskReport {
   readonly parts: Readonly<Record<string, number>>;
   /** Set when the task failed on the worker. */
   readonly error?: string;
+  /** Where the worker's time went on this task (metrics.jsonl `distributed`). */
+  readonly timing?: Partial<TaskTiming>;
   /** Staleness (staleness.ts): the versions the task read, per (table, shard) it sent rows to ... */
   readonly reads?: readonly ShardVersion[];
   /** ... and under ssp/async the versions its push was applied on top of. */
@@ -142,6 +145,7 @@ export class CoordinatorJob {
   private epochLeased = false;
   private epochTrainSeconds = 0;
   private lastValid: { metrics: Record<string, number>; seconds: number } | null = null;
+  private readonly traffic = new TrafficAccount();
   private readonly trainer: TrainerState = { epoch: 0, earlyStop: initialEarlyStop, bestValid: null, bestTest: null, epochTrainSeconds: [], evalSeconds: [] };
   private readonly lastSeen = new Map<string, number>();
   private readonly toldStop = new Set<string>();
@@ -472,8 +476,9 @@ export class CoordinatorJob {
     this.emit('task', { epoch: t.epoch, step: t.step, index: t.index, attempt, worker, state, ...(reason ? { reason } : {}) });
   }
 
-  /** An accepted result: its parts, and its staleness (ssp/async: now, from its push; bsp: at the commit). */
+  /** An accepted result: its parts, its timing, and its staleness (ssp/async: now, from its push; bsp: at the commit). */
   private accepted(task: TaskRef, r: TaskReport): void {
+    this.traffic.task(r.worker, r.timing ?? {});
     const slot = this.stepResults.get(task.step)?.[task.index];
     if (slot) {
       slot.parts = { ...r.parts };
@@ -488,17 +493,20 @@ export class CoordinatorJob {
 
   private async commitStep(a: Action & { kind: 'commitStep' }): Promise<void> {
     const psStep = this.committed + 1;
+    const t0 = performance.now();
     const before = await this.opts.store.commitStep(
       psStep,
       a.tasks.map((t) => taskKey({ epoch: a.epoch, step: a.step, index: t.index })),
     );
     this.committed = psStep;
+    const commitSeconds = (performance.now() - t0) / 1000;
     for (const r of this.stepResults.get(a.step) ?? []) this.noteStaleness(stalenessSamples(r.reads, before));
-    this.stepDone(a, psStep);
+    this.stepDone(a, psStep, commitSeconds);
   }
 
   /** A step is done (committed, or every task applied on arrival): its parts join the epoch's. */
-  private stepDone(a: { epoch: number; step: number; loss: number; tasks: readonly AcceptedTask[] }, psStep: number | null): void {
+  private stepDone(a: { epoch: number; step: number; loss: number; tasks: readonly AcceptedTask[] }, psStep: number | null, commitSeconds = 0): void {
+    this.traffic.step(commitSeconds);
     const parts: Record<string, number> = {};
     for (const r of this.stepResults.get(a.step) ?? []) for (const [k, v] of Object.entries(r.parts)) parts[k] = (parts[k] ?? 0) + v;
     for (const [k, v] of Object.entries(parts)) this.epochParts[k] = (this.epochParts[k] ?? 0) + v;
@@ -537,8 +545,8 @@ export class CoordinatorJob {
       loss: a.loss,
       parts: Object.fromEntries(Object.entries(this.epochParts).map(([k, v]) => [k, v / steps])),
       trainSeconds,
+      distributed: { ...this.traffic.close(), consistency: formatConsistency(this.opts.consistency), staleness: summarizeStaleness(this.epochStaleness) },
     };
-    line.distributed = { consistency: formatConsistency(this.opts.consistency), staleness: summarizeStaleness(this.epochStaleness) };
     this.runStaleness = mergeHistograms(this.runStaleness, this.epochStaleness);
     this.emit('epoch', { epoch: a.epoch, state: 'ended', loss: Number.isFinite(a.loss) ? a.loss : null, seconds: trainSeconds });
     if (a.metrics && this.lastValid) {

@@ -103,6 +103,10 @@ export interface ReportRequest {
   computeSeconds: number;
   pushSeconds: number;
   error: string;
+  waitSeconds: number;
+  reportSeconds: number;
+  bytesPulled: number;
+  bytesPushed: number;
   reads: ShardVersionMsg[];
   applied: ShardVersionMsg[];
 }

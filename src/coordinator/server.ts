@@ -126,6 +126,7 @@ export class CoordinatorServer {
           loss: r.loss,
           parts: r.parts,
           error: r.error || undefined,
+          timing: r,
           reads: (r.reads ?? []).map(shardVersion),
           applied: (r.applied ?? []).map(shardVersion),
         }),

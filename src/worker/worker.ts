@@ -53,16 +53,27 @@ export interface WorkerSummary {
   readonly pullSeconds: number;
   readonly computeSeconds: number;
   readonly pushSeconds: number;
+  readonly waitSeconds: number;
+  readonly reportSeconds: number;
+  readonly bytesPulled: number;
+  readonly bytesPushed: number;
   readonly stoppedBy: 'coordinator' | 'signal';
 }
 
-/** What one task did, for the report and the worker's totals. */
+/** What one task did, for the report and the worker's totals (docs/distributed.md §1, metrics.jsonl `distributed`). */
 interface TaskStats {
   rowsPulled: number;
   rowsPushed: number;
+  bytesPulled: number;
+  bytesPushed: number;
   pullSeconds: number;
   computeSeconds: number;
+  /** Prepare on every shard (bsp), or push on every shard (ssp/async: applied on arrival). */
   pushSeconds: number;
+  /** From the previous report to this task's lease: waiting for the step's other tasks, its commit, the lease. */
+  waitSeconds: number;
+  /** The previous Report call. */
+  reportSeconds: number;
 }
 
 const LEASE_WAIT_MS = 1000;
@@ -131,6 +142,8 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       consistency: shardConsistency(consistency),
       clientId: id,
       token: opts.token,
+      // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
+      rowCache: true,
     });
     return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000, onArrival: appliesOnArrival(consistency), afterPull: opts.afterPull };
   } catch (err) {
@@ -142,8 +155,11 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
 class WorkerLoop {
   private tasks = 0;
   private accepted = 0;
-  private readonly totals: TaskStats = { rowsPulled: 0, rowsPushed: 0, pullSeconds: 0, computeSeconds: 0, pushSeconds: 0 };
+  private readonly totals: TaskStats = { rowsPulled: 0, rowsPushed: 0, bytesPulled: 0, bytesPushed: 0, pullSeconds: 0, computeSeconds: 0, pushSeconds: 0, waitSeconds: 0, reportSeconds: 0 };
   private stopFlag = false;
+  /** When this worker last finished a report (or started): lease waiting runs from here. */
+  private idleSince = performance.now();
+  private lastReportSeconds = 0;
 
   constructor(
     private readonly client: CoordinatorClient,
@@ -197,11 +213,11 @@ class WorkerLoop {
         await this.join();
         continue;
       }
-      if (reply.outcome === 'task') await this.runTask(reply.task);
+      if (reply.outcome === 'task') await this.runTask(reply.task, (performance.now() - this.idleSince) / 1000);
     }
   }
 
-  private async runTask(t: TaskMsg): Promise<void> {
+  private async runTask(t: TaskMsg, waitSeconds: number): Promise<void> {
     this.tasks++;
     const key = taskKey(t);
     const head = { worker: this.id, epoch: t.epoch, step: t.step, index: t.index, attempt: t.attempt };
@@ -211,11 +227,15 @@ class WorkerLoop {
     } catch (err) {
       this.log.warn({ task: key, attempt: t.attempt, err: (err as Error).message }, 'task failed');
       const failed = await this.client.report({ ...head, error: (err as Error).message || String(err) });
+      this.idleSince = performance.now();
       if (failed.stop) this.stopFlag = true;
       return;
     }
-    const { stats, reads, applied } = r;
-    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats, reads, applied });
+    const stats: TaskStats = { ...r.stats, waitSeconds, reportSeconds: this.lastReportSeconds };
+    const sent = performance.now();
+    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats, reads: r.reads, applied: r.applied });
+    this.idleSince = performance.now();
+    this.lastReportSeconds = (this.idleSince - sent) / 1000;
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
     if (reply.accepted) this.accepted++;
     else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
@@ -231,6 +251,7 @@ class WorkerLoop {
       weight: t.weight,
       whole: t.batchTerms ? batchOf(t, t.whole) : null,
     };
+    const before = { ...store.traffic };
     const t0 = performance.now();
     const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
     const read = store.takeReads();
@@ -241,9 +262,12 @@ class WorkerLoop {
     const update = this.ctx.onArrival ? await store.pushTask(key, t.attempt, grads) : { ...(await store.prepareTask(t.psStep, key, t.attempt, grads)), applied: [] };
     const t3 = performance.now();
     const sent = new Set(update.targets.map((p) => `${p.table}\u0000${p.shard}`));
-    const stats: TaskStats = {
-      rowsPulled: pulled.reduce((n, p) => n + (p.ids ? p.ids.length : p.spec.rows), 0),
-      rowsPushed: grads.reduce((n, g) => n + (g.ids ? g.ids.length : (store.specs.find((s) => s.name === g.table)?.rows ?? 0)), 0),
+    const after = store.traffic;
+    const stats = {
+      rowsPulled: after.rowsPulled - before.rowsPulled,
+      rowsPushed: after.rowsPushed - before.rowsPushed,
+      bytesPulled: after.bytesPulled - before.bytesPulled,
+      bytesPushed: after.bytesPushed - before.bytesPushed,
       pullSeconds: (t1 - t0) / 1000,
       computeSeconds: (t2 - t1) / 1000,
       pushSeconds: (t3 - t2) / 1000,

@@ -4,7 +4,8 @@
  * pulled its own; b then waits until a's result is accepted (a's gradient is on the shards). Under bsp both tasks
  * are applied together on top of what they read: staleness 0. Under async a's gradient lands between b's pull and
  * b's push: b's staleness is at least 1 on every table. Under ssp:1 every gradient stays within the bound the
- * window implies. The figures go to metrics.jsonl (`distributed.staleness`) and result.json's provenance.
+ * window implies. The figures go to metrics.jsonl (`distributed.staleness`, beside the epoch's traffic) and
+ * result.json's provenance.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { initBackend, shutdownCompute } from '../../src/compute/index.js';
-import type { Consistency, StalenessSummary, TaskMsg } from '../../src/coordinator/index.js';
+import type { CommittedStep, Consistency, EpochTraffic, StalenessSummary, TaskMsg } from '../../src/coordinator/index.js';
 import { runWorker } from '../../src/worker/index.js';
 import { tempDir, writeInter } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
@@ -39,7 +40,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 interface Run {
-  readonly epochs: { epoch: number; distributed: { consistency: string; staleness: Record<string, StalenessSummary> } }[];
+  readonly epochs: { epoch: number; distributed: EpochTraffic & { consistency: string; staleness: Record<string, StalenessSummary> } }[];
   readonly run: Record<string, StalenessSummary>;
   readonly tasks: number;
 }
@@ -88,10 +89,29 @@ async function runHeld(consistency: Consistency): Promise<Run> {
   const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Run['epochs'][number]);
   const dist = (r.provenance as { distributed: { staleness: Record<string, StalenessSummary>; consistency: string } }).distributed;
   assert.equal(dist.consistency, consistency.mode === 'ssp' ? `ssp:${consistency.staleness}` : consistency.mode);
+  assertTraffic(epochs, cluster.steps, consistency);
   return { epochs, run: dist.staleness, tasks: cluster.steps.reduce((n, s) => n + s.tasks.length, 0) };
 }
 
 const TABLES = ['user', 'item'];
+
+/**
+ * metrics.jsonl `distributed` holds the epoch's traffic beside its staleness, under every mode: its steps and tasks
+ * are the ones done (committed under bsp, applied on arrival under ssp/async), the workers timed the prepare or the
+ * push, and only bsp spends time in commits.
+ */
+function assertTraffic(epochs: Run['epochs'], steps: readonly CommittedStep[], consistency: Consistency): void {
+  for (const e of epochs) {
+    const d = e.distributed;
+    const done = steps.filter((s) => s.epoch === e.epoch);
+    const tasks = done.flatMap((s) => s.tasks);
+    assert.deepEqual([d.steps, d.tasks, d.workers], [done.length, tasks.length, new Set(tasks.map((t) => t.worker)).size], `epoch ${e.epoch}: steps, tasks, workers`);
+    assert.ok(d.taskMs.push > 0 && d.rowsPushed > 0 && d.bytesPushed > 0, `epoch ${e.epoch}: pushed rows and their time ${JSON.stringify(d)}`);
+    assert.ok(d.rowsPulled > 0 && d.bytesPulled > 0, `epoch ${e.epoch}: pulled rows`);
+    if (consistency.mode === 'bsp') assert.ok(d.commitMs > 0, `epoch ${e.epoch}: bsp commits take time`);
+    else assert.equal(d.commitMs, 0, `epoch ${e.epoch}: nothing is committed under ${consistency.mode}`);
+  }
+}
 
 function tablesOf(s: Record<string, StalenessSummary>): string[] {
   return Object.keys(s).sort();
