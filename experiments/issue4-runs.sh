@@ -2,17 +2,9 @@
 # The long runs behind issue 4's figures, in order of priority. Every run checkpoints each epoch and this script
 # resumes them (--resume), so it can be stopped at any time and started again in a later session:
 #   nohup experiments/issue4-runs.sh > runs/issue4-runs.log 2>&1 &
-# Results land in runs/ (gitignored); copy the result.json files into results/ when a run finishes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${SHARED:-../shared}
-camrec() { node --import tsx scripts/camrec-dev.mts "$@" --log-level warn; }
-train() { # train <out> <args...>
-  local out=$1; shift
-  if [ -f "runs/$out/result.json" ] && grep -q '"seeds"\|"stoppedBy"' "runs/$out/result.json"; then echo "done: $out"; return; fi
-  echo "$(date -u +%FT%TZ) start: $out $*"
-  camrec train --out "runs/$out" --resume "$@" || echo "FAILED: $out"
-}
+. experiments/runs-lib.sh
 # 1. TikTok, full CaMRec, 3 seeds (LightGCN's are in results/lightgcn-2026-11-26)
 train camrec-tiktok --data data/tiktok --seeds 1,2,3
 # 2. Baby, full CaMRec, 3 seeds; the backbone alone; the three ablations (1 seed each)

@@ -1,0 +1,13 @@
+# Shared by the resumable run queues (experiments/issue*-runs.sh): source it after `cd` to the repository root.
+# Results land in runs/ (gitignored); copy the result.json and metrics.jsonl files into results/ when a run ends.
+SHARED=${SHARED:-../shared}
+camrec() { node --import tsx scripts/camrec-dev.mts "$@" --log-level warn; }
+# train <out> <args...>: skips a finished run, resumes one that has a checkpoint, else starts it.
+train() {
+  local out=$1; shift
+  if [ -f "runs/$out/result.json" ] && grep -q '"seeds"\|"stoppedBy"' "runs/$out/result.json"; then echo "done: $out"; return; fi
+  local resume=()
+  [ -f "runs/$out/last.ckpt" ] || [ -f "runs/$out/seed-1/last.ckpt" ] && resume=(--resume)
+  echo "$(date -u +%FT%TZ) start: $out $* ${resume[*]}"
+  camrec train --out "runs/$out" "${resume[@]}" "$@" || echo "FAILED: $out"
+}
