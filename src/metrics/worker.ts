@@ -1,0 +1,33 @@
+/**
+ * A worker's metrics, fed by the worker loop's observer hooks (WorkerObserver in src/worker): tasks by outcome,
+ * the time a task takes (a histogram), its pull / compute / push seconds and the rows it moved.
+ */
+import type { WorkerObserver, WorkerTaskRecord } from '../worker/index.js';
+import { SECONDS_BUCKETS, type Registry } from './registry.js';
+import type { Readiness } from './http.js';
+
+export const WORKER_JOINED = 'joined the coordinator';
+
+export function workerMetrics(registry: Registry, readiness: Readiness): WorkerObserver {
+  const tasks = registry.counter('camrec_worker_tasks_total', 'tasks this worker ran, by outcome: accepted, not accepted (a stale lease), failed', ['outcome']);
+  const seconds = registry.histogram('camrec_worker_task_seconds', 'wall time of one task: pull, compute, prepare on every shard, report', SECONDS_BUCKETS);
+  const phase = registry.counter('camrec_worker_phase_seconds_total', 'seconds spent in each phase of a task', ['phase']);
+  const rows = registry.counter('camrec_worker_rows_total', 'rows pulled from and gradient rows pushed to the parameter server', ['direction']);
+  const joined = registry.gauge('camrec_worker_joined', '1 while the worker is admitted to a job');
+  return {
+    joined(admitted: boolean) {
+      joined.set({}, admitted ? 1 : 0);
+      if (admitted) readiness.met(WORKER_JOINED);
+    },
+    taskDone(t: WorkerTaskRecord) {
+      tasks.inc({ outcome: t.outcome });
+      seconds.observe({}, t.seconds);
+      if (!t.stats) return;
+      phase.inc({ phase: 'pull' }, t.stats.pullSeconds);
+      phase.inc({ phase: 'compute' }, t.stats.computeSeconds);
+      phase.inc({ phase: 'push' }, t.stats.pushSeconds);
+      rows.inc({ direction: 'pulled' }, t.stats.rowsPulled);
+      rows.inc({ direction: 'pushed' }, t.stats.rowsPushed);
+    },
+  };
+}
