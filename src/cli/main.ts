@@ -13,6 +13,7 @@ import { simulateCommand } from './simulate-command.js';
 import { paramserverCommand, type ParamServerFlags } from './paramserver-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
+import { opsFlags } from './ops.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -78,8 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await simulateCommand(opts);
     });
 
-  program
-    .command('paramserver')
+  opsFlags(program.command('paramserver'))
     .description('serve one parameter-server shard; clients send its tables in an Init call (docs/paramserver.md)')
     .requiredOption('--shard <i>', 'this shard index, 0..shards-1', numberFlag('--shard'))
     .requiredOption('--shards <n>', 'number of shards', numberFlag('--shards'))
@@ -96,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await paramserverCommand(opts);
     });
 
-  trainFlags(program.command('coordinator').description('run one training job over parameter-server shards and the workers that join (docs/distributed.md)'))
+  opsFlags(trainFlags(program.command('coordinator').description('run one training job over parameter-server shards and the workers that join (docs/distributed.md)')))
     .requiredOption('--shards <list>', 'host:port of every parameter-server shard, comma-separated')
     .option('--port <n>', 'port (default 50050; 0: any free port, printed on stdout)', numberFlag('--port'))
     .option('--host <ip>', 'address to bind (default 127.0.0.1)')
@@ -114,8 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await coordinatorCommand(opts);
     });
 
-  program
-    .command('worker')
+  opsFlags(program.command('worker'))
     .description('a stateless worker: takes tasks from a coordinator until the job ends (docs/distributed.md)')
     .requiredOption('--coordinator <host:port>', 'the coordinator')
     .option('--shards <list>', 'parameter-server shards (default: the ones the coordinator names)')
