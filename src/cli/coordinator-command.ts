@@ -90,9 +90,10 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   };
 
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+  const metrics = new CoordinatorMetrics(ops.registry);
   await ops.listen(log);
   try {
-    return await coordinate({ cfg, own, shards, host, port, token, job, settings, ops, log });
+    return await coordinate({ cfg, own, shards, host, port, token, job, settings, ops, metrics, log });
   } finally {
     await ops.close();
   }
@@ -109,10 +110,11 @@ interface Coordinate {
   job: string;
   settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
   ops: Ops;
+  metrics: CoordinatorMetrics;
   log: Logger;
 }
 
-async function coordinate({ cfg, own, shards, host, port, token, job, settings, ops, log }: Coordinate): Promise<number> {
+async function coordinate({ cfg, own, shards, host, port, token, job, settings, ops, metrics, log }: Coordinate): Promise<number> {
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
@@ -134,7 +136,6 @@ async function coordinate({ cfg, own, shards, host, port, token, job, settings, 
     credentials: ops.channelCredentials(),
   });
   ops.readiness.met('shards connected');
-  const metrics = new CoordinatorMetrics(ops.registry);
   const closers: (() => Promise<unknown> | void)[] = [() => store.close()];
   try {
     const rawBus: EventBus = own.nats ? await NatsEventBus.connect({ servers: own.nats, name: `coordinator-${job}`, log }, { log }) : new InMemoryEventBus();

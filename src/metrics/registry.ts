@@ -58,6 +58,12 @@ abstract class Metric {
 class ScalarMetric extends Metric {
   private readonly values = new Map<string, number>();
 
+  constructor(name: string, help: string, kind: Kind, labelNames: readonly string[]) {
+    super(name, help, kind, labelNames);
+    // A metric without labels is exported from the start (at 0), so that rate() and alerts see it before it moves.
+    if (labelNames.length === 0) this.update({}, () => 0);
+  }
+
   protected update(labels: Labels, f: (old: number) => number): void {
     const k = this.key(labels);
     if (!this.series.has(k)) this.series.set(k, { labels: { ...labels } });
@@ -119,6 +125,7 @@ export class Histogram extends Metric {
       throw new MetricError(`histogram ${name}: buckets must be finite and increasing`);
     }
     this.buckets = [...buckets];
+    if (labelNames.length === 0) this.series.set('', { labels: {} });
   }
 
   observe(labels: Labels, value: number): void {
@@ -142,7 +149,7 @@ export class Histogram extends Metric {
   samples(): string[] {
     const out: string[] = [];
     for (const [k, s] of this.series) {
-      const d = this.data.get(k)!;
+      const d = this.data.get(k) ?? { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labelText({ ...s.labels, le: formatValue(b) })} ${d.counts[i]}`));
       out.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${d.count}`);
       out.push(`${this.name}_sum${labelText(s.labels)} ${formatValue(d.sum)}`);

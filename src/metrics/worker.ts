@@ -14,6 +14,7 @@ export function workerMetrics(registry: Registry, readiness: Readiness): WorkerO
   const phase = registry.counter('camrec_worker_phase_seconds_total', 'seconds spent in each phase of a task', ['phase']);
   const rows = registry.counter('camrec_worker_rows_total', 'rows pulled from and gradient rows pushed to the parameter server', ['direction']);
   const joined = registry.gauge('camrec_worker_joined', '1 while the worker is admitted to a job');
+  joined.set({}, 0);
   return {
     joined(admitted: boolean) {
       joined.set({}, admitted ? 1 : 0);
