@@ -15,13 +15,25 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
 import { opsFlags } from './ops.js';
 
-export async function main(argv: string[]): Promise<number> {
+/** Parse only: each command's parsed flags go to `onParsed` instead of running it (manifest checks, test/ops). */
+export interface MainOptions {
+  readonly parseOnly?: (command: string, flags: Record<string, unknown>) => void;
+}
+
+export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<number> {
   let exitCode = 0;
   const program = new Command('camrec')
     .description('Train causal multimodal recommenders on one machine or a cluster')
     .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const { parseOnly } = mainOpts;
+  if (parseOnly) {
+    program.hook('preAction', (_program, command) => {
+      parseOnly(command.name(), command.opts());
+      throw new CommanderError(0, 'camrec.parseOnly', 'parsed only');
+    });
+  }
 
   trainFlags(program.command('train').description('train a model (default: CaMRec on the bundled TikTok data)'))
     .option('--distributed <local:W:S>', 'train through S parameter-server shards, a coordinator and W workers on this machine')
