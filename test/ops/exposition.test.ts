@@ -3,8 +3,20 @@
  * parser, histogram buckets against counts computed directly from the observations, and refusals.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { MetricError, Registry } from '../../src/metrics/index.js';
+import { fileURLToPath } from 'node:url';
+import {
+  CoordinatorMetrics,
+  grpcServerMetrics,
+  MetricError,
+  paramServerMetrics,
+  processMetrics,
+  Readiness,
+  Registry,
+  WORKER_JOINED,
+  workerMetrics,
+} from '../../src/metrics/index.js';
 import { parseExposition } from './prom.js';
 
 test('a counter, a gauge and a histogram are written in the text format, byte for byte', () => {
@@ -115,4 +127,18 @@ test('a metric without labels is exported at 0 before it is first touched; one w
   assert.equal(s.value('demo_wait_seconds_count'), 0);
   assert.equal(s.samples.filter((x) => x.name === 'demo_by_code_total').length, 0);
   assert.equal(s.types.get('demo_by_code_total'), 'counter');
+});
+
+test('every metric a camrec process registers is described in docs/operations.md', () => {
+  const r = new Registry();
+  const readiness = new Readiness([WORKER_JOINED]);
+  processMetrics(r, 'test', '0');
+  grpcServerMetrics(r);
+  paramServerMetrics(r, 0, { shard: null });
+  new CoordinatorMetrics(r);
+  workerMetrics(r, readiness);
+  const names = [...parseExposition(r.expose()).types.keys()];
+  assert.ok(names.length >= 30, `${names.length} metrics`);
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/operations.md', import.meta.url)), 'utf8');
+  assert.deepEqual(names.filter((n) => !doc.includes(`\`${n}\``)), []);
 });
