@@ -1,7 +1,8 @@
 /**
  * Metrics and probes of real processes over HTTP on loopback, while a small job runs: two parameter-server
  * shards, a coordinator and two workers (`camrec paramserver|coordinator|worker --metrics-port 0`), the second
- * joining mid-job; and a worker whose coordinator is not there, alive but not ready.
+ * joining once steps have been committed and leaving (SIGTERM, as a scale-down) before the job ends; and a worker
+ * whose coordinator is not there, alive but not ready.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -85,7 +86,7 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
 
   const out = join(tempDir('ops-run'), 'run');
   const coord = camrecProc([
-    'coordinator', '--model', 'lightgcn', '--data', dataDir, '--epochs', '8', '--batch', String(BATCH), '--dim', '8', '--seed', '3',
+    'coordinator', '--model', 'lightgcn', '--data', dataDir, '--epochs', '12', '--batch', String(BATCH), '--dim', '8', '--seed', '3',
     '--backend', 'wasm', '--threads', '1', '--no-native', '--shards', psPorts.map((p) => `127.0.0.1:${p}`).join(','),
     '--port', '0', '--tasks-per-step', String(TASKS_PER_STEP), '--out', out, '--metrics-port', '0', '--log-level', 'info',
   ]);
@@ -103,6 +104,14 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
   const late = camrecProc(workerArgs(coordPort, 'late'));
   const latePort = await late.loggedPort('metrics serving');
   const latePoll = poll(latePort, late);
+  // Both are counted live; then the late one is scaled away (SIGTERM: it finishes its task and leaves).
+  const coordNow = (name: string) => coordPoll.scrapes.at(-1)?.value(name) ?? 0;
+  await waitUntil(() => coordNow('camrec_coordinator_workers') === 2, coord);
+  const stepsWithTwo = coordNow('camrec_coordinator_steps_committed_total');
+  await waitUntil(() => coordNow('camrec_coordinator_steps_committed_total') >= stepsWithTwo + 2, coord);
+  late.proc.kill('SIGTERM');
+  assert.equal(await late.exited, 0, late.stderr());
+  await waitUntil(() => coordNow('camrec_coordinator_workers_left_total') === 1 && coordNow('camrec_coordinator_workers') === 1, coord);
 
   assert.equal(await coord.exited, 0, coord.stderr());
   await Promise.all([coordPoll.done, earlyPoll.done, latePoll.done, early.exited, late.exited]);
@@ -122,7 +131,8 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
     assert.ok(accepted >= TASKS_PER_STEP * (s.value('camrec_coordinator_steps_committed_total') ?? 0));
     assert.equal(s.value('camrec_coordinator_lease_expiries_total'), 0);
   }
-  assert.ok(Math.max(...series(cs, (s) => s.value('camrec_coordinator_workers') ?? 0)) === 2, 'both workers were live at some point');
+  assert.equal(cs.at(-1)!.value('camrec_coordinator_workers_joined_total'), 2);
+  assert.equal(cs.at(-1)!.value('camrec_coordinator_workers_left_total'), 1, 'the late worker left; the early one was told to stop');
   assert.ok(Math.max(...series(cs, (s) => s.value('camrec_coordinator_epoch') ?? 0)) >= 2);
   assert.ok(cs.some((s) => (s.value('camrec_grpc_server_handled_total', { grpc_service: 'camrec.coordinator.v1.Coordinator', grpc_method: 'Join', grpc_code: 'OK' }) ?? 0) >= 1));
   assert.ok(coordPoll.ready.includes(200), 'the coordinator was ready while the job ran');
@@ -137,7 +147,8 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
   assert.ok(new Set(earlyTasks).size >= 2, `the early worker's task count moved: ${earlyTasks.join(', ')}`);
   // Each worker's last scrape counts at most what it reports at exit (--json totals), and the rows it pulled.
   for (const [p, w] of [[earlyPoll, early], [latePoll, late]] as const) {
-    const summary = JSON.parse(w.stdout().trim().split('\n').at(-1)!) as { tasks: number; accepted: number };
+    const summary = JSON.parse(w.stdout().trim().split('\n').at(-1)!) as { tasks: number; accepted: number; stoppedBy: string };
+    assert.equal(summary.stoppedBy, w === late ? 'signal' : 'coordinator');
     const last = p.scrapes.at(-1);
     if (!last) continue;
     assert.ok(last.sum('camrec_worker_tasks_total') <= summary.tasks);
