@@ -147,13 +147,18 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
   assert.ok(new Set(earlyTasks).size >= 2, `the early worker's task count moved: ${earlyTasks.join(', ')}`);
   // Each worker's last scrape counts at most what it reports at exit (--json totals), and the rows it pulled.
   for (const [p, w] of [[earlyPoll, early], [latePoll, late]] as const) {
-    const summary = JSON.parse(w.stdout().trim().split('\n').at(-1)!) as { tasks: number; accepted: number; stoppedBy: string };
+    const summary = JSON.parse(w.stdout().trim().split('\n').at(-1)!) as { tasks: number; accepted: number; rowsPulled: number; stoppedBy: string };
     assert.equal(summary.stoppedBy, w === late ? 'signal' : 'coordinator');
     const last = p.scrapes.at(-1);
-    if (!last) continue;
+    assert.ok(last, 'the worker was scraped');
     assert.ok(last.sum('camrec_worker_tasks_total') <= summary.tasks);
-    assert.ok(last.value('camrec_worker_tasks_total', { outcome: 'accepted' }) ?? 0 <= summary.accepted);
+    assert.ok((last.value('camrec_worker_tasks_total', { outcome: 'accepted' }) ?? 0) <= summary.accepted);
+    assert.ok((last.value('camrec_worker_rows_total', { direction: 'pulled' }) ?? 0) <= summary.rowsPulled);
   }
+  // The late worker ran tasks before it left.
+  const lateSummary = JSON.parse(late.stdout().trim().split('\n').at(-1)!) as { tasks: number };
+  assert.ok(latePoll.scrapes.some((s) => s.sum('camrec_worker_tasks_total') >= 1), 'the late worker ran tasks');
+  assert.ok(lateSummary.tasks >= 1);
 
   // The shards outlive the job: their final values are exact.
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { epochsRun: number };
