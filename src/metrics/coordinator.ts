@@ -5,13 +5,16 @@
  * metric code, whichever bus (memory or NATS) it publishes on.
  */
 import type { EventBus, EventData, EventKind, EventSubscription, JobEvent, SubscribeOptions } from '../events/index.js';
-import type { Registry } from './registry.js';
+import { SECONDS_BUCKETS, type Registry } from './registry.js';
 
 export class CoordinatorMetrics {
   private readonly epoch;
   private readonly step;
   private readonly stepsCommitted;
   private readonly stepLoss;
+  private readonly stepSeconds;
+  /** When the current step began: the previous commit, or the epoch's start. */
+  private stepBegan: number | null = null;
   private readonly tasks;
   private readonly expiries;
   private readonly workers;
@@ -26,6 +29,7 @@ export class CoordinatorMetrics {
     this.step = registry.gauge('camrec_coordinator_step', 'the last committed step of the current epoch (0-based; -1 before its first)');
     this.stepsCommitted = registry.counter('camrec_coordinator_steps_committed_total', 'global steps committed on every shard');
     this.stepLoss = registry.gauge('camrec_coordinator_step_loss', 'the last committed step\'s loss (Σ weight × task loss)');
+    this.stepSeconds = registry.histogram('camrec_coordinator_step_seconds', 'wall time of a global step, from the previous commit (or the epoch\'s start) to its commit on every shard', SECONDS_BUCKETS);
     this.tasks = registry.counter('camrec_coordinator_tasks_total', 'task events: leased, accepted, requeued (expired lease, worker left or rejoined), ignored results', ['state']);
     this.expiries = registry.counter('camrec_coordinator_lease_expiries_total', 'leases that ran out before their result came (the task was re-queued)');
     this.workers = registry.gauge('camrec_coordinator_workers', 'workers admitted and not left or dropped');
@@ -45,6 +49,7 @@ export class CoordinatorMetrics {
         if (d.state === 'started') {
           this.epoch.set({}, d.epoch as number);
           this.step.set({}, -1);
+          this.stepBegan = performance.now();
         }
         return;
       case 'task':
@@ -74,6 +79,9 @@ export class CoordinatorMetrics {
     this.stepsCommitted.inc();
     this.step.set({}, s.step);
     this.stepLoss.set({}, s.loss);
+    const now = performance.now();
+    if (this.stepBegan !== null) this.stepSeconds.observe({}, (now - this.stepBegan) / 1000);
+    this.stepBegan = now;
   }
 
   private setState(state: 'running' | 'finished' | 'failed'): void {

@@ -17,7 +17,8 @@
  */
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { splitCoordinatorFlags, parseAddresses } from '../../src/cli/coordinator-command.js';
 import { main } from '../../src/cli/main.js';
@@ -421,4 +422,4 @@ function checkTopology(parsed: Parsed[], objects: readonly K8sObject[], find: (k
   if (!coord.flags.resume || !coord.flags.out) say(coord.pod.owner, 'a restarted coordinator needs --resume and --out on a volume');
 }
 
-export const DEPLOY_DIR = join(dirname(new URL(import.meta.url).pathname), '../../deploy/k8s');
+export const DEPLOY_DIR = fileURLToPath(new URL('../../deploy/k8s', import.meta.url));

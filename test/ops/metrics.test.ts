@@ -130,6 +130,7 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
     // A step is committed only after all its tasks were accepted.
     assert.ok(accepted >= TASKS_PER_STEP * (s.value('camrec_coordinator_steps_committed_total') ?? 0));
     assert.equal(s.value('camrec_coordinator_lease_expiries_total'), 0);
+    assert.equal(s.value('camrec_coordinator_step_seconds_count'), s.value('camrec_coordinator_steps_committed_total'), 'one step time per committed step');
   }
   assert.equal(cs.at(-1)!.value('camrec_coordinator_workers_joined_total'), 2);
   assert.equal(cs.at(-1)!.value('camrec_coordinator_workers_left_total'), 1, 'the late worker left; the early one was told to stop');
