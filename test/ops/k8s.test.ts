@@ -4,8 +4,10 @@
  * loopback, a missing Secret, a bad apiVersion, a train config the schema refuses — is reported.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { applyJsonPatch, checkManifests, DEPLOY_DIR, loadKustomization, type K8sObject } from './k8s-check.js';
 
 const base = () => loadKustomization(DEPLOY_DIR);
@@ -117,4 +119,23 @@ test('the JSON-patch reader follows RFC 6902/6901: escaped keys, appends, and a 
   assert.deepEqual(doc, { a: { list: [0, 10, 2, 3], 'x/y': 'slash' } });
   assert.throws(() => applyJsonPatch(doc, [{ op: 'add', path: '/b/c', value: 1 }]), /'b' does not exist/);
   assert.throws(() => applyJsonPatch(doc, [{ op: 'remove', path: '/a/zzz' }]), /nothing there/);
+});
+
+test('deploy/Dockerfile: every file it copies from the context exists and is not excluded by .dockerignore; the entrypoint is the CLI', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const docker = readFileSync(join(root, 'deploy/Dockerfile'), 'utf8');
+  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const copies = docker.split('\n').filter((l) => /^COPY (?!--from)/.test(l)).flatMap((l) => l.split(/\s+/).slice(1, -1));
+  assert.ok(copies.length >= 8, copies.join(' '));
+  for (const src of copies) {
+    assert.ok(existsSync(join(root, src)), `COPY ${src}: not in the repository`);
+    assert.ok(!ignored.some((i) => src === i || src.startsWith(`${i}/`)), `COPY ${src}: excluded by .dockerignore`);
+  }
+  for (const needed of ['package.json', 'package-lock.json', 'src', 'proto', 'bin', 'data', 'scripts', 'native', 'binding.gyp']) assert.ok(copies.includes(needed), `the image needs ${needed}`);
+  assert.match(docker, /^FROM node:20-slim/m);
+  assert.match(docker, /^ENTRYPOINT \["node", "\/opt\/camrec\/bin\/camrec\.js"\]$/m);
+  assert.ok(existsSync(join(root, 'bin/camrec.js')));
+  for (const o of loadKustomization(DEPLOY_DIR)) {
+    for (const c of o.spec?.template?.spec?.containers ?? []) if (c.name !== 'nats') assert.equal(c.image, 'camrec:latest', `${o.metadata.name}: the image deploy/Dockerfile builds`);
+  }
 });
