@@ -10,6 +10,7 @@ import { sharedDir } from './lib/paths.js';
 import { writeResults } from './lib/results.js';
 import type { BenchOptions, Suite } from './lib/suite.js';
 import { camrecSuite } from './suites/camrec.js';
+import { distributedSuite } from './suites/distributed.js';
 import { lightgcnSuite } from './suites/lightgcn.js';
 import { paramserverSuite } from './suites/paramserver.js';
 
@@ -17,6 +18,7 @@ const suites: Record<string, Suite> = {
   [lightgcnSuite.name]: lightgcnSuite,
   [camrecSuite.name]: camrecSuite,
   [paramserverSuite.name]: paramserverSuite,
+  [distributedSuite.name]: distributedSuite,
 };
 
 const USAGE = `usage: npm run bench -- [options]

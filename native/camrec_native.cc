@@ -20,11 +20,15 @@
 
 #include "kernels.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 1;
+constexpr int32_t kAbiVersion = 2;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -242,6 +246,137 @@ napi_value SpmmThreaded(napi_env env, napi_callback_info info) {
     const int64_t parts = std::max<int64_t>(1, std::min(threads, job.rowEnd - job.rowStart));
     const auto bounds = balancedRows(job.args.indptr, job.rowStart, job.rowEnd, parts);
     runParts(parts, [&](int64_t t) { job.isa->spmmRows(job.args, bounds[t], bounds[t + 1]); });
+    return nullptr;
+  });
+}
+
+// ---- gemm -----------------------------------------------------------------------------------------
+
+// Column panels of the matrix whose element (d, j) is src[d * rowStride + j * colStride], rows [d0, d0 + depth),
+// n columns: ceil(n / width) panels of [depth][width], zero past column n.
+void packPanels(const float* src, int64_t rowStride, int64_t colStride, int64_t d0, int64_t depth, int64_t n,
+                int64_t width, float* dst) {
+  const int64_t panels = (n + width - 1) / width;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t d = 0; d < depth; ++d) {
+      float* o = dst + (p * depth + d) * width;
+      const float* row = src + (d0 + d) * rowStride;
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t col = p * width + j;
+        o[j] = col < n ? row[col * colStride] : 0.0f;
+      }
+    }
+  }
+}
+
+// Flushes denormal inputs and results to zero on this thread while it lives (x86 MXCSR FTZ + DAZ), then restores
+// the caller's mode. Gradients late in training hold many denormals, and every FMA that meets one takes a
+// microcode assist: the products ran 2-10x slower on them. Values below 1.2e-38 become 0, which no model here
+// can tell apart from what it computes.
+class FlushDenormals {
+ public:
+#if defined(__x86_64__) || defined(__i386__)
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+
+ private:
+  unsigned int saved_;
+#else
+  FlushDenormals() = default;
+#endif
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+};
+
+constexpr int64_t kGemmParallelWork = int64_t{1} << 18;  // m·n·k below this runs on the calling thread
+constexpr int64_t kOuterChunk = 256;                     // rows of A and B packed at a time by the Aᵀ·B path
+constexpr int64_t kOuterGroups = 8;                      // fixed partial sums of Aᵀ·B (not one per thread)
+constexpr int64_t kOuterMaxAcc = int64_t{1} << 20;       // largest m·n the Aᵀ·B path accumulates
+
+// c = op(a) · op(b), op(a) [m, k], op(b) [k, n]; rows of c split over threads in whole tiles.
+void gemmByRows(const IsaKernels& isa, const float* a, const float* b, bool transB, int64_t m, int64_t k, int64_t n,
+                float* c, int64_t threads) {
+  const int64_t w = isa.panelWidth;
+  std::vector<float> panels(static_cast<size_t>((n + w - 1) / w * w * k));
+  packPanels(b, transB ? 1 : n, transB ? k : 1, 0, k, n, w, panels.data());
+  const GemmRowsArgs args{a, k, panels.data(), n, c};
+  const int64_t tiles = (m + isa.usersPerTile - 1) / isa.usersPerTile;
+  const int64_t parts = m * n * k < kGemmParallelWork ? 1 : std::max<int64_t>(1, std::min(threads, tiles));
+  runParts(parts, [&](int64_t t) {
+    const FlushDenormals flush;
+    const int64_t r0 = std::min(m, tiles * t / parts * isa.usersPerTile);
+    const int64_t r1 = std::min(m, tiles * (t + 1) / parts * isa.usersPerTile);
+    if (r0 < r1) isa.gemmRows(args, r0, r1);
+  });
+}
+
+// c = aᵀ · op(b) with a stored [k, m]: sums of outer products over row chunks, in kOuterGroups fixed groups of
+// chunks added in order, so the result does not depend on the number of threads.
+void gemmByOuter(const IsaKernels& isa, const float* a, const float* b, bool transB, int64_t m, int64_t k,
+                 int64_t n, float* c, int64_t threads) {
+  const int64_t mr = isa.usersPerTile;
+  const int64_t w = isa.panelWidth;
+  const int64_t mTiles = (m + mr - 1) / mr;
+  const int64_t nPanels = (n + w - 1) / w;
+  const int64_t stride = nPanels * w;
+  const int64_t accSize = mTiles * mr * stride;
+  const int64_t chunks = (k + kOuterChunk - 1) / kOuterChunk;
+  const int64_t groups = std::min(kOuterGroups, chunks);
+  std::vector<float> acc(static_cast<size_t>(accSize * groups), 0.0f);
+  const int64_t parts = m * n * k < kGemmParallelWork ? 1 : std::max<int64_t>(1, std::min(threads, groups));
+  runParts(parts, [&](int64_t t) {
+    const FlushDenormals flush;
+    std::vector<float> ap(static_cast<size_t>(mTiles * mr * kOuterChunk));
+    std::vector<float> bp(static_cast<size_t>(stride * kOuterChunk));
+    for (int64_t g = t; g < groups; g += parts) {
+      for (int64_t ch = chunks * g / groups; ch < chunks * (g + 1) / groups; ++ch) {
+        const int64_t d0 = ch * kOuterChunk;
+        const int64_t depth = std::min(kOuterChunk, k - d0);
+        packPanels(a, m, 1, d0, depth, m, mr, ap.data());
+        packPanels(b, transB ? 1 : n, transB ? k : 1, d0, depth, n, w, bp.data());
+        isa.gemmOuter(GemmOuterArgs{ap.data(), mTiles, bp.data(), nPanels, depth, acc.data() + g * accSize});
+      }
+    }
+  });
+  const FlushDenormals flush;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      float s = acc[static_cast<size_t>(i * stride + j)];
+      for (int64_t g = 1; g < groups; ++g) s += acc[static_cast<size_t>(g * accSize + i * stride + j)];
+      c[i * n + j] = s;
+    }
+  }
+}
+
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "gemm";
+    const auto argv = arguments(env, info, fn, 9);
+    const auto a = typedArray<const float>(env, argv[0], fn, "a");
+    const auto b = typedArray<const float>(env, argv[1], fn, "b");
+    const auto c = typedArray<float>(env, argv[2], fn, "c");
+    const int64_t m = integer(env, argv[3], fn, "m", 1, kMaxInt32);
+    const int64_t k = integer(env, argv[4], fn, "k", 1, kMaxInt32);
+    const int64_t n = integer(env, argv[5], fn, "n", 1, kMaxInt32);
+    const bool transA = integer(env, argv[6], fn, "transA", 0, 1) == 1;
+    const bool transB = integer(env, argv[7], fn, "transB", 0, 1) == 1;
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    if (a.length != m * k) rangeError(fn, "a has ", a.length, " floats, expected m * k = ", m * k);
+    if (b.length != k * n) rangeError(fn, "b has ", b.length, " floats, expected k * n = ", k * n);
+    if (c.length != m * n) rangeError(fn, "c has ", c.length, " floats, expected m * n = ", m * n);
+    const auto overlaps = [&](const float* p, int64_t len) { return c.data < p + len && p < c.data + c.length; };
+    if (overlaps(a.data, a.length) || overlaps(b.data, b.length)) rangeError(fn, "c overlaps a or b");
+    const IsaKernels& isa = currentIsa(env);
+    if (transA && m * n <= kOuterMaxAcc) {
+      gemmByOuter(isa, a.data, b.data, transB, m, k, n, c.data, threads);
+    } else if (transA) {
+      std::vector<float> at(static_cast<size_t>(m * k));
+      for (int64_t d = 0; d < k; ++d)
+        for (int64_t i = 0; i < m; ++i) at[static_cast<size_t>(i * k + d)] = a.data[d * m + i];
+      gemmByRows(isa, at.data(), b.data, transB, m, k, n, c.data, threads);
+    } else {
+      gemmByRows(isa, a.data, b.data, transB, m, k, n, c.data, threads);
+    }
     return nullptr;
   });
 }
@@ -472,6 +607,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "spmmThreaded", SpmmThreaded);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
+    setFunction(env, exports, "gemm", Gemm);
     return exports;
   });
 }

@@ -1,5 +1,5 @@
-// Kernels of the optional native addon (DESIGN.md §4): sparse x dense propagation and full-ranking
-// scoring fused with a per-user top-k. Each kernel is compiled once per instruction set
+// Kernels of the optional native addon (DESIGN.md §4): sparse x dense propagation, full-ranking
+// scoring fused with a per-user top-k, and dense products of tall, skinny matrices. Each kernel is compiled once per instruction set
 // (kernels_generic.cc, kernels_avx2.cc) from kernels.inl; camrec_native.cc picks one at run time.
 #pragma once
 
@@ -67,6 +67,32 @@ float kthLargest(float* values, int64_t n, int64_t k);
 // padded with (-Infinity, -1); reorders cand.
 void writeTopK(uint64_t* cand, int64_t c, int64_t k, float* outScores, int32_t* outItems);
 
+// Dense products for the tall, skinny matrices of the models (DESIGN.md §4), on panels packed by the caller:
+// a panel holds `panelWidth` columns of a matrix, `depth` rows of them, row after row ([depth][panelWidth]),
+// zero-padded past the last column.
+//
+// gemmRows: rows [rowStart, rowEnd) of c = a · b, a row-major [m, k], b packed into ceil(n / panelWidth)
+// panels of depth k; c row-major [m, n].
+struct GemmRowsArgs {
+  const float* a;
+  int64_t k;
+  const float* bPanels;
+  int64_t n;
+  float* c;
+};
+
+// gemmOuter: acc += Aᵀ·B over `depth` rows, A packed into mTiles panels of width rowsPerTile (the first
+// dimension of acc) and B into nPanels panels of width panelWidth; acc is row-major
+// [mTiles * rowsPerTile, nPanels * panelWidth].
+struct GemmOuterArgs {
+  const float* aPanels;
+  int64_t mTiles;
+  const float* bPanels;
+  int64_t nPanels;
+  int64_t depth;
+  float* acc;
+};
+
 struct IsaKernels {
   const char* name;
   int64_t panelWidth;    // items per packed panel
@@ -76,6 +102,8 @@ struct IsaKernels {
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).
   void (*scoreTopK)(const ScoreArgs& a, int64_t first, int64_t last, const ScoreScratch& s);
+  void (*gemmRows)(const GemmRowsArgs& a, int64_t rowStart, int64_t rowEnd);
+  void (*gemmOuter)(const GemmOuterArgs& a);
 };
 
 namespace generic {

@@ -211,9 +211,93 @@ void scoreTopK(const ScoreArgs& a, int64_t first, int64_t last, const ScoreScrat
   }
 }
 
+// ---- dense products ------------------------------------------------------------------------------
+
+// R rows of c (R <= MR) against one panel of b: acc[r] = a[r, :] · panel, both halves of NR columns.
+template <int R>
+inline void rowsTimesPanel(const float* a, int64_t k, const float* panel, vf acc[MR][2]) {
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = vf{};
+  for (int64_t d = 0; d < k; ++d, panel += NR) {
+    const vf b0 = loadu(panel);
+    const vf b1 = loadu(panel + VW);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const float x = a[r * k + d];
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
+    }
+  }
+}
+
+template <int R>
+void gemmTile(const GemmRowsArgs& g, int64_t i0) {
+  const int64_t panels = (g.n + NR - 1) / NR;
+  for (int64_t p = 0; p < panels; ++p) {
+    vf acc[MR][2];
+    rowsTimesPanel<R>(g.a + i0 * g.k, g.k, g.bPanels + p * g.k * NR, acc);
+    const int64_t c0 = p * NR;
+    const int64_t cols = lesser(NR, g.n - c0);
+    for (int r = 0; r < R; ++r) {
+      float* o = g.c + (i0 + r) * g.n + c0;
+      if (cols == NR) {
+        storeu(o, acc[r][0]);
+        storeu(o + VW, acc[r][1]);
+      } else {
+        float tmp[NR];
+        storeu(tmp, acc[r][0]);
+        storeu(tmp + VW, acc[r][1]);
+        for (int64_t j = 0; j < cols; ++j) o[j] = tmp[j];
+      }
+    }
+  }
+}
+
+void gemmRows(const GemmRowsArgs& g, int64_t rowStart, int64_t rowEnd) {
+  int64_t i = rowStart;
+  for (; i + MR <= rowEnd; i += MR) gemmTile<MR>(g, i);
+  switch (rowEnd - i) {
+    case 5: gemmTile<5>(g, i); break;
+    case 4: gemmTile<4>(g, i); break;
+    case 3: gemmTile<3>(g, i); break;
+    case 2: gemmTile<2>(g, i); break;
+    case 1: gemmTile<1>(g, i); break;
+    default: break;
+  }
+}
+
+// acc += the outer products of `depth` packed rows: one MR x NR register tile per (a panel, b panel).
+void gemmOuter(const GemmOuterArgs& g) {
+  const int64_t stride = g.nPanels * NR;
+  for (int64_t t = 0; t < g.mTiles; ++t) {
+    for (int64_t p = 0; p < g.nPanels; ++p) {
+      vf acc[MR][2];
+#pragma GCC unroll 6
+      for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vf{};
+      const float* ap = g.aPanels + t * g.depth * MR;
+      const float* bp = g.bPanels + p * g.depth * NR;
+      for (int64_t d = 0; d < g.depth; ++d, ap += MR, bp += NR) {
+        const vf b0 = loadu(bp);
+        const vf b1 = loadu(bp + VW);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; ++r) {
+          acc[r][0] += ap[r] * b0;
+          acc[r][1] += ap[r] * b1;
+        }
+      }
+#pragma GCC unroll 6
+      for (int r = 0; r < MR; ++r) {
+        float* o = g.acc + (t * MR + r) * stride + p * NR;
+        storeu(o, loadu(o) + acc[r][0]);
+        storeu(o + VW, loadu(o + VW) + acc[r][1]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, packItems, scoreTopK};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

@@ -1,5 +1,6 @@
 /**
- * `camrec coordinator --shards a,b,... [--port P] [--tasks-per-step T] [--nats URL] <train flags>`: runs one
+ * `camrec coordinator --shards a,b,... [--port P] [--tasks-per-step T] [--consistency bsp|ssp:s|async] [--nats URL]
+ * [--resume] <train flags>`: runs one
  * training job over parameter-server shards and the workers that join (docs/distributed.md). It initialises the
  * shards' tables, serves the worker protocol, commits each bsp step on every shard, evaluates from the shards'
  * tables and writes the same run directory as `camrec train`. It prints one JSON line on stdout once it listens
@@ -10,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/index.js';
 import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
-import { CoordinatorJob, CoordinatorServer } from '../coordinator/index.js';
+import { CoordinatorJob, CoordinatorServer, formatConsistency, parseConsistency, readResumePoint, shardConsistency, type Consistency } from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import { CamrecError, ConfigError } from '../errors/index.js';
 import { InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
@@ -36,13 +37,14 @@ export interface CoordinatorFlags {
   job?: string;
   nats?: string;
   tasksPerStep?: number;
+  consistency?: string;
   leaseMs?: number;
   maxAttempts?: number;
   workerTimeoutMs?: number;
   heartbeatMs?: number;
 }
 
-const OWN_FLAGS = ['shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs'] as const;
+const OWN_FLAGS = ['shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs'] as const;
 
 /** Splits the coordinator's flags from the train flags. */
 export function splitCoordinatorFlags(opts: Record<string, unknown>): { own: CoordinatorFlags; train: Record<string, unknown> } {
@@ -81,6 +83,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   checkOpenListener(host, token, own.insecure, 'CAMREC_TOKEN', ops.mutualTls);
   const job = own.job ?? `${cfg.model}-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ConfigError(`flag --job: '${job}' is not 1-64 of [A-Za-z0-9_-]`);
+  const consistency = parseConsistency(own.consistency ?? 'bsp');
   const settings = {
     tasksPerStep: positive('--tasks-per-step', own.tasksPerStep, 4),
     leaseMs: positive('--lease-ms', own.leaseMs, 120_000),
@@ -93,7 +96,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const metrics = new CoordinatorMetrics(ops.registry);
   await ops.listen(log);
   try {
-    return await coordinate({ cfg, own, shards, host, port, token, job, settings, ops, metrics, log });
+    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log });
   } finally {
     await ops.close();
   }
@@ -108,13 +111,14 @@ interface Coordinate {
   port: number;
   token: string | undefined;
   job: string;
+  consistency: Consistency;
   settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
   ops: Ops;
   metrics: CoordinatorMetrics;
   log: Logger;
 }
 
-async function coordinate({ cfg, own, shards, host, port, token, job, settings, ops, metrics, log }: Coordinate): Promise<number> {
+async function coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log }: Coordinate): Promise<number> {
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
@@ -123,6 +127,8 @@ async function coordinate({ cfg, own, shards, host, port, token, job, settings, 
   const data = await loadDataset(cfg.data);
   const outDir = runDirPath(cfg);
   const dir = new RunDir(outDir);
+  const resumeFrom = cfg.resume ? readResumePoint({ dir, cfg, data, model, consistency }) : null;
+  if (cfg.resume && !resumeFrom) log.warn({ dir: dir.path }, 'nothing to resume: no last.ckpt; starting fresh');
   dir.writeJson('config.json', cfg);
   const hyper = model.hyper.parse(cfg.hyper) as Record<string, unknown>;
   const store = await RemoteParamStore.connect({
@@ -130,7 +136,7 @@ async function coordinate({ cfg, own, shards, host, port, token, job, settings, 
     specs: model.tables(data, hyper),
     optimizer: cfg.optimizer === 'adam' ? adam(cfg.lr) : adagrad(cfg.lr),
     seed: cfg.seed,
-    consistency: { mode: 'bsp' },
+    consistency: shardConsistency(consistency),
     clientId: `coordinator-${hostname()}-${process.pid}`,
     token,
     credentials: ops.channelCredentials(),
@@ -143,8 +149,13 @@ async function coordinate({ cfg, own, shards, host, port, token, job, settings, 
     closers.push(() => bus.close());
     const evaluator = await openEvaluator(cfg, threads);
     closers.push(() => evaluator.close());
-    const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: 'bsp', events: bus.mode } };
-    const coordinator = new CoordinatorJob({ job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, ...settings, onStep: (s) => metrics.stepCommitted(s) });
+    const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), events: bus.mode } };
+    const coordinator = new CoordinatorJob({
+      ...settings,
+      ...(resumeFrom ? { resumeFrom } : {}),
+      job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
+      onStep: (s) => metrics.stepCommitted(s),
+    });
     closers.push(() => coordinator.close());
     const server = await CoordinatorServer.start({ job: coordinator, host, port, token, log, credentials: ops.serverCredentials(), interceptors: ops.interceptors() });
     ops.readiness.met('gRPC listening');

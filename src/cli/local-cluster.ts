@@ -26,14 +26,14 @@ export function parseDistributed(v: string): LocalCluster {
   return { workers, shards };
 }
 
-/** What distributed training does not take (yet): one seed, no grid, no resume, no bench mode. */
+/** What distributed training does not take (yet): one seed, no grid, no bench mode; --resume needs --out. */
 export function checkDistributable(cfg: Readonly<TrainConfig>, where: string): void {
   const refuse = (flag: string) => {
     throw new ConfigError(`${where}: ${flag} is not supported in distributed training yet (docs/distributed.md)`);
   };
   if (cfg.seeds) refuse('--seeds');
   if (cfg.grid) refuse('--grid');
-  if (cfg.resume) refuse('--resume');
+  if (cfg.resume && !cfg.out) throw new ConfigError(`${where}: --resume needs --out <dir>: the run directory to continue`);
   if (cfg.benchEpochs) refuse('--bench-epochs');
 }
 

@@ -37,7 +37,8 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
 
   trainFlags(program.command('train').description('train a model (default: CaMRec on the bundled TikTok data)'))
     .option('--distributed <local:W:S>', 'train through S parameter-server shards, a coordinator and W workers on this machine')
-    .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default 4)', numberFlag('--tasks-per-step'))
+    .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default: the number of workers W)', numberFlag('--tasks-per-step'))
+    .option('--consistency <mode>', 'with --distributed: bsp (default), ssp:<s> (at most s steps ahead) or async')
     .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
@@ -118,6 +119,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--job <id>', 'job id in event subjects (default <model>-<time>)')
     .option('--nats <url>', 'publish job events on NATS (default: in memory)')
     .option('--tasks-per-step <n>', 'tasks each global step is split into, whatever the number of workers (default 4)', numberFlag('--tasks-per-step'))
+    .option('--consistency <mode>', 'bsp (default: equal to one process), ssp:<s> (at most s steps ahead of the oldest step not applied) or async')
     .option('--lease-ms <n>', 'how long a worker holds a task (default 120000)', numberFlag('--lease-ms'))
     .option('--max-attempts <n>', 'attempts of a task before the job fails (default 5)', numberFlag('--max-attempts'))
     .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))

@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
 import { readConfigFile, resolveConfig, trainConfig, type TrainConfig } from '../config/index.js';
 import { loadDataset } from '../data/index.js';
+import { parseConsistency } from '../coordinator/index.js';
 import { ConfigError } from '../errors/index.js';
 import { models } from '../models/index.js';
 import { formatMeanStd, RunDir, summarize, trainSeed, type SeedResult } from '../train/index.js';
@@ -50,8 +51,16 @@ export function checkHyper(model: { readonly name: string; readonly hyper: ZodTy
   throw new ConfigError(`hyper-parameter ${field}of model ${model.name}: ${issue.message}`);
 }
 
+/** Flags that mean something only to a distributed run. */
+const DISTRIBUTED_ONLY = [
+  ['tasksPerStep', '--tasks-per-step'],
+  ['nats', '--nats'],
+  ['consistency', '--consistency'],
+] as const;
+
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
   if (opts.distributed !== undefined) return trainDistributed(opts);
+  for (const [key, flag] of DISTRIBUTED_ONLY) if (opts[key] !== undefined) throw new ConfigError(`flag ${flag} needs --distributed local:W:S`);
   const cfg = loadTrainConfig(opts);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const model = models.get(cfg.model);
@@ -98,16 +107,20 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
 async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
-  const { distributed, tasksPerStep, nats, ...rest } = opts;
+  const { distributed, tasksPerStep, nats, consistency, ...rest } = opts;
   const cluster = parseDistributed(String(distributed));
+  if (typeof consistency === 'string') parseConsistency(consistency);
   const cfg = loadTrainConfig(rest);
   checkDistributable(cfg, '--distributed');
   checkHyper(models.get(cfg.model), cfg.hyper);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const out = runDirPath(cfg);
   const coordinatorFlags = [
-    ...(tasksPerStep !== undefined ? ['--tasks-per-step', String(tasksPerStep)] : []),
+    // One task per worker by default: every LightGCN/CaMRec task reads whole tables, so more tasks than workers
+    // only repeat that traffic; the split never changes the result (docs/distributed.md §3).
+    '--tasks-per-step', String(tasksPerStep ?? cluster.workers),
     ...(typeof nats === 'string' ? ['--nats', nats] : []),
+    ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
   ];
   const code = await runLocalCluster({ cluster, cfg: { ...cfg, out }, coordinatorFlags, log });
   if (code !== 0) return code; // the coordinator has said why on stderr

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -77,6 +77,13 @@ export interface NativeKernels {
    * are written. Leave every array alone until then. Invalid arguments throw synchronously.
    */
   scoreTopKAsync(...args: ScoreTopKArgs): Promise<void>;
+  /**
+   * c = op(a)·op(b), op(a) [m, k] and op(b) [k, n], everything row-major float32; op(a) = aᵀ when transA is 1
+   * (a stored [k, m]), op(b) = bᵀ when transB is 1 (b stored [n, k]). c is overwritten and must not overlap a
+   * or b. Register-tiled for tall, skinny operands; results do not depend on `threads` (aᵀ·b sums its rows in
+   * a fixed number of groups, added in order).
+   */
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, transA: 0 | 1, transB: 0 | 1, threads: number): void;
 }
 
 export interface LoadNativeOptions {

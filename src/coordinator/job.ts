@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/index.js';
 import type { Dataset } from '../data/types.js';
+import { CheckpointError } from '../errors/index.js';
 import type { EventBus, EventData, EventKind } from '../events/index.js';
 import type { Batch, Model, Prepared } from '../models/types.js';
 import type { RemoteParamStore } from '../paramserver/index.js';
@@ -18,17 +19,23 @@ import {
   describeDataset,
   evaluateSplit,
   initialEarlyStop,
+  readCheckpoint,
   TrainSampler,
   trainingIdentity,
   writeCheckpoint,
+  type Checkpoint,
+  type CheckpointMeta,
   type RunDir,
   type SeedResult,
   type SplitEvaluator,
   type StoppedBy,
   type TrainerState,
 } from '../train/index.js';
-import { begin, decide, type Action, type Event, type PolicyConfig, type State } from './policy.js';
+import { appliesOnArrival, formatConsistency, type Consistency } from './consistency.js';
+import { begin, decide, type AcceptedTask, type Action, type Event, type PolicyConfig, type ResumePoint, type State } from './policy.js';
+import { histogramOf, mergeHistograms, stalenessSamples, summarizeStaleness, type ShardVersion, type StalenessHistogram } from './staleness.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
+import { TrafficAccount, type TaskTiming } from './traffic.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
@@ -50,11 +57,15 @@ export interface JobOptions {
   /** Recorded in result.json as the single-process trainer does. */
   readonly provenance: Record<string, unknown>;
   readonly tasksPerStep: number;
+  /** bsp (default), ssp:s or async (consistency.ts). */
+  readonly consistency: Consistency;
   readonly leaseMs: number;
   readonly maxAttempts: number;
   /** A worker not heard from for this long is dropped and its leases re-queued. */
   readonly workerTimeoutMs: number;
   readonly heartbeatMs: number;
+  /** --resume: the run directory's last.ckpt, checked by `readResumePoint`; its state is imported into the shards. */
+  readonly resumeFrom?: Checkpoint;
   /** Tests: each committed step's loss and parts. */
   readonly onStep?: (s: CommittedStep) => void;
   /** Tests: each lease handed out. */
@@ -64,8 +75,8 @@ export interface JobOptions {
 export interface CommittedStep {
   readonly epoch: number;
   readonly step: number;
-  /** The parameter server's step it became. */
-  readonly psStep: number;
+  /** bsp: the parameter server's step it became; null under ssp/async (applied task by task on arrival). */
+  readonly psStep: number | null;
   readonly loss: number;
   readonly parts: Readonly<Record<string, number>>;
   readonly tasks: readonly { index: number; attempt: number; worker: string }[];
@@ -95,6 +106,17 @@ export interface TaskReport {
   readonly parts: Readonly<Record<string, number>>;
   /** Set when the task failed on the worker. */
   readonly error?: string;
+  /** Where the worker's time went on this task (metrics.jsonl `distributed`). */
+  readonly timing?: Partial<TaskTiming>;
+  /** Staleness (staleness.ts): the versions the task read, per (table, shard) it sent rows to ... */
+  readonly reads?: readonly ShardVersion[];
+  /** ... and under ssp/async the versions its push was applied on top of. */
+  readonly applied?: readonly ShardVersion[];
+}
+
+/** What a coordinator's checkpoint keeps beside the single-process trainer's state. */
+export interface CoordinatorCheckpointState extends TrainerState {
+  readonly distributed: { readonly consistency: string; readonly staleness: StalenessHistogram };
 }
 
 /** The task that computes the step's batch terms over the whole batch (docs/distributed.md). */
@@ -112,14 +134,18 @@ export class CoordinatorJob {
   private readonly seed: number;
   private batches: Batch[] = [];
   private committed: number;
-  /** Parts reported by the accepted results of the current step, by task index. */
-  private stepParts: Record<string, number>[] = [];
+  /** Parts and (bsp) read versions reported by the accepted results of each open step, by task index. */
+  private readonly stepResults = new Map<number, { parts: Record<string, number>; reads: readonly ShardVersion[] }[]>();
+  /** Staleness of the gradients applied in this epoch, and in the whole run (carried across a resume). */
+  private epochStaleness: StalenessHistogram = {};
+  private runStaleness: StalenessHistogram = {};
   private epochParts: Record<string, number> = {};
   private epochStarted = 0;
   private epochSampling = 0;
   private epochLeased = false;
   private epochTrainSeconds = 0;
   private lastValid: { metrics: Record<string, number>; seconds: number } | null = null;
+  private readonly traffic = new TrafficAccount();
   private readonly trainer: TrainerState = { epoch: 0, earlyStop: initialEarlyStop, bestValid: null, bestTest: null, epochTrainSeconds: [], evalSeconds: [] };
   private readonly lastSeen = new Map<string, number>();
   private readonly toldStop = new Set<string>();
@@ -148,6 +174,7 @@ export class CoordinatorJob {
     return {
       tasksPerStep: this.opts.tasksPerStep,
       leasing: 'policy',
+      consistency: this.opts.consistency,
       leaseMs: this.opts.leaseMs,
       maxAttempts: this.opts.maxAttempts,
       stepSizes: stepSizes(this.sampler.pairs, c.batch),
@@ -170,7 +197,7 @@ export class CoordinatorJob {
       datasetChecksum: this.opts.data.checksum,
       optimizer: c.optimizer === 'adam' ? adam(c.lr) : adagrad(c.lr),
       shards: [...this.opts.shards],
-      consistency: 'bsp',
+      consistency: formatConsistency(this.opts.consistency),
       backend: c.backend,
       heartbeatMs: this.opts.heartbeatMs,
       tasksPerStep: this.opts.tasksPerStep,
@@ -188,12 +215,40 @@ export class CoordinatorJob {
       tasksPerStep: this.opts.tasksPerStep,
       configHash: trainingIdentity(this.opts.cfg, this.seed),
     });
+    const resume = await this.restore();
     await this.enqueue(async () => {
-      const d = begin(this.policyConfig, Date.now());
+      const d = begin(this.policyConfig, Date.now(), resume);
       this.state = d.state;
       await this.carryOut(d.actions, null);
     });
     this.timer = setInterval(() => void this.watch(), TICK_MS);
+  }
+
+  /**
+   * Resuming: the checkpoint's tables and optimizer state replace the shards' (whatever they did since: a
+   * restarted coordinator finds them part-way into the next epoch, and that epoch is redone from its start),
+   * metrics.jsonl is cut back to the checkpoint's epochs, and the trainer's and the staleness record carry on.
+   * The sampler needs no position: every draw is keyed by (seed, epoch, …), so epoch e + 1 draws what it would have.
+   */
+  private async restore(): Promise<ResumePoint | undefined> {
+    const ckpt = this.opts.resumeFrom;
+    if (!ckpt) return undefined;
+    await this.opts.store.importState(ckpt.store);
+    this.committed = this.opts.store.step;
+    this.opts.dir.truncateMetrics(ckpt.meta.epoch);
+    const st = ckpt.meta.trainer as unknown as Partial<CoordinatorCheckpointState> & TrainerState;
+    const earlyStop = { ...st.earlyStop, best: st.earlyStop.best ?? -Infinity };
+    Object.assign(this.trainer, {
+      epoch: st.epoch,
+      earlyStop,
+      bestValid: st.bestValid,
+      bestTest: st.bestTest,
+      epochTrainSeconds: [...st.epochTrainSeconds],
+      evalSeconds: [...st.evalSeconds],
+    });
+    this.runStaleness = st.distributed?.staleness ?? {};
+    this.log.info({ epoch: ckpt.meta.epoch, psStep: this.committed }, 'resumed');
+    return { epochsDone: ckpt.meta.epoch, earlyStop };
   }
 
   /** Ends the job as failed (the coordinator is stopping): the open step is aborted, workers are told to stop. */
@@ -283,12 +338,16 @@ export class CoordinatorJob {
     return { kind: 'wait', reason: 'nothing for this worker' };
   }
 
+  private get onArrival(): boolean {
+    return appliesOnArrival(this.opts.consistency);
+  }
+
   private leased(task: Task, attempt: number, deadline: number): LeasedTask {
     const global = this.batches[task.step];
     return {
       task,
       attempt,
-      psStep: this.committed + 1,
+      psStep: this.onArrival ? 0 : this.committed + 1,
       batch: taskTriples(global, task),
       whole: task.index === BATCH_TERMS_TASK ? global : null,
       deadlineMs: Math.max(0, deadline - Date.now()),
@@ -370,12 +429,13 @@ export class CoordinatorJob {
         const t = performance.now();
         this.batches = this.sampler.epoch(a.epoch);
         this.epochParts = {};
+        this.epochStaleness = {};
         this.epochSampling = performance.now() - t;
         this.epochLeased = false;
         return this.emit('epoch', { epoch: a.epoch, state: 'started' });
       }
       case 'startStep':
-        this.stepParts = a.tasks.map(() => ({}));
+        this.stepResults.set(a.step, a.tasks.map(() => ({ parts: {}, reads: [] })));
         return;
       case 'lease':
         // The epoch's time runs from its first lease (not from waiting for workers), sampling included as one process's.
@@ -387,13 +447,15 @@ export class CoordinatorJob {
         this.log.info({ task: taskKey(a.task), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'task re-queued');
         return this.taskEvent(a.task, a.attempt, a.worker, 'requeued', a.reason);
       case 'accept':
-        if (report) this.stepParts[a.task.index] = { ...report.parts };
+        if (report) this.accepted(a.task, report);
         return this.taskEvent(a.task, a.attempt, a.worker, 'accepted');
       case 'ignore':
         this.log.debug({ task: taskKey(a.task), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'result ignored');
         return this.taskEvent(a.task, a.attempt, a.worker, 'ignored', a.reason);
       case 'commitStep':
         return this.commitStep(a);
+      case 'stepApplied':
+        return this.stepDone(a, null);
       case 'evaluate':
         this.epochTrainSeconds = (performance.now() - this.epochStarted) / 1000;
         // Outside the event queue: workers asking meanwhile are told to wait ('evaluating').
@@ -414,17 +476,42 @@ export class CoordinatorJob {
     this.emit('task', { epoch: t.epoch, step: t.step, index: t.index, attempt, worker, state, ...(reason ? { reason } : {}) });
   }
 
+  /** An accepted result: its parts, its timing, and its staleness (ssp/async: now, from its push; bsp: at the commit). */
+  private accepted(task: TaskRef, r: TaskReport): void {
+    this.traffic.task(r.worker, r.timing ?? {});
+    const slot = this.stepResults.get(task.step)?.[task.index];
+    if (slot) {
+      slot.parts = { ...r.parts };
+      slot.reads = r.reads ?? [];
+    }
+    if (this.onArrival) this.noteStaleness(stalenessSamples(r.reads ?? [], r.applied ?? []));
+  }
+
+  private noteStaleness(samples: { table: string; staleness: number }[]): void {
+    this.epochStaleness = mergeHistograms(this.epochStaleness, histogramOf(samples));
+  }
+
   private async commitStep(a: Action & { kind: 'commitStep' }): Promise<void> {
     const psStep = this.committed + 1;
-    await this.opts.store.commitStep(
+    const t0 = performance.now();
+    const before = await this.opts.store.commitStep(
       psStep,
       a.tasks.map((t) => taskKey({ epoch: a.epoch, step: a.step, index: t.index })),
     );
     this.committed = psStep;
+    const commitSeconds = (performance.now() - t0) / 1000;
+    for (const r of this.stepResults.get(a.step) ?? []) this.noteStaleness(stalenessSamples(r.reads, before));
+    this.stepDone(a, psStep, commitSeconds);
+  }
+
+  /** A step is done (committed, or every task applied on arrival): its parts join the epoch's. */
+  private stepDone(a: { epoch: number; step: number; loss: number; tasks: readonly AcceptedTask[] }, psStep: number | null, commitSeconds = 0): void {
+    this.traffic.step(commitSeconds);
     const parts: Record<string, number> = {};
-    for (const p of this.stepParts) for (const [k, v] of Object.entries(p)) parts[k] = (parts[k] ?? 0) + v;
+    for (const r of this.stepResults.get(a.step) ?? []) for (const [k, v] of Object.entries(r.parts)) parts[k] = (parts[k] ?? 0) + v;
     for (const [k, v] of Object.entries(parts)) this.epochParts[k] = (this.epochParts[k] ?? 0) + v;
-    this.log.debug({ epoch: a.epoch, step: a.step, psStep, loss: a.loss }, 'step committed');
+    this.stepResults.delete(a.step);
+    this.log.debug({ epoch: a.epoch, step: a.step, psStep, loss: a.loss }, 'step done');
     this.opts.onStep?.({ epoch: a.epoch, step: a.step, psStep, loss: a.loss, parts, tasks: a.tasks.map(({ index, attempt, worker }) => ({ index, attempt, worker })) });
   }
 
@@ -458,7 +545,9 @@ export class CoordinatorJob {
       loss: a.loss,
       parts: Object.fromEntries(Object.entries(this.epochParts).map(([k, v]) => [k, v / steps])),
       trainSeconds,
+      distributed: { ...this.traffic.close(), consistency: formatConsistency(this.opts.consistency), staleness: summarizeStaleness(this.epochStaleness) },
     };
+    this.runStaleness = mergeHistograms(this.runStaleness, this.epochStaleness);
     this.emit('epoch', { epoch: a.epoch, state: 'ended', loss: Number.isFinite(a.loss) ? a.loss : null, seconds: trainSeconds });
     if (a.metrics && this.lastValid) {
       s.evalSeconds.push(this.lastValid.seconds);
@@ -486,7 +575,8 @@ export class CoordinatorJob {
   private async checkpoint(which: 'best' | 'last', epoch: number): Promise<void> {
     const { cfg, data, model } = this.opts;
     const path = this.opts.dir.file(`${which}.ckpt`);
-    const meta = checkpointMeta(cfg, this.seed, data, model, this.hyper, epoch, this.trainer);
+    const state: CoordinatorCheckpointState = { ...this.trainer, distributed: { consistency: formatConsistency(this.opts.consistency), staleness: this.runStaleness } };
+    const meta = checkpointMeta(cfg, this.seed, data, model, this.hyper, epoch, state);
     writeCheckpoint(path, { meta, store: await this.opts.store.exportState() });
     this.emit('checkpoint', { epoch, which, path });
   }
@@ -512,7 +602,7 @@ export class CoordinatorJob {
       meanEvalSeconds: mean(s.evalSeconds),
       totalSeconds: (performance.now() - this.t0) / 1000,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
-      provenance: this.opts.provenance,
+      provenance: this.provenance(),
     };
     this.opts.dir.writeJson('result.json', result);
     this.emit('finished', { reason, epochs: s.epoch, bestEpoch: s.earlyStop.bestEpoch, valid: s.bestValid, test: s.bestTest });
@@ -520,12 +610,19 @@ export class CoordinatorJob {
     this.settle.resolve(result);
   }
 
-  /** The job fails: the open step is aborted on every shard (best effort), workers are told to stop. */
+  /** result.json's provenance: the caller's, with the run's staleness under `distributed`. */
+  private provenance(): Record<string, unknown> {
+    const p = this.opts.provenance;
+    const distributed = (p.distributed ?? {}) as Record<string, unknown>;
+    return { ...p, distributed: { ...distributed, consistency: formatConsistency(this.opts.consistency), staleness: summarizeStaleness(this.runStaleness) } };
+  }
+
+  /** The job fails: under bsp the open step is aborted on every shard (best effort); workers are told to stop. */
   private async failJob(reason: string, cause?: unknown): Promise<void> {
     if (this.failed) return;
     this.failed = true;
     if (this.state.phase !== 'failed') this.state = { ...this.state, phase: 'failed', tasks: [], book: [], taskLoss: [] };
-    await this.opts.store.abortStep(this.committed + 1).catch((err: unknown) => this.log.warn({ err }, 'abort failed'));
+    if (!this.onArrival) await this.opts.store.abortStep(this.committed + 1).catch((err: unknown) => this.log.warn({ err }, 'abort failed'));
     this.emit('failed', { reason });
     this.log.error({ reason, err: cause }, 'job failed');
     this.settle.reject(new Error(reason, { cause }));
@@ -535,6 +632,38 @@ export class CoordinatorJob {
   private emit<K extends EventKind>(kind: K, data: EventData<K>): void {
     this.opts.bus.publish(this.opts.job, kind, data).catch((err: unknown) => this.log.warn({ err, kind }, 'event not published'));
   }
+}
+
+/**
+ * `--resume`: the run directory's last.ckpt when it is one of this run's (same model, training identity, data and
+ * consistency mode); null when there is none yet (a fresh start, as `camrec train --resume` does).
+ */
+export function readResumePoint(o: {
+  readonly dir: RunDir;
+  readonly cfg: Readonly<TrainConfig>;
+  readonly data: Dataset;
+  readonly model: AnyModel;
+  readonly consistency: Consistency;
+}): Checkpoint | null {
+  const { dir, consistency } = o;
+  if (!dir.has('last.ckpt')) return null;
+  const fresh: Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum'> = {
+    model: o.model.name,
+    configHash: trainingIdentity(o.cfg, o.cfg.seed),
+    datasetChecksum: o.data.checksum,
+  };
+  const path = dir.file('last.ckpt');
+  const ckpt = readCheckpoint(path);
+  for (const key of ['model', 'configHash', 'datasetChecksum'] as const) {
+    if (ckpt.meta[key] !== fresh[key]) {
+      throw new CheckpointError(`${path}: was written with another ${key} (${String(ckpt.meta[key])} ≠ ${String(fresh[key])})`);
+    }
+  }
+  const written = (ckpt.meta.trainer as Partial<CoordinatorCheckpointState>).distributed?.consistency ?? 'bsp';
+  if (written !== formatConsistency(consistency)) {
+    throw new CheckpointError(`${path}: was written under --consistency ${written}; resume it with the same mode, not ${formatConsistency(consistency)}`);
+  }
+  return ckpt;
 }
 
 /** Resolves when `p` does or after `ms`, whichever comes first, leaving no timer behind. */

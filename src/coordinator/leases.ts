@@ -50,6 +50,11 @@ export function addItems(book: LeaseBook, items: number): LeaseBook {
   return [...book, ...Array.from({ length: items }, (_, k) => queued(book.length + k, 1))];
 }
 
+/** Removes the first `n` items (retired), renumbering the rest from 0; their leases carry over. */
+export function dropFront(book: LeaseBook, n: number): LeaseBook {
+  return n === 0 ? book : book.slice(n).map((s) => ({ ...s, index: s.index - n }));
+}
+
 /**
  * Leases the lowest queued item to `worker` until now + leaseMs; null when nothing is queued. Items queued under
  * an attempt above `maxAttempt` are never leased again.

@@ -3,20 +3,24 @@
  * next state and the actions the coordinator process must carry out, in order, before it feeds the next event. No
  * network, no clock: every event carries `now` (milliseconds), and time never runs backwards inside the state.
  *
- * Consistency is bsp: one global step at a time. A step is a fixed set of tasks (splitStep); its tasks are leased
- * to admitted workers with a deadline; a lease that expires or whose worker leaves re-queues the task with
- * attempt + 1; the step commits when every task has exactly one accepted result; after the last step of an epoch
- * the coordinator evaluates (every `evalEvery` epochs) and early stopping (src/train/earlystop.ts) decides whether
- * the job finishes. docs/coordinator.md draws the state machine.
+ * A step is a fixed set of tasks (splitStep). The consistency mode (consistency.ts) sets how many steps of an epoch
+ * are open at once: one under bsp, s + 1 under ssp:s, all of them under async. The tasks of the open steps are
+ * leased to admitted workers with a deadline, lowest (step, index) first; a lease that expires or whose worker
+ * leaves re-queues the task with attempt + 1. A step is done when every task has exactly one accepted result: under
+ * bsp the driver then commits it on the shards, under ssp/async its gradients were applied on arrival. Steps retire
+ * in order, and each retirement opens the next step the window allows. After the last step of an epoch the
+ * coordinator evaluates (every `evalEvery` epochs) and early stopping (src/train/earlystop.ts) decides whether the
+ * job finishes. docs/coordinator.md draws the state machine.
  */
 import { ConfigError } from '../errors/index.js';
 import { initialEarlyStop, updateEarlyStop, type EarlyStopState } from '../train/index.js';
+import { stepWindow, type Consistency } from './consistency.js';
 import {
-  allDone,
+  addItems,
   complete,
+  dropFront,
   expire,
   grant,
-  openBook,
   record,
   releaseWorker,
   type LeaseBook,
@@ -34,6 +38,8 @@ export interface PolicyConfig {
    * task is redelivered by the server), and the policy accepts the first result of each task, whatever its attempt.
    */
   readonly leasing: 'policy' | 'queue';
+  /** bsp, ssp:s or async: how many steps are open at once, and whether a done step is committed. */
+  readonly consistency: Consistency;
   /** How long a lease lasts, in milliseconds (policy leasing). */
   readonly leaseMs: number;
   /** A task whose attempts would exceed this fails the job (a task that kills every worker it meets). */
@@ -57,15 +63,18 @@ export interface State {
   readonly phase: Phase;
   /** The latest time seen. */
   readonly now: number;
-  /** The current epoch (1-based) and step within it (0-based). */
+  /** The current epoch (1-based). */
   readonly epoch: number;
+  /** The oldest step of the epoch not yet done (0-based): every step before it is committed (bsp) or applied. */
   readonly step: number;
-  /** The current step's tasks and their leases (slot i is task i). */
+  /** Steps of the epoch opened so far: steps [step, opened) are open. Under bsp opened = step + 1. */
+  readonly opened: number;
+  /** The open steps' tasks in (step, index) order, and their leases (book slot i is tasks[i]). */
   readonly tasks: readonly Task[];
   readonly book: LeaseBook;
-  /** The loss each task's accepted result reported (null until accepted). */
+  /** The loss each task's accepted result reported (null until accepted), parallel to `tasks`. */
   readonly taskLoss: readonly (number | null)[];
-  /** Σ of the committed steps' losses in this epoch. */
+  /** Σ of the done steps' losses in this epoch. */
   readonly epochLossSum: number;
   /** Admitted workers, sorted. */
   readonly workers: readonly string[];
@@ -98,6 +107,13 @@ export interface AcceptedTask {
 
 export type RequeueReason = 'expired' | 'worker left' | 'worker rejoined';
 
+/**
+ * Why a worker gets no task now: every task of the open steps is out ('step busy'); under ssp, the next step is more
+ * than s steps beyond the oldest step not yet applied ('staleness bound'); the epoch is being evaluated; or a
+ * TaskQueue, not the policy, leases.
+ */
+export type WaitReason = 'step busy' | 'staleness bound' | 'evaluating' | 'the queue leases';
+
 export type Action =
   | { readonly kind: 'admit'; readonly worker: string }
   | { readonly kind: 'reject'; readonly worker: string; readonly reason: string }
@@ -105,17 +121,26 @@ export type Action =
   /** A step opens: the driver draws its global batch; under queue leasing it puts these tasks on the TaskQueue. */
   | { readonly kind: 'startStep'; readonly epoch: number; readonly step: number; readonly tasks: readonly Task[] }
   | { readonly kind: 'lease'; readonly worker: string; readonly task: Task; readonly attempt: number; readonly deadline: number }
-  | { readonly kind: 'wait'; readonly worker: string; readonly reason: 'step busy' | 'evaluating' | 'the queue leases' }
+  | { readonly kind: 'wait'; readonly worker: string; readonly reason: WaitReason }
   | { readonly kind: 'stop'; readonly worker: string }
   | { readonly kind: 'requeue'; readonly task: TaskRef; readonly attempt: number; readonly worker: string; readonly reason: RequeueReason }
   | { readonly kind: 'accept'; readonly task: TaskRef; readonly attempt: number; readonly worker: string }
   | { readonly kind: 'ignore'; readonly task: TaskRef; readonly attempt: number; readonly worker: string; readonly reason: StaleReason | 'other step' }
+  /** bsp: the driver commits exactly these (task, attempt) pushes on every shard. */
   | {
       readonly kind: 'commitStep';
       readonly epoch: number;
       readonly step: number;
       readonly tasks: readonly AcceptedTask[];
       /** Σ_t w_t · loss_t: the global batch's mean loss. */
+      readonly loss: number;
+    }
+  /** ssp/async: every task of the step was applied on arrival; nothing is left to commit. */
+  | {
+      readonly kind: 'stepApplied';
+      readonly epoch: number;
+      readonly step: number;
+      readonly tasks: readonly AcceptedTask[];
       readonly loss: number;
     }
   | { readonly kind: 'evaluate'; readonly epoch: number }
@@ -154,25 +179,38 @@ function checkConfig(c: PolicyConfig): void {
   if (!(c.leaseMs > 0)) throw new ConfigError(`coordinator: leaseMs must be positive, got ${c.leaseMs}`);
   if (!(Number.isInteger(c.patience) && c.patience >= 0)) throw new ConfigError(`coordinator: patience must be a non-negative integer, got ${c.patience}`);
   if (c.leasing !== 'policy' && c.leasing !== 'queue') throw new ConfigError(`coordinator: leasing must be 'policy' or 'queue', got ${String(c.leasing)}`);
+  const m = c.consistency?.mode;
+  if (m !== 'bsp' && m !== 'async' && m !== 'ssp') throw new ConfigError(`coordinator: consistency must be bsp, ssp or async, got ${String(m)}`);
+  if (c.consistency.mode === 'ssp' && !(Number.isInteger(c.consistency.staleness) && c.consistency.staleness >= 0)) {
+    throw new ConfigError(`coordinator: ssp staleness must be a non-negative integer, got ${c.consistency.staleness}`);
+  }
   if (c.stepSizes.length === 0) throw new ConfigError('coordinator: an epoch needs at least one step');
   c.stepSizes.forEach((n, i) => positiveInt(`stepSizes[${i}]`, n));
 }
 
-/** A step opens with its tasks all queued under attempt 1. */
-function startStep(s: State, epoch: number, step: number): Decision {
-  const tasks = splitStep(epoch, step, s.config.stepSizes[step], s.config.tasksPerStep);
-  return {
-    state: { ...s, epoch, step, tasks, book: openBook(tasks.length), taskLoss: tasks.map(() => null) },
-    actions: [{ kind: 'startStep', epoch, step, tasks }],
-  };
+/** Opens the steps the window allows after the last opened one, each with its tasks queued under attempt 1. */
+function openSteps(s: State): Decision {
+  const last = Math.min(s.config.stepSizes.length, s.step + stepWindow(s.config.consistency));
+  if (s.opened >= last) return { state: s, actions: [] };
+  const actions: Action[] = [];
+  const tasks = [...s.tasks];
+  let book = s.book;
+  for (let step = s.opened; step < last; step++) {
+    const added = splitStep(s.epoch, step, s.config.stepSizes[step], s.config.tasksPerStep);
+    tasks.push(...added);
+    book = addItems(book, added.length);
+    actions.push({ kind: 'startStep', epoch: s.epoch, step, tasks: added });
+  }
+  const taskLoss = [...s.taskLoss, ...Array.from({ length: tasks.length - s.tasks.length }, () => null)];
+  return { state: { ...s, opened: last, tasks, book, taskLoss }, actions };
 }
 
 function startEpoch(s: State, epoch: number): Decision {
   const opened: Decision = {
-    state: { ...s, phase: 'training', epochLossSum: 0 },
+    state: { ...s, phase: 'training', epoch, step: 0, opened: 0, tasks: [], book: [], taskLoss: [], epochLossSum: 0 },
     actions: [{ kind: 'startEpoch', epoch, steps: s.config.stepSizes.length }],
   };
-  return then(opened, (t) => startStep(t, epoch, 0));
+  return then(opened, openSteps);
 }
 
 /** The job's first decision: its first epoch starts (after `resume.epochsDone`, when resuming). */
@@ -185,6 +223,7 @@ export function begin(config: PolicyConfig, now: number, resume?: ResumePoint): 
     now,
     epoch: done,
     step: 0,
+    opened: 0,
     tasks: [],
     book: [],
     taskLoss: [],
@@ -286,7 +325,10 @@ function leaseRequested(s: State, worker: string): Decision {
   if (s.phase === 'evaluating') return { state: s, actions: [{ kind: 'wait', worker, reason: 'evaluating' }] };
   if (s.config.leasing === 'queue') return { state: s, actions: [{ kind: 'wait', worker, reason: 'the queue leases' }] };
   const g = grant(s.book, worker, s.now, s.config.leaseMs);
-  if (!g.slot) return { state: s, actions: [{ kind: 'wait', worker, reason: 'step busy' }] };
+  if (!g.slot) {
+    const bound = s.config.consistency.mode === 'ssp' && s.opened < s.config.stepSizes.length;
+    return { state: s, actions: [{ kind: 'wait', worker, reason: bound ? 'staleness bound' : 'step busy' }] };
+  }
   const { attempt, deadline } = g.slot;
   return {
     state: { ...s, book: g.book },
@@ -294,34 +336,60 @@ function leaseRequested(s: State, worker: string): Decision {
   };
 }
 
-function resultArrived(s: State, worker: string, task: TaskRef, attempt: number, loss: number): Decision {
-  if (s.phase !== 'training' || task.epoch !== s.epoch || task.step !== s.step) {
-    return { state: s, actions: [{ kind: 'ignore', task, attempt, worker, reason: 'other step' }] };
-  }
-  const c = (s.config.leasing === 'queue' ? record : complete)(s.book, task.index, attempt, worker);
-  if (!c.outcome.accepted) return { state: s, actions: [{ kind: 'ignore', task, attempt, worker, reason: c.outcome.reason }] };
-  const taskLoss = s.taskLoss.map((l, i) => (i === task.index ? loss : l));
-  const accepted: Decision = {
-    state: { ...s, book: c.book, taskLoss },
-    actions: [{ kind: 'accept', task: s.tasks[task.index], attempt, worker }],
-  };
-  return allDone(c.book) ? then(accepted, commitStep) : accepted;
+/** Where (step, index) of the current epoch sits among the open tasks; -1 when its step is not open. */
+function slotOf(s: State, task: TaskRef): number {
+  if (task.epoch !== s.epoch) return -1;
+  return s.tasks.findIndex((t) => t.step === task.step && t.index === task.index);
 }
 
-function commitStep(s: State): Decision {
-  const tasks: AcceptedTask[] = s.book.map((slot) => ({
-    index: slot.index,
+function resultArrived(s: State, worker: string, task: TaskRef, attempt: number, loss: number): Decision {
+  const at = s.phase === 'training' ? slotOf(s, task) : -1;
+  if (at < 0) return { state: s, actions: [{ kind: 'ignore', task, attempt, worker, reason: 'other step' }] };
+  const c = (s.config.leasing === 'queue' ? record : complete)(s.book, at, attempt, worker);
+  if (!c.outcome.accepted) return { state: s, actions: [{ kind: 'ignore', task, attempt, worker, reason: c.outcome.reason }] };
+  const taskLoss = s.taskLoss.map((l, i) => (i === at ? loss : l));
+  const accepted: Decision = {
+    state: { ...s, book: c.book, taskLoss },
+    actions: [{ kind: 'accept', task: s.tasks[at], attempt, worker }],
+  };
+  return then(accepted, retireDoneSteps);
+}
+
+/** The open tasks of the oldest open step: how many lead the book, and whether every one was accepted. */
+function frontStep(s: State): { count: number; done: boolean } {
+  let count = 0;
+  while (count < s.tasks.length && s.tasks[count].step === s.step) count++;
+  return { count, done: count > 0 && s.book.slice(0, count).every((slot) => slot.state === 'done') };
+}
+
+/**
+ * Retires the done steps at the front, in step order (under bsp the driver commits each), then opens the steps the
+ * window now allows; after the epoch's last step, training of the epoch ends.
+ */
+function retireDoneSteps(s: State): Decision {
+  const front = frontStep(s);
+  if (!front.done) return openSteps(s);
+  const n = front.count;
+  const tasks: AcceptedTask[] = s.book.slice(0, n).map((slot, i) => ({
+    index: s.tasks[i].index,
     attempt: slot.attempt,
     worker: slot.worker as string,
-    weight: s.tasks[slot.index].weight,
+    weight: s.tasks[i].weight,
   }));
-  const loss = s.taskLoss.reduce((sum: number, l, i) => sum + s.tasks[i].weight * (l as number), 0);
-  const committed: Decision = {
-    state: { ...s, epochLossSum: s.epochLossSum + loss },
-    actions: [{ kind: 'commitStep', epoch: s.epoch, step: s.step, tasks, loss }],
+  const loss = s.taskLoss.slice(0, n).reduce((sum: number, l, i) => sum + s.tasks[i].weight * (l as number), 0);
+  const kind = s.config.consistency.mode === 'bsp' ? 'commitStep' : 'stepApplied';
+  const retired: Decision = {
+    state: {
+      ...s,
+      step: s.step + 1,
+      tasks: s.tasks.slice(n),
+      book: dropFront(s.book, n),
+      taskLoss: s.taskLoss.slice(n),
+      epochLossSum: s.epochLossSum + loss,
+    },
+    actions: [{ kind, epoch: s.epoch, step: s.step, tasks, loss }],
   };
-  if (s.step + 1 < s.config.stepSizes.length) return then(committed, (t) => startStep(t, t.epoch, t.step + 1));
-  return then(committed, endTraining);
+  return then(retired, s.step + 1 >= s.config.stepSizes.length ? endTraining : retireDoneSteps);
 }
 
 /** The epoch's last step committed: evaluate now, or close the epoch without evaluating. */

@@ -103,6 +103,18 @@ export interface ReportRequest {
   computeSeconds: number;
   pushSeconds: number;
   error: string;
+  waitSeconds: number;
+  reportSeconds: number;
+  bytesPulled: number;
+  bytesPushed: number;
+  reads: ShardVersionMsg[];
+  applied: ShardVersionMsg[];
+}
+
+export interface ShardVersionMsg {
+  table: string;
+  shard: number;
+  version: number;
 }
 
 export interface ReportReply {

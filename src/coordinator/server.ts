@@ -26,8 +26,10 @@ import {
   type LeaveRequest,
   type ReportReply,
   type ReportRequest,
+  type ShardVersionMsg,
   type TriplesMsg,
 } from './proto.js';
+import type { ShardVersion } from './staleness.js';
 
 export interface CoordinatorServerOptions {
   readonly job: CoordinatorJob;
@@ -134,6 +136,9 @@ export class CoordinatorServer {
           loss: r.loss,
           parts: r.parts,
           error: r.error || undefined,
+          timing: r,
+          reads: (r.reads ?? []).map(shardVersion),
+          applied: (r.applied ?? []).map(shardVersion),
         }),
       ),
       Leave: this.unary(async (r: LeaveRequest): Promise<LeaveReply> => {
@@ -173,6 +178,11 @@ function checkVersion(v: number): void {
 function workerId(w: string): string {
   if (!/^[A-Za-z0-9_.:@-]{1,128}$/.test(w)) throw new BadRequest(`worker id '${w.slice(0, 140)}' is not 1-128 of [A-Za-z0-9_.:@-]`);
   return w;
+}
+
+function shardVersion(v: ShardVersionMsg): ShardVersion {
+  if (!v.table || !(Number.isInteger(v.shard) && Number.isInteger(Number(v.version)))) throw new BadRequest(`report: a malformed table version ${JSON.stringify(v)}`);
+  return { table: v.table, shard: v.shard, version: Number(v.version) };
 }
 
 function triples(b: Batch): TriplesMsg {

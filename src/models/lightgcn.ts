@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { propagateMean, registerSparse, releaseSparse, type SparseHandle } from '../compute/index.js';
 import type { Dataset } from '../data/types.js';
 import { normalizedBipartiteAdjacency } from '../graph/index.js';
-import { bprLoss, embLoss } from './common.js';
+import { bprLoss, embLoss, gatherRows } from './common.js';
 import type { Batch, LossOutput, Model, Params, Prepared, Representations } from './types.js';
 
 export const lightgcnHyper = z.object({
@@ -77,5 +77,14 @@ export const lightgcn: Model<LightGcnHyper, GraphPrepared> = {
     const reg = tf.mul(embLoss(n, u0, p0, q0), h.reg) as tf.Scalar;
     return { total: tf.add(bpr, reg) as tf.Scalar, parts: { bpr, reg } };
   },
+  batchTerms: (params, batch, _prep, h) => ({ reg: egoReg(params, batch, h.reg) }),
   represent: (params, prep, h) => finalEmbeddings(params, prep, h.layers),
 };
+
+/** reg · MMRec's EmbLoss over the batch's ego rows: `loss`'s reg part without the propagation. */
+function egoReg(params: Params, batch: Batch, reg: number): tf.Scalar {
+  const u0 = gatherRows(params.user, batch.users);
+  const p0 = gatherRows(params.item, batch.pos);
+  const q0 = gatherRows(params.item, batch.neg);
+  return tf.mul(embLoss(batch.users.length, u0, p0, q0), reg) as tf.Scalar;
+}

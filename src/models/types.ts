@@ -58,6 +58,12 @@ export interface Model<H extends Record<string, unknown> = Record<string, unknow
    * to its total.
    */
   readonly meanTerms?: readonly string[];
+  /**
+   * The parts of `loss` that are not in `meanTerms`, computed without the rest: the same values (and gradients) as
+   * those parts of `loss(params, batch, ...)`. A distributed step's batch-terms task calls it on the whole batch
+   * instead of the full loss (for LightGCN: EmbLoss on ego rows, no propagation). Absent: `loss` is called.
+   */
+  batchTerms?(params: Params, batch: Batch, prep: P, hyper: H): Readonly<Record<string, tf.Scalar>>;
   prepare(data: Dataset, hyper: H, ctx: PrepareContext): P;
   tables(data: Dataset, hyper: H): TableSpec[];
   /** Rows of each table the batch's loss reads (null: every row). Ids sorted and unique. */

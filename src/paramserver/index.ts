@@ -9,7 +9,7 @@ export type { ParamServerOptions } from './server.js';
 export { ShardClient, RemoteCallError, grpcStatusOf } from './client.js';
 export type { ShardClientOptions } from './client.js';
 export { RemoteParamStore } from './remote-store.js';
-export type { RemoteStoreOptions } from './remote-store.js';
+export type { ClientTraffic, RemoteStoreOptions, ShardTableVersion, UpdateTargets } from './remote-store.js';
 export { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
 export { InvalidRequest, NotReady, ShuttingDown, ParamServerError } from './errors.js';
 export { floatsOf, uintsOf, bytesOf } from './wire.js';

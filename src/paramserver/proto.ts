@@ -90,6 +90,7 @@ export interface PullReply {
   values: Uint8Array;
   rowVersions: Uint8Array;
   version: number;
+  incarnation: number;
 }
 
 export interface RowBlockMsg {

@@ -15,7 +15,7 @@ import { defaultPlacement, heldIds, localRowCount, wholeOwner, type Placement } 
 import type { RowBlockMsg, StateChunk, StatsReply } from './proto.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import type { Consistency } from './shard.js';
-import { bytesOf, floatsOf } from './wire.js';
+import { bytesOf, floatsOf, uintsOf } from './wire.js';
 
 export interface RemoteStoreOptions extends ShardClientOptions {
   /** Shard i's address (host:port) is addresses[i]. */
@@ -31,6 +31,30 @@ export interface RemoteStoreOptions extends ShardClientOptions {
   readonly clientId?: string;
   /** Which tables are row-sharded and which are held whole (default: placement.ts defaultPlacement). */
   readonly placement?: (spec: TableSpec) => Placement;
+  /**
+   * Keep every whole table pulled and, from the second whole pull on, ask each shard only for the rows changed
+   * since the version last seen (`changed_only`; Li et al., OSDI'14). Pays when a table's rows mostly stay as
+   * they were between two pulls of this client (several tasks of one bsp step); costs a table's memory.
+   */
+  readonly rowCache?: boolean;
+}
+
+/** A whole table as this client last saw it, and per shard the version and incarnation it was read at. */
+interface CachedTable {
+  readonly values: Float32Array;
+  readonly seen: ({ version: number; incarnation: number } | null)[];
+}
+
+/** A table's version on one shard: what a pull read, or what an update was applied on top of. */
+export interface ShardTableVersion {
+  readonly table: string;
+  readonly shard: number;
+  readonly version: number;
+}
+
+/** The (table, shard) pairs an update sent rows to (every pair it sends a block to gets one update there). */
+export interface UpdateTargets {
+  readonly targets: readonly { table: string; shard: number }[];
 }
 
 interface RemoteTable {
@@ -38,17 +62,29 @@ interface RemoteTable {
   readonly placement: Placement;
 }
 
+/** Rows and row payload (ids + values, as on the wire) this client has moved, for a worker's per-task figures. */
+export interface ClientTraffic {
+  rowsPulled: number;
+  bytesPulled: number;
+  rowsPushed: number;
+  bytesPushed: number;
+}
+
 /** Room left in a message for everything but the rows. */
 const MESSAGE_SLACK_BYTES = 64 * 1024;
 
 export class RemoteParamStore implements ParamStore {
   readonly specs: readonly TableSpec[];
+  readonly traffic: ClientTraffic = { rowsPulled: 0, bytesPulled: 0, rowsPushed: 0, bytesPushed: 0 };
   private readonly tables = new Map<string, RemoteTable>();
   private readonly clients: ShardClient[];
   private readonly consistency: Consistency;
   private readonly clientId: string;
   private readonly maxMessageBytes: number;
+  private readonly cache = new Map<string, CachedTable>();
   private steps = 0;
+  /** The oldest version of each (table, shard) read since the last takeReads(). */
+  private readonly reads = new Map<string, ShardTableVersion>();
 
   private constructor(private readonly opts: RemoteStoreOptions) {
     this.specs = opts.specs;
@@ -88,11 +124,16 @@ export class RemoteParamStore implements ParamStore {
 
   async pull(table: string, ids: Int32Array | null): Promise<Float32Array> {
     const t = this.table(table);
+    if (ids === null && this.opts.rowCache) return (await this.refreshCached(t)).slice();
     const dim = t.spec.dim;
     const n = ids ? ids.length : t.spec.rows;
     const order = ids ? sortedUnique(ids, t.spec) : null;
     const wanted = order ? order.unique : null;
-    const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest })));
+    const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest, shard: p.shard })));
+    for (const p of parts) {
+      this.noteRead(table, p.shard, p.reply.version);
+      this.countPulled(p.reply.values.byteLength / (4 * dim), p.reply.values.byteLength + (wanted ? 4 * p.dest.length : 0));
+    }
     if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values);
     const merged = new Float32Array((wanted ? wanted.length : n) * dim);
     for (const p of parts) scatterRows(merged, floatsOf(p.reply.values), p.dest, dim);
@@ -104,8 +145,7 @@ export class RemoteParamStore implements ParamStore {
 
   async push(grads: readonly RowGrad[]): Promise<void> {
     const step = this.steps + 1;
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
-    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+    const blocks = this.shardBlocks(grads);
     const task = `${this.clientId}:${step}`;
     if (this.consistency.mode === 'bsp') await this.twoPhase(step, task, blocks);
     else {
@@ -116,20 +156,59 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /**
+   * The oldest version of each (table, shard) pulled since the last call (staleness, src/coordinator/staleness.ts),
+   * and forgets them.
+   */
+  takeReads(): ShardTableVersion[] {
+    const out = [...this.reads.values()];
+    this.reads.clear();
+    return out;
+  }
+
+  /**
    * bsp, one task of a step run by several clients (docs/distributed.md): stages this task's gradients, already
    * weighted, under (step, task, attempt) on every shard — on a shard it has no rows for, as an empty stage, so
    * that every shard can commit the same list of tasks. Nothing is applied until `commitStep`.
    */
-  async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<void> {
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
-    for (const g of grads) this.splitGrad(g).forEach((b, s) => b && blocks[s].push(b));
+  async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<UpdateTargets> {
+    const blocks = this.shardBlocks(grads);
     await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt, blocks: blocks[s] })));
+    return { targets: targetsOf(blocks) };
   }
 
-  /** bsp: applies `step` on every shard as the sum of exactly these staged tasks. */
-  async commitStep(step: number, tasks: readonly string[]): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks] })));
+  /**
+   * async / ssp under a coordinator: applies one task's gradients on arrival on every shard, once per (task,
+   * attempt). A shard that already applied another attempt of this task refuses this one (StaleVersion): it holds
+   * the task's gradient already, so the task counts as applied there. `applied` gives, per (table, shard) this
+   * attempt updated, the version the update went on top of.
+   */
+  async pushTask(task: string, attempt: number, grads: readonly RowGrad[]): Promise<UpdateTargets & { applied: ShardTableVersion[] }> {
+    const blocks = this.shardBlocks(grads);
+    const replies = await Promise.all(
+      this.clients.map((c, s) =>
+        c.push({ task, attempt, clock: 0, blocks: blocks[s] }).catch((err: unknown) => {
+          if (err instanceof StaleVersion) return null;
+          throw err;
+        }),
+      ),
+    );
+    const applied: ShardTableVersion[] = [];
+    replies.forEach((r, shard) => {
+      if (!r || r.duplicate) return;
+      const sent = new Set(blocks[shard].map((b) => b.table));
+      for (const v of r.versions) if (sent.has(v.table)) applied.push({ table: v.table, shard, version: Number(v.version) - 1 });
+    });
+    return { targets: targetsOf(blocks), applied };
+  }
+
+  /**
+   * bsp: applies `step` on every shard as the sum of exactly these staged tasks; returns each table's version on
+   * each shard before the step (the commit updates every table a staged task sent rows to once).
+   */
+  async commitStep(step: number, tasks: readonly string[]): Promise<ShardTableVersion[]> {
+    const replies = await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks] })));
     this.steps = step;
+    return replies.flatMap((r, shard) => r.versions.map((v) => ({ table: v.table, shard, version: Number(v.version) - 1 })));
   }
 
   /** bsp: discards whatever is staged for `step` on every shard. */
@@ -238,6 +317,64 @@ export class RemoteParamStore implements ParamStore {
     });
   }
 
+  /**
+   * The cached whole table brought up to date: per shard, only the rows whose version is above the one last seen
+   * (every held row the first time, or when the shard's incarnation changed or its version went back). The rows
+   * then hold each shard's table at the version its reply carries: that is the version read (`takeReads`), however
+   * few rows moved.
+   */
+  private async refreshCached(t: RemoteTable): Promise<Float32Array> {
+    const dim = t.spec.dim;
+    let c = this.cache.get(t.spec.name);
+    if (!c) {
+      c = { values: new Float32Array(t.spec.rows * dim), seen: this.clients.map(() => null) };
+      this.cache.set(t.spec.name, c);
+    }
+    const cached = c;
+    const plan = this.pullPlan(t, null);
+    const read = await Promise.all(
+      plan.map(async (p) => {
+        const seen = cached.seen[p.shard];
+        const since = seen ? { changedOnly: true, sinceVersion: seen.version } : {};
+        let reply = await this.clients[p.shard].pull({ ...p.request, ...since });
+        if (seen && (reply.incarnation !== seen.incarnation || reply.version < seen.version)) reply = await this.clients[p.shard].pull(p.request);
+        return { shard: p.shard, reply };
+      }),
+    );
+    const versions = this.clients.map(() => ({ version: Infinity, incarnation: 0 }));
+    for (const { shard, reply } of read) {
+      const got = uintsOf(reply.ids);
+      this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
+      copyRowsTo(cached.values, floatsOf(reply.values), got, dim);
+      this.noteRead(t.spec.name, shard, reply.version);
+      const v = versions[shard];
+      v.version = Math.min(v.version, reply.version);
+      v.incarnation = reply.incarnation;
+    }
+    for (const { shard } of read) cached.seen[shard] = versions[shard];
+    return cached.values;
+  }
+
+  /** Each shard's blocks of these gradients, counted as pushed. */
+  private shardBlocks(grads: readonly RowGrad[]): RowBlockMsg[][] {
+    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
+    for (const g of grads) {
+      const dim = this.table(g.table).spec.dim;
+      this.splitGrad(g).forEach((b, s) => {
+        if (!b) return;
+        blocks[s].push(b);
+        this.traffic.rowsPushed += b.values.byteLength / (4 * dim);
+        this.traffic.bytesPushed += b.values.byteLength + b.ids.byteLength;
+      });
+    }
+    return blocks;
+  }
+
+  private countPulled(rows: number, bytes: number): void {
+    this.traffic.rowsPulled += rows;
+    this.traffic.bytesPulled += bytes;
+  }
+
   /** A gradient's rows for each shard (null where a shard gets none of this table). */
   private splitGrad(g: RowGrad): (RowBlockMsg | null)[] {
     const t = this.table(g.table);
@@ -252,6 +389,12 @@ export class RemoteParamStore implements ParamStore {
     const ids = g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null;
     const parts = ids ? splitByShard(ids, S) : this.clients.map((_, s) => ({ shard: s, ids: null, dest: Int32Array.from(heldIds(t.spec.rows, 'rows', s, S)) }));
     return parts.map((p) => block(g.table, p.ids, gatherRows(g.grad, dim, p.dest)));
+  }
+
+  private noteRead(table: string, shard: number, version: number): void {
+    const key = `${table}\u0000${shard}`;
+    const prior = this.reads.get(key);
+    if (!prior || version < prior.version) this.reads.set(key, { table, shard, version: Number(version) });
   }
 
   /** bsp: prepare on every shard, then commit on every shard; a failed prepare aborts the step everywhere. */
@@ -284,6 +427,10 @@ export class RemoteParamStore implements ParamStore {
       }
     }
   }
+}
+
+function targetsOf(blocks: readonly (readonly RowBlockMsg[])[]): { table: string; shard: number }[] {
+  return blocks.flatMap((bs, shard) => bs.map((b) => ({ table: b.table, shard })));
 }
 
 function block(table: string, ids: Uint32Array | null, grad: Float32Array): RowBlockMsg {
@@ -334,6 +481,11 @@ function scatterRows(out: Float32Array, rows: Float32Array, dest: ArrayLike<numb
     const to = (gather ? k : dest[k]) * dim;
     for (let j = 0; j < dim; j++) out[to + j] = rows[from + j];
   }
+}
+
+/** out[ids[k]] = rows[k] for global row ids, rows of `dim` values. */
+function copyRowsTo(out: Float32Array, rows: Float32Array, ids: Uint32Array, dim: number): void {
+  for (let k = 0; k < ids.length; k++) out.set(rows.subarray(k * dim, k * dim + dim), ids[k] * dim);
 }
 
 function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {

@@ -243,7 +243,7 @@ export class ParamServer {
   private pull(r: PullRequest): PullReply {
     const ids = r.allRows ? null : uintsOf(r.ids, `table ${r.table} ids`);
     const out = this.need().pull(r.table, ids, r.changedOnly ? r.sinceVersion : null);
-    return { table: r.table, ids: bytesOf(out.ids), values: bytesOf(out.values), rowVersions: bytesOf(out.rowVersions), version: out.version };
+    return { table: r.table, ids: bytesOf(out.ids), values: bytesOf(out.values), rowVersions: bytesOf(out.rowVersions), version: out.version, incarnation: out.incarnation };
   }
 
   private push(r: PushRequest): PushReply {

@@ -4,7 +4,7 @@
  * (task, attempt), the two-phase bsp step and the ssp clocks. The gRPC service only translates to and from it.
  * Every method checks its whole request before it changes anything, so a refused request leaves no trace.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { StaleVersion } from '../errors/index.js';
 import { applyRows, initialState, initTable, type OptimizerConfig, type TableInit } from '../train/index.js';
 import { InvalidRequest, NotReady } from './errors.js';
@@ -47,6 +47,8 @@ export interface PullOut {
   readonly values: Float32Array;
   readonly rowVersions: Uint32Array;
   readonly version: number;
+  /** This state's incarnation: versions from another one are not comparable (a row cache starts over). */
+  readonly incarnation: number;
 }
 
 export interface TableInfo {
@@ -134,6 +136,8 @@ export class ShardState {
   private abortedStep = -1;
   private readonly clocks: number[];
   private waiters: Waiter[] = [];
+  /** Drawn per created or restored state; 48 bits, exact as a JS number and a uint64. */
+  readonly incarnation = randomInt(1, 2 ** 48 - 1);
 
   private constructor(
     readonly config: ShardConfig,
@@ -224,7 +228,7 @@ export class ShardState {
     this.counters.pulls++;
     this.counters.rowsPulled += global.length;
     this.counters.bytesPulled += values.byteLength + global.byteLength;
-    return { ids: global, values, rowVersions, version: h.version };
+    return { ids: global, values, rowVersions, version: h.version, incarnation: this.incarnation };
   }
 
   /** async and ssp: applies one worker's gradients on arrival, once per (task, attempt). */
@@ -328,7 +332,8 @@ export class ShardState {
 
   /**
    * Replaces every held array and the step with imported ones, all or nothing: the chunks must cover every
-   * array of every held table, in order. Counts as one update of every table (caches refetch).
+   * array of every held table, in order. Counts as one update of every table (caches refetch). Task keys applied
+   * after `step` are forgotten.
    */
   importState(step: number, chunks: Iterable<{ table: string; slot: number; firstRow: number; values: Float32Array }>): void {
     const fresh = new Map([...this.held.values()].map((h) => [h.def.name, { h, arrays: [h.values, ...h.state].map((a) => new Float32Array(a.length)), next: [h.values, ...h.state].map(() => 0) }]));
@@ -355,6 +360,10 @@ export class ShardState {
     }
     this.steps = step;
     this.staged = null;
+    this.abortedStep = -1;
+    // The import rolls the shard back to `step`: updates applied after it are gone, so are their task keys (a
+    // resumed job redoes those tasks under the same keys).
+    for (const [task, a] of this.applied) if (a.step > step) this.applied.delete(task);
   }
 
   snapshot(): ShardSnapshot {
@@ -509,7 +518,11 @@ function changedRows(h: Held, local: Int32Array | null, since: number): { local:
   return { local: Int32Array.from(keep), positions };
 }
 
-/** The sum of several tasks' gradients for one table, over the union of their rows (sorted). */
+/**
+ * The sum of several tasks' gradients for one table, over the union of their rows (sorted), added in the order
+ * of `parts`. Dense parts (every held row) add element-wise over the whole array; a sparse part adds its rows at
+ * their places in the union, found by one merge of the two sorted lists.
+ */
 export function sumRows(
   parts: readonly { local: Int32Array | null; grad: Float32Array }[],
   dim: number,
@@ -519,16 +532,35 @@ export function sumRows(
   const union = parts.some((p) => !p.local) ? null : sortedUnion(parts.map((p) => p.local!));
   const grad = new Float32Array((union ? union.length : heldRows) * dim);
   for (const p of parts) {
-    let u = 0;
-    const n = p.local ? p.local.length : heldRows;
-    for (let r = 0; r < n; r++) {
-      const row = p.local ? p.local[r] : r;
-      if (union) while (union[u] !== row) u++;
-      const at = (union ? u : row) * dim;
-      for (let j = 0; j < dim; j++) grad[at + j] += p.grad[r * dim + j];
-    }
+    if (!p.local) addInto(grad, p.grad);
+    else addRowsInto(grad, p.grad, union ? placesIn(union, p.local) : p.local, dim);
   }
   return { local: union, grad };
+}
+
+/** out += x, element-wise. */
+function addInto(out: Float32Array, x: Float32Array): void {
+  for (let i = 0; i < x.length; i++) out[i] += x[i];
+}
+
+/** out[rows[r]] += x[r], rows of `dim` values. */
+function addRowsInto(out: Float32Array, x: Float32Array, rows: Int32Array, dim: number): void {
+  for (let r = 0; r < rows.length; r++) {
+    const to = rows[r] * dim;
+    const from = r * dim;
+    for (let j = 0; j < dim; j++) out[to + j] += x[from + j];
+  }
+}
+
+/** The position of each of the sorted `ids` in the sorted `union` that contains them. */
+function placesIn(union: Int32Array, ids: Int32Array): Int32Array {
+  const at = new Int32Array(ids.length);
+  let u = 0;
+  for (let r = 0; r < ids.length; r++) {
+    while (union[u] !== ids[r]) u++;
+    at[r] = u;
+  }
+  return at;
 }
 
 function sortedUnion(lists: readonly Int32Array[]): Int32Array {

@@ -135,8 +135,8 @@ export function taskLossAndGrads(
       for (const [k, v] of Object.entries(own.parts)) if (mean.has(k)) parts[k] = tf.mul(v, share.weight) as tf.Scalar;
     }
     if (share.whole) {
-      const all = model.loss(params, share.whole, prep, hyper);
-      for (const [k, v] of Object.entries(all.parts)) if (!mean.has(k)) parts[k] = v;
+      const all = model.batchTerms ? model.batchTerms(params, share.whole, prep, hyper) : model.loss(params, share.whole, prep, hyper).parts;
+      for (const [k, v] of Object.entries(all)) if (!mean.has(k)) parts[k] = v;
     }
     return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
   });

@@ -10,7 +10,7 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { configureCompute, initBackend, type BackendChoice } from '../compute/index.js';
-import { CoordinatorClient, taskKey, type JobSpec, type TaskMsg, type TriplesMsg } from '../coordinator/index.js';
+import { appliesOnArrival, CoordinatorClient, parseConsistency, shardConsistency, taskKey, type JobSpec, type TaskMsg, type TriplesMsg } from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
 import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
@@ -44,6 +44,8 @@ export interface WorkerOptions {
   readonly signal?: AbortSignal;
   /** Told of the join and of every task (metrics: src/metrics/worker.ts). */
   readonly observer?: WorkerObserver;
+  /** Tests: awaited between a task's pull and its gradient's push (to force an interleaving of workers). */
+  readonly afterPull?: (t: TaskMsg) => Promise<void>;
   readonly log: Logger;
 }
 
@@ -56,6 +58,10 @@ export interface WorkerSummary {
   readonly pullSeconds: number;
   readonly computeSeconds: number;
   readonly pushSeconds: number;
+  readonly waitSeconds: number;
+  readonly reportSeconds: number;
+  readonly bytesPulled: number;
+  readonly bytesPushed: number;
   readonly stoppedBy: 'coordinator' | 'signal';
 }
 
@@ -73,13 +79,20 @@ export interface WorkerTaskRecord {
   readonly stats: TaskStats | null;
 }
 
-/** What one task did, for the report and the worker's totals. */
+/** What one task did, for the report, the worker's totals and its metrics (docs/distributed.md §1, metrics.jsonl `distributed`). */
 export interface TaskStats {
   rowsPulled: number;
   rowsPushed: number;
+  bytesPulled: number;
+  bytesPushed: number;
   pullSeconds: number;
   computeSeconds: number;
+  /** Prepare on every shard (bsp), or push on every shard (ssp/async: applied on arrival). */
   pushSeconds: number;
+  /** From the previous report to this task's lease: waiting for the step's other tasks, its commit, the lease. */
+  waitSeconds: number;
+  /** The previous Report call. */
+  reportSeconds: number;
 }
 
 const LEASE_WAIT_MS = 1000;
@@ -112,6 +125,9 @@ interface JobContext {
   readonly prep: Prepared;
   readonly store: RemoteParamStore;
   readonly heartbeatMs: number;
+  /** ssp/async: gradients are pushed and applied on arrival; bsp: prepared, and committed by the coordinator. */
+  readonly onArrival: boolean;
+  readonly afterPull?: (t: TaskMsg) => Promise<void>;
 }
 
 async function getJob(client: CoordinatorClient, timeoutMs: number): Promise<JobSpec> {
@@ -134,6 +150,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
   }
   const model = models.get(spec.model);
   const hyper = model.hyper.parse(JSON.parse(spec.hyperJson)) as Record<string, unknown>;
+  const consistency = parseConsistency(spec.consistency || 'bsp', 'JobSpec.consistency');
   const prep = model.prepare(data, hyper, { seed: spec.seed });
   try {
     const store = await connectShards({
@@ -141,12 +158,14 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       specs: model.tables(data, hyper),
       optimizer: JSON.parse(spec.optimizerJson) as OptimizerConfig,
       seed: spec.seed,
-      consistency: { mode: 'bsp' },
+      consistency: shardConsistency(consistency),
       clientId: id,
       token: opts.token,
       credentials: opts.credentials,
+      // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
+      rowCache: true,
     });
-    return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000 };
+    return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000, onArrival: appliesOnArrival(consistency), afterPull: opts.afterPull };
   } catch (err) {
     prep.release();
     throw err;
@@ -156,8 +175,11 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
 class WorkerLoop {
   private tasks = 0;
   private accepted = 0;
-  private readonly totals: TaskStats = { rowsPulled: 0, rowsPushed: 0, pullSeconds: 0, computeSeconds: 0, pushSeconds: 0 };
+  private readonly totals: TaskStats = { rowsPulled: 0, rowsPushed: 0, bytesPulled: 0, bytesPushed: 0, pullSeconds: 0, computeSeconds: 0, pushSeconds: 0, waitSeconds: 0, reportSeconds: 0 };
   private stopFlag = false;
+  /** When this worker last finished a report (or started): lease waiting runs from here. */
+  private idleSince = performance.now();
+  private lastReportSeconds = 0;
 
   constructor(
     private readonly client: CoordinatorClient,
@@ -213,11 +235,11 @@ class WorkerLoop {
         await this.join();
         continue;
       }
-      if (reply.outcome === 'task') await this.runTask(reply.task);
+      if (reply.outcome === 'task') await this.runTask(reply.task, (performance.now() - this.idleSince) / 1000);
     }
   }
 
-  private async runTask(t: TaskMsg): Promise<void> {
+  private async runTask(t: TaskMsg, waitSeconds: number): Promise<void> {
     this.tasks++;
     const t0 = performance.now();
     const key = taskKey(t);
@@ -228,43 +250,55 @@ class WorkerLoop {
     } catch (err) {
       this.log.warn({ task: key, attempt: t.attempt, err: (err as Error).message }, 'task failed');
       const failed = await this.client.report({ ...head, error: (err as Error).message || String(err) });
-      this.observer?.taskDone({ outcome: 'failed', seconds: (performance.now() - t0) / 1000, stats: null });
+      this.idleSince = performance.now();
+      this.observer?.taskDone({ outcome: 'failed', seconds: (this.idleSince - t0) / 1000, stats: null });
       if (failed.stop) this.stopFlag = true;
       return;
     }
-    const { stats } = r;
-    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats });
+    const stats: TaskStats = { ...r.stats, waitSeconds, reportSeconds: this.lastReportSeconds };
+    const sent = performance.now();
+    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats, reads: r.reads, applied: r.applied });
+    this.idleSince = performance.now();
+    this.lastReportSeconds = (this.idleSince - sent) / 1000;
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
-    this.observer?.taskDone({ outcome: reply.accepted ? 'accepted' : 'not_accepted', seconds: (performance.now() - t0) / 1000, stats });
+    this.observer?.taskDone({ outcome: reply.accepted ? 'accepted' : 'not_accepted', seconds: (this.idleSince - t0) / 1000, stats });
     if (reply.accepted) this.accepted++;
     else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
     if (reply.stop) this.stopFlag = true;
   }
 
-  /** Pull, loss and gradients, prepare: the task's contribution staged on every shard. */
+  /** Pull, loss and gradients, then prepare (bsp: staged on every shard) or push (ssp/async: applied on arrival). */
   private async compute(t: TaskMsg, key: string) {
     const { model, prep, hyper, store } = this.ctx;
+    store.takeReads();
     const share: TaskShare = {
       batch: batchOf(t, t.triples),
       weight: t.weight,
       whole: t.batchTerms ? batchOf(t, t.whole) : null,
     };
+    const before = { ...store.traffic };
     const t0 = performance.now();
     const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
+    const read = store.takeReads();
+    await this.ctx.afterPull?.(t);
     const t1 = performance.now();
     const { result, grads } = taskLossAndGrads(model, share, pulled, prep, hyper);
     const t2 = performance.now();
-    await store.prepareTask(t.psStep, key, t.attempt, grads);
+    const update = this.ctx.onArrival ? await store.pushTask(key, t.attempt, grads) : { ...(await store.prepareTask(t.psStep, key, t.attempt, grads)), applied: [] };
     const t3 = performance.now();
-    const stats: TaskStats = {
-      rowsPulled: pulled.reduce((n, p) => n + (p.ids ? p.ids.length : p.spec.rows), 0),
-      rowsPushed: grads.reduce((n, g) => n + (g.ids ? g.ids.length : (store.specs.find((s) => s.name === g.table)?.rows ?? 0)), 0),
+    const sent = new Set(update.targets.map((p) => `${p.table}\u0000${p.shard}`));
+    const after = store.traffic;
+    const stats = {
+      rowsPulled: after.rowsPulled - before.rowsPulled,
+      rowsPushed: after.rowsPushed - before.rowsPushed,
+      bytesPulled: after.bytesPulled - before.bytesPulled,
+      bytesPushed: after.bytesPushed - before.bytesPushed,
       pullSeconds: (t1 - t0) / 1000,
       computeSeconds: (t2 - t1) / 1000,
       pushSeconds: (t3 - t2) / 1000,
     };
     // Σ_t weight_t · loss_t must be the step's loss: the contribution over the weight.
-    return { loss: result.loss / t.weight, parts: result.parts, stats };
+    return { loss: result.loss / t.weight, parts: result.parts, stats, reads: read.filter((r) => sent.has(`${r.table}\u0000${r.shard}`)), applied: update.applied };
   }
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
-import { FAST_BATCH_MATMUL } from '../../src/compute/kernels/batch-matmul.js';
+import { FAST_BATCH_MATMUL, NATIVE_MATMUL } from '../../src/compute/kernels/batch-matmul.js';
+import { nativeKernels } from '../../src/compute/pool.js';
 import { assertClose, randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -38,6 +39,8 @@ const SHAPES: [number[], number[], number[]][] = [
   [[], [], [3, 5, 7]],
   [[], [], [17, 13, 9]],
   [[], [], [65, 64, 33]],
+  [[], [], [301, 37, 19]],
+  [[], [], [50, 700, 33]],
   [[4], [4], [5, 6, 7]],
   [[2, 3], [2, 3], [4, 3, 5]],
   [[3], [], [6, 5, 4]],
@@ -85,18 +88,26 @@ test('wasm BatchMatMul equals the cpu backend for every flag combination, batch 
   }
 });
 
-test('flagged and batched products take the fast path, plain rank-2 ones the stock kernel, and nothing leaks', async () => {
+test('rank-2 products of m·n·k ≥ 2¹⁵ run natively (with the addon), other flagged and batched ones take the fast path, plain small ones the stock kernel, and nothing leaks', async () => {
   await tf.setBackend('wasm');
   const r = rng(42);
   const backend = tf.backend() as unknown as { numDataIds(): number };
   const calls = (): number => kernelCounters()[FAST_BATCH_MATMUL] ?? 0;
+  const nativeCalls = (): number => kernelCounters()[NATIVE_MATMUL] ?? 0;
+  const haveNative = nativeKernels() !== null;
+  if (process.env.REQUIRE_NATIVE === '1') assert.ok(haveNative, 'REQUIRE_NATIVE=1 but the native addon did not load');
   for (const c of CASES) {
     const [a, b] = [tf.tensor(randomFloats(r, c.a.reduce((x, y) => x * y, 1)), c.a), tf.tensor(randomFloats(r, c.b.reduce((x, y) => x * y, 1)), c.b)];
-    const [tensors, dataIds, before] = [tf.memory().numTensors, backend.numDataIds(), calls()];
+    const [tensors, dataIds, before, beforeNative] = [tf.memory().numTensors, backend.numDataIds(), calls(), nativeCalls()];
     tf.tidy(() => {
       tf.matMul(a, b, c.transposeA, c.transposeB).dataSync();
     });
-    const fast = c.transposeA || c.transposeB || c.a.length > 2 || c.b.length > 2;
+    const rank2 = c.a.length === 2 && c.b.length === 2;
+    const [m, k] = c.transposeA ? [c.a[1], c.a[0]] : c.a;
+    const n = c.transposeB ? c.b[0] : c.b[1];
+    const native = haveNative && rank2 && m * n * k >= 1 << 15;
+    const fast = !native && (c.transposeA || c.transposeB || !rank2);
+    assert.equal(nativeCalls(), beforeNative + (native ? 1 : 0), `${label(c)} native path`);
     assert.equal(calls(), before + (fast ? 1 : 0), `${label(c)} fast path`);
     if (sameBatch(c)) {
       tf.tidy(() => {

@@ -3,6 +3,7 @@ import { begin, decide, type Action, type Event, type PolicyConfig, type State }
 
 export const baseConfig: PolicyConfig = {
   leasing: 'policy',
+  consistency: { mode: 'bsp' },
   tasksPerStep: 3,
   leaseMs: 1000,
   maxAttempts: 5,

@@ -24,6 +24,7 @@ import { only } from './drive.js';
 
 const config: PolicyConfig = {
   leasing: 'queue',
+  consistency: { mode: 'bsp' },
   tasksPerStep: 3,
   leaseMs: 0.001, // unused under queue leasing
   maxAttempts: 10,

@@ -2,11 +2,12 @@
  * Seeded randomised schedules: workers join, leave, die silently and come back; results arrive late, twice, or
  * after their lease expired; evaluations come back after a while. Whatever happens, every task of every step is
  * accepted exactly once, from the attempt that was live, each step commits once with all its tasks, and each
- * epoch ends once. All randomness comes from CounterRng, so a failing seed replays exactly.
+ * epoch ends once — under bsp, ssp:s (where, in addition, no task is leased more than s steps beyond the oldest
+ * step not yet applied) and async. All randomness comes from CounterRng, so a failing seed replays exactly.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { taskKey, type Action } from '../../src/coordinator/index.js';
+import { stepWindow, taskKey, type Action, type Consistency } from '../../src/coordinator/index.js';
 import { CounterRng, type RandomStream } from '../../src/random/index.js';
 import { Driver, only } from './drive.js';
 
@@ -23,13 +24,18 @@ interface Schedule {
   /** Results the simulator sent whose lease had already expired or been re-queued. */
   readonly lateSent: number;
   readonly resultsSent: number;
+  /** The most steps a lease was ahead of the oldest step not yet done. */
+  readonly maxAhead: number;
 }
 
 const LEASE_MS = 100;
 
-function simulate(seed: number): Schedule {
+const STEPS = [9, 9, 5, 8];
+
+function simulate(seed: number, consistency: Consistency = { mode: 'bsp' }): Schedule {
   const rng: RandomStream = new CounterRng(seed).stream('simulate');
-  const d = new Driver({ leaseMs: LEASE_MS, tasksPerStep: 4, stepSizes: [9, 9, 5], maxEpochs: 4, patience: 1, maxAttempts: 10_000 });
+  const d = new Driver({ leaseMs: LEASE_MS, tasksPerStep: 4, stepSizes: STEPS, maxEpochs: 4, patience: 1, maxAttempts: 10_000, consistency });
+  let maxAhead = 0;
   const workers: SimWorker[] = [];
   const sent: { worker: string; lease: Lease }[] = [];
   let now = 0;
@@ -43,8 +49,9 @@ function simulate(seed: number): Schedule {
     d.join(w.name, now);
   };
   const isLive = (l: Lease) => {
-    const slot = d.state.book[l.task.index];
-    return d.state.epoch === l.task.epoch && d.state.step === l.task.step && slot?.state === 'leased' && slot.attempt === l.attempt && now < (slot.deadline ?? 0);
+    const at = d.state.tasks.findIndex((t) => t.step === l.task.step && t.index === l.task.index);
+    const slot = at < 0 ? undefined : d.state.book[at];
+    return d.state.epoch === l.task.epoch && slot?.state === 'leased' && slot.attempt === l.attempt && now < (slot.deadline ?? 0);
   };
 
   for (let i = 0; i < 200_000 && (d.state.phase === 'training' || d.state.phase === 'evaluating'); i++) {
@@ -79,7 +86,10 @@ function simulate(seed: number): Schedule {
       const w = pick(live());
       if (!w.job) {
         const a = d.lease(w.name, now);
-        if (a.kind === 'lease') w.job = { lease: a, doneAt: now + 1 + rng.nextInt(Math.round(LEASE_MS * 1.3)) };
+        if (a.kind === 'lease') {
+          maxAhead = Math.max(maxAhead, a.task.step - d.state.step);
+          w.job = { lease: a, doneAt: now + 1 + rng.nextInt(Math.round(LEASE_MS * 1.3)) };
+        }
       } else if (now >= w.job.doneAt) {
         if (!isLive(w.job.lease)) lateSent++;
         const lease = w.job.lease;
@@ -89,12 +99,14 @@ function simulate(seed: number): Schedule {
       }
     }
   }
-  return { driver: d, lateSent, resultsSent: sent.length };
+  return { driver: d, lateSent, resultsSent: sent.length, maxAhead };
 }
 
-function checkSchedule(seed: number, s: Schedule): void {
+function checkSchedule(seed: number, s: Schedule, consistency: Consistency = { mode: 'bsp' }): void {
   const log = s.driver.log;
-  const at = `seed ${seed}`;
+  const at = `${consistency.mode} seed ${seed}`;
+  const steps = STEPS.length;
+  assert.ok(s.maxAhead < stepWindow(consistency), `${at}: a lease ${s.maxAhead} steps ahead of the oldest open step`);
   assert.equal(s.driver.state.phase, 'finished', `${at}: the job finishes`);
   const finish = only(log, 'finish')[0];
   const epochs = finish.epoch;
@@ -108,10 +120,11 @@ function checkSchedule(seed: number, s: Schedule): void {
   const lastLease = new Map<string, Lease>();
   for (const l of only(log, 'lease')) lastLease.set(taskKey(l.task), l);
 
-  const commits = only(log, 'commitStep');
-  assert.equal(commits.length, epochs * 3, `${at}: every step of every epoch commits once`);
-  commits.forEach((c, k) => {
-    assert.deepEqual([c.epoch, c.step], [Math.floor(k / 3) + 1, k % 3], `${at}: steps commit in order`);
+  const done = consistency.mode === 'bsp' ? only(log, 'commitStep') : only(log, 'stepApplied');
+  assert.equal(only(log, consistency.mode === 'bsp' ? 'stepApplied' : 'commitStep').length, 0, `${at}: the other kind of step end never comes`);
+  assert.equal(done.length, epochs * steps, `${at}: every step of every epoch is done once`);
+  done.forEach((c, k) => {
+    assert.deepEqual([c.epoch, c.step], [Math.floor(k / steps) + 1, k % steps], `${at}: steps retire in order`);
     assert.deepEqual(c.tasks.map((t) => t.index), [0, 1, 2, 3], `${at}: all tasks of ${c.epoch}.${c.step}, once each`);
     for (const t of c.tasks) {
       const k2 = taskKey({ epoch: c.epoch, step: c.step, index: t.index });
@@ -122,28 +135,38 @@ function checkSchedule(seed: number, s: Schedule): void {
       assert.deepEqual([last.attempt, last.worker], [t.attempt, t.worker], `${at}: ${k2}: only the latest lease's result counts`);
     }
   });
-  assert.equal(accepted.size, epochs * 3 * 4, `${at}: nothing accepted outside a committed step`);
+  assert.equal(accepted.size, epochs * steps * 4, `${at}: nothing accepted outside a done step`);
   assert.equal(only(log, 'evaluate').length, epochs, `${at}: one evaluation per epoch`);
   assert.deepEqual(only(log, 'epochEnd').map((e) => e.epoch), Array.from({ length: epochs }, (_, i) => i + 1), `${at}: each epoch ends once`);
 }
 
-test('randomised schedules: every task of every step is accepted exactly once', () => {
-  const reasons = new Map<string, number>();
-  let late = 0;
-  let ignored = 0;
-  for (let seed = 1; seed <= 30; seed++) {
-    const s = simulate(seed);
-    checkSchedule(seed, s);
-    late += s.lateSent;
-    ignored += only(s.driver.log, 'ignore').length;
-    for (const q of only(s.driver.log, 'requeue')) reasons.set(q.reason, (reasons.get(q.reason) ?? 0) + 1);
-  }
-  // The schedules really exercised what the property is about.
-  for (const r of ['expired', 'worker left', 'worker rejoined']) assert.ok((reasons.get(r) ?? 0) > 0, `some re-queue for '${r}'`);
-  assert.ok(late > 0, 'some results arrived after their lease had ended');
-  assert.ok(ignored >= late, 'and every one of them was ignored');
-});
+const MODES: Consistency[] = [{ mode: 'bsp' }, { mode: 'ssp', staleness: 0 }, { mode: 'ssp', staleness: 2 }, { mode: 'async' }];
+
+for (const consistency of MODES) {
+  const name = consistency.mode === 'ssp' ? `ssp:${consistency.staleness}` : consistency.mode;
+  test(`randomised schedules (${name}): every task of every step is accepted exactly once`, () => {
+    const reasons = new Map<string, number>();
+    let late = 0;
+    let ignored = 0;
+    let maxAhead = 0;
+    for (let seed = 1; seed <= 15; seed++) {
+      const s = simulate(seed, consistency);
+      checkSchedule(seed, s, consistency);
+      late += s.lateSent;
+      maxAhead = Math.max(maxAhead, s.maxAhead);
+      ignored += only(s.driver.log, 'ignore').length;
+      for (const q of only(s.driver.log, 'requeue')) reasons.set(q.reason, (reasons.get(q.reason) ?? 0) + 1);
+    }
+    // The schedules really exercised what the property is about.
+    for (const r of ['expired', 'worker left', 'worker rejoined']) assert.ok((reasons.get(r) ?? 0) > 0, `some re-queue for '${r}'`);
+    assert.ok(late > 0, 'some results arrived after their lease had ended');
+    assert.ok(ignored >= late, 'and every one of them was ignored');
+    // Workers did run ahead as far as the mode lets them (ssp:2 up to 2 steps; async beyond that).
+    assert.equal(Math.min(maxAhead, 3), Math.min(stepWindow(consistency) - 1, 3), `leases ran up to ${maxAhead} steps ahead`);
+  });
+}
 
 test('a schedule is a function of its seed', () => {
   assert.deepEqual(simulate(7).driver.log, simulate(7).driver.log);
+  assert.deepEqual(simulate(7, { mode: 'async' }).driver.log, simulate(7, { mode: 'async' }).driver.log);
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { openEvaluator } from '../../src/cli/evaluator.js';
 import { trainConfig, type TrainConfig } from '../../src/config/index.js';
-import { CoordinatorJob, CoordinatorServer, type CommittedStep, type Task } from '../../src/coordinator/index.js';
+import { CoordinatorJob, CoordinatorServer, shardConsistency, type CommittedStep, type Consistency, type Task, type TaskRef } from '../../src/coordinator/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
@@ -27,9 +27,12 @@ export interface ClusterOptions {
   /** TrainConfig fields (model, batch, epochs, hyper, ...). */
   readonly cfg: Partial<TrainConfig>;
   readonly tasksPerStep?: number;
+  readonly consistency?: Consistency;
   readonly leaseMs?: number;
   readonly workerTimeoutMs?: number;
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
+  /** Each result the coordinator accepts (from the job's task events). */
+  readonly onAccept?: (worker: string, task: TaskRef) => void;
 }
 
 export interface Cluster {
@@ -37,6 +40,8 @@ export interface Cluster {
   readonly steps: CommittedStep[];
   readonly requeues: number;
   readonly store: RemoteParamStore;
+  /** The coordinator's port on 127.0.0.1 (for workers run by the test itself). */
+  readonly port: number;
   /** Runs the job to its end. */
   run(): Promise<SeedResult>;
   stop(): Promise<void>;
@@ -59,13 +64,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const data = await loadDataset(cfg.data);
   const hyper = model.hyper.parse(cfg.hyper) as Record<string, unknown>;
   const addresses = shards.map((s) => s.address);
-  const store = await RemoteParamStore.connect({ addresses, specs: model.tables(data, hyper), optimizer: adam(cfg.lr), seed: cfg.seed, clientId: 'test-coordinator' });
+  const store = await RemoteParamStore.connect({ addresses, specs: model.tables(data, hyper), optimizer: adam(cfg.lr), seed: cfg.seed, clientId: 'test-coordinator', consistency: shardConsistency(o.consistency ?? { mode: 'bsp' }) });
   const evaluator = await openEvaluator(cfg, 1);
   const steps: CommittedStep[] = [];
   const workers = new Map<string, ChildProcess>();
   let requeues = 0;
   const bus = new InMemoryEventBus();
-  await bus.subscribe('test', { kinds: ['task'], onEvent: (e) => void (e.kind === 'task' && e.data.state === 'requeued' && requeues++), onError: () => undefined });
+  await bus.subscribe('test', {
+    kinds: ['task'],
+    onEvent: (e) => {
+      if (e.kind !== 'task') return;
+      if (e.data.state === 'requeued') requeues++;
+      if (e.data.state === 'accepted') o.onAccept?.(e.data.worker, { epoch: e.data.epoch, step: e.data.step, index: e.data.index });
+    },
+    onError: () => undefined,
+  });
   // eslint-disable-next-line prefer-const
   let cluster: Cluster;
   const job = new CoordinatorJob({
@@ -81,6 +94,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     log: silent,
     provenance: {},
     tasksPerStep: o.tasksPerStep ?? 4,
+    consistency: o.consistency ?? { mode: 'bsp' },
     leaseMs: o.leaseMs ?? 60_000,
     maxAttempts: 5,
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
@@ -96,6 +110,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return requeues;
     },
     store,
+    port: server.port,
     async run() {
       await job.start();
       for (let k = 0; k < o.workers; k++) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
+import { configureCompute, initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
+import { nativeKernels } from '../../src/compute/pool.js';
 import { codebookPerplexity, nearestCodes, softAssignment, softQuantize, straightThrough, vqLoss } from '../../src/models/modules/codebook.js';
 import { forwardNoise, linearSchedule } from '../../src/models/modules/diffusion.js';
 import { concreteMask } from '../../src/models/modules/edge-mask.js';
@@ -207,6 +208,26 @@ test('semantic graph: kNN from features equals brute force; S^m has 1/k entries;
   assert.ok(mixed.values!.every((v) => Math.abs(v - 1 / k) < 1e-6));
   assert.deepEqual(modalityWeights(['image', 'text'], 0.1), [0.1, 0.9]);
   assert.deepEqual(modalityWeights(['audio', 'video'], 0.1), [0.5, 0.5]);
+});
+
+test('semantic graph: kNN from features is the same with the native top-k and with blocks of tfjs products', async () => {
+  const r = rng(12);
+  const [n, d, k] = [600, 24, 10]; // more than two blocks of 256 rows
+  const f = randomFloats(r, n * d);
+  const withNative = nativeKernels() !== null;
+  if (process.env.REQUIRE_NATIVE === '1') assert.ok(withNative, 'REQUIRE_NATIVE=1 but the native addon did not load');
+  const first = knnFromFeatures(f, n, d, k);
+  await configureCompute({ native: false });
+  await initBackend('wasm');
+  try {
+    assert.equal(nativeKernels(), null);
+    const blocks = knnFromFeatures(f, n, d, k);
+    assert.deepEqual(blocks.idx, first.idx, `idx, native ${withNative} vs tfjs blocks`);
+    assertClose(blocks.sim, first.sim, 1e-5, 1e-6, 'similarities');
+  } finally {
+    await configureCompute({});
+    await initBackend('wasm');
+  }
 });
 
 test('the diffusion loss against a stopped target: ∂/∂prediction = 2(pred − target)/n, nothing to the target', () => {

@@ -20,6 +20,19 @@ export function nativeFor(t: TestContext): NativeKernels | null {
   return null;
 }
 
+/** Runs body once per instruction set the CPU supports, restoring the default after. */
+export function forEachIsa(native: NativeKernels, body: (isa: string) => void): void {
+  const initial = native.isa();
+  try {
+    for (const isa of native.isas) {
+      native.setIsa(isa);
+      body(isa);
+    }
+  } finally {
+    native.setIsa(initial);
+  }
+}
+
 export function stream(seed: number, entity = 0): RandomStream {
   return new RandomStream(seed, 'init', 0, 0, entity);
 }

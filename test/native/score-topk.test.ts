@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NativeKernels } from '../../src/compute/native.js';
 import {
   csrFromRows,
+  forEachIsa,
   nativeFor,
   nativeTopK,
   nativeTopKAsync,
@@ -45,19 +45,6 @@ function problem(seed: number, shape: Shape, intRange?: number): TopKProblem {
     mask: csrFromRows(rows),
     k,
   };
-}
-
-/** Runs body once per instruction set the CPU supports, restoring the default after. */
-function forEachIsa(native: NativeKernels, body: (isa: string) => void): void {
-  const initial = native.isa();
-  try {
-    for (const isa of native.isas) {
-      native.setIsa(isa);
-      body(isa);
-    }
-  } finally {
-    native.setIsa(initial);
-  }
 }
 
 const SHAPES: Shape[] = [

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NativeKernels } from '../../src/compute/native.js';
 import {
   csrFromRows,
+  forEachIsa,
   nativeFor,
   randomBipartiteGraph,
   randomMatrix,
@@ -36,18 +36,6 @@ function matrix(seed: number, c: Case, intValues: boolean): CsrArrays {
   const rows = randomRows(s, c.nRows, c.nCols, (r) => (r % 3 === 2 ? 0 : s.nextInt(Math.min(c.nCols, 20) + 1)));
   if (!c.weighted) return csrFromRows(rows);
   return csrFromRows(rows, () => (intValues ? s.nextInt(7) - 3 : s.nextNormal()));
-}
-
-function forEachIsa(native: NativeKernels, body: (isa: string) => void): void {
-  const initial = native.isa();
-  try {
-    for (const isa of native.isas) {
-      native.setIsa(isa);
-      body(isa);
-    }
-  } finally {
-    native.setIsa(initial);
-  }
 }
 
 test('spmm equals the reference on integer data exactly, rows outside [rowStart, rowEnd) untouched', (t) => {

@@ -5,14 +5,23 @@
  * flags (∂a = dy·bᵀ, ∂b = aᵀ·dy). This kernel wraps the stock one: a flagged operand is transposed first by the
  * backend's own Transpose kernel (one copy of it), and a batched product runs as one plain product per batch
  * (or, when b has a single batch, as one [batch·M, K]·[K, N] product); every intermediate is disposed.
- * Batch dimensions broadcast as in numpy. Registered for wasm only, replacing the stock kernel.
+ * Batch dimensions broadcast as in numpy. With the native addon, a rank-2 product of any flags runs as its
+ * register-tiled gemm straight on the wasm heap (native/README.md), several times faster than XNNPACK on the
+ * models' tall, skinny operands ([items, 64]·[64, 64], [items, 64]ᵀ·[items, 64]); tiny products stay with
+ * XNNPACK. Registered for wasm only, replacing the stock kernel.
  */
 import { BatchMatMul, Transpose, broadcast_util, getKernel, util } from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import { computePool, nativeKernels } from '../pool.js';
 import { countKernel } from './counters.js';
 
 /** The counter of products that took the fast layout (transposed or split per batch here). */
 export const FAST_BATCH_MATMUL = 'CamrecFastBatchMatMul';
+/** The counter of rank-2 products computed by the native addon's gemm. */
+export const NATIVE_MATMUL = 'CamrecNativeMatMul';
+
+/** m·n·k below this stays with XNNPACK: the call into the addon costs more than it saves. */
+const NATIVE_MIN_WORK = 1 << 15;
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
@@ -45,6 +54,25 @@ function swapLast(x: TensorInfo, backend: WasmBackendLike): TensorInfo {
 /** The stock kernel on a plain rank-2 product. */
 function plainProduct(a: TensorInfo, b: TensorInfo, backend: WasmBackendLike): TensorInfo {
   return run(stock, BatchMatMul, { inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } });
+}
+
+/**
+ * op(a)·op(b) for rank-2 float32 operands by the native addon's gemm, reading and writing the wasm heap in place
+ * (no copies, no transposes); null when the addon is absent or the product is too small to gain.
+ */
+function nativeProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, backend: WasmBackendLike): TensorInfo | null {
+  const native = nativeKernels();
+  if (!native || a.shape.length !== 2 || b.shape.length !== 2) return null;
+  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [kb, n] = transposeB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (k !== kb) throw new RangeError(`${BatchMatMul}: inner dimensions ${k} and ${kb} of [${a.shape}] and [${b.shape}] differ`);
+  if (m * n * k < NATIVE_MIN_WORK) return null;
+  countKernel(NATIVE_MATMUL);
+  const out = backend.makeOutput([m, n], 'float32');
+  // Views after the allocation: a heap that grows detaches the older ones.
+  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  native.gemm(view(a), view(b), view(out), m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, computePool().threads);
+  return out;
 }
 
 /** The flat index into `dims` (right-aligned, size-1 axes broadcast) of flat index i of `outDims`. */
@@ -107,7 +135,12 @@ function fastBatchMatMul(args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const batched = a.shape.length > 2 || b.shape.length > 2;
   const empty = util.sizeFromShape(a.shape) === 0 || util.sizeFromShape(b.shape) === 0;
-  if ((!transposeA && !transposeB && !batched) || empty || a.dtype !== 'float32' || b.dtype !== 'float32') return run(stock, BatchMatMul, args);
+  if (empty || a.dtype !== 'float32' || b.dtype !== 'float32') return run(stock, BatchMatMul, args);
+  if (!batched) {
+    const native = nativeProduct(a, b, !!transposeA, !!transposeB, backend);
+    if (native) return native;
+  }
+  if (!transposeA && !transposeB && !batched) return run(stock, BatchMatMul, args);
   countKernel(FAST_BATCH_MATMUL);
   const outBatch = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const pa = transposeA ? swapLast(a, backend) : a;

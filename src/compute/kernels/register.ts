@@ -6,6 +6,8 @@ import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
+import { wasmCopyKernelConfigs } from './wasm-copies.js';
+import { meanGradient, sumGradient } from './reduce-gradients.js';
 
 const OUR_KERNELS = [
   ...gatherKernels,
@@ -15,17 +17,19 @@ const OUR_KERNELS = [
   ...weightedSpmmKernels,
   ...edgeMlpKernels,
 ];
-const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient];
+const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient, sumGradient, meanGradient];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
- * UnsortedSegmentSum and the wasm backend's BatchMatMul, which ours wraps) and the gradients of CamrecSpmm,
- * CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp.
+ * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Identity, SplitV and AddN, which ours wrap) and the
+ * gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp, and ours of Sum
+ * and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
   const fastBatchMatMul = fastBatchMatMulConfig();
-  for (const config of fastBatchMatMul ? [...OUR_KERNELS, fastBatchMatMul] : OUR_KERNELS) {
+  const wasmWrappers = [...(fastBatchMatMul ? [fastBatchMatMul] : []), ...wasmCopyKernelConfigs()];
+  for (const config of [...OUR_KERNELS, ...wasmWrappers]) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;
     if (current) tf.unregisterKernel(config.kernelName, config.backendName);

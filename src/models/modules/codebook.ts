@@ -7,7 +7,7 @@
  * code weighs most (the authors' code takes the softmax of +distance, which favours the farthest code).
  */
 import * as tf from '@tensorflow/tfjs';
-import { matMul, stopGradient } from './ops.js';
+import { matMul, stopGradient, tidyValues } from './ops.js';
 
 /** ‖z_i − c_k‖² for every row and code, [n, K], from ‖z‖² + ‖c‖² − 2 z·cᵀ. */
 export function squaredDistances(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor2D {
@@ -18,7 +18,7 @@ export function squaredDistances(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tens
 
 /** The nearest code of each row (ties to the lower index). */
 export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): Int32Array {
-  return tf.tidy(() => tf.argMin(squaredDistances(z, codebook), 1).dataSync() as Int32Array);
+  return tidyValues<Int32Array>(() => tf.argMin(squaredDistances(z, codebook), 1));
 }
 
 /** The hard assignment with the straight-through gradient: value c_k, ∂/∂z = identity, nothing to c. */

@@ -8,12 +8,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { l2Normalize, matMul } from './ops.js';
 
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/** The row maxima as a constant: computed inside the custom op, so the tape never records (or differentiates) max. */
+const rowMaxConstant = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.max(x, 1, true),
+  gradFunc: () => tf.zerosLike(x),
+})) as unknown as CustomGradFn) as (x: tf.Tensor) => tf.Tensor;
+
 /**
- * log Σ_s exp(x_rs) along rows, shifted by the row maximum for stability. The maximum is read back as a
- * constant, so the backward pass does not differentiate it (its gradient cancels anyway).
+ * log Σ_s exp(x_rs) along rows, shifted by the row maximum for stability. The maximum is a constant to the
+ * backward pass (its gradient cancels anyway).
  */
 function rowLogSumExp(x: tf.Tensor2D): tf.Tensor1D {
-  const m = tf.tensor2d(tf.tidy(() => tf.max(x, 1, true).dataSync() as Float32Array), [x.shape[0], 1]);
+  const m = rowMaxConstant(x);
   return tf.reshape(tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(x, m)), 1, true))), [-1]) as tf.Tensor1D;
 }
 

@@ -28,6 +28,19 @@ export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
   return tf.mul(x, tf.rsqrt(tf.add(tf.sum(tf.square(x), 1, true), 1e-24)));
 }
 
+/**
+ * The values of a tensor made inside a tidy scope, read after the scope. Never return a typed array from
+ * tf.tidy itself: it walks the returned value element by element looking for tensors (about 1 µs an element).
+ */
+export function tidyValues<T extends Float32Array | Int32Array>(f: () => tf.Tensor): T {
+  const t = tf.tidy(f);
+  try {
+    return t.dataSync() as T;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Mean squared error over every entry. */
 export function mse(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
   return tf.mean(tf.squaredDifference(a, b));

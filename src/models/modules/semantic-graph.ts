@@ -5,8 +5,11 @@
  * mixed graph is S_mm = Σ_m w_m S^m. Everything is sparse: a modality with raw features and no kNN file gets
  * its top-k by cosine similarity in row blocks, and no items × items matrix is ever held.
  */
+import * as tf from '@tensorflow/tfjs';
+import { computePool, nativeKernels } from '../../compute/pool.js';
 import type { KnnGraph, Modality } from '../../data/types.js';
 import { csrFromCoo, type Csr } from '../../graph/index.js';
+import { tidyValues } from './ops.js';
 
 /** Rows scored at once when finding neighbours from features: block × nItems similarities. */
 const KNN_BLOCK = 256;
@@ -24,25 +27,32 @@ export function knnItemGraph(knn: KnnGraph, nItems: number): Csr {
   return csrFromCoo(nItems, nItems, rows, cols, vals);
 }
 
-/** Each item's k most cosine-similar items (itself included), from [n, dim] features, in blocks of rows. */
+/**
+ * Each item's k most cosine-similar items (itself included), from [n, dim] features. With the native addon this
+ * is its fused scoring + top-k (every item against every item, one row of scores per thread at a time);
+ * without it, blocks of rows are scored by one tfjs product each. Ties go to the lower item either way; the
+ * two paths sum in different orders, so a near-tie can break differently between them.
+ */
 export function knnFromFeatures(features: Float32Array, n: number, dim: number, k: number): KnnGraph {
   const kk = Math.min(k, n);
   const unit = unitRows(features, n, dim);
   const idx = new Int32Array(n * kk);
   const sim = new Float32Array(n * kk);
-  const scores = new Float32Array(KNN_BLOCK * n);
-  for (let start = 0; start < n; start += KNN_BLOCK) {
-    const rows = Math.min(KNN_BLOCK, n - start);
-    for (let r = 0; r < rows; r++) {
-      const a = (start + r) * dim;
-      for (let c = 0; c < n; c++) {
-        let s = 0;
-        const b = c * dim;
-        for (let j = 0; j < dim; j++) s += unit[a + j] * unit[b + j];
-        scores[r * n + c] = s;
-      }
-      topK(scores.subarray(r * n, r * n + n), kk, idx.subarray((start + r) * kk), sim.subarray((start + r) * kk));
+  const native = nativeKernels();
+  if (native) {
+    const all = Int32Array.from({ length: n }, (_, i) => i);
+    native.scoreTopK(unit, all, unit, n, dim, new Int32Array(n + 1), new Int32Array(0), kk, idx, sim, computePool().threads);
+    return { k: kk, idx, sim };
+  }
+  const unitT = tf.tidy(() => tf.transpose(tf.tensor2d(unit, [n, dim])) as tf.Tensor2D);
+  try {
+    for (let start = 0; start < n; start += KNN_BLOCK) {
+      const rows = Math.min(KNN_BLOCK, n - start);
+      const scores = tidyValues<Float32Array>(() => tf.matMul(tf.tensor2d(unit.subarray(start * dim, (start + rows) * dim), [rows, dim]), unitT));
+      for (let r = 0; r < rows; r++) topK(scores.subarray(r * n, r * n + n), kk, idx.subarray((start + r) * kk), sim.subarray((start + r) * kk));
     }
+  } finally {
+    unitT.dispose();
   }
   return { k: kk, idx, sim };
 }
