@@ -93,7 +93,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   };
 
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
-  const metrics = new CoordinatorMetrics(ops.registry);
+  const metrics = new CoordinatorMetrics(ops.registry, formatConsistency(consistency));
   await ops.listen(log);
   try {
     return await coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log });
@@ -154,7 +154,8 @@ async function coordinate({ cfg, own, shards, host, port, token, job, consistenc
       ...settings,
       ...(resumeFrom ? { resumeFrom } : {}),
       job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
-      onStep: (s) => metrics.stepCommitted(s),
+      onStep: (s) => metrics.stepDone(s),
+      onEpoch: (e) => metrics.epochEnded(e),
     });
     closers.push(() => coordinator.close());
     const server = await CoordinatorServer.start({ job: coordinator, host, port, token, log, credentials: ops.serverCredentials(), interceptors: ops.interceptors() });

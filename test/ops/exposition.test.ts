@@ -17,6 +17,8 @@ import {
   WORKER_JOINED,
   workerMetrics,
 } from '../../src/metrics/index.js';
+import { histogramOf, summarizeStaleness } from '../../src/coordinator/index.js';
+import type { TaskStats } from '../../src/worker/index.js';
 import { parseExposition } from './prom.js';
 
 test('a counter, a gauge and a histogram are written in the text format, byte for byte', () => {
@@ -129,13 +131,55 @@ test('a metric without labels is exported at 0 before it is first touched; one w
   assert.equal(s.types.get('demo_by_code_total'), 'counter');
 });
 
+test('the coordinator exports its consistency mode and the last ended epoch\'s staleness summary as metrics.jsonl has it', () => {
+  const r = new Registry();
+  const m = new CoordinatorMetrics(r, 'ssp:2');
+  // Epoch 1: item gradients stale by 0, 0, 1, 3; user by 2. Epoch 2: only 0s.
+  const epoch1 = summarizeStaleness(histogramOf([0, 0, 1, 3].map((v) => ({ table: 'item', staleness: v })).concat({ table: 'user', staleness: 2 })));
+  m.epochEnded({ epoch: 1, staleness: epoch1 });
+  let s = parseExposition(r.expose());
+  assert.equal(s.value('camrec_coordinator_consistency', { mode: 'ssp:2' }), 1);
+  assert.equal(s.samples.filter((x) => x.name === 'camrec_coordinator_consistency').length, 1);
+  const item = { count: 4, mean: 1, p50: 0, p95: 3, max: 3 };
+  for (const [stat, v] of Object.entries(item)) assert.equal(s.value('camrec_coordinator_staleness', { table: 'item', stat }), v, `item ${stat}`);
+  assert.equal(s.value('camrec_coordinator_staleness', { table: 'user', stat: 'mean' }), 2);
+  m.epochEnded({ epoch: 2, staleness: summarizeStaleness(histogramOf([{ table: 'item', staleness: 0 }, { table: 'user', staleness: 0 }])) });
+  s = parseExposition(r.expose());
+  for (const table of ['item', 'user']) {
+    assert.equal(s.value('camrec_coordinator_staleness', { table, stat: 'max' }), 0, `${table}: the newest epoch replaces the last`);
+    assert.equal(s.value('camrec_coordinator_staleness', { table, stat: 'count' }), 1);
+  }
+});
+
+test('a worker\'s phase, row and byte counters are the sums of the TaskStats it reports', () => {
+  const r = new Registry();
+  const w = workerMetrics(r, new Readiness([WORKER_JOINED]));
+  const tasks: TaskStats[] = [
+    { rowsPulled: 10, rowsPushed: 4, bytesPulled: 360, bytesPushed: 144, pullSeconds: 0.25, computeSeconds: 1.5, pushSeconds: 0.5, waitSeconds: 2, reportSeconds: 0 },
+    { rowsPulled: 3, rowsPushed: 2, bytesPulled: 108, bytesPushed: 72, pullSeconds: 0.125, computeSeconds: 1, pushSeconds: 0.25, waitSeconds: 0.5, reportSeconds: 0.0625 },
+  ];
+  w.taskDone({ outcome: 'accepted', seconds: 3, stats: tasks[0] });
+  w.taskDone({ outcome: 'failed', seconds: 1, stats: null });
+  w.taskDone({ outcome: 'not_accepted', seconds: 2, stats: tasks[1] });
+  const s = parseExposition(r.expose());
+  const total = (k: keyof TaskStats) => tasks[0][k] + tasks[1][k];
+  const phases = { wait: 'waitSeconds', pull: 'pullSeconds', compute: 'computeSeconds', push: 'pushSeconds', report: 'reportSeconds' } as const;
+  for (const [phase, k] of Object.entries(phases)) assert.equal(s.value('camrec_worker_phase_seconds_total', { phase }), total(k), phase);
+  assert.equal(s.value('camrec_worker_rows_total', { direction: 'pulled' }), total('rowsPulled'));
+  assert.equal(s.value('camrec_worker_rows_total', { direction: 'pushed' }), total('rowsPushed'));
+  assert.equal(s.value('camrec_worker_bytes_total', { direction: 'pulled' }), total('bytesPulled'));
+  assert.equal(s.value('camrec_worker_bytes_total', { direction: 'pushed' }), total('bytesPushed'));
+  assert.equal(s.sum('camrec_worker_tasks_total'), 3);
+  assert.equal(s.value('camrec_worker_task_seconds_sum'), 6);
+});
+
 test('every metric a camrec process registers is described in docs/operations.md', () => {
   const r = new Registry();
   const readiness = new Readiness([WORKER_JOINED]);
   processMetrics(r, 'test', '0');
   grpcServerMetrics(r);
   paramServerMetrics(r, 0, { shard: null });
-  new CoordinatorMetrics(r);
+  new CoordinatorMetrics(r, 'bsp');
   workerMetrics(r, readiness);
   const names = [...parseExposition(r.expose()).types.keys()];
   assert.ok(names.length >= 30, `${names.length} metrics`);

@@ -137,6 +137,20 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
   assert.ok(Math.max(...series(cs, (s) => s.value('camrec_coordinator_epoch') ?? 0)) >= 2);
   assert.ok(cs.some((s) => (s.value('camrec_grpc_server_handled_total', { grpc_service: 'camrec.coordinator.v1.Coordinator', grpc_method: 'Join', grpc_code: 'OK' }) ?? 0) >= 1));
   assert.ok(coordPoll.ready.includes(200), 'the coordinator was ready while the job ran');
+  // Its mode, and each scrape's staleness summary is one of metrics.jsonl's epochs (bsp: all 0, counted per task).
+  for (const s of cs) assert.equal(s.value('camrec_coordinator_consistency', { mode: 'bsp' }), 1);
+  const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { distributed: { staleness: Record<string, Record<string, number>> } });
+  const asText = (st: Record<string, Record<string, number>>) => JSON.stringify(Object.entries(st).flatMap(([table, by]) => Object.entries(by).map(([stat, v]) => [table, stat, v])).sort());
+  const recorded = new Set(epochs.map((e) => asText(e.distributed.staleness)));
+  const scraped = cs.map((s) => {
+    const st: Record<string, Record<string, number>> = {};
+    for (const x of s.samples.filter((x) => x.name === 'camrec_coordinator_staleness')) (st[x.labels.table] ??= {})[x.labels.stat] = x.value;
+    return st;
+  });
+  const withStaleness = scraped.filter((st) => Object.keys(st).length > 0);
+  assert.ok(withStaleness.length > 0, 'an epoch ended while the coordinator was scraped');
+  for (const st of withStaleness) assert.ok(recorded.has(asText(st)), `${asText(st)} is not in metrics.jsonl`);
+  assert.ok(epochs.every((e) => Object.values(e.distributed.staleness).every((t) => t.count > 0 && t.max === 0)), 'bsp: staleness 0');
 
   // The workers: not ready before the join, ready after; per scrape the histogram counts every task.
   assert.ok(earlyPoll.ready.includes(200) && latePoll.ready.includes(200), 'the workers were ready once they joined');
@@ -146,15 +160,17 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
   }
   const earlyTasks = series(earlyPoll.scrapes, (s) => s.sum('camrec_worker_tasks_total'));
   assert.ok(new Set(earlyTasks).size >= 2, `the early worker's task count moved: ${earlyTasks.join(', ')}`);
-  // Each worker's last scrape counts at most what it reports at exit (--json totals), and the rows it pulled.
+  // Each worker's last scrape counts at most what it reports at exit (--json totals): tasks, rows, bytes, waiting.
   for (const [p, w] of [[earlyPoll, early], [latePoll, late]] as const) {
-    const summary = JSON.parse(w.stdout().trim().split('\n').at(-1)!) as { tasks: number; accepted: number; rowsPulled: number; stoppedBy: string };
+    const summary = JSON.parse(w.stdout().trim().split('\n').at(-1)!) as { tasks: number; accepted: number; rowsPulled: number; bytesPulled: number; waitSeconds: number; stoppedBy: string };
     assert.equal(summary.stoppedBy, w === late ? 'signal' : 'coordinator');
     const last = p.scrapes.at(-1);
     assert.ok(last, 'the worker was scraped');
     assert.ok(last.sum('camrec_worker_tasks_total') <= summary.tasks);
     assert.ok((last.value('camrec_worker_tasks_total', { outcome: 'accepted' }) ?? 0) <= summary.accepted);
     assert.ok((last.value('camrec_worker_rows_total', { direction: 'pulled' }) ?? 0) <= summary.rowsPulled);
+    assert.ok((last.value('camrec_worker_bytes_total', { direction: 'pulled' }) ?? 0) <= summary.bytesPulled);
+    assert.ok((last.value('camrec_worker_phase_seconds_total', { phase: 'wait' }) ?? 0) <= summary.waitSeconds + 1e-9);
   }
   // The late worker ran tasks before it left.
   const lateSummary = JSON.parse(late.stdout().trim().split('\n').at(-1)!) as { tasks: number };
