@@ -45,3 +45,13 @@ test('Sum and Mean gradients broadcast dy over every axis choice, with and witho
   }
   x.dispose();
 });
+
+test('the gradient of a sum or mean over an empty tensor is an empty tensor of its shape', () => {
+  for (const op of [tf.sum, tf.mean]) {
+    const g = tf.grad((v: tf.Tensor) => op(v))(tf.zeros([0]));
+    assert.deepEqual(g.shape, [0]);
+    const g2 = tf.grad((v: tf.Tensor) => tf.sum(op(v, 1)))(tf.zeros([3, 0]));
+    assert.deepEqual(g2.shape, [3, 0]);
+    tf.dispose([g, g2]);
+  }
+});

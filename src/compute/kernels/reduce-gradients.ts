@@ -10,6 +10,7 @@ import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs';
 
 /** dy reshaped to x's rank (reduced axes of size 1) and broadcast to x's shape. */
 function spread(dy: tf.Tensor, x: tf.Tensor, attrs: NamedAttrMap): tf.Tensor {
+  if (x.size === 0) return tf.zerosLike(x); // tf.broadcastTo returns its input unchanged for a 0-sized target
   const shape = x.shape.slice();
   for (const axis of util.parseAxisParam(attrs.axis as number | number[], x.shape)) shape[axis] = 1;
   return tf.broadcastTo(tf.reshape(dy, shape), x.shape);
