@@ -8,17 +8,21 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { TrainConfig } from '../config/index.js';
 import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
-import { CoordinatorJob, CoordinatorServer, formatConsistency, parseConsistency, readResumePoint, shardConsistency } from '../coordinator/index.js';
+import { CoordinatorJob, CoordinatorServer, formatConsistency, parseConsistency, readResumePoint, shardConsistency, type Consistency } from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import { CamrecError, ConfigError } from '../errors/index.js';
 import { InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
+import { CoordinatorMetrics, meteredBus } from '../metrics/index.js';
 import { models } from '../models/index.js';
 import { RemoteParamStore } from '../paramserver/index.js';
 import { adagrad, adam, RunDir, type SeedResult } from '../train/index.js';
 import { openEvaluator } from './evaluator.js';
 import { makeLogger } from './log.js';
 import { checkDistributable } from './local-cluster.js';
+import { Ops, splitOpsFlags } from './ops.js';
 import { checkOpenListener, listenAddress } from './paramserver-command.js';
 import { checkHyper, loadTrainConfig, runDirPath, runProvenance } from './train-command.js';
 
@@ -68,13 +72,15 @@ function positive(flag: string, v: number | undefined, dflt: number): number {
 }
 
 export async function coordinatorCommand(opts: Record<string, unknown>): Promise<number> {
-  const { own, train } = splitCoordinatorFlags(opts);
+  const { ops: opsFlags, rest } = splitOpsFlags(opts);
+  const { own, train } = splitCoordinatorFlags(rest);
   const cfg = loadTrainConfig(train);
   checkDistributable(cfg, 'camrec coordinator');
   const shards = parseAddresses('--shards', own.shards);
   const { host, port } = listenAddress(own, 50050);
   const token = own.tokenFile ? readFileSync(own.tokenFile, 'utf8').trim() : process.env.CAMREC_TOKEN || undefined;
-  checkOpenListener(host, token, own.insecure, 'CAMREC_TOKEN');
+  const ops = new Ops(opsFlags, 'coordinator', ['shards connected', 'gRPC listening']);
+  checkOpenListener(host, token, own.insecure, 'CAMREC_TOKEN', ops.mutualTls);
   const job = own.job ?? `${cfg.model}-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ConfigError(`flag --job: '${job}' is not 1-64 of [A-Za-z0-9_-]`);
   const consistency = parseConsistency(own.consistency ?? 'bsp');
@@ -87,6 +93,32 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   };
 
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+  const metrics = new CoordinatorMetrics(ops.registry, formatConsistency(consistency));
+  await ops.listen(log);
+  try {
+    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log });
+  } finally {
+    await ops.close();
+  }
+}
+
+/** What the coordinator runs with, once its flags are checked. */
+interface Coordinate {
+  cfg: Readonly<TrainConfig>;
+  own: CoordinatorFlags;
+  shards: string[];
+  host: string;
+  port: number;
+  token: string | undefined;
+  job: string;
+  consistency: Consistency;
+  settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
+  ops: Ops;
+  metrics: CoordinatorMetrics;
+  log: Logger;
+}
+
+async function coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log }: Coordinate): Promise<number> {
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
@@ -107,20 +139,33 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
     consistency: shardConsistency(consistency),
     clientId: `coordinator-${hostname()}-${process.pid}`,
     token,
+    credentials: ops.channelCredentials(),
   });
+  ops.readiness.met('shards connected');
   const closers: (() => Promise<unknown> | void)[] = [() => store.close()];
   try {
-    const bus: EventBus = own.nats ? await NatsEventBus.connect({ servers: own.nats, name: `coordinator-${job}`, log }, { log }) : new InMemoryEventBus();
+    const rawBus: EventBus = own.nats ? await NatsEventBus.connect({ servers: own.nats, name: `coordinator-${job}`, log }, { log }) : new InMemoryEventBus();
+    const bus = meteredBus(rawBus, metrics);
     closers.push(() => bus.close());
     const evaluator = await openEvaluator(cfg, threads);
     closers.push(() => evaluator.close());
     const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), events: bus.mode } };
-    const coordinator = new CoordinatorJob({ job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency, ...(resumeFrom ? { resumeFrom } : {}), ...settings });
+    const coordinator = new CoordinatorJob({
+      ...settings,
+      ...(resumeFrom ? { resumeFrom } : {}),
+      job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
+      onStep: (s) => metrics.stepDone(s),
+      onEpoch: (e) => metrics.epochEnded(e),
+    });
     closers.push(() => coordinator.close());
-    const server = await CoordinatorServer.start({ job: coordinator, host, port, token, log });
+    const server = await CoordinatorServer.start({ job: coordinator, host, port, token, log, credentials: ops.serverCredentials(), interceptors: ops.interceptors() });
+    ops.readiness.met('gRPC listening');
     closers.push(() => server.shutdown());
     process.stdout.write(`${JSON.stringify({ port: server.port, out: outDir, job })}\n`);
-    const stop = (signal: string) => coordinator.abort(`coordinator stopped by ${signal}`);
+    const stop = (signal: string) => {
+      ops.readiness.stopping();
+      coordinator.abort(`coordinator stopped by ${signal}`);
+    };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     await coordinator.start();

@@ -13,14 +13,27 @@ import { simulateCommand } from './simulate-command.js';
 import { paramserverCommand, type ParamServerFlags } from './paramserver-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
+import { opsFlags } from './ops.js';
 
-export async function main(argv: string[]): Promise<number> {
+/** Parse only: each command's parsed flags go to `onParsed` instead of running it (manifest checks, test/ops). */
+export interface MainOptions {
+  readonly parseOnly?: (command: string, flags: Record<string, unknown>) => void;
+}
+
+export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<number> {
   let exitCode = 0;
   const program = new Command('camrec')
     .description('Train causal multimodal recommenders on one machine or a cluster')
     .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const { parseOnly } = mainOpts;
+  if (parseOnly) {
+    program.hook('preAction', (_program, command) => {
+      parseOnly(command.name(), command.opts());
+      throw new CommanderError(0, 'camrec.parseOnly', 'parsed only');
+    });
+  }
 
   trainFlags(program.command('train').description('train a model (default: CaMRec on the bundled TikTok data)'))
     .option('--distributed <local:W:S>', 'train through S parameter-server shards, a coordinator and W workers on this machine')
@@ -79,8 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await simulateCommand(opts);
     });
 
-  program
-    .command('paramserver')
+  opsFlags(program.command('paramserver'))
     .description('serve one parameter-server shard; clients send its tables in an Init call (docs/paramserver.md)')
     .requiredOption('--shard <i>', 'this shard index, 0..shards-1', numberFlag('--shard'))
     .requiredOption('--shards <n>', 'number of shards', numberFlag('--shards'))
@@ -97,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await paramserverCommand(opts);
     });
 
-  trainFlags(program.command('coordinator').description('run one training job over parameter-server shards and the workers that join (docs/distributed.md)'))
+  opsFlags(trainFlags(program.command('coordinator').description('run one training job over parameter-server shards and the workers that join (docs/distributed.md)')))
     .requiredOption('--shards <list>', 'host:port of every parameter-server shard, comma-separated')
     .option('--port <n>', 'port (default 50050; 0: any free port, printed on stdout)', numberFlag('--port'))
     .option('--host <ip>', 'address to bind (default 127.0.0.1)')
@@ -116,8 +128,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await coordinatorCommand(opts);
     });
 
-  program
-    .command('worker')
+  opsFlags(program.command('worker'))
     .description('a stateless worker: takes tasks from a coordinator until the job ends (docs/distributed.md)')
     .requiredOption('--coordinator <host:port>', 'the coordinator')
     .option('--shards <list>', 'parameter-server shards (default: the ones the coordinator names)')

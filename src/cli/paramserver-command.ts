@@ -7,11 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { Logger } from 'pino';
 import { ConfigError } from '../errors/index.js';
+import { paramServerMetrics } from '../metrics/index.js';
 import { ParamServer } from '../paramserver/index.js';
 import { makeLogger } from './log.js';
+import { Ops, type OpsFlags } from './ops.js';
 
-export interface ParamServerFlags {
+export interface ParamServerFlags extends OpsFlags {
   shard: number;
   shards: number;
   host?: string;
@@ -42,26 +45,39 @@ export function listenAddress(f: Pick<ParamServerFlags, 'host' | 'port' | 'liste
   return { host, port };
 }
 
-/** Refuses an open (non-loopback) listener without a token unless --insecure (DESIGN.md §5). */
-export function checkOpenListener(host: string, token: string | undefined, insecure: boolean | undefined, tokenEnv: string): void {
-  if (!LOOPBACK.has(host) && !token && !insecure) {
-    throw new ConfigError(`refusing to listen on ${host} without a token: give --token-file (or ${tokenEnv}) or --insecure`);
+/** Refuses an open (non-loopback) listener without a token or mutual TLS unless --insecure (DESIGN.md §5). */
+export function checkOpenListener(host: string, token: string | undefined, insecure: boolean | undefined, tokenEnv: string, mutualTls = false): void {
+  if (!LOOPBACK.has(host) && !token && !mutualTls && !insecure) {
+    throw new ConfigError(`refusing to listen on ${host} without a token: give --token-file (or ${tokenEnv}), mutual TLS (--tls-cert, --tls-key, --tls-ca) or --insecure`);
   }
 }
 
 /** Refuses a bad shard index and an open (non-loopback) listener without a token unless --insecure (DESIGN.md §5). */
-export function checkFlags(f: ParamServerFlags, host: string, token: string | undefined): void {
+export function checkFlags(f: ParamServerFlags, host: string, token: string | undefined, mutualTls = false): void {
   if (!Number.isInteger(f.shards) || f.shards < 1) throw new ConfigError(`flag --shards: ${f.shards} is not a positive integer`);
   if (!Number.isInteger(f.shard) || f.shard < 0 || f.shard >= f.shards) throw new ConfigError(`flag --shard: ${f.shard} is not in [0, ${f.shards})`);
-  checkOpenListener(host, token, f.insecure, 'CAMREC_PS_TOKEN');
+  checkOpenListener(host, token, f.insecure, 'CAMREC_PS_TOKEN', mutualTls);
   if (f.maxMessageMb !== undefined && !(f.maxMessageMb > 0)) throw new ConfigError(`flag --max-message-mb: ${f.maxMessageMb} is not positive`);
 }
 
 export async function paramserverCommand(f: ParamServerFlags): Promise<number> {
   const { host, port } = listenAddress(f);
   const token = f.tokenFile ? readFileSync(f.tokenFile, 'utf8').trim() : process.env.CAMREC_PS_TOKEN || undefined;
-  checkFlags(f, host, token);
+  const ops = new Ops(f, 'paramserver', ['checkpoint restored and gRPC listening']);
+  checkFlags(f, host, token, ops.mutualTls);
   const log = makeLogger(f.logLevel ?? 'info');
+  await ops.listen(log);
+  try {
+    await serve(f, { host, port, token }, ops, log);
+  } finally {
+    await ops.close();
+  }
+  return 0;
+}
+
+/** Serves the shard until SIGTERM/SIGINT, then shuts it down gracefully (a checkpoint is flushed). */
+async function serve(f: ParamServerFlags, at: { host: string; port: number; token: string | undefined }, ops: Ops, log: Logger): Promise<void> {
+  const { host, port, token } = at;
   const server = await ParamServer.start({
     shard: f.shard,
     shards: f.shards,
@@ -71,12 +87,17 @@ export async function paramserverCommand(f: ParamServerFlags): Promise<number> {
     checkpointDir: f.checkpointDir,
     checkpointEvery: f.checkpointEvery,
     maxMessageBytes: Math.round((f.maxMessageMb ?? 64) * 1024 * 1024),
+    credentials: ops.serverCredentials(),
+    interceptors: ops.interceptors(),
     log,
   });
+  paramServerMetrics(ops.registry, f.shard, server);
+  ops.readiness.met('checkpoint restored and gRPC listening');
   process.stdout.write(`${JSON.stringify({ shard: f.shard, shards: f.shards, host, port: server.port, restoredStep: server.shard?.step ?? null })}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
+      ops.readiness.stopping();
       server.shutdown().then(resolve, (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         resolve();
@@ -85,5 +106,4 @@ export async function paramserverCommand(f: ParamServerFlags): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  return 0;
 }

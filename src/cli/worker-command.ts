@@ -5,11 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { BackendChoice } from '../compute/index.js';
+import { WORKER_JOINED, workerMetrics } from '../metrics/index.js';
 import { runWorker } from '../worker/index.js';
 import { parseAddresses } from './coordinator-command.js';
 import { makeLogger } from './log.js';
+import { Ops, type OpsFlags } from './ops.js';
 
-export interface WorkerFlags {
+export interface WorkerFlags extends OpsFlags {
   coordinator: string;
   shards?: string;
   data?: string;
@@ -26,10 +28,16 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
   const [coordinator] = parseAddresses('--coordinator', f.coordinator);
   const shards = f.shards ? parseAddresses('--shards', f.shards) : undefined;
   const token = f.tokenFile ? readFileSync(f.tokenFile, 'utf8').trim() : process.env.CAMREC_TOKEN || undefined;
+  const ops = new Ops(f, 'worker', [WORKER_JOINED]);
   const log = makeLogger(f.json && (f.logLevel ?? 'info') === 'info' ? 'warn' : (f.logLevel ?? 'info'));
   const stop = new AbortController();
-  process.once('SIGTERM', () => stop.abort());
-  process.once('SIGINT', () => stop.abort());
+  const onSignal = () => {
+    ops.readiness.stopping();
+    stop.abort();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await ops.listen(log);
   const summary = await runWorker({
     coordinator,
     shards,
@@ -40,8 +48,10 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
     native: f.native !== false && process.env.CAMREC_NATIVE !== '0',
     backend: f.backend,
     signal: stop.signal,
+    credentials: ops.channelCredentials(),
+    observer: workerMetrics(ops.registry, ops.readiness),
     log,
-  });
+  }).finally(() => ops.close());
   if (f.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;
 }

@@ -32,6 +32,8 @@ export interface CoordinatorClientOptions {
   readonly token?: string;
   /** Deadline of a call other than Lease and Report (default 30 s). */
   readonly deadlineMs?: number;
+  /** TLS (src/rpc/tls.ts); default plaintext. */
+  readonly credentials?: grpc.ChannelCredentials;
 }
 
 type Callback<Res> = (err: grpc.ServiceError | null, res?: Res) => void;
@@ -48,7 +50,7 @@ export class CoordinatorClient {
     private readonly opts: CoordinatorClientOptions = {},
   ) {
     const Service = coordinatorService();
-    this.client = new Service(address, grpc.credentials.createInsecure(), {
+    this.client = new Service(address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
     });

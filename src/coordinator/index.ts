@@ -22,7 +22,7 @@ export type { InProcessQueueOptions, TaskLease, TaskQueue } from './taskqueue.js
 export { JetStreamTaskQueue, taskStreamName, taskSubject } from './jetstream-queue.js';
 export type { JetStreamQueueOptions } from './jetstream-queue.js';
 export { CoordinatorJob, BATCH_TERMS_TASK, readResumePoint } from './job.js';
-export type { CommittedStep, CoordinatorCheckpointState, JobOptions, LeasedTask, LeaseOutcome, TaskReport } from './job.js';
+export type { CommittedStep, CoordinatorCheckpointState, EndedEpoch, JobOptions, LeasedTask, LeaseOutcome, TaskReport } from './job.js';
 export { CoordinatorServer, BadRequest } from './server.js';
 export { TrafficAccount } from './traffic.js';
 export type { EpochTraffic, TaskTiming } from './traffic.js';

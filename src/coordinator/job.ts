@@ -33,7 +33,7 @@ import {
 } from '../train/index.js';
 import { appliesOnArrival, formatConsistency, type Consistency } from './consistency.js';
 import { begin, decide, type AcceptedTask, type Action, type Event, type PolicyConfig, type ResumePoint, type State } from './policy.js';
-import { histogramOf, mergeHistograms, stalenessSamples, summarizeStaleness, type ShardVersion, type StalenessHistogram } from './staleness.js';
+import { histogramOf, mergeHistograms, stalenessSamples, summarizeStaleness, type ShardVersion, type StalenessHistogram, type StalenessSummary } from './staleness.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
 import { TrafficAccount, type TaskTiming } from './traffic.js';
 
@@ -66,8 +66,10 @@ export interface JobOptions {
   readonly heartbeatMs: number;
   /** --resume: the run directory's last.ckpt, checked by `readResumePoint`; its state is imported into the shards. */
   readonly resumeFrom?: Checkpoint;
-  /** Tests: each committed step's loss and parts. */
+  /** Each done step's loss and parts (tests, metrics). */
   readonly onStep?: (s: CommittedStep) => void;
+  /** Each ended epoch's staleness summary, as metrics.jsonl records it (metrics). */
+  readonly onEpoch?: (e: EndedEpoch) => void;
   /** Tests: each lease handed out. */
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }) => void;
 }
@@ -80,6 +82,12 @@ export interface CommittedStep {
   readonly loss: number;
   readonly parts: Readonly<Record<string, number>>;
   readonly tasks: readonly { index: number; attempt: number; worker: string }[];
+}
+
+export interface EndedEpoch {
+  readonly epoch: number;
+  /** Per table (staleness.ts); empty when no gradient was applied. */
+  readonly staleness: Readonly<Record<string, StalenessSummary>>;
 }
 
 /** A task as a worker receives it: its triples, and the whole batch when it computes the batch terms. */
@@ -537,6 +545,7 @@ export class CoordinatorJob {
     const steps = this.policyConfig.stepSizes.length;
     const trainSeconds = a.metrics ? this.epochTrainSeconds : (performance.now() - this.epochStarted) / 1000;
     const s = this.trainer;
+    const staleness = summarizeStaleness(this.epochStaleness);
     s.epochTrainSeconds.push(trainSeconds);
     s.epoch = a.epoch;
     s.earlyStop = { ...this.state.earlyStop };
@@ -545,9 +554,10 @@ export class CoordinatorJob {
       loss: a.loss,
       parts: Object.fromEntries(Object.entries(this.epochParts).map(([k, v]) => [k, v / steps])),
       trainSeconds,
-      distributed: { ...this.traffic.close(), consistency: formatConsistency(this.opts.consistency), staleness: summarizeStaleness(this.epochStaleness) },
+      distributed: { ...this.traffic.close(), consistency: formatConsistency(this.opts.consistency), staleness },
     };
     this.runStaleness = mergeHistograms(this.runStaleness, this.epochStaleness);
+    this.opts.onEpoch?.({ epoch: a.epoch, staleness });
     this.emit('epoch', { epoch: a.epoch, state: 'ended', loss: Number.isFinite(a.loss) ? a.loss : null, seconds: trainSeconds });
     if (a.metrics && this.lastValid) {
       s.evalSeconds.push(this.lastValid.seconds);

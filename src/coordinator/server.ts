@@ -7,11 +7,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { checkToken, type StatusLike, unaryHandler } from '../rpc/index.js';
-import { bytesOf } from '../paramserver/index.js';
+import { bytesOf, HealthService, healthDefinition } from '../paramserver/index.js';
 import type { Batch } from '../models/types.js';
 import type { CoordinatorJob, LeaseOutcome } from './job.js';
 import {
   COORDINATOR_PROTOCOL_VERSION,
+  COORDINATOR_SERVICE,
   coordinatorService,
   type GetJobRequest,
   type HeartbeatReply,
@@ -40,6 +41,10 @@ export interface CoordinatorServerOptions {
   readonly token?: string;
   /** The longest a Lease call waits for a task (default 1 s). */
   readonly maxLeaseWaitMs?: number;
+  /** TLS (src/rpc/tls.ts); default plaintext. */
+  readonly credentials?: grpc.ServerCredentials;
+  /** Run around every call (request metrics: src/metrics/grpc.ts). */
+  readonly interceptors?: grpc.ServerInterceptor[];
   readonly log: Logger;
 }
 
@@ -57,6 +62,7 @@ export class CoordinatorServer {
   private stopping = false;
   private readonly log: Logger;
   private readonly token: Buffer | null;
+  private readonly health = new HealthService([COORDINATOR_SERVICE]);
 
   private constructor(
     private readonly opts: CoordinatorServerOptions,
@@ -68,15 +74,17 @@ export class CoordinatorServer {
   }
 
   static async start(opts: CoordinatorServerOptions): Promise<CoordinatorServer> {
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES, interceptors: opts.interceptors ?? [] });
     const host = opts.host ?? '127.0.0.1';
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
       ),
     );
     const s = new CoordinatorServer(opts, server, port);
     server.addService(coordinatorService().service, s.handlers());
+    server.addService(healthDefinition(), s.health.handlers());
+    s.health.setAll('SERVING');
     s.log.info({ host, port }, 'serving');
     return s;
   }
@@ -84,6 +92,8 @@ export class CoordinatorServer {
   /** Stops taking calls and waits (up to `graceMs`) for those in flight. */
   async shutdown(graceMs = 2000): Promise<void> {
     this.stopping = true;
+    this.health.setAll('NOT_SERVING');
+    this.health.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

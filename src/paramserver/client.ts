@@ -38,6 +38,8 @@ export interface ShardClientOptions {
   readonly maxMessageBytes?: number;
   /** Deadline of a unary call (default 120 s); ssp clock waits have none. */
   readonly deadlineMs?: number;
+  /** TLS (src/rpc/tls.ts); default plaintext. */
+  readonly credentials?: grpc.ChannelCredentials;
 }
 
 /** A refusal by the server other than a lost peer or a stale version; `status` is the gRPC code. */
@@ -87,8 +89,9 @@ export class ShardClient {
     const max = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const channel = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW };
     const { paramServer, health } = services();
-    this.client = new paramServer(address, grpc.credentials.createInsecure(), channel);
-    this.health = new health(address, grpc.credentials.createInsecure());
+    const credentials = opts.credentials ?? grpc.credentials.createInsecure();
+    this.client = new paramServer(address, credentials, channel);
+    this.health = new health(address, credentials);
     this.deadlineMs = opts.deadlineMs ?? 120_000;
   }
 

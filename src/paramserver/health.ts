@@ -3,7 +3,12 @@
  * and every change. The empty service name stands for the whole server. It answers without credentials.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { HealthCheckRequest, HealthCheckResponse, HealthStatus } from './proto.js';
+import { services, type HealthCheckRequest, type HealthCheckResponse, type HealthStatus } from './proto.js';
+
+/** The grpc.health.v1.Health service definition, for any server that adds a HealthService. */
+export function healthDefinition(): grpc.ServiceDefinition {
+  return services().health.service;
+}
 
 export class HealthService {
   private readonly statuses = new Map<string, HealthStatus>();

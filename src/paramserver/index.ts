@@ -4,6 +4,7 @@ export type { Consistency, ShardConfig, ShardTableDef, RowBlockIn, PullOut, Shar
 export { defaultPlacement, wholeOwner, localRowCount, heldIds, WHOLE_MAX_ROWS } from './placement.js';
 export type { Placement } from './placement.js';
 export { ParamServer, DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
+export { HealthService, healthDefinition } from './health.js';
 export type { ParamServerOptions } from './server.js';
 export { ShardClient, RemoteCallError, grpcStatusOf } from './client.js';
 export type { ShardClientOptions } from './client.js';

@@ -57,6 +57,10 @@ export interface ParamServerOptions {
   readonly maxMessageBytes?: number;
   /** When set, every call but health checks must carry `authorization: Bearer <token>`. */
   readonly token?: string;
+  /** TLS (src/rpc/tls.ts); default plaintext. */
+  readonly credentials?: grpc.ServerCredentials;
+  /** Run around every call (request metrics: src/metrics/grpc.ts). */
+  readonly interceptors?: grpc.ServerInterceptor[];
   readonly log: Logger;
 }
 
@@ -85,10 +89,10 @@ export class ParamServer {
   /** Binds, restores the latest checkpoint when there is one, and starts serving. */
   static async start(opts: ParamServerOptions): Promise<ParamServer> {
     const max = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, interceptors: opts.interceptors ?? [] });
     const host = opts.host ?? '127.0.0.1';
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
       ),
     );

@@ -37,3 +37,5 @@ export function unaryHandler<Req, Res>(
     );
   };
 }
+export { readTls, isMutual, serverCredentials, channelCredentials } from './tls.js';
+export type { TlsFlags, TlsMaterial } from './tls.js';

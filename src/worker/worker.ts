@@ -6,6 +6,7 @@
  * loss code as one process), prepares the gradients on every shard under (ps step, task, attempt) and reports.
  * Nothing survives a task but the loaded data: a worker may die at any point and another redoes its task.
  */
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { configureCompute, initBackend, type BackendChoice } from '../compute/index.js';
@@ -30,6 +31,8 @@ export interface WorkerOptions {
   /** Unique per worker process (default host-pid). */
   readonly id?: string;
   readonly token?: string;
+  /** TLS towards the coordinator and the shards (src/rpc/tls.ts); default plaintext. */
+  readonly credentials?: ChannelCredentials;
   /** Compute threads of this worker (default: the pool's default). */
   readonly threads?: number;
   readonly native?: boolean;
@@ -39,6 +42,8 @@ export interface WorkerOptions {
   readonly connectTimeoutMs?: number;
   /** Aborted (SIGTERM): the worker finishes its current task, leaves and returns. */
   readonly signal?: AbortSignal;
+  /** Told of the join and of every task (metrics: src/metrics/worker.ts). */
+  readonly observer?: WorkerObserver;
   /** Tests: awaited between a task's pull and its gradient's push (to force an interleaving of workers). */
   readonly afterPull?: (t: TaskMsg) => Promise<void>;
   readonly log: Logger;
@@ -60,8 +65,22 @@ export interface WorkerSummary {
   readonly stoppedBy: 'coordinator' | 'signal';
 }
 
-/** What one task did, for the report and the worker's totals (docs/distributed.md §1, metrics.jsonl `distributed`). */
-interface TaskStats {
+/** A worker's join and each task's outcome, for an observer (metrics). */
+export interface WorkerObserver {
+  joined(admitted: boolean): void;
+  taskDone(t: WorkerTaskRecord): void;
+}
+
+export interface WorkerTaskRecord {
+  readonly outcome: 'accepted' | 'not_accepted' | 'failed';
+  /** Wall time from the lease's arrival to the coordinator's answer to the report. */
+  readonly seconds: number;
+  /** Null when the task failed. */
+  readonly stats: TaskStats | null;
+}
+
+/** What one task did, for the report, the worker's totals and its metrics (docs/distributed.md §1, metrics.jsonl `distributed`). */
+export interface TaskStats {
   rowsPulled: number;
   rowsPushed: number;
   bytesPulled: number;
@@ -82,7 +101,7 @@ const LEASE_WAIT_MS = 1000;
 export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
   const id = opts.id ?? `${hostname()}-${process.pid}`;
   const log = opts.log.child({ component: 'worker', worker: id });
-  const client = new CoordinatorClient(opts.coordinator, { token: opts.token });
+  const client = new CoordinatorClient(opts.coordinator, { token: opts.token, credentials: opts.credentials });
   try {
     const spec = await getJob(client, opts.connectTimeoutMs ?? 30_000);
     await configureCompute({ threads: opts.threads, native: opts.native });
@@ -90,7 +109,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
     log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
     const ctx = await openJob(spec, opts, id);
     try {
-      return await new WorkerLoop(client, ctx, id, log, opts.signal).run();
+      return await new WorkerLoop(client, ctx, id, log, opts.signal, opts.observer).run();
     } finally {
       ctx.store.close();
       ctx.prep.release();
@@ -142,6 +161,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       consistency: shardConsistency(consistency),
       clientId: id,
       token: opts.token,
+      credentials: opts.credentials,
       // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
       rowCache: true,
     });
@@ -167,6 +187,7 @@ class WorkerLoop {
     private readonly id: string,
     private readonly log: Logger,
     private readonly signal?: AbortSignal,
+    private readonly observer?: WorkerObserver,
   ) {}
 
   async run(): Promise<WorkerSummary> {
@@ -185,6 +206,7 @@ class WorkerLoop {
 
   private async join(): Promise<void> {
     const r = await this.client.join(this.id, hostname(), process.pid);
+    this.observer?.joined(r.admitted);
     if (!r.admitted) {
       this.stopFlag = true;
       this.log.info({ reason: r.reason }, 'not admitted');
@@ -219,6 +241,7 @@ class WorkerLoop {
 
   private async runTask(t: TaskMsg, waitSeconds: number): Promise<void> {
     this.tasks++;
+    const t0 = performance.now();
     const key = taskKey(t);
     const head = { worker: this.id, epoch: t.epoch, step: t.step, index: t.index, attempt: t.attempt };
     let r: Awaited<ReturnType<WorkerLoop['compute']>>;
@@ -228,6 +251,7 @@ class WorkerLoop {
       this.log.warn({ task: key, attempt: t.attempt, err: (err as Error).message }, 'task failed');
       const failed = await this.client.report({ ...head, error: (err as Error).message || String(err) });
       this.idleSince = performance.now();
+      this.observer?.taskDone({ outcome: 'failed', seconds: (this.idleSince - t0) / 1000, stats: null });
       if (failed.stop) this.stopFlag = true;
       return;
     }
@@ -237,6 +261,7 @@ class WorkerLoop {
     this.idleSince = performance.now();
     this.lastReportSeconds = (this.idleSince - sent) / 1000;
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
+    this.observer?.taskDone({ outcome: reply.accepted ? 'accepted' : 'not_accepted', seconds: (this.idleSince - t0) / 1000, stats });
     if (reply.accepted) this.accepted++;
     else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
     if (reply.stop) this.stopFlag = true;
