@@ -19,7 +19,7 @@ import {
   describeDataset,
   evaluateSplit,
   initialEarlyStop,
-  readCheckpoint,
+  readMatchingCheckpoint,
   TrainSampler,
   trainingIdentity,
   writeCheckpoint,
@@ -663,12 +663,7 @@ export function readResumePoint(o: {
     datasetChecksum: o.data.checksum,
   };
   const path = dir.file('last.ckpt');
-  const ckpt = readCheckpoint(path);
-  for (const key of ['model', 'configHash', 'datasetChecksum'] as const) {
-    if (ckpt.meta[key] !== fresh[key]) {
-      throw new CheckpointError(`${path}: was written with another ${key} (${String(ckpt.meta[key])} ≠ ${String(fresh[key])})`);
-    }
-  }
+  const ckpt = readMatchingCheckpoint(path, fresh);
   const written = (ckpt.meta.trainer as Partial<CoordinatorCheckpointState>).distributed?.consistency ?? 'bsp';
   if (written !== formatConsistency(consistency)) {
     throw new CheckpointError(`${path}: was written under --consistency ${written}; resume it with the same mode, not ${formatConsistency(consistency)}`);

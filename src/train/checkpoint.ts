@@ -5,6 +5,7 @@
  * the array bytes, checked on read. Files are written atomically.
  */
 import { FramedData, readFramed, writeFramed, type FramedSpan } from '../data/index.js';
+import { CheckpointError } from '../errors/index.js';
 import type { StoreState } from './paramstore.js';
 
 const MAGIC = 'CAMRECK1';
@@ -60,4 +61,15 @@ export function readCheckpoint(path: string): Checkpoint {
     else t.state[a.slot] = arr;
   }
   return { meta: header.meta, store: { step: header.step, tables } };
+}
+
+/** A checkpoint to resume from: refused (one line naming the field) unless it was written for this run. */
+export function readMatchingCheckpoint(path: string, fresh: Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum'>): Checkpoint {
+  const ckpt = readCheckpoint(path);
+  for (const key of ['model', 'configHash', 'datasetChecksum'] as const) {
+    if (ckpt.meta[key] !== fresh[key]) {
+      throw new CheckpointError(`${path}: was written with another ${key} (${String(ckpt.meta[key])} ≠ ${String(fresh[key])})`);
+    }
+  }
+  return ckpt;
 }

@@ -9,7 +9,7 @@ export { trainStep, lossAndGrads, pullRows, taskRows, taskLossAndGrads } from '.
 export type { StepResult, TaskShare } from './step.js';
 export { initialEarlyStop, updateEarlyStop } from './earlystop.js';
 export type { EarlyStopState } from './earlystop.js';
-export { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+export { readCheckpoint, readMatchingCheckpoint, writeCheckpoint } from './checkpoint.js';
 export type { Checkpoint, CheckpointMeta } from './checkpoint.js';
 export { RunDir } from './rundir.js';
 export { trainSeed, makeStore, representations, withParams, describeDataset, trainingIdentity, evaluateSplit, checkpointMeta } from './trainer.js';

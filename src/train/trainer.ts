@@ -8,10 +8,9 @@ import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/index.js';
 import { configHash } from '../config/index.js';
 import type { Dataset } from '../data/types.js';
-import { CheckpointError } from '../errors/index.js';
 import type { Csr } from '../graph/index.js';
 import type { Model, Params, Prepared } from '../models/types.js';
-import { readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.js';
+import { readMatchingCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import { initialEarlyStop, updateEarlyStop, type EarlyStopState } from './earlystop.js';
 import { adagrad, adam } from './optimizer.js';
 import { LocalParamStore, type ParamStore } from './paramstore.js';
@@ -303,12 +302,7 @@ async function startState(
     return freshState();
   }
   const path = dir.file('last.ckpt');
-  const ckpt = readCheckpoint(path);
-  for (const key of ['model', 'configHash', 'datasetChecksum'] as const) {
-    if (ckpt.meta[key] !== fresh[key]) {
-      throw new CheckpointError(`${path}: was written with another ${key} (${String(ckpt.meta[key])} ≠ ${String(fresh[key])})`);
-    }
-  }
+  const ckpt = readMatchingCheckpoint(path, fresh);
   await store.importState(ckpt.store);
   dir.truncateMetrics(ckpt.meta.epoch);
   const state = ckpt.meta.trainer as unknown as TrainerState;
