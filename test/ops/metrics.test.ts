@@ -109,6 +109,9 @@ test('shards, coordinator and workers serve /metrics, /healthz and /readyz; the 
   await waitUntil(() => coordNow('camrec_coordinator_workers') === 2, coord);
   const stepsWithTwo = coordNow('camrec_coordinator_steps_committed_total');
   await waitUntil(() => coordNow('camrec_coordinator_steps_committed_total') >= stepsWithTwo + 2, coord);
+  // Scale it away only once it has finished a task of its own: on a loaded machine the early worker can take every
+  // task of those steps while the late one is still loading its data.
+  await waitUntil(() => latePoll.scrapes.some((sc) => sc.sum('camrec_worker_tasks_total') >= 1), coord);
   late.proc.kill('SIGTERM');
   assert.equal(await late.exited, 0, late.stderr());
   await waitUntil(() => coordNow('camrec_coordinator_workers_left_total') === 1 && coordNow('camrec_coordinator_workers') === 1, coord);
