@@ -8,7 +8,8 @@
         "native/camrec_native.cc",
         "native/kernels_generic.cc",
         "native/kernels_avx2.cc",
-        "native/topk.cc"
+        "native/topk.cc",
+        "native/optimizer.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

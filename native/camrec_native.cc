@@ -4,6 +4,7 @@
 #include <node_api.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -28,7 +29,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 2;
+constexpr int32_t kAbiVersion = 3;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -141,6 +142,24 @@ int64_t integer(napi_env env, napi_value v, const char* fn, const char* name, in
   if (!inRange || d != static_cast<double>(static_cast<int64_t>(d)))
     rangeError(fn, name, " must be an integer in [", min, ", ", max, "], got ", d);
   return static_cast<int64_t>(d);
+}
+
+double real(napi_env env, napi_value v, const char* fn, const char* name) {
+  napi_valuetype vt;
+  check(napi_typeof(env, v, &vt));
+  if (vt != napi_number) typeError(fn, name, " must be a number");
+  double d = 0;
+  check(napi_get_value_double(env, v, &d));
+  if (!std::isfinite(d)) rangeError(fn, name, " must be finite, got ", d);
+  return d;
+}
+
+// Whether the bytes of two views share any address.
+template <class A, class B>
+bool overlap(const View<A>& a, const View<B>& b) {
+  const auto* a0 = reinterpret_cast<const char*>(a.data);
+  const auto* b0 = reinterpret_cast<const char*>(b.data);
+  return a0 && b0 && a0 < b0 + b.length * sizeof(B) && b0 < a0 + a.length * sizeof(A);
 }
 
 // Rows [r0, r1) of a CSR matrix with nCols columns: pointers inside indices and non-decreasing,
@@ -381,6 +400,79 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- row-wise optimizers -----------------------------------------------------------------------------
+
+// The row count of [rows, dim] state tables that all have p's length; the number of updated rows (ids's
+// length, or every row when ids is null), g's length, every id in range, and no array overlapping another.
+template <size_t N>
+int64_t checkRowUpdate(const char* fn, const View<float> (&tables)[N], const char* const (&names)[N],
+                       const View<const int32_t>& ids, const View<const float>& g, int64_t dim) {
+  const View<float>& p = tables[0];
+  if (p.length % dim != 0) rangeError(fn, names[0], " has ", p.length, " floats, not a multiple of dim ", dim);
+  for (size_t t = 1; t < N; ++t)
+    if (tables[t].length != p.length) rangeError(fn, names[t], " has ", tables[t].length, " floats, ", names[0], " has ", p.length);
+  const int64_t rows = p.length / dim;
+  const int64_t n = ids.data ? ids.length : rows;
+  if (g.length != n * dim) rangeError(fn, "g has ", g.length, " floats, expected ", n, " rows of ", dim);
+  for (int64_t r = 0; ids.data && r < n; ++r)
+    if (ids.data[r] < 0 || ids.data[r] >= rows) rangeError(fn, "id ", ids.data[r], " at position ", r, " is outside [0, ", rows, ")");
+  for (size_t t = 0; t < N; ++t) {
+    if (overlap(tables[t], g) || overlap(tables[t], ids)) rangeError(fn, names[t], " overlaps g or ids");
+    for (size_t u = t + 1; u < N; ++u)
+      if (overlap(tables[t], tables[u])) rangeError(fn, names[t], " overlaps ", names[u]);
+  }
+  return n;
+}
+
+napi_value AdamRows(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "adamRows";
+    const auto argv = arguments(env, info, fn, 11);
+    const View<float> tables[3] = {typedArray<float>(env, argv[0], fn, "p"), typedArray<float>(env, argv[1], fn, "m"),
+                                   typedArray<float>(env, argv[2], fn, "v")};
+    const auto ids = typedArray<const int32_t>(env, argv[3], fn, "ids", true);
+    const auto g = typedArray<const float>(env, argv[4], fn, "g");
+    const int64_t dim = integer(env, argv[5], fn, "dim", 1, kMaxInt32);
+    AdamRowsArgs a{};
+    a.beta1 = real(env, argv[6], fn, "beta1");
+    a.beta2 = real(env, argv[7], fn, "beta2");
+    a.stepSize = real(env, argv[8], fn, "stepSize");
+    a.sqrtBc2 = real(env, argv[9], fn, "sqrtBc2");
+    a.eps = real(env, argv[10], fn, "eps");
+    a.n = checkRowUpdate(fn, tables, {"p", "m", "v"}, ids, g, dim);
+    a.p = tables[0].data;
+    a.m = tables[1].data;
+    a.v = tables[2].data;
+    a.ids = ids.data;
+    a.g = g.data;
+    a.dim = dim;
+    adamRows(a);
+    return nullptr;
+  });
+}
+
+napi_value AdagradRows(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "adagradRows";
+    const auto argv = arguments(env, info, fn, 7);
+    const View<float> tables[2] = {typedArray<float>(env, argv[0], fn, "p"), typedArray<float>(env, argv[1], fn, "s")};
+    const auto ids = typedArray<const int32_t>(env, argv[2], fn, "ids", true);
+    const auto g = typedArray<const float>(env, argv[3], fn, "g");
+    const int64_t dim = integer(env, argv[4], fn, "dim", 1, kMaxInt32);
+    AdagradRowsArgs a{};
+    a.lr = real(env, argv[5], fn, "lr");
+    a.eps = real(env, argv[6], fn, "eps");
+    a.n = checkRowUpdate(fn, tables, {"p", "s"}, ids, g, dim);
+    a.p = tables[0].data;
+    a.s = tables[1].data;
+    a.ids = ids.data;
+    a.g = g.data;
+    a.dim = dim;
+    adagradRows(a);
+    return nullptr;
+  });
+}
+
 // ---- scoreTopK -------------------------------------------------------------------------------------
 
 struct ScoreJob {
@@ -608,6 +700,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);
+    setFunction(env, exports, "adamRows", AdamRows);
+    setFunction(env, exports, "adagradRows", AdagradRows);
     return exports;
   });
 }

@@ -93,6 +93,32 @@ struct GemmOuterArgs {
   float* acc;
 };
 
+// Row-wise optimizers (optimizer.cc): rows ids[0..n) of [rows, dim] tables (rows 0..n when ids is null),
+// g holding one row per id, in double precision as src/train/optimizer.ts computes them.
+struct AdamRowsArgs {
+  float* p;
+  float* m;
+  float* v;
+  const int32_t* ids;
+  const float* g;
+  int64_t n;
+  int64_t dim;
+  double beta1, beta2, stepSize, sqrtBc2, eps;
+};
+
+struct AdagradRowsArgs {
+  float* p;
+  float* s;
+  const int32_t* ids;
+  const float* g;
+  int64_t n;
+  int64_t dim;
+  double lr, eps;
+};
+
+void adamRows(const AdamRowsArgs& a);
+void adagradRows(const AdagradRowsArgs& a);
+
 struct IsaKernels {
   const char* name;
   int64_t panelWidth;    // items per packed panel

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -84,6 +84,26 @@ export interface NativeKernels {
    * a fixed number of groups, added in order).
    */
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, transA: 0 | 1, transB: 0 | 1, threads: number): void;
+  /**
+   * One Adam step on rows `ids` of the [rows, dim] tables p, m, v (every row, in order, when ids is null), g
+   * holding one row per id; each element computed in double precision exactly as src/train/optimizer.ts's
+   * loop does, so the results are the same bits. No array may overlap another.
+   */
+  adamRows(
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    ids: Int32Array | null,
+    g: Float32Array,
+    dim: number,
+    beta1: number,
+    beta2: number,
+    stepSize: number,
+    sqrtBc2: number,
+    eps: number,
+  ): void;
+  /** One Adagrad step, as adamRows (s the accumulated squares). */
+  adagradRows(p: Float32Array, s: Float32Array, ids: Int32Array | null, g: Float32Array, dim: number, lr: number, eps: number): void;
 }
 
 export interface LoadNativeOptions {

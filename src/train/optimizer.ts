@@ -3,7 +3,13 @@
  * state of every other row are left as they are (a "lazy" optimizer, like TensorFlow's LazyAdam and
  * PyTorch's SparseAdam). When every row is updated at every step the result equals dense torch.optim.Adam.
  * The parameter server runs this same code on its shards (DESIGN.md §5).
+ *
+ * With the optional native addon the loops run there (native/optimizer.cc), in double precision in the same
+ * order of operations as the loops below, so they give the same bits; only the time differs (a 16384-row
+ * update of 64-d rows took about 17 ms in the JavaScript loop).
  */
+import { nativeKernels } from '../compute/pool.js';
+import type { NativeKernels } from '../compute/native.js';
 
 export interface AdamConfig {
   readonly kind: 'adam';
@@ -52,16 +58,26 @@ export function applyRows(
   ids: Int32Array | null,
   grad: Float32Array,
   step: number,
+  native: NativeKernels | null = nativeKernels(),
 ): void {
   const n = ids ? ids.length : param.length / dim;
   if (grad.length !== n * dim) throw new RangeError(`gradient has ${grad.length} values, expected ${n * dim}`);
-  if (cfg.kind === 'adam') adamRows(cfg, param, state[0], state[1], dim, ids, grad, n, step);
-  else adagradRows(cfg, param, state[0], dim, ids, grad, n);
+  if (cfg.kind === 'adam') {
+    const stepSize = cfg.lr / (1 - Math.pow(cfg.beta1, step));
+    const sqrtBc2 = Math.sqrt(1 - Math.pow(cfg.beta2, step));
+    if (native) native.adamRows(param, state[0], state[1], ids, grad, dim, cfg.beta1, cfg.beta2, stepSize, sqrtBc2, cfg.eps);
+    else adamRows(cfg, param, state[0], state[1], dim, ids, grad, n, stepSize, sqrtBc2);
+  } else if (native) {
+    native.adagradRows(param, state[0], ids, grad, dim, cfg.lr, cfg.eps);
+  } else {
+    adagradRows(cfg, param, state[0], dim, ids, grad, n);
+  }
 }
 
 /**
  * Adam (Kingma & Ba 2015, Algorithm 1) in PyTorch's arrangement:
  * m ← β1 m + (1-β1) g;  v ← β2 v + (1-β2) g²;  p ← p − (lr / (1-β1^t)) · m / (√v / √(1-β2^t) + ε).
+ * stepSize = lr / (1-β1^t) and sqrtBc2 = √(1-β2^t) come from the caller.
  */
 function adamRows(
   cfg: AdamConfig,
@@ -72,11 +88,10 @@ function adamRows(
   ids: Int32Array | null,
   g: Float32Array,
   n: number,
-  t: number,
+  stepSize: number,
+  sqrtBc2: number,
 ): void {
   const { beta1, beta2, eps } = cfg;
-  const stepSize = cfg.lr / (1 - Math.pow(beta1, t));
-  const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, t));
   for (let r = 0; r < n; r++) {
     const base = (ids ? ids[r] : r) * dim;
     const gb = r * dim;
