@@ -135,6 +135,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--data <dir>', 'dataset folder (default: the coordinator\'s; must be the same data)')
     .option('--id <name>', 'worker id (default <host>-<pid>)')
     .option('--token-file <file>', 'shared token (or CAMREC_TOKEN)')
+    .option('--coordinator-wait-ms <n>', 'how long to wait for a coordinator that stopped answering, e.g. while it restarts with --resume (default 120000)', numberFlag('--coordinator-wait-ms'))
     .addOption(new Option('--backend <name>', 'compute backend (default: the coordinator\'s)').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']))
     .option('--threads <n>', 'worker threads for kernels', numberFlag('--threads'))
     .option('--no-native', 'do not use the optional native kernels')

@@ -17,6 +17,7 @@ export interface WorkerFlags extends OpsFlags {
   data?: string;
   id?: string;
   tokenFile?: string;
+  coordinatorWaitMs?: number;
   threads?: number;
   native?: boolean;
   backend?: BackendChoice;
@@ -44,6 +45,7 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
     dataDir: f.data,
     id: f.id,
     token,
+    coordinatorWaitMs: f.coordinatorWaitMs,
     threads: f.threads,
     native: f.native !== false && process.env.CAMREC_NATIVE !== '0',
     backend: f.backend,

@@ -98,6 +98,8 @@ export interface LeasedTask {
   readonly batch: Batch;
   readonly whole: Batch | null;
   readonly deadlineMs: number;
+  /** The generation of the coordinator that leased it (RemoteParamStore.takeOver): the task's updates carry it. */
+  readonly generation: number;
 }
 
 export type LeaseOutcome =
@@ -223,6 +225,9 @@ export class CoordinatorJob {
       tasksPerStep: this.opts.tasksPerStep,
       configHash: trainingIdentity(this.opts.cfg, this.seed),
     });
+    // Fence the shards first: a task leased by a coordinator that ran before this one can no longer stage or apply.
+    const generation = await this.opts.store.takeOver();
+    this.log.info({ generation }, 'shards fenced');
     const resume = await this.restore();
     await this.enqueue(async () => {
       const d = begin(this.policyConfig, Date.now(), resume);
@@ -359,6 +364,7 @@ export class CoordinatorJob {
       batch: taskTriples(global, task),
       whole: task.index === BATCH_TERMS_TASK ? global : null,
       deadlineMs: Math.max(0, deadline - Date.now()),
+      generation: this.opts.store.generation,
     };
   }
 

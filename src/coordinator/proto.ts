@@ -80,6 +80,8 @@ export interface TaskMsg {
   batchTerms: boolean;
   whole: TriplesMsg | null;
   deadlineMs: number;
+  /** The leasing coordinator's generation; 0 from coordinators before generations existed. */
+  generation: number;
 }
 
 export type LeaseReply =

@@ -198,7 +198,7 @@ function leaseReply(o: LeaseOutcome): LeaseReply {
     case 'rejected':
       return { rejected: { reason: o.reason } };
     case 'task': {
-      const { task, attempt, psStep, batch, whole, deadlineMs } = o.lease;
+      const { task, attempt, psStep, batch, whole, deadlineMs, generation } = o.lease;
       return {
         task: {
           epoch: task.epoch,
@@ -214,6 +214,7 @@ function leaseReply(o: LeaseOutcome): LeaseReply {
           batchTerms: whole !== null,
           whole: whole ? triples(whole) : null,
           deadlineMs,
+          generation,
         },
       };
     }

@@ -29,6 +29,8 @@ interface Header {
   step: number;
   tableVersions: Record<string, number>;
   applied: ShardSnapshot['applied'];
+  /** Absent in checkpoints written before coordinator generations existed (read as 0). */
+  generation?: number;
   arrays: ArrayEntry[];
 }
 
@@ -55,6 +57,7 @@ export function writeShardCheckpoint(path: string, snap: ShardSnapshot): number 
     step: snap.step,
     tableVersions: Object.fromEntries(snap.tables.map((t) => [t.name, t.version])),
     applied: snap.applied,
+    generation: snap.generation ?? 0,
     arrays,
   };
   return writeFramed(path, MAGIC, header, data);
@@ -80,5 +83,5 @@ export function readShardCheckpoint(path: string): ShardSnapshot | null {
   }));
   const tablesConfig = header.config.tables.map((t) => ({ ...t, init: (t.init.kind === 'values' ? { kind: 'values', values: new Float32Array(0) } : t.init) as TableInit }));
   const config: ShardConfig = { ...header.config, tables: tablesConfig };
-  return { config, fingerprint: header.fingerprint, step: header.step, tables, applied: header.applied };
+  return { config, fingerprint: header.fingerprint, step: header.step, tables, applied: header.applied, generation: header.generation ?? 0 };
 }

@@ -10,6 +10,8 @@ import {
   services,
   type AbortReply,
   type AbortRequest,
+  type FenceReply,
+  type FenceRequest,
   type CheckpointReply,
   type ClockReply,
   type ClockRequest,
@@ -121,6 +123,11 @@ export class ShardClient {
 
   abort(req: AbortRequest): Promise<AbortReply> {
     return this.call('Abort', req);
+  }
+
+  /** Raises the shard's fence to `generation` (ShardState.fence); answers the fence after the call. */
+  fence(generation: number): Promise<FenceReply> {
+    return this.call<FenceRequest, FenceReply>('Fence', { generation });
   }
 
   /** ssp: may wait as long as the slowest worker takes, so it has no deadline. */

@@ -11,7 +11,7 @@ export type { ShardClientOptions } from './client.js';
 export { RemoteParamStore } from './remote-store.js';
 export type { ClientTraffic, RemoteStoreOptions, ShardTableVersion, UpdateTargets } from './remote-store.js';
 export { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
-export { InvalidRequest, NotReady, ShuttingDown, ParamServerError } from './errors.js';
+export { Fenced, InvalidRequest, NotReady, ShuttingDown, ParamServerError } from './errors.js';
 export { floatsOf, uintsOf, bytesOf } from './wire.js';
 export { PROTO_DIR, PROTOCOL_VERSION, PARAM_SERVER_SERVICE } from './proto.js';
 export { spawnShard } from './processes.js';

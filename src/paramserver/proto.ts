@@ -74,6 +74,7 @@ export interface DescribeReply {
   consistency: ConsistencyMsg | null;
   tables: TableInfoMsg[];
   protocolVersion: number;
+  generation: number;
 }
 
 export interface PullRequest {
@@ -110,6 +111,8 @@ export interface PushRequest {
   attempt: number;
   clock: number;
   blocks: RowBlockMsg[];
+  /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
+  generation?: number;
 }
 
 export interface PushReply {
@@ -123,6 +126,8 @@ export interface PrepareRequest {
   task: string;
   attempt: number;
   blocks: RowBlockMsg[];
+  /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
+  generation?: number;
 }
 
 export interface PrepareReply {
@@ -133,6 +138,8 @@ export interface PrepareReply {
 export interface CommitRequest {
   step: number;
   tasks: string[];
+  /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
+  generation?: number;
 }
 
 export interface CommitReply {
@@ -143,6 +150,16 @@ export interface CommitReply {
 
 export interface AbortRequest {
   step: number;
+  /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
+  generation?: number;
+}
+
+export interface FenceRequest {
+  generation: number;
+}
+
+export interface FenceReply {
+  generation: number;
 }
 
 export interface AbortReply {

@@ -114,6 +114,25 @@ export class RemoteParamStore implements ParamStore {
     }
   }
 
+  /**
+   * The coordinator generation this client's updates carry (Push, Prepare, Commit, Abort); 0 until set. A shard
+   * refuses updates from a generation below its fence (ShardState.fence) with Fenced.
+   */
+  generation = 0;
+
+  /**
+   * A coordinator taking over: raises every shard's fence to one above the highest generation any of them has
+   * followed, adopts it as this client's generation, and returns it. Updates from the previous coordinator's
+   * tasks are refused from then on.
+   */
+  async takeOver(): Promise<number> {
+    const seen = await Promise.all(this.clients.map((c) => c.describe()));
+    const next = Math.max(0, ...seen.map((d) => Number(d.generation))) + 1;
+    await Promise.all(this.clients.map((c) => c.fence(next)));
+    this.generation = next;
+    return next;
+  }
+
   get shards(): number {
     return this.clients.length;
   }
@@ -149,7 +168,7 @@ export class RemoteParamStore implements ParamStore {
     const task = `${this.clientId}:${step}`;
     if (this.consistency.mode === 'bsp') await this.twoPhase(step, task, blocks);
     else {
-      await Promise.all(this.clients.map((c, s) => c.push({ task, attempt: 0, clock: step, blocks: blocks[s] })));
+      await Promise.all(this.clients.map((c, s) => c.push({ task, attempt: 0, clock: step, blocks: blocks[s], generation: this.generation })));
       if (this.consistency.mode === 'ssp') await Promise.all(this.clients.map((c) => c.clock({ worker: this.opts.worker ?? 0, clock: step })));
     }
     this.steps = step;
@@ -172,7 +191,7 @@ export class RemoteParamStore implements ParamStore {
    */
   async prepareTask(step: number, task: string, attempt: number, grads: readonly RowGrad[]): Promise<UpdateTargets> {
     const blocks = this.shardBlocks(grads);
-    await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt, blocks: blocks[s] })));
+    await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt, blocks: blocks[s], generation: this.generation })));
     return { targets: targetsOf(blocks) };
   }
 
@@ -186,7 +205,7 @@ export class RemoteParamStore implements ParamStore {
     const blocks = this.shardBlocks(grads);
     const replies = await Promise.all(
       this.clients.map((c, s) =>
-        c.push({ task, attempt, clock: 0, blocks: blocks[s] }).catch((err: unknown) => {
+        c.push({ task, attempt, clock: 0, blocks: blocks[s], generation: this.generation }).catch((err: unknown) => {
           if (err instanceof StaleVersion) return null;
           throw err;
         }),
@@ -206,14 +225,14 @@ export class RemoteParamStore implements ParamStore {
    * each shard before the step (the commit updates every table a staged task sent rows to once).
    */
   async commitStep(step: number, tasks: readonly string[]): Promise<ShardTableVersion[]> {
-    const replies = await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks] })));
+    const replies = await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [...tasks], generation: this.generation })));
     this.steps = step;
     return replies.flatMap((r, shard) => r.versions.map((v) => ({ table: v.table, shard, version: Number(v.version) - 1 })));
   }
 
   /** bsp: discards whatever is staged for `step` on every shard. */
   async abortStep(step: number): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.abort({ step })));
+    await Promise.all(this.clients.map((c) => c.abort({ step, generation: this.generation })));
   }
 
   async exportState(): Promise<StoreState> {
@@ -400,12 +419,12 @@ export class RemoteParamStore implements ParamStore {
   /** bsp: prepare on every shard, then commit on every shard; a failed prepare aborts the step everywhere. */
   private async twoPhase(step: number, task: string, blocks: RowBlockMsg[][]): Promise<void> {
     try {
-      await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt: 0, blocks: blocks[s] })));
+      await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt: 0, blocks: blocks[s], generation: this.generation })));
     } catch (err) {
-      await Promise.allSettled(this.clients.map((c) => c.abort({ step })));
+      await Promise.allSettled(this.clients.map((c) => c.abort({ step, generation: this.generation })));
       throw err;
     }
-    await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [task] })));
+    await Promise.all(this.clients.map((c) => c.commit({ step, tasks: [task], generation: this.generation })));
   }
 
   /** One shard's part of a StoreState, as import chunks (the first carries the step). */

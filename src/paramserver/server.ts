@@ -12,7 +12,7 @@ import { checkToken, type StatusLike, unaryHandler } from '../rpc/index.js';
 import { CheckpointError, StaleVersion } from '../errors/index.js';
 import { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
 import { consistencyFromMsg, consistencyToMsg, optimizerFromMsg, placementToMsg, rowBlockFromMsg, tableDefFromMsg } from './convert.js';
-import { InvalidRequest, NotReady, ShuttingDown } from './errors.js';
+import { Fenced, InvalidRequest, NotReady, ShuttingDown } from './errors.js';
 import { HealthService } from './health.js';
 import {
   PARAM_SERVER_SERVICE,
@@ -26,6 +26,8 @@ import {
   type CommitReply,
   type CommitRequest,
   type DescribeReply,
+  type FenceReply,
+  type FenceRequest,
   type ExportRequest,
   type ImportReply,
   type InitReply,
@@ -179,7 +181,8 @@ export class ParamServer {
       Push: this.unary((r: PushRequest) => this.push(r)),
       Prepare: this.unary((r: PrepareRequest) => this.prepare(r)),
       Commit: this.unary((r: CommitRequest) => this.commit(r)),
-      Abort: this.unary((r: AbortRequest): AbortReply => ({ discardedTasks: this.need().abort(r.step).discarded })),
+      Abort: this.unary((r: AbortRequest): AbortReply => ({ discardedTasks: this.need().abort(r.step, r.generation).discarded })),
+      Fence: this.unary((r: FenceRequest): FenceReply => ({ generation: this.need().fence(r.generation) })),
       Clock: this.unary((r: ClockRequest) => this.clock(r)),
       Checkpoint: this.unary((): CheckpointReply => this.checkpoint()),
       Stats: this.unary(() => this.stats()),
@@ -202,7 +205,7 @@ export class ParamServer {
     const e = err as Error;
     if (err instanceof InvalidRequest) return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
     if (err instanceof StaleVersion) return { code: grpc.status.ABORTED, details: e.message };
-    if (err instanceof NotReady || err instanceof CheckpointError) return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
+    if (err instanceof NotReady || err instanceof Fenced || err instanceof CheckpointError) return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
     if (err instanceof ShuttingDown) return { code: grpc.status.UNAVAILABLE, details: e.message };
     this.log.error({ err }, 'internal error');
     return { code: grpc.status.INTERNAL, details: e?.message ?? String(err) };
@@ -237,6 +240,7 @@ export class ParamServer {
       consistency: s ? consistencyToMsg(s.config.consistency) : null,
       tables: (s?.describe() ?? []).map((t) => ({ ...t, placement: placementToMsg(t.placement), ownerShard: t.owner })),
       protocolVersion: PROTOCOL_VERSION,
+      generation: s?.generation ?? 0,
     };
   }
 
@@ -248,20 +252,20 @@ export class ParamServer {
 
   private push(r: PushRequest): PushReply {
     const s = this.need();
-    const { duplicate } = s.push(r.task, r.attempt, r.blocks.map(rowBlockFromMsg));
+    const { duplicate } = s.push(r.task, r.attempt, r.blocks.map(rowBlockFromMsg), r.generation);
     this.afterStep(s);
     return { duplicate, step: s.step, versions: s.versions() };
   }
 
   private prepare(r: PrepareRequest): PrepareReply {
     const s = this.need();
-    const { duplicate } = s.prepare(r.step, r.task, r.attempt, r.blocks.map(rowBlockFromMsg));
+    const { duplicate } = s.prepare(r.step, r.task, r.attempt, r.blocks.map(rowBlockFromMsg), r.generation);
     return { duplicate, stagedTasks: s.stagedTasks };
   }
 
   private commit(r: CommitRequest): CommitReply {
     const s = this.need();
-    const { tasks } = s.commit(r.step, r.tasks);
+    const { tasks } = s.commit(r.step, r.tasks, r.generation);
     this.afterStep(s);
     return { step: s.step, tasks, versions: s.versions() };
   }

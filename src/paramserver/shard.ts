@@ -7,7 +7,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { StaleVersion } from '../errors/index.js';
 import { applyRows, initialState, initTable, type OptimizerConfig, type TableInit } from '../train/index.js';
-import { InvalidRequest, NotReady } from './errors.js';
+import { Fenced, InvalidRequest, NotReady } from './errors.js';
 import { heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
 
 export type Consistency =
@@ -111,6 +111,8 @@ export interface ShardSnapshot {
   readonly tables: readonly { name: string; version: number; values: Float32Array; state: Float32Array[]; rowVersions: Uint32Array }[];
   /** Tasks applied: [task, attempt, step]. */
   readonly applied: readonly (readonly [string, number, number])[];
+  /** The coordinator generation the shard followed (0, or absent in older checkpoints: never fenced). */
+  readonly generation?: number;
 }
 
 /** In bsp a committed step's tasks are remembered this many steps; older ones are refused as stale anyway. */
@@ -134,6 +136,8 @@ export class ShardState {
   private readonly applied = new Map<string, { attempt: number; step: number }>();
   private staged: { step: number; tasks: Map<string, StagedTask> } | null = null;
   private abortedStep = -1;
+  /** See fence(). */
+  private fenced = 0;
   private readonly clocks: number[];
   private waiters: Waiter[] = [];
   /** Drawn per created or restored state; 48 bits, exact as a JS number and a uint64. */
@@ -176,11 +180,29 @@ export class ShardState {
     }
     const shard = new ShardState(snap.config, snap.fingerprint, tables, snap.step);
     for (const [task, attempt, step] of snap.applied) shard.applied.set(task, { attempt, step });
+    shard.fenced = snap.generation ?? 0;
     return shard;
   }
 
   get step(): number {
     return this.steps;
+  }
+
+  /** The coordinator generation this shard follows: 0 until a coordinator fences it. */
+  get generation(): number {
+    return this.fenced;
+  }
+
+  /**
+   * A coordinator that takes over a job (a fresh start or a resume) raises the fence to its own generation, one
+   * above any the shards have followed. From then on Push, Prepare, Commit and Abort from an older generation
+   * are refused as stale: a worker still finishing a task leased by the coordinator that died cannot stage a
+   * gradient computed on parameters the new coordinator rolled back. The fence never goes down.
+   */
+  fence(generation: number): number {
+    if (!(Number.isSafeInteger(generation) && generation >= 0)) throw new InvalidRequest(`fence: generation must be a non-negative integer, got ${generation}`);
+    this.fenced = Math.max(this.fenced, generation);
+    return this.fenced;
   }
 
   /** Tasks staged for the next bsp step. */
@@ -232,8 +254,9 @@ export class ShardState {
   }
 
   /** async and ssp: applies one worker's gradients on arrival, once per (task, attempt). */
-  push(task: string, attempt: number, blocks: readonly RowBlockIn[]): { duplicate: boolean } {
+  push(task: string, attempt: number, blocks: readonly RowBlockIn[], generation = 0): { duplicate: boolean } {
     if (this.config.consistency.mode === 'bsp') throw new NotReady('this shard runs bsp: stage with Prepare and apply with Commit');
+    this.admit(generation, `push of task ${task}`);
     const resolved = this.resolveBlocks(blocks);
     if (this.seen(task, attempt)) return { duplicate: true };
     const step = this.steps + 1;
@@ -244,8 +267,9 @@ export class ShardState {
   }
 
   /** bsp phase one: stages a task's gradients for `step` (the next one); nothing changes until Commit. */
-  prepare(step: number, task: string, attempt: number, blocks: readonly RowBlockIn[]): { duplicate: boolean } {
+  prepare(step: number, task: string, attempt: number, blocks: readonly RowBlockIn[], generation = 0): { duplicate: boolean } {
     if (this.config.consistency.mode !== 'bsp') throw new NotReady(`this shard runs ${this.config.consistency.mode}: use Push`);
+    this.admit(generation, `prepare of task ${task}`);
     const resolved = this.resolveBlocks(blocks);
     if (this.seen(task, attempt)) return { duplicate: true };
     if (step <= this.steps) throw new StaleVersion(`step ${step} is already committed (shard ${this.config.shard} is at step ${this.steps})`);
@@ -264,7 +288,8 @@ export class ShardState {
   }
 
   /** bsp phase two: applies the step once, as the sum of its staged gradients (in task order), at optimizer step `step`. */
-  commit(step: number, tasks: readonly string[] = []): { tasks: number } {
+  commit(step: number, tasks: readonly string[] = [], generation = 0): { tasks: number } {
+    this.admit(generation, `commit of step ${step}`);
     if (step <= this.steps) throw new StaleVersion(`step ${step} is already committed (shard ${this.config.shard} is at step ${this.steps})`);
     if (this.staged?.step !== step) {
       if (this.abortedStep === step) throw new StaleVersion(`step ${step} was aborted`);
@@ -282,7 +307,8 @@ export class ShardState {
   }
 
   /** Discards what was staged for `step`; a later Commit of it is refused as stale until it is prepared again. */
-  abort(step: number): { discarded: number } {
+  abort(step: number, generation = 0): { discarded: number } {
+    this.admit(generation, `abort of step ${step}`);
     if (step <= this.steps) throw new StaleVersion(`step ${step} is already committed (shard ${this.config.shard} is at step ${this.steps})`);
     const discarded = this.staged?.step === step ? this.staged.tasks.size : 0;
     if (this.staged?.step === step) this.staged = null;
@@ -373,7 +399,14 @@ export class ShardState {
       step: this.steps,
       tables: [...this.held.values()].map((h) => ({ name: h.def.name, version: h.version, values: h.values, state: h.state, rowVersions: h.rowVersions })),
       applied: [...this.applied].map(([task, a]) => [task, a.attempt, a.step] as const),
+      generation: this.fenced,
     };
+  }
+
+  private admit(generation: number, what: string): void {
+    if (generation < this.fenced) {
+      throw new Fenced(`${what} comes from coordinator generation ${generation}, fenced off: shard ${this.config.shard} follows generation ${this.fenced} (a newer coordinator took over the job)`);
+    }
   }
 
   private table(name: string): Held {

@@ -40,6 +40,12 @@ export interface WorkerOptions {
   readonly backend?: BackendChoice;
   /** How long to keep trying to reach the coordinator at start (default 30 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long a worker that has joined waits for a coordinator it can no longer reach (default 120 s): a
+   * coordinator restarted with --resume at the same address takes the worker back (it joins again, after checking
+   * that the job is the same one). Past this the worker exits with an error.
+   */
+  readonly coordinatorWaitMs?: number;
   /** Aborted (SIGTERM): the worker finishes its current task, leaves and returns. */
   readonly signal?: AbortSignal;
   /** Told of the join and of every task (metrics: src/metrics/worker.ts). */
@@ -109,7 +115,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
     log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
     const ctx = await openJob(spec, opts, id);
     try {
-      return await new WorkerLoop(client, ctx, id, log, opts.signal, opts.observer).run();
+      return await new WorkerLoop(client, ctx, id, log, { spec, waitMs: opts.coordinatorWaitMs ?? 120_000, signal: opts.signal, observer: opts.observer }).run();
     } finally {
       ctx.store.close();
       ctx.prep.release();
@@ -181,14 +187,60 @@ class WorkerLoop {
   private idleSince = performance.now();
   private lastReportSeconds = 0;
 
+  private readonly signal?: AbortSignal;
+  private readonly observer?: WorkerObserver;
+  /** Since when the coordinator has been unreachable (null: it answers). */
+  private lostSince: number | null = null;
+
   constructor(
     private readonly client: CoordinatorClient,
     private readonly ctx: JobContext,
     private readonly id: string,
     private readonly log: Logger,
-    private readonly signal?: AbortSignal,
-    private readonly observer?: WorkerObserver,
-  ) {}
+    private readonly opts: { spec: JobSpec; waitMs: number; signal?: AbortSignal; observer?: WorkerObserver },
+  ) {
+    this.signal = opts.signal;
+    this.observer = opts.observer;
+  }
+
+  /**
+   * One call to the coordinator. While it cannot be reached (PeerUnavailable: down, restarting, or a network
+   * partition) the call is retried, backing off from 200 ms to 2 s, for up to `waitMs` from the first failure;
+   * then the error is thrown. Other errors are thrown at once.
+   */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let pause = 200; ; pause = Math.min(2000, pause * 2)) {
+      try {
+        const r = await fn();
+        if (this.lostSince !== null) this.log.warn({ call: what, seconds: (Date.now() - this.lostSince) / 1000 }, 'coordinator reachable again');
+        this.lostSince = null;
+        return r;
+      } catch (err) {
+        if (!(err instanceof PeerUnavailable) || this.signal?.aborted) throw err;
+        if (this.lostSince === null) {
+          this.lostSince = Date.now();
+          this.log.warn({ call: what, err: err.message, waitSeconds: this.opts.waitMs / 1000 }, 'coordinator unreachable: waiting for it');
+        }
+        if (Date.now() - this.lostSince > this.opts.waitMs) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /**
+   * After a refused lease: the coordinator does not know this worker, which happens when it restarted. Joining
+   * again is right only if it still runs the same job; otherwise this worker's data, model and shards are wrong.
+   */
+  private async checkSameJob(): Promise<void> {
+    const now = await this.call('GetJob', () => this.client.getJob());
+    const was = this.opts.spec;
+    // What decides the computation; the job's name may change (a coordinator started without --job draws one).
+    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency'] as const;
+    const changed = fields.filter((f) => now[f] !== was[f]);
+    if (changed.length) {
+      throw new ConfigError(`the coordinator at ${this.client.address} now runs another job (${changed.map((f) => `${f}: ${String(was[f])} → ${String(now[f])}`).join('; ')}): this worker stops`);
+    }
+  }
 
   async run(): Promise<WorkerSummary> {
     await this.join();
@@ -205,7 +257,7 @@ class WorkerLoop {
   }
 
   private async join(): Promise<void> {
-    const r = await this.client.join(this.id, hostname(), process.pid);
+    const r = await this.call('Join', () => this.client.join(this.id, hostname(), process.pid));
     this.observer?.joined(r.admitted);
     if (!r.admitted) {
       this.stopFlag = true;
@@ -220,7 +272,8 @@ class WorkerLoop {
       const r = await this.client.heartbeat(this.id);
       if (r.stop) this.stopFlag = true;
     } catch (err) {
-      if (!this.stopFlag) this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      // While the coordinator is unreachable the loop's own calls say so, once.
+      if (!this.stopFlag && !(err instanceof PeerUnavailable)) this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
 
@@ -228,10 +281,11 @@ class WorkerLoop {
     for (;;) {
       if (this.signal?.aborted) return 'signal';
       if (this.stopFlag) return 'coordinator';
-      const reply = await this.client.lease(this.id, LEASE_WAIT_MS);
+      const reply = await this.call('Lease', () => this.client.lease(this.id, LEASE_WAIT_MS));
       if (reply.outcome === 'stop') return 'coordinator';
       if (reply.outcome === 'rejected') {
         this.log.warn({ reason: reply.rejected.reason }, 'lease refused: joining again');
+        await this.checkSameJob();
         await this.join();
         continue;
       }
@@ -249,7 +303,7 @@ class WorkerLoop {
       r = await this.compute(t, key);
     } catch (err) {
       this.log.warn({ task: key, attempt: t.attempt, err: (err as Error).message }, 'task failed');
-      const failed = await this.client.report({ ...head, error: (err as Error).message || String(err) });
+      const failed = await this.call('Report', () => this.client.report({ ...head, error: (err as Error).message || String(err) }));
       this.idleSince = performance.now();
       this.observer?.taskDone({ outcome: 'failed', seconds: (this.idleSince - t0) / 1000, stats: null });
       if (failed.stop) this.stopFlag = true;
@@ -257,7 +311,7 @@ class WorkerLoop {
     }
     const stats: TaskStats = { ...r.stats, waitSeconds, reportSeconds: this.lastReportSeconds };
     const sent = performance.now();
-    const reply = await this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats, reads: r.reads, applied: r.applied });
+    const reply = await this.call('Report', () => this.client.report({ ...head, loss: r.loss, parts: r.parts, triples: t.end - t.start, ...stats, reads: r.reads, applied: r.applied }));
     this.idleSince = performance.now();
     this.lastReportSeconds = (this.idleSince - sent) / 1000;
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
@@ -284,6 +338,7 @@ class WorkerLoop {
     const t1 = performance.now();
     const { result, grads } = taskLossAndGrads(model, share, pulled, prep, hyper);
     const t2 = performance.now();
+    store.generation = t.generation;
     const update = this.ctx.onArrival ? await store.pushTask(key, t.attempt, grads) : { ...(await store.prepareTask(t.psStep, key, t.attempt, grads)), applied: [] };
     const t3 = performance.now();
     const sent = new Set(update.targets.map((p) => `${p.table}\u0000${p.shard}`));

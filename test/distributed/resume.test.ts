@@ -173,6 +173,43 @@ test('a coordinator SIGKILLed mid-epoch while its shards run on: a new one with 
   }
 });
 
+test('a worker outlives its coordinator: SIGKILLed mid-epoch and restarted with --resume on its port, it takes the same worker back', async () => {
+  const own = await Promise.all([spawnShard(0, 2), spawnShard(1, 2)]);
+  shards.push(...own);
+  const out = join(tempDir('resume-keep-worker'), 'run');
+  const args = [...trainFlags(out), '--shards', own.map((s) => s.address).join(','), '--tasks-per-step', '2'];
+  const first = await startCoordinator([...args, '--port', '0']);
+  const worker = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${first.port}`, '--id', 'w0', '--threads', '1', '--no-native', '--log-level', 'warn'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  started.push(worker);
+  let workerLog = '';
+  worker.stderr!.setEncoding('utf8').on('data', (d: string) => (workerLog += d));
+  const probe = new ShardClient(own[0].address);
+  try {
+    await until('epoch 1', () => existsSync(join(out, 'last.ckpt')));
+    const ckptStep = readCheckpoint(join(out, 'last.ckpt')).store.step;
+    await until('a step of epoch 2 on the shards', async () => (await probe.describe()).step > ckptStep);
+    first.proc.kill('SIGKILL');
+    await exitOf(first.proc);
+    await until('the worker to notice', () => workerLog.includes('coordinator unreachable'));
+    assert.equal(worker.exitCode, null, `the worker is still running: ${workerLog}`);
+
+    const second = await startCoordinator([...args, '--port', String(first.port), '--resume']);
+    assert.equal(await exitOf(second.proc), 0, second.stderr());
+    assert.equal(await exitOf(worker), 0, workerLog);
+    assert.match(workerLog, /"msg":"coordinator reachable again"/);
+    assert.match(workerLog, /"msg":"lease refused: joining again"/);
+    assert.match(second.stderr(), /"msg":"resumed"/);
+    assert.match(second.stderr(), /"generation":2,"msg":"shards fenced"/);
+    assert.equal((await probe.describe()).generation, 2);
+    assertSameRun(out);
+  } finally {
+    probe.close();
+  }
+});
+
 test('--resume under another --consistency, and a malformed --consistency, are refused naming the flag', async () => {
   const out = join(tempDir('resume-refused'), 'run');
   const other = await camrec(['coordinator', ...trainFlags(reference), '--shards', '127.0.0.1:1', '--resume', '--consistency', 'async']);

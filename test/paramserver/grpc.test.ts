@@ -262,6 +262,31 @@ test('async: a push is visible to the next pull at once, and a re-sent (task, at
   }
 });
 
+test('takeOver fences every shard one generation up: the previous coordinator\'s task updates get FAILED_PRECONDITION', async () => {
+  const ps = await startShards(2);
+  const first = await connect(ps, adam(0.01));
+  assert.equal(await first.takeOver(), 1);
+  const worker = await connect(ps, adam(0.01));
+  worker.generation = first.generation;
+  const grads = randomGrads(1);
+  await worker.prepareTask(1, '1.0.0', 1, grads);
+  // A second coordinator takes over; the first one's worker, still busy, stages the next task.
+  const second = await connect(ps, adam(0.01));
+  assert.equal(await second.takeOver(), 2);
+  const before = await second.exportState();
+  const refused = await worker.prepareTask(1, '1.0.1', 1, grads).catch((e: unknown) => e);
+  assert.equal(grpcStatusOf(refused), grpc.status.FAILED_PRECONDITION, String(refused));
+  assert.match(String((refused as Error).message), /comes from coordinator generation 1, fenced off: shard \d follows generation 2/);
+  await assert.rejects(first.commitStep(1, ['1.0.0']), (e: unknown) => grpcStatusOf(e) === grpc.status.FAILED_PRECONDITION);
+  assertSameState(await second.exportState(), before, 0);
+  assert.deepEqual((await Promise.all(addresses(ps).map(async (a) => { const c = new ShardClient(a); const d = await c.describe(); c.close(); return d.generation; }))), [2, 2]);
+  // Under the new generation the step goes through.
+  worker.generation = 2;
+  await worker.prepareTask(1, '1.0.0', 2, grads);
+  await second.commitStep(1, ['1.0.0']);
+  assert.equal((await second.stats()).every((st) => st.commits === 1), true);
+});
+
 test('ssp: a worker s+1 clocks ahead of the slowest waits on Clock until the slowest reports', async () => {
   const ps = await startShards(1);
   const ssp: Consistency = { mode: 'ssp', staleness: 1, workers: 2 };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CheckpointError, StaleVersion } from '../../src/errors/index.js';
 import {
+  Fenced,
   InvalidRequest,
   NotReady,
   ShardState,
@@ -181,6 +182,38 @@ test('sumRows adds overlapping rows of several tasks over the union of their ids
   assert.deepEqual(sumRows([a, b], 2, 5), { local: Int32Array.from([0, 1, 3]), grad: f32([1, 2, 10, 20, 33, 44]) });
   const all = { local: null, grad: new Float32Array(10).fill(1) };
   assert.deepEqual(sumRows([a, all], 2, 5), { local: null, grad: f32([2, 3, 1, 1, 1, 1, 4, 5, 1, 1]) });
+});
+
+test('a fence refuses updates from older coordinator generations, never goes down, and survives a checkpoint', () => {
+  const one = () => [{ table: 'users', ids: u32([3]), values: new Float32Array(8).fill(1) }];
+  const bsp = ShardState.create(config(0, 1));
+  assert.equal(bsp.generation, 0);
+  bsp.prepare(1, 'a', 1, one());
+  assert.equal(bsp.fence(2), 2);
+  const before = copySnapshot(bsp.snapshot());
+  assert.throws(() => bsp.prepare(1, 'b', 1, one(), 1), Fenced, 'a prepare from generation 1');
+  assert.throws(() => bsp.prepare(1, 'b', 1, one()), Fenced, 'a prepare that names no generation');
+  assert.throws(() => bsp.commit(1, ['a'], 1), /commit of step 1 comes from coordinator generation 1, fenced off: shard 0 follows generation 2/);
+  assert.throws(() => bsp.abort(1, 0), Fenced);
+  assert.equal(bsp.stagedTasks, 1, 'the refused calls staged and discarded nothing');
+  assert.deepEqual(copySnapshot(bsp.snapshot()), before);
+  assert.equal(bsp.fence(1), 2, 'a lower fence leaves it where it is');
+  assert.throws(() => bsp.fence(-1), InvalidRequest);
+  // The current generation (or a newer one) goes through; the stale-attempt rules are unchanged.
+  assert.deepEqual(bsp.prepare(1, 'a', 2, one(), 2), { duplicate: false });
+  assert.deepEqual(bsp.prepare(1, 'b', 1, one(), 3), { duplicate: false });
+  assert.deepEqual(bsp.commit(1, ['a', 'b'], 2), { tasks: 2 });
+
+  const async = ShardState.create(config(0, 1, { mode: 'async' }));
+  async.fence(5);
+  assert.throws(() => async.push('t', 1, one(), 4), Fenced);
+  assert.throws(() => async.push('t', 1, one(), 4), (e: Error) => !(e instanceof StaleVersion), 'not a StaleVersion: clients read those as "applied elsewhere"');
+  assert.deepEqual(async.push('t', 1, one(), 5), { duplicate: false });
+  const path = join(dir, 'fenced.ckpt');
+  writeShardCheckpoint(path, async.snapshot());
+  const back = ShardState.restore(readShardCheckpoint(path)!);
+  assert.equal(back.generation, 5);
+  assert.throws(() => back.push('u', 1, one(), 4), Fenced, 'the fence is restored with the checkpoint');
 });
 
 test('a checkpoint round-trips every array, version and applied key, and a damaged file is refused', () => {
