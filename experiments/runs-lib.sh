@@ -7,7 +7,7 @@ train() {
   local out=$1; shift
   if [ -f "runs/$out/result.json" ] && grep -q '"seeds"\|"stoppedBy"' "runs/$out/result.json"; then echo "done: $out"; return; fi
   local resume=()
-  [ -f "runs/$out/last.ckpt" ] || [ -f "runs/$out/seed-1/last.ckpt" ] && resume=(--resume)
+  [ -f "runs/$out/last.ckpt" ] || [ -f "runs/$out/seed-1/last.ckpt" ] || compgen -G "runs/$out/grid/*/last.ckpt" > /dev/null && resume=(--resume)
   echo "$(date -u +%FT%TZ) start: $out $* ${resume[*]}"
   camrec train --out "runs/$out" "${resume[@]}" "$@" || echo "FAILED: $out"
 }
