@@ -402,11 +402,11 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
 
 // ---- row-wise optimizers -----------------------------------------------------------------------------
 
-// The row count of [rows, dim] state tables that all have p's length; the number of updated rows (ids's
-// length, or every row when ids is null), g's length, every id in range, and no array overlapping another.
+// The update of rows `ids` (every row when null) of [rows, dim] tables that all have tables[0]'s length: checks
+// g's length, every id, and that no array overlaps another.
 template <size_t N>
-int64_t checkRowUpdate(const char* fn, const View<float> (&tables)[N], const char* const (&names)[N],
-                       const View<const int32_t>& ids, const View<const float>& g, int64_t dim) {
+RowUpdate checkRowUpdate(const char* fn, const View<float> (&tables)[N], const char* const (&names)[N],
+                         const View<const int32_t>& ids, const View<const float>& g, int64_t dim) {
   const View<float>& p = tables[0];
   if (p.length % dim != 0) rangeError(fn, names[0], " has ", p.length, " floats, not a multiple of dim ", dim);
   for (size_t t = 1; t < N; ++t)
@@ -421,9 +421,10 @@ int64_t checkRowUpdate(const char* fn, const View<float> (&tables)[N], const cha
     for (size_t u = t + 1; u < N; ++u)
       if (overlap(tables[t], tables[u])) rangeError(fn, names[t], " overlaps ", names[u]);
   }
-  return n;
+  return RowUpdate{p.data, ids.data, g.data, n, dim};
 }
 
+// adamRows(p, m, v, ids | null, g, dim, beta1, beta2, stepSize, sqrtBc2, eps)
 napi_value AdamRows(napi_env env, napi_callback_info info) {
   return guard(env, [&]() -> napi_value {
     const char* fn = "adamRows";
@@ -433,24 +434,16 @@ napi_value AdamRows(napi_env env, napi_callback_info info) {
     const auto ids = typedArray<const int32_t>(env, argv[3], fn, "ids", true);
     const auto g = typedArray<const float>(env, argv[4], fn, "g");
     const int64_t dim = integer(env, argv[5], fn, "dim", 1, kMaxInt32);
-    AdamRowsArgs a{};
-    a.beta1 = real(env, argv[6], fn, "beta1");
-    a.beta2 = real(env, argv[7], fn, "beta2");
-    a.stepSize = real(env, argv[8], fn, "stepSize");
-    a.sqrtBc2 = real(env, argv[9], fn, "sqrtBc2");
-    a.eps = real(env, argv[10], fn, "eps");
-    a.n = checkRowUpdate(fn, tables, {"p", "m", "v"}, ids, g, dim);
-    a.p = tables[0].data;
-    a.m = tables[1].data;
-    a.v = tables[2].data;
-    a.ids = ids.data;
-    a.g = g.data;
-    a.dim = dim;
-    adamRows(a);
+    const double beta1 = real(env, argv[6], fn, "beta1"), beta2 = real(env, argv[7], fn, "beta2");
+    const double stepSize = real(env, argv[8], fn, "stepSize"), sqrtBc2 = real(env, argv[9], fn, "sqrtBc2");
+    const double eps = real(env, argv[10], fn, "eps");
+    const RowUpdate rows = checkRowUpdate(fn, tables, {"p", "m", "v"}, ids, g, dim);
+    adamRows(AdamRowsArgs{rows, tables[1].data, tables[2].data, beta1, beta2, stepSize, sqrtBc2, eps});
     return nullptr;
   });
 }
 
+// adagradRows(p, s, ids | null, g, dim, lr, eps)
 napi_value AdagradRows(napi_env env, napi_callback_info info) {
   return guard(env, [&]() -> napi_value {
     const char* fn = "adagradRows";
@@ -459,16 +452,9 @@ napi_value AdagradRows(napi_env env, napi_callback_info info) {
     const auto ids = typedArray<const int32_t>(env, argv[2], fn, "ids", true);
     const auto g = typedArray<const float>(env, argv[3], fn, "g");
     const int64_t dim = integer(env, argv[4], fn, "dim", 1, kMaxInt32);
-    AdagradRowsArgs a{};
-    a.lr = real(env, argv[5], fn, "lr");
-    a.eps = real(env, argv[6], fn, "eps");
-    a.n = checkRowUpdate(fn, tables, {"p", "s"}, ids, g, dim);
-    a.p = tables[0].data;
-    a.s = tables[1].data;
-    a.ids = ids.data;
-    a.g = g.data;
-    a.dim = dim;
-    adagradRows(a);
+    const double lr = real(env, argv[5], fn, "lr"), eps = real(env, argv[6], fn, "eps");
+    const RowUpdate rows = checkRowUpdate(fn, tables, {"p", "s"}, ids, g, dim);
+    adagradRows(AdagradRowsArgs{rows, tables[1].data, lr, eps});
     return nullptr;
   });
 }

@@ -95,24 +95,24 @@ struct GemmOuterArgs {
 
 // Row-wise optimizers (optimizer.cc): rows ids[0..n) of [rows, dim] tables (rows 0..n when ids is null),
 // g holding one row per id, in double precision as src/train/optimizer.ts computes them.
-struct AdamRowsArgs {
+struct RowUpdate {
   float* p;
-  float* m;
-  float* v;
   const int32_t* ids;
   const float* g;
   int64_t n;
   int64_t dim;
+};
+
+struct AdamRowsArgs {
+  RowUpdate rows;
+  float* m;
+  float* v;
   double beta1, beta2, stepSize, sqrtBc2, eps;
 };
 
 struct AdagradRowsArgs {
-  float* p;
+  RowUpdate rows;
   float* s;
-  const int32_t* ids;
-  const float* g;
-  int64_t n;
-  int64_t dim;
   double lr, eps;
 };
 

@@ -21,13 +21,14 @@ namespace camrec {
 void adamRows(const AdamRowsArgs& a) {
   const double b1 = a.beta1, b2 = a.beta2, c1 = 1 - a.beta1, c2 = 1 - a.beta2;
   const double stepSize = a.stepSize, sqrtBc2 = a.sqrtBc2, eps = a.eps;
-  const int64_t dim = a.dim;
-  for (int64_t r = 0; r < a.n; ++r) {
-    const int64_t base = (a.ids ? a.ids[r] : r) * dim;
-    float* __restrict p = a.p + base;
+  const RowUpdate& u = a.rows;
+  const int64_t dim = u.dim;
+  for (int64_t r = 0; r < u.n; ++r) {
+    const int64_t base = (u.ids ? u.ids[r] : r) * dim;
+    float* __restrict p = u.p + base;
     float* __restrict m = a.m + base;
     float* __restrict v = a.v + base;
-    const float* __restrict g = a.g + r * dim;
+    const float* __restrict g = u.g + r * dim;
     for (int64_t j = 0; j < dim; ++j) {
       const double gj = g[j];
       const double mj = b1 * m[j] + c1 * gj;
@@ -41,12 +42,13 @@ void adamRows(const AdamRowsArgs& a) {
 
 void adagradRows(const AdagradRowsArgs& a) {
   const double lr = a.lr, eps = a.eps;
-  const int64_t dim = a.dim;
-  for (int64_t r = 0; r < a.n; ++r) {
-    const int64_t base = (a.ids ? a.ids[r] : r) * dim;
-    float* __restrict p = a.p + base;
+  const RowUpdate& u = a.rows;
+  const int64_t dim = u.dim;
+  for (int64_t r = 0; r < u.n; ++r) {
+    const int64_t base = (u.ids ? u.ids[r] : r) * dim;
+    float* __restrict p = u.p + base;
     float* __restrict s = a.s + base;
-    const float* __restrict g = a.g + r * dim;
+    const float* __restrict g = u.g + r * dim;
     for (int64_t j = 0; j < dim; ++j) {
       const double gj = g[j];
       const double sj = static_cast<double>(s[j]) + gj * gj;
