@@ -26,3 +26,5 @@ node --import tsx experiments/causal-validity.ts --seeds 1,2,3 --out runs/causal
 train camrec-baby-grid --data "$SHARED/datasets/baby" --seeds 1,2,3 --grid sslWeight=0.04,0.1 --grid reg=0.0001,0.001
 # 7. The codebook with as many codes as the simulator has environments (K = 8), 3 seeds
 node --import tsx experiments/causal-validity.ts --seeds 1,2,3 --out runs/causal-validity-k8 --hyper codebookSize=8 || echo "FAILED: causal-validity-k8"
+# 8. The edge mask trained as CGI's information bottleneck (docs/camrec.md 19), 3 seeds: does it find the noise edges?
+node --import tsx experiments/causal-validity.ts --seeds 1,2,3 --out runs/causal-validity-ib --hyper maskObjective=ib || echo "FAILED: causal-validity-ib"

@@ -85,6 +85,12 @@ export const camrecHyper = z
     sslWarmup: z.number().int().nonnegative().default(10),
     /** λ of λ·mean(ρ): pressure towards dropping edges (not in the paper, whose objective is maximised by ρ = 1). */
     maskSparsity: z.number().nonnegative().default(0),
+    /**
+     * The sign of the InfoNCE between X and X*. 'infomax' (the paper, the authors' code): minimised, the views agree.
+     * 'ib': maximised, as in CGI, which the paper cites for this module — an information bottleneck that pushes
+     * X* away from X, so the mask has to drop edges while BPR on X* keeps the ones that matter (docs/camrec.md 19).
+     */
+    maskObjective: z.enum(['infomax', 'ib']).default('infomax'),
   })
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
@@ -453,7 +459,8 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
     const ts = batchTriples(xs, batch);
     parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
     const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
-    parts.ssl = tf.mul(ssl, h.sslWeight * warmupFactor(batch.epoch, h.sslWarmup)) as tf.Scalar;
+    const sign = h.maskObjective === 'ib' ? -1 : 1;
+    parts.ssl = tf.mul(ssl, sign * h.sslWeight * warmupFactor(batch.epoch, h.sslWarmup)) as tf.Scalar;
     if (h.maskSparsity > 0) parts.sparsity = tf.mul(tf.mean(tf.concat(gates)), h.maskSparsity) as tf.Scalar;
   }
   return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };

@@ -142,6 +142,32 @@ test('gradients match central differences for every kind of table (soft assignme
   }
 });
 
+test("maskObjective 'ib' flips the sign of the InfoNCE term and of its gradient, and nothing else", async () => {
+  const s = setup({ modalityGate: false });
+  try {
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    const run = (extra: Record<string, unknown>) => lossAndGrads(camrec, s.batch, pulled, s.prep, { ...s.hyper, ...extra });
+    const [max, ib, none] = [run({}), run({ maskObjective: 'ib' }), run({ sslWeight: 0 })];
+    assert.ok(max.result.parts.ssl > 0);
+    assert.equal(ib.result.parts.ssl, -max.result.parts.ssl);
+    for (const [k, v] of Object.entries(max.result.parts)) if (k !== 'ssl') assert.equal(ib.result.parts[k], v, k);
+    // The gradients are g0 ± g_ssl, with g0 the gradient without InfoNCE: their mean is g0.
+    let moved = 0;
+    for (const g of max.grads) {
+      const gi = ib.grads.find((x) => x.table === g.table)!.grad;
+      const g0 = none.grads.find((x) => x.table === g.table)!.grad;
+      g.grad.forEach((v, i) => {
+        assert.ok(Math.abs((v + gi[i]) / 2 - g0[i]) <= 1e-6 + 1e-4 * Math.abs(g0[i]), `${g.table}[${i}]: ${v}, ${gi[i]} around ${g0[i]}`);
+        if (g.table.startsWith('mask') && Math.abs(v - gi[i]) > 1e-7) moved++;
+      });
+    }
+    assert.ok(moved > 0, 'InfoNCE reaches the mask tables, in opposite directions under the two objectives');
+    assert.throws(() => camrec.hyper.parse({ maskObjective: 'cgi' }), /maskObjective/);
+  } finally {
+    s.close();
+  }
+});
+
 test('a step leaks no tensors; representations and explanations leak none either', async () => {
   const s = setup();
   try {
