@@ -3,14 +3,19 @@ export type { Task, TaskRef, Triples } from './split.js';
 export { begin, decide } from './policy.js';
 export { appliesOnArrival, formatConsistency, parseConsistency, shardConsistency, stepWindow } from './consistency.js';
 export type { Consistency } from './consistency.js';
+export { RANGES_PER_WORKER, rangeKey, splitUsers } from './ranges.js';
+export type { EvalRange, EvalSplit, RangeRef } from './ranges.js';
 export type {
   AcceptedTask,
   Action,
   Decision,
+  EpochEnd,
+  Evaluation,
   Event,
   FinishReason,
   Phase,
   PolicyConfig,
+  RangeIgnoreReason,
   RequeueReason,
   ResumePoint,
   State,
