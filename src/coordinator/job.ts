@@ -77,6 +77,8 @@ export interface JobOptions {
   readonly onEpoch?: (e: EndedEpoch) => void;
   /** Tests: each lease handed out. */
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }) => void;
+  /** Tests: each evaluation range handed out. */
+  readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }) => void;
 }
 
 export interface CommittedStep {
@@ -548,6 +550,7 @@ export class CoordinatorJob {
         this.evalStarted = performance.now();
         return this.log.info({ epoch: a.epoch, split: a.split, ranges: a.ranges.length, workers: this.state.evaluators.length }, 'evaluation sharded over the workers');
       case 'leaseRange':
+        this.opts.onRangeLease?.({ worker: a.worker, range: a.range, attempt: a.attempt });
         return this.log.debug({ range: rangeKey(a.range), attempt: a.attempt, worker: a.worker }, 'evaluation range leased');
       case 'requeueRange':
         return this.log.info({ range: rangeKey(a.range), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'evaluation range re-queued');
