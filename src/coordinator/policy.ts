@@ -126,7 +126,10 @@ export type Event =
       readonly worker: string;
       readonly range: RangeRef;
       readonly attempt: number;
-      /** The range's metric sums and its user count (src/eval evaluateRange). */
+      /**
+       * The range's metric sums and its user count (src/eval evaluateRange). Every report of a job has the same
+       * metrics, those of its cut-offs: the server refuses any other.
+       */
       readonly totals: MetricTotals;
       readonly now: number;
     }
@@ -408,7 +411,7 @@ function workerLeft(s: State, worker: string): Decision {
 /** Every lease `worker` holds, of tasks and of ranges, is re-queued with attempt + 1. */
 function releaseAll(s: State, worker: string, reason: RequeueReason): Decision {
   const r = releaseWorker(s.book, worker);
-  return then(requeued({ ...s, book: r.book }, r.requeued, reason), (t) => (over(t) ? { state: t, actions: [] } : releaseRanges(t, (b) => releaseWorker(b, worker), reason)));
+  return then(requeued({ ...s, book: r.book }, r.requeued, reason), (t) => releaseRanges(t, (b) => releaseWorker(b, worker), reason));
 }
 
 function leaseRequested(s: State, worker: string): Decision {
