@@ -1,9 +1,9 @@
 /**
  * `camrec coordinator --shards a,b,... [--port P] [--tasks-per-step T] [--consistency bsp|ssp:s|async] [--nats URL]
- * [--resume] <train flags>`: runs one
+ * [--resume] [--eval-on-coordinator] <train flags>`: runs one
  * training job over parameter-server shards and the workers that join (docs/distributed.md). It initialises the
- * shards' tables, serves the worker protocol, commits each bsp step on every shard, evaluates from the shards'
- * tables and writes the same run directory as `camrec train`. It prints one JSON line on stdout once it listens
+ * shards' tables, serves the worker protocol, commits each bsp step on every shard, has the workers evaluate ranges
+ * of users (or evaluates from the shards' tables itself) and writes the same run directory as `camrec train`. It prints one JSON line on stdout once it listens
  * ({"port", "out", "job"}), and with --json the result line at the end.
  */
 import { availableParallelism, hostname } from 'node:os';
@@ -42,9 +42,13 @@ export interface CoordinatorFlags {
   maxAttempts?: number;
   workerTimeoutMs?: number;
   heartbeatMs?: number;
+  evalOnCoordinator?: boolean;
 }
 
-const OWN_FLAGS = ['shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs'] as const;
+const OWN_FLAGS = [
+  'shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs',
+  'evalOnCoordinator',
+] as const;
 
 /** Splits the coordinator's flags from the train flags. */
 export function splitCoordinatorFlags(opts: Record<string, unknown>): { own: CoordinatorFlags; train: Record<string, unknown> } {
@@ -154,6 +158,7 @@ async function coordinate({ cfg, own, shards, host, port, token, job, consistenc
       ...settings,
       ...(resumeFrom ? { resumeFrom } : {}),
       job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
+      evalOnCoordinator: own.evalOnCoordinator === true,
       onStep: (s) => metrics.stepDone(s),
       onEpoch: (e) => metrics.epochEnded(e),
     });

@@ -40,6 +40,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default: the number of workers W)', numberFlag('--tasks-per-step'))
     .option('--consistency <mode>', 'with --distributed: bsp (default), ssp:<s> (at most s steps ahead) or async')
     .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
+    .option('--eval-on-coordinator', 'with --distributed: evaluate on the coordinator alone, not sharded over the workers')
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
     });
@@ -124,6 +125,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--max-attempts <n>', 'attempts of a task before the job fails (default 5)', numberFlag('--max-attempts'))
     .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))
     .option('--heartbeat-ms <n>', 'how often workers send heartbeats (default 1000)', numberFlag('--heartbeat-ms'))
+    .option('--eval-on-coordinator', 'evaluate on the coordinator alone (default: sharded over the workers when two or more evaluate)')
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await coordinatorCommand(opts);
     });

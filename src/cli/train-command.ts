@@ -56,6 +56,7 @@ const DISTRIBUTED_ONLY = [
   ['tasksPerStep', '--tasks-per-step'],
   ['nats', '--nats'],
   ['consistency', '--consistency'],
+  ['evalOnCoordinator', '--eval-on-coordinator'],
 ] as const;
 
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
@@ -107,7 +108,7 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
 async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
-  const { distributed, tasksPerStep, nats, consistency, ...rest } = opts;
+  const { distributed, tasksPerStep, nats, consistency, evalOnCoordinator, ...rest } = opts;
   const cluster = parseDistributed(String(distributed));
   if (typeof consistency === 'string') parseConsistency(consistency);
   const cfg = loadTrainConfig(rest);
@@ -121,6 +122,7 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     '--tasks-per-step', String(tasksPerStep ?? cluster.workers),
     ...(typeof nats === 'string' ? ['--nats', nats] : []),
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
+    ...(evalOnCoordinator === true ? ['--eval-on-coordinator'] : []),
   ];
   const code = await runLocalCluster({ cluster, cfg: { ...cfg, out }, coordinatorFlags, log });
   if (code !== 0) return code; // the coordinator has said why on stderr

@@ -12,6 +12,7 @@ import {
   type JobSpec,
   type JoinReply,
   type LeaseReply,
+  type ReportEvalRequest,
   type ReportReply,
   type ReportRequest,
 } from './proto.js';
@@ -60,8 +61,9 @@ export class CoordinatorClient {
     return this.call('GetJob', { protocolVersion: COORDINATOR_PROTOCOL_VERSION });
   }
 
-  join(worker: string, host: string, pid: number): Promise<JoinReply> {
-    return this.call('Join', { protocolVersion: COORDINATOR_PROTOCOL_VERSION, worker, host, pid });
+  /** `evaluates`: this worker takes evaluation ranges (sharded evaluation). */
+  join(worker: string, host: string, pid: number, evaluates = false): Promise<JoinReply> {
+    return this.call('Join', { protocolVersion: COORDINATOR_PROTOCOL_VERSION, worker, host, pid, evaluates });
   }
 
   heartbeat(worker: string): Promise<HeartbeatReply> {
@@ -74,6 +76,10 @@ export class CoordinatorClient {
 
   report(r: Partial<ReportRequest> & Pick<ReportRequest, 'worker' | 'epoch' | 'step' | 'index' | 'attempt'>): Promise<ReportReply> {
     return this.call('Report', r, SLOW_CALL_MS);
+  }
+
+  reportEval(r: Partial<ReportEvalRequest> & Pick<ReportEvalRequest, 'worker' | 'epoch' | 'split' | 'index' | 'attempt'>): Promise<ReportReply> {
+    return this.call('ReportEval', r, SLOW_CALL_MS);
   }
 
   leave(worker: string, reason: string): Promise<void> {

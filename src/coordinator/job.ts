@@ -1,7 +1,8 @@
 /**
  * The coordinator process's job (docs/distributed.md): it feeds the pure policy (policy.ts) one event at a time and
  * carries out its actions in order — draws each epoch's batches, hands tasks to workers, commits each bsp step on
- * every shard, evaluates from the shards' tables, writes the same run directory as single-process training
+ * every shard, evaluates from the shards' tables (or hands ranges of users to the workers, which evaluate them and
+ * report metric sums: sharded evaluation), writes the same run directory as single-process training
  * (config.json is the caller's; metrics.jsonl, best.ckpt, last.ckpt, result.json here) and publishes job events.
  * The gRPC handlers (server.ts) only translate messages to the calls below.
  */
@@ -9,6 +10,7 @@ import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/index.js';
 import type { Dataset } from '../data/types.js';
 import { CheckpointError } from '../errors/index.js';
+import { evaluatedUsers, type MetricTotals } from '../eval/index.js';
 import type { EventBus, EventData, EventKind } from '../events/index.js';
 import type { Batch, Model, Prepared } from '../models/types.js';
 import type { RemoteParamStore } from '../paramserver/index.js';
@@ -33,6 +35,7 @@ import {
 } from '../train/index.js';
 import { appliesOnArrival, formatConsistency, type Consistency } from './consistency.js';
 import { begin, decide, type AcceptedTask, type Action, type Event, type PolicyConfig, type ResumePoint, type State } from './policy.js';
+import { rangeKey, type EvalRange, type EvalSplit, type RangeRef } from './ranges.js';
 import { histogramOf, mergeHistograms, stalenessSamples, summarizeStaleness, type ShardVersion, type StalenessHistogram, type StalenessSummary } from './staleness.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
 import { TrafficAccount, type TaskTiming } from './traffic.js';
@@ -61,6 +64,8 @@ export interface JobOptions {
   readonly consistency: Consistency;
   readonly leaseMs: number;
   readonly maxAttempts: number;
+  /** `--eval-on-coordinator`: never shard evaluation over the workers (default: sharded when two or more evaluate). */
+  readonly evalOnCoordinator?: boolean;
   /** A worker not heard from for this long is dropped and its leases re-queued. */
   readonly workerTimeoutMs: number;
   readonly heartbeatMs: number;
@@ -72,6 +77,8 @@ export interface JobOptions {
   readonly onEpoch?: (e: EndedEpoch) => void;
   /** Tests: each lease handed out. */
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }) => void;
+  /** Tests: each evaluation range handed out. */
+  readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }) => void;
 }
 
 export interface CommittedStep {
@@ -102,8 +109,18 @@ export interface LeasedTask {
   readonly generation: number;
 }
 
+/** An evaluation range as a worker receives it. */
+export interface LeasedRange {
+  readonly range: EvalRange;
+  readonly attempt: number;
+  readonly deadlineMs: number;
+  /** With the epoch, names the parameters to evaluate: the tables do not change while one coordinator evaluates. */
+  readonly generation: number;
+}
+
 export type LeaseOutcome =
   | { readonly kind: 'task'; readonly lease: LeasedTask }
+  | { readonly kind: 'eval'; readonly lease: LeasedRange }
   | { readonly kind: 'wait'; readonly reason: string }
   | { readonly kind: 'stop'; readonly reason: string }
   | { readonly kind: 'rejected'; readonly reason: string };
@@ -122,6 +139,24 @@ export interface TaskReport {
   readonly reads?: readonly ShardVersion[];
   /** ... and under ssp/async the versions its push was applied on top of. */
   readonly applied?: readonly ShardVersion[];
+}
+
+/** A worker's result for an evaluation range: the metric sums of its users, or why it failed. */
+export interface RangeReport {
+  readonly worker: string;
+  readonly range: RangeRef;
+  readonly attempt: number;
+  /** Absent when the range failed on the worker. */
+  readonly totals?: MetricTotals;
+  readonly error?: string;
+}
+
+/** A split the workers evaluated in this epoch (metrics.jsonl `distributed.evaluation`). */
+interface ShardedSplit {
+  readonly ranges: number;
+  /** The workers whose reports were merged, sorted. */
+  readonly workers: readonly string[];
+  readonly seconds: number;
 }
 
 /** What a coordinator's checkpoint keeps beside the single-process trainer's state. */
@@ -155,6 +190,13 @@ export class CoordinatorJob {
   private epochLeased = false;
   private epochTrainSeconds = 0;
   private lastValid: { metrics: Record<string, number>; seconds: number } | null = null;
+  /** Users each split evaluates, when evaluation may be sharded over workers. */
+  private readonly evalUsers: Record<EvalSplit, number> | null;
+  /** Whether each worker that joined evaluates ranges (kept for the rejoin a failed task or range makes). */
+  private readonly evaluates = new Map<string, boolean>();
+  private evalStarted = 0;
+  /** The splits the workers evaluated in this epoch. */
+  private epochEval: Partial<Record<EvalSplit, ShardedSplit>> = {};
   private readonly traffic = new TrafficAccount();
   private readonly trainer: TrainerState = { epoch: 0, earlyStop: initialEarlyStop, bestValid: null, bestTest: null, epochTrainSeconds: [], evalSeconds: [] };
   private readonly lastSeen = new Map<string, number>();
@@ -174,6 +216,9 @@ export class CoordinatorJob {
     this.hyper = opts.model.hyper.parse(opts.cfg.hyper) as Record<string, unknown>;
     this.prep = opts.model.prepare(opts.data, this.hyper, { seed: this.seed });
     this.sampler = new TrainSampler(opts.data, this.seed, opts.cfg.batch);
+    this.evalUsers = opts.evalOnCoordinator
+      ? null
+      : { valid: evaluatedUsers(opts.data.validByUser).length, test: evaluatedUsers(opts.data.testByUser).length };
     this.committed = opts.store.step;
     this.result = new Promise<SeedResult>((resolve, reject) => (this.settle = { resolve, reject }));
     this.result.catch(() => undefined);
@@ -192,6 +237,7 @@ export class CoordinatorJob {
       patience: c.patience,
       evalEvery: c.evalEvery,
       selectMetric: c.selectMetric,
+      ...(this.evalUsers ? { evalUsers: this.evalUsers } : {}),
     };
   }
 
@@ -211,6 +257,7 @@ export class CoordinatorJob {
       backend: c.backend,
       heartbeatMs: this.opts.heartbeatMs,
       tasksPerStep: this.opts.tasksPerStep,
+      ks: [...c.ks],
     };
   }
 
@@ -281,9 +328,11 @@ export class CoordinatorJob {
     return [...this.lastSeen.keys()].every((w) => this.toldStop.has(w));
   }
 
-  async join(worker: string): Promise<{ admitted: boolean; reason: string }> {
+  /** `evaluates`: the worker takes evaluation ranges (workers older than sharded evaluation do not). */
+  async join(worker: string, evaluates = false): Promise<{ admitted: boolean; reason: string }> {
     this.seen(worker);
-    const actions = await this.feed({ kind: 'workerJoined', worker, now: Date.now() });
+    this.evaluates.set(worker, evaluates);
+    const actions = await this.feed({ kind: 'workerJoined', worker, evaluates, now: Date.now() });
     const stop = actions.find((a) => a.kind === 'stop');
     if (stop) this.toldStop.add(worker);
     return stop ? { admitted: false, reason: 'the job is over' } : { admitted: true, reason: '' };
@@ -325,13 +374,28 @@ export class CoordinatorJob {
     this.seen(r.worker);
     if (r.error) {
       this.log.warn({ worker: r.worker, task: taskKey(r.task), attempt: r.attempt, error: r.error }, 'task failed on the worker; it is re-queued');
-      // A known worker joining again gives up what it holds: the policy re-queues it with attempt + 1.
-      await this.feed({ kind: 'workerJoined', worker: r.worker, now: Date.now() });
-      return { accepted: false, reason: 'failed on the worker', stop: this.over };
+      return this.failedOnWorker(r.worker);
     }
     const actions = await this.feed({ kind: 'resultArrived', worker: r.worker, task: r.task, attempt: r.attempt, loss: r.loss, now: Date.now() }, r);
     const ignored = actions.find((a) => a.kind === 'ignore');
     return { accepted: !ignored, reason: ignored?.kind === 'ignore' ? ignored.reason : '', stop: this.over };
+  }
+
+  async reportEval(r: RangeReport): Promise<{ accepted: boolean; reason: string; stop: boolean }> {
+    this.seen(r.worker);
+    if (!r.totals) {
+      this.log.warn({ worker: r.worker, range: rangeKey(r.range), attempt: r.attempt, error: r.error }, 'evaluation range failed on the worker; it is re-queued');
+      return this.failedOnWorker(r.worker);
+    }
+    const actions = await this.feed({ kind: 'rangeReported', worker: r.worker, range: r.range, attempt: r.attempt, totals: r.totals, now: Date.now() });
+    const ignored = actions.find((a) => a.kind === 'ignoreRange');
+    return { accepted: !ignored, reason: ignored?.kind === 'ignoreRange' ? ignored.reason : '', stop: this.over };
+  }
+
+  /** A task or range failed on the worker: joining again, it gives up what it holds, re-queued with attempt + 1. */
+  private async failedOnWorker(worker: string): Promise<{ accepted: boolean; reason: string; stop: boolean }> {
+    await this.feed({ kind: 'workerJoined', worker, evaluates: this.evaluates.get(worker) ?? false, now: Date.now() });
+    return { accepted: false, reason: 'failed on the worker', stop: this.over };
   }
 
   private get over(): boolean {
@@ -341,6 +405,9 @@ export class CoordinatorJob {
   private outcomeFor(worker: string, actions: readonly Action[]): LeaseOutcome {
     for (const a of actions) {
       if (a.kind === 'lease' && a.worker === worker) return { kind: 'task', lease: this.leased(a.task, a.attempt, a.deadline) };
+      if (a.kind === 'leaseRange' && a.worker === worker) {
+        return { kind: 'eval', lease: { range: a.range, attempt: a.attempt, deadlineMs: Math.max(0, a.deadline - Date.now()), generation: this.opts.store.generation } };
+      }
       if (a.kind === 'wait' && a.worker === worker) return { kind: 'wait', reason: a.reason };
       if (a.kind === 'reject' && a.worker === worker) return { kind: 'rejected', reason: a.reason };
       if (a.kind === 'stop' && a.worker === worker) {
@@ -444,6 +511,7 @@ export class CoordinatorJob {
         this.batches = this.sampler.epoch(a.epoch);
         this.epochParts = {};
         this.epochStaleness = {};
+        this.epochEval = {};
         this.epochSampling = performance.now() - t;
         this.epochLeased = false;
         return this.emit('epoch', { epoch: a.epoch, state: 'started' });
@@ -477,6 +545,21 @@ export class CoordinatorJob {
         return;
       case 'ignoreEval':
         return this.log.warn({ epoch: a.epoch, reason: a.reason }, 'evaluation result ignored');
+      case 'shardEval':
+        if (a.split === 'valid') this.epochTrainSeconds = (performance.now() - this.epochStarted) / 1000;
+        this.evalStarted = performance.now();
+        return this.log.info({ epoch: a.epoch, split: a.split, ranges: a.ranges.length, workers: this.state.evaluators.length }, 'evaluation sharded over the workers');
+      case 'leaseRange':
+        this.opts.onRangeLease?.({ worker: a.worker, range: a.range, attempt: a.attempt });
+        return this.log.debug({ range: rangeKey(a.range), attempt: a.attempt, worker: a.worker }, 'evaluation range leased');
+      case 'requeueRange':
+        return this.log.info({ range: rangeKey(a.range), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'evaluation range re-queued');
+      case 'acceptRange':
+        return this.log.debug({ range: rangeKey(a.range), attempt: a.attempt, worker: a.worker }, 'evaluation range accepted');
+      case 'ignoreRange':
+        return this.log.debug({ range: rangeKey(a.range), attempt: a.attempt, worker: a.worker, reason: a.reason }, 'evaluation range result ignored');
+      case 'evalMerged':
+        return this.evalMerged(a);
       case 'epochEnd':
         return this.epochEnd(a);
       case 'finish':
@@ -546,6 +629,22 @@ export class CoordinatorJob {
     await this.feed({ kind: 'evalDone', epoch, metrics, now: Date.now() });
   }
 
+  /** The workers' sums merged: the split's metrics, as the coordinator's own evaluation would have given them. */
+  private evalMerged(a: Action & { kind: 'evalMerged' }): void {
+    const seconds = (performance.now() - this.evalStarted) / 1000;
+    const workers = [...new Set(a.ranges.map((r) => r.worker))].sort();
+    this.epochEval[a.split] = { ranges: a.ranges.length, workers, seconds };
+    if (a.split === 'valid') this.lastValid = { metrics: { ...a.metrics }, seconds };
+    this.log.info({ epoch: a.epoch, split: a.split, users: a.users, ranges: a.ranges.length, workers, seconds }, 'sharded evaluation merged');
+  }
+
+  /** The test metrics of an improved epoch: the workers' (sharded), or the coordinator's own evaluation. */
+  private async testMetrics(a: Action & { kind: 'epochEnd' }): Promise<{ metrics: Record<string, number>; seconds: number }> {
+    if (a.test) return { metrics: { ...a.test }, seconds: this.epochEval.test?.seconds ?? 0 };
+    const test = await evaluateSplit('test', this.evalInputs());
+    return { metrics: test.metrics, seconds: test.seconds };
+  }
+
   /** The single-process trainer's epoch record: metrics.jsonl, test metrics and best.ckpt when improved, last.ckpt. */
   private async epochEnd(a: Action & { kind: 'epochEnd' }): Promise<void> {
     const steps = this.policyConfig.stepSizes.length;
@@ -560,7 +659,7 @@ export class CoordinatorJob {
       loss: a.loss,
       parts: Object.fromEntries(Object.entries(this.epochParts).map(([k, v]) => [k, v / steps])),
       trainSeconds,
-      distributed: { ...this.traffic.close(), consistency: formatConsistency(this.opts.consistency), staleness },
+      distributed: { ...this.traffic.close(), consistency: formatConsistency(this.opts.consistency), staleness, ...this.evaluationRecord() },
     };
     this.runStaleness = mergeHistograms(this.runStaleness, this.epochStaleness);
     this.opts.onEpoch?.({ epoch: a.epoch, staleness });
@@ -571,7 +670,7 @@ export class CoordinatorJob {
       line.evalSeconds = this.lastValid.seconds;
       this.emit('metrics', { epoch: a.epoch, split: 'valid', metrics: a.metrics });
       if (a.improved) {
-        const test = await evaluateSplit('test', this.evalInputs());
+        const test = await this.testMetrics(a);
         line.test = test.metrics;
         line.testEvalSeconds = test.seconds;
         s.bestValid = a.metrics;
@@ -586,6 +685,12 @@ export class CoordinatorJob {
     }
     this.opts.dir.appendMetrics(line);
     await this.checkpoint('last', a.epoch);
+  }
+
+  /** metrics.jsonl `distributed.evaluation`: the splits the workers evaluated (none: the coordinator did). */
+  private evaluationRecord(): { evaluation?: Record<string, { ranges: number; workers: readonly string[] }> } {
+    const splits = Object.entries(this.epochEval).map(([split, e]) => [split, { ranges: e.ranges, workers: e.workers }]);
+    return splits.length ? { evaluation: Object.fromEntries(splits) } : {};
   }
 
   private async checkpoint(which: 'best' | 'last', epoch: number): Promise<void> {
@@ -637,7 +742,7 @@ export class CoordinatorJob {
   private async failJob(reason: string, cause?: unknown): Promise<void> {
     if (this.failed) return;
     this.failed = true;
-    if (this.state.phase !== 'failed') this.state = { ...this.state, phase: 'failed', tasks: [], book: [], taskLoss: [] };
+    if (this.state.phase !== 'failed') this.state = { ...this.state, phase: 'failed', tasks: [], book: [], taskLoss: [], evaluation: null };
     if (!this.onArrival) await this.opts.store.abortStep(this.committed + 1).catch((err: unknown) => this.log.warn({ err }, 'abort failed'));
     this.emit('failed', { reason });
     this.log.error({ reason, err: cause }, 'job failed');

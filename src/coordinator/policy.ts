@@ -9,24 +9,30 @@
  * leaves re-queues the task with attempt + 1. A step is done when every task has exactly one accepted result: under
  * bsp the driver then commits it on the shards, under ssp/async its gradients were applied on arrival. Steps retire
  * in order, and each retirement opens the next step the window allows. After the last step of an epoch the
- * coordinator evaluates (every `evalEvery` epochs) and early stopping (src/train/earlystop.ts) decides whether the
- * job finishes. docs/coordinator.md draws the state machine.
+ * job evaluates (every `evalEvery` epochs) and early stopping (src/train/earlystop.ts) decides whether the job
+ * finishes. An evaluation is sharded over the workers when at least two that evaluate are admitted as it starts:
+ * its users are cut into ranges (ranges.ts), leased like tasks, and the ranges' metric sums merged; otherwise the
+ * coordinator evaluates alone. docs/coordinator.md draws the state machine.
  */
 import { ConfigError } from '../errors/index.js';
+import { mergeTotals, metricMeans, type MetricTotals } from '../eval/index.js';
 import { initialEarlyStop, updateEarlyStop, type EarlyStopState } from '../train/index.js';
 import { stepWindow, type Consistency } from './consistency.js';
 import {
   addItems,
+  allDone,
   complete,
   dropFront,
   expire,
   grant,
+  openBook,
   record,
   releaseWorker,
   type LeaseBook,
   type Requeued,
   type StaleReason,
 } from './leases.js';
+import { rangeKey, splitUsers, type EvalRange, type EvalSplit, type RangeRef } from './ranges.js';
 import { splitStep, taskKey, type Task, type TaskRef } from './split.js';
 
 export interface PolicyConfig {
@@ -52,6 +58,12 @@ export interface PolicyConfig {
   readonly evalEvery: number;
   /** The validation metric early stopping watches (e.g. 'recall@20'). */
   readonly selectMetric: string;
+  /**
+   * How many users each split evaluates (those with ground truth). Given, an evaluation that starts while at least
+   * two admitted workers evaluate is sharded over them in ranges of these users (policy leasing only); absent
+   * (`--eval-on-coordinator`), the coordinator always evaluates alone.
+   */
+  readonly evalUsers?: Readonly<Record<EvalSplit, number>>;
 }
 
 export type Phase = 'training' | 'evaluating' | 'finished' | 'failed';
@@ -78,11 +90,26 @@ export interface State {
   readonly epochLossSum: number;
   /** Admitted workers, sorted. */
   readonly workers: readonly string[];
+  /** The admitted workers that evaluate ranges (they joined with `evaluates`), sorted. */
+  readonly evaluators: readonly string[];
+  /** The sharded evaluation in progress (phase 'evaluating'); null when none, or when the coordinator evaluates. */
+  readonly evaluation: Evaluation | null;
   readonly earlyStop: EarlyStopState;
 }
 
+/** An evaluation sharded over workers: its ranges, their leases (book slot i is ranges[i]) and reported sums. */
+export interface Evaluation {
+  readonly split: EvalSplit;
+  readonly ranges: readonly EvalRange[];
+  readonly book: LeaseBook;
+  readonly totals: readonly (MetricTotals | null)[];
+  /** test: the epoch's end, decided on the valid metrics, that waits for the test metrics. */
+  readonly end: EpochEnd | null;
+}
+
 export type Event =
-  | { readonly kind: 'workerJoined'; readonly worker: string; readonly now: number }
+  /** `evaluates`: the worker can evaluate ranges of users (workers older than sharded evaluation cannot). */
+  | { readonly kind: 'workerJoined'; readonly worker: string; readonly evaluates?: boolean; readonly now: number }
   | { readonly kind: 'workerLeft'; readonly worker: string; readonly now: number }
   | { readonly kind: 'leaseRequested'; readonly worker: string; readonly now: number }
   | {
@@ -92,6 +119,18 @@ export type Event =
       readonly attempt: number;
       /** The task's own loss: the mean over its triples (what the worker's trainStep reports). */
       readonly loss: number;
+      readonly now: number;
+    }
+  | {
+      readonly kind: 'rangeReported';
+      readonly worker: string;
+      readonly range: RangeRef;
+      readonly attempt: number;
+      /**
+       * The range's metric sums and its user count (src/eval evaluateRange). Every report of a job has the same
+       * metrics, those of its cut-offs: the server refuses any other.
+       */
+      readonly totals: MetricTotals;
       readonly now: number;
     }
   | { readonly kind: 'tick'; readonly now: number }
@@ -106,6 +145,22 @@ export interface AcceptedTask {
 }
 
 export type RequeueReason = 'expired' | 'worker left' | 'worker rejoined';
+
+/** Why a range's report was not taken: a stale lease, not the evaluation in progress, or not the range's users. */
+export type RangeIgnoreReason = StaleReason | 'other evaluation' | 'wrong user count';
+
+/** The epoch's record: the driver appends metrics.jsonl and writes the checkpoints. */
+export interface EpochEnd {
+  readonly kind: 'epochEnd';
+  readonly epoch: number;
+  /** Mean of the epoch's step losses, as the single-process trainer logs it. */
+  readonly loss: number;
+  readonly metrics: Readonly<Record<string, number>> | null;
+  /** The validation metric improved: the driver writes best.ckpt, and evaluates test unless `test` is given. */
+  readonly improved: boolean;
+  /** The test metrics when the workers evaluated them (improved, sharded). */
+  readonly test?: Readonly<Record<string, number>>;
+}
 
 /**
  * Why a worker gets no task now: every task of the open steps is out ('step busy'); under ssp, the next step is more
@@ -143,17 +198,25 @@ export type Action =
       readonly tasks: readonly AcceptedTask[];
       readonly loss: number;
     }
+  /** The coordinator evaluates the valid split alone and feeds `evalDone`. */
   | { readonly kind: 'evaluate'; readonly epoch: number }
   | { readonly kind: 'ignoreEval'; readonly epoch: number; readonly reason: string }
+  /** An evaluation sharded over workers starts: these ranges are queued under attempt 1. */
+  | { readonly kind: 'shardEval'; readonly epoch: number; readonly split: EvalSplit; readonly ranges: readonly EvalRange[] }
+  | { readonly kind: 'leaseRange'; readonly worker: string; readonly range: EvalRange; readonly attempt: number; readonly deadline: number }
+  | { readonly kind: 'requeueRange'; readonly range: EvalRange; readonly attempt: number; readonly worker: string; readonly reason: RequeueReason }
+  | { readonly kind: 'acceptRange'; readonly range: EvalRange; readonly attempt: number; readonly worker: string }
+  | { readonly kind: 'ignoreRange'; readonly range: RangeRef; readonly attempt: number; readonly worker: string; readonly reason: RangeIgnoreReason }
+  /** Every range reported: their merged metrics (what evaluating all users at once gives), who evaluated which. */
   | {
-      readonly kind: 'epochEnd';
+      readonly kind: 'evalMerged';
       readonly epoch: number;
-      /** Mean of the epoch's step losses, as the single-process trainer logs it. */
-      readonly loss: number;
-      readonly metrics: Readonly<Record<string, number>> | null;
-      /** The validation metric improved: the driver evaluates test and writes best.ckpt. */
-      readonly improved: boolean;
+      readonly split: EvalSplit;
+      readonly metrics: Readonly<Record<string, number>>;
+      readonly users: number;
+      readonly ranges: readonly { readonly index: number; readonly attempt: number; readonly worker: string }[];
     }
+  | EpochEnd
   | { readonly kind: 'finish'; readonly reason: FinishReason; readonly epoch: number; readonly bestEpoch: number; readonly best: number }
   | { readonly kind: 'fail'; readonly reason: string };
 
@@ -186,6 +249,10 @@ function checkConfig(c: PolicyConfig): void {
   }
   if (c.stepSizes.length === 0) throw new ConfigError('coordinator: an epoch needs at least one step');
   c.stepSizes.forEach((n, i) => positiveInt(`stepSizes[${i}]`, n));
+  for (const split of c.evalUsers ? (['valid', 'test'] as const) : []) {
+    const n = c.evalUsers?.[split];
+    if (!(Number.isInteger(n) && (n as number) >= 0)) throw new ConfigError(`coordinator: evalUsers.${split} must be a non-negative integer, got ${n}`);
+  }
 }
 
 /** Opens the steps the window allows after the last opened one, each with its tasks queued under attempt 1. */
@@ -229,6 +296,8 @@ export function begin(config: PolicyConfig, now: number, resume?: ResumePoint): 
     taskLoss: [],
     epochLossSum: 0,
     workers: [],
+    evaluators: [],
+    evaluation: null,
     earlyStop: resume?.earlyStop ?? initialEarlyStop,
   };
   if (base.earlyStop.stopped) return finish(base, 'early_stop');
@@ -239,13 +308,13 @@ export function begin(config: PolicyConfig, now: number, resume?: ResumePoint): 
 function finish(s: State, reason: FinishReason): Decision {
   const { bestEpoch, best } = s.earlyStop;
   return {
-    state: { ...s, phase: 'finished', tasks: [], book: [], taskLoss: [] },
+    state: { ...s, phase: 'finished', tasks: [], book: [], taskLoss: [], evaluation: null },
     actions: [{ kind: 'finish', reason, epoch: s.epoch, bestEpoch, best }],
   };
 }
 
 function fail(s: State, reason: string): Decision {
-  return { state: { ...s, phase: 'failed', tasks: [], book: [], taskLoss: [] }, actions: [{ kind: 'fail', reason }] };
+  return { state: { ...s, phase: 'failed', tasks: [], book: [], taskLoss: [], evaluation: null }, actions: [{ kind: 'fail', reason }] };
 }
 
 const over = (s: State) => s.phase === 'finished' || s.phase === 'failed';
@@ -260,10 +329,29 @@ function requeued(s: State, r: readonly Requeued[], reason: RequeueReason): Deci
   return { state: failed.state, actions: [...actions, ...failed.actions] };
 }
 
-/** Time passes: leases due at `now` expire. */
+/** Turns re-queued ranges into actions; fails the job when a range has run out of attempts. */
+function requeuedRanges(s: State, r: readonly Requeued[], reason: RequeueReason): Decision {
+  const ranges = s.evaluation?.ranges ?? [];
+  const actions: Action[] = r.map((q) => ({ kind: 'requeueRange', range: ranges[q.index], attempt: q.attempt, worker: q.worker, reason }));
+  const spent = r.find((q) => q.attempt > s.config.maxAttempts);
+  if (!spent) return { state: s, actions };
+  const g = ranges[spent.index];
+  const failed = fail(s, `evaluation range ${rangeKey(g)} (users [${g.start}, ${g.end})) failed ${s.config.maxAttempts} attempts (last on worker ${spent.worker})`);
+  return { state: failed.state, actions: [...actions, ...failed.actions] };
+}
+
+/** Ends the leases that `release` selects in the sharded evaluation's book (none when there is no such evaluation). */
+function releaseRanges(s: State, release: (b: LeaseBook) => { book: LeaseBook; requeued: Requeued[] }, reason: RequeueReason): Decision {
+  if (!s.evaluation) return { state: s, actions: [] };
+  const r = release(s.evaluation.book);
+  return requeuedRanges({ ...s, evaluation: { ...s.evaluation, book: r.book } }, r.requeued, reason);
+}
+
+/** Time passes: leases (of tasks, or of ranges while a sharded evaluation runs) due at `now` expire. */
 function advance(s: State, now: number): Decision {
   const t = Math.max(s.now, now);
   const moved: State = t === s.now ? s : { ...s, now: t };
+  if (moved.phase === 'evaluating') return releaseRanges(moved, (b) => expire(b, t), 'expired');
   if (moved.phase !== 'training' || moved.config.leasing === 'queue') return { state: moved, actions: [] };
   const e = expire(moved.book, t);
   return requeued({ ...moved, book: e.book }, e.requeued, 'expired');
@@ -284,27 +372,30 @@ function handle(s: State, e: Event): Decision {
     case 'tick':
       return { state: s, actions: [] };
     case 'workerJoined':
-      return workerJoined(s, e.worker);
+      return workerJoined(s, e.worker, e.evaluates ?? false);
     case 'workerLeft':
       return workerLeft(s, e.worker);
     case 'leaseRequested':
       return leaseRequested(s, e.worker);
     case 'resultArrived':
       return resultArrived(s, e.worker, e.task, e.attempt, e.loss);
+    case 'rangeReported':
+      return rangeReported(s, e.worker, e.range, e.attempt, e.totals);
     case 'evalDone':
       return evalDone(s, e.epoch, e.metrics);
   }
 }
 
-function workerJoined(s: State, worker: string): Decision {
+function workerJoined(s: State, worker: string, evaluates: boolean): Decision {
   if (over(s)) return { state: s, actions: [{ kind: 'stop', worker }] };
+  const others = s.evaluators.filter((w) => w !== worker);
+  const evaluators = evaluates ? [...others, worker].sort() : others;
   if (!s.workers.includes(worker)) {
     const workers = [...s.workers, worker].sort();
-    return { state: { ...s, workers }, actions: [{ kind: 'admit', worker }] };
+    return { state: { ...s, workers, evaluators }, actions: [{ kind: 'admit', worker }] };
   }
-  // A known worker joining again restarted: whatever it held is lost.
-  const r = releaseWorker(s.book, worker);
-  return then(requeued({ ...s, book: r.book }, r.requeued, 'worker rejoined'), (t) => ({
+  // A known worker joining again restarted (possibly as another version): whatever it held is lost.
+  return then(releaseAll({ ...s, evaluators }, worker, 'worker rejoined'), (t) => ({
     state: t,
     actions: [{ kind: 'admit', worker }],
   }));
@@ -312,9 +403,15 @@ function workerJoined(s: State, worker: string): Decision {
 
 function workerLeft(s: State, worker: string): Decision {
   const workers = s.workers.filter((w) => w !== worker);
-  if (workers.length === s.workers.length || over(s)) return { state: { ...s, workers }, actions: [] };
+  const evaluators = s.evaluators.filter((w) => w !== worker);
+  if (workers.length === s.workers.length || over(s)) return { state: { ...s, workers, evaluators }, actions: [] };
+  return releaseAll({ ...s, workers, evaluators }, worker, 'worker left');
+}
+
+/** Every lease `worker` holds, of tasks and of ranges, is re-queued with attempt + 1. */
+function releaseAll(s: State, worker: string, reason: RequeueReason): Decision {
   const r = releaseWorker(s.book, worker);
-  return requeued({ ...s, workers, book: r.book }, r.requeued, 'worker left');
+  return then(requeued({ ...s, book: r.book }, r.requeued, reason), (t) => releaseRanges(t, (b) => releaseWorker(b, worker), reason));
 }
 
 function leaseRequested(s: State, worker: string): Decision {
@@ -322,7 +419,7 @@ function leaseRequested(s: State, worker: string): Decision {
   if (!s.workers.includes(worker)) {
     return { state: s, actions: [{ kind: 'reject', worker, reason: 'not admitted: a worker joins before it asks for tasks' }] };
   }
-  if (s.phase === 'evaluating') return { state: s, actions: [{ kind: 'wait', worker, reason: 'evaluating' }] };
+  if (s.phase === 'evaluating') return leaseRange(s, worker);
   if (s.config.leasing === 'queue') return { state: s, actions: [{ kind: 'wait', worker, reason: 'the queue leases' }] };
   const g = grant(s.book, worker, s.now, s.config.leaseMs);
   if (!g.slot) {
@@ -401,23 +498,81 @@ function endTraining(s: State): Decision {
       finish(t, 'nan_loss'),
     );
   }
-  if (s.epoch % s.config.evalEvery === 0) {
-    return { state: { ...idle, phase: 'evaluating' }, actions: [{ kind: 'evaluate', epoch: s.epoch }] };
-  }
+  if (s.epoch % s.config.evalEvery === 0) return startEvaluation(idle, 'valid', null);
   return closeEpoch(idle, { kind: 'epochEnd', epoch: s.epoch, loss, metrics: null, improved: false });
 }
 
-function closeEpoch(s: State, end: Action & { kind: 'epochEnd' }): Decision {
+/**
+ * Evaluates `split` of the current epoch: sharded over the workers that evaluate when at least two are admitted
+ * (and the split has users), else on the coordinator — valid through `evaluate`, test by the driver at `end`.
+ */
+function startEvaluation(s: State, split: EvalSplit, end: EpochEnd | null): Decision {
+  const users = s.config.evalUsers?.[split] ?? 0;
+  const sharded = s.config.leasing === 'policy' && s.evaluators.length >= 2 && users >= 1;
+  if (!sharded && split === 'valid') return { state: { ...s, phase: 'evaluating' }, actions: [{ kind: 'evaluate', epoch: s.epoch }] };
+  if (!sharded) return closeEpoch({ ...s, phase: 'training' }, end as EpochEnd);
+  const ranges = splitUsers(s.epoch, split, users, s.evaluators.length);
+  const evaluation: Evaluation = { split, ranges, book: openBook(ranges.length), totals: ranges.map(() => null), end };
+  return { state: { ...s, phase: 'evaluating', evaluation }, actions: [{ kind: 'shardEval', epoch: s.epoch, split, ranges }] };
+}
+
+/** While evaluating: the lowest queued range to a worker that evaluates; otherwise wait. */
+function leaseRange(s: State, worker: string): Decision {
+  const wait: Decision = { state: s, actions: [{ kind: 'wait', worker, reason: 'evaluating' }] };
+  if (!s.evaluation || !s.evaluators.includes(worker)) return wait;
+  const g = grant(s.evaluation.book, worker, s.now, s.config.leaseMs);
+  if (!g.slot) return wait;
+  return {
+    state: { ...s, evaluation: { ...s.evaluation, book: g.book } },
+    actions: [{ kind: 'leaseRange', worker, range: s.evaluation.ranges[g.slot.index], attempt: g.slot.attempt, deadline: g.slot.deadline as number }],
+  };
+}
+
+function rangeReported(s: State, worker: string, ref: RangeRef, attempt: number, totals: MetricTotals): Decision {
+  const ev = s.evaluation;
+  const ignore = (reason: RangeIgnoreReason): Decision => ({ state: s, actions: [{ kind: 'ignoreRange', range: ref, attempt, worker, reason }] });
+  const at = ev && ref.epoch === s.epoch && ref.split === ev.split ? ev.ranges.findIndex((r) => r.index === ref.index) : -1;
+  if (!ev || at < 0) return ignore('other evaluation');
+  const range = ev.ranges[at];
+  if (totals.users !== range.end - range.start) return ignore('wrong user count');
+  const c = complete(ev.book, at, attempt, worker);
+  if (!c.outcome.accepted) return ignore(c.outcome.reason);
+  const evaluation: Evaluation = { ...ev, book: c.book, totals: ev.totals.map((t, i) => (i === at ? totals : t)) };
+  const accepted: Decision = { state: { ...s, evaluation }, actions: [{ kind: 'acceptRange', range, attempt, worker }] };
+  return allDone(c.book) ? then(accepted, rangesDone) : accepted;
+}
+
+/** Every range reported: the merged metrics go on as the coordinator's own evaluation would (valid), or end the epoch (test). */
+function rangesDone(s: State): Decision {
+  const ev = s.evaluation as Evaluation;
+  const merged = mergeTotals(ev.totals as MetricTotals[]);
+  const metrics = metricMeans(merged);
+  const ranges = ev.book.map((slot) => ({ index: slot.index, attempt: slot.attempt, worker: slot.worker as string }));
+  const done: Decision = {
+    state: { ...s, evaluation: null },
+    actions: [{ kind: 'evalMerged', epoch: s.epoch, split: ev.split, metrics, users: merged.users, ranges }],
+  };
+  if (ev.split === 'valid') return then(done, (t) => validDone(t, s.epoch, metrics));
+  return then(done, (t) => closeEpoch({ ...t, phase: 'training' }, { ...(ev.end as EpochEnd), test: metrics }));
+}
+
+function closeEpoch(s: State, end: EpochEnd): Decision {
   const closed: Decision = { state: s, actions: [end] };
   if (s.earlyStop.stopped) return then(closed, (t) => finish(t, 'early_stop'));
   if (s.epoch >= s.config.maxEpochs) return then(closed, (t) => finish(t, 'max_epochs'));
   return then(closed, (t) => startEpoch(t, t.epoch + 1));
 }
 
+/** The coordinator's own evaluation of the valid split. */
 function evalDone(s: State, epoch: number, metrics: Readonly<Record<string, number>>): Decision {
-  if (s.phase !== 'evaluating' || epoch !== s.epoch) {
+  if (s.phase !== 'evaluating' || s.evaluation !== null || epoch !== s.epoch) {
     return { state: s, actions: [{ kind: 'ignoreEval', epoch, reason: `no evaluation of epoch ${epoch} is pending` }] };
   }
+  return validDone(s, epoch, metrics);
+}
+
+/** The valid metrics of the epoch: early stopping; when they improved, the test split is evaluated before the epoch ends. */
+function validDone(s: State, epoch: number, metrics: Readonly<Record<string, number>>): Decision {
   const score = metrics[s.config.selectMetric];
   if (typeof score !== 'number' || Number.isNaN(score)) {
     return fail(s, `evaluation of epoch ${epoch} did not report ${s.config.selectMetric}`);
@@ -425,8 +580,7 @@ function evalDone(s: State, epoch: number, metrics: Readonly<Record<string, numb
   const es = updateEarlyStop(s.earlyStop, score, epoch, s.config.patience);
   const earlyStop: EarlyStopState = { best: es.best, bestEpoch: es.bestEpoch, sinceBest: es.sinceBest, stopped: es.stopped };
   const loss = s.epochLossSum / s.config.stepSizes.length;
-  return closeEpoch(
-    { ...s, phase: 'training', earlyStop },
-    { kind: 'epochEnd', epoch, loss, metrics: { ...metrics }, improved: es.improved },
-  );
+  const end: EpochEnd = { kind: 'epochEnd', epoch, loss, metrics: { ...metrics }, improved: es.improved };
+  if (es.improved) return startEvaluation({ ...s, earlyStop }, 'test', end);
+  return closeEpoch({ ...s, phase: 'training', earlyStop }, end);
 }

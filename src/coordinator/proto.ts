@@ -32,6 +32,8 @@ export interface JobSpec {
   backend: string;
   heartbeatMs: number;
   tasksPerStep: number;
+  /** Evaluation cut-offs; empty from coordinators before sharded evaluation. */
+  ks: number[];
 }
 
 export interface JoinRequest {
@@ -39,6 +41,7 @@ export interface JoinRequest {
   worker: string;
   host: string;
   pid: number;
+  evaluates: boolean;
 }
 
 export interface JoinReply {
@@ -84,8 +87,20 @@ export interface TaskMsg {
   generation: number;
 }
 
+export interface EvalRangeMsg {
+  epoch: number;
+  split: string;
+  index: number;
+  start: number;
+  end: number;
+  attempt: number;
+  deadlineMs: number;
+  generation: number;
+}
+
 export type LeaseReply =
   | { outcome?: 'task'; task: TaskMsg }
+  | { outcome?: 'eval'; eval: EvalRangeMsg }
   | { outcome?: 'wait'; wait: { reason: string } }
   | { outcome?: 'stop'; stop: { reason: string } }
   | { outcome?: 'rejected'; rejected: { reason: string } };
@@ -111,6 +126,18 @@ export interface ReportRequest {
   bytesPushed: number;
   reads: ShardVersionMsg[];
   applied: ShardVersionMsg[];
+}
+
+export interface ReportEvalRequest {
+  worker: string;
+  epoch: number;
+  split: string;
+  index: number;
+  attempt: number;
+  sums: Record<string, number>;
+  users: number;
+  error: string;
+  seconds: number;
 }
 
 export interface ShardVersionMsg {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { checkToken, type StatusLike, unaryHandler } from '../rpc/index.js';
 import { bytesOf, HealthService, healthDefinition } from '../paramserver/index.js';
 import type { Batch } from '../models/types.js';
+import { METRICS, metricKey, type MetricTotals } from '../eval/index.js';
 import type { CoordinatorJob, LeaseOutcome } from './job.js';
 import {
   COORDINATOR_PROTOCOL_VERSION,
@@ -24,6 +25,7 @@ import {
   type LeaseRequest,
   type LeaveReply,
   type LeaveRequest,
+  type ReportEvalRequest,
   type ReportReply,
   type ReportRequest,
   type ShardVersionMsg,
@@ -121,7 +123,7 @@ export class CoordinatorServer {
       }),
       Join: this.unary(async (r: JoinRequest): Promise<JoinReply> => {
         checkVersion(r.protocolVersion);
-        return job.join(workerId(r.worker));
+        return job.join(workerId(r.worker), r.evaluates);
       }),
       Heartbeat: this.unary((r: HeartbeatRequest): HeartbeatReply => job.heartbeat(workerId(r.worker))),
       Lease: this.unary(async (r: LeaseRequest): Promise<LeaseReply> => {
@@ -141,6 +143,12 @@ export class CoordinatorServer {
           applied: (r.applied ?? []).map(shardVersion),
         }),
       ),
+      ReportEval: this.unary((r: ReportEvalRequest): Promise<ReportReply> => {
+        const worker = workerId(r.worker);
+        const range = { epoch: r.epoch, split: evalSplit(r.split), index: r.index };
+        if (r.error) return job.reportEval({ worker, range, attempt: r.attempt, error: r.error });
+        return job.reportEval({ worker, range, attempt: r.attempt, totals: evalTotals(r, job.spec().ks) });
+      }),
       Leave: this.unary(async (r: LeaveRequest): Promise<LeaveReply> => {
         await job.leave(workerId(r.worker), r.reason);
         return {};
@@ -185,6 +193,23 @@ function shardVersion(v: ShardVersionMsg): ShardVersion {
   return { table: v.table, shard: v.shard, version: Number(v.version) };
 }
 
+function evalSplit(split: string): 'valid' | 'test' {
+  if (split !== 'valid' && split !== 'test') throw new BadRequest(`report: split '${split.slice(0, 40)}' is not valid or test`);
+  return split;
+}
+
+/** A range's sums: every metric of the job's cut-offs (and nothing else), finite; the users a count. */
+function evalTotals(r: ReportEvalRequest, ks: readonly number[]): MetricTotals {
+  const want = [...new Set(ks)].sort((a, b) => a - b).flatMap((k) => METRICS.map((m) => metricKey(m, k)));
+  const sums = r.sums ?? {};
+  const missing = want.find((key) => !Number.isFinite(sums[key]));
+  if (missing) throw new BadRequest(`report: sums lack a finite '${missing}' (got ${JSON.stringify(sums[missing] ?? null)})`);
+  const extra = Object.keys(sums).find((key) => !want.includes(key));
+  if (extra) throw new BadRequest(`report: sums have '${extra.slice(0, 40)}', not a metric of this job's cut-offs ${ks.join(', ')}`);
+  if (!(Number.isInteger(r.users) && r.users >= 0)) throw new BadRequest(`report: users ${r.users} is not a count`);
+  return { sums: Object.fromEntries(want.map((key) => [key, sums[key]])), users: r.users };
+}
+
 function triples(b: Batch): TriplesMsg {
   return { users: bytesOf(b.users), pos: bytesOf(b.pos), neg: bytesOf(b.neg) };
 }
@@ -197,6 +222,10 @@ function leaseReply(o: LeaseOutcome): LeaseReply {
       return { stop: { reason: o.reason } };
     case 'rejected':
       return { rejected: { reason: o.reason } };
+    case 'eval': {
+      const { range, attempt, deadlineMs, generation } = o.lease;
+      return { eval: { ...range, attempt, deadlineMs, generation } };
+    }
     case 'task': {
       const { task, attempt, psStep, batch, whole, deadlineMs, generation } = o.lease;
       return {

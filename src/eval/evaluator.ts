@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors/index.js';
 import type { Csr } from '../graph/index.js';
 import { groupLayout } from './groups.js';
-import { DEFAULT_KS, MetricSums } from './metrics.js';
+import { DEFAULT_KS, MetricSums, type MetricTotals } from './metrics.js';
 import { WorkerPool } from './pool.js';
 import type { RankingData } from './rank.js';
 import type { ScoreKernel } from './scorer.js';
@@ -48,11 +48,27 @@ export interface EvalResult {
   readonly seconds: number;
 }
 
+/** Positions [start, end) in the list of evaluated users (those with ground truth, ascending by user id). */
+export interface UserRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** One range's per-metric sums and user count (mergeTotals merges ranges into one evaluation), and its wall time. */
+export interface RangeResult extends MetricTotals {
+  readonly seconds: number;
+}
+
 /** Evaluates with warm workers, as training does every epoch; close() when done. */
 export interface Evaluator {
   readonly threads: number;
   readonly kernel: ScoreKernel | 'native';
   evaluate(data: EvalData): Promise<EvalResult>;
+  /**
+   * Only the evaluated users at positions [start, end): their metric sums, not means, so that the ranges of one
+   * evaluation (a distributed job shards it over workers) merge into `evaluate`'s metrics (mergeTotals, metricMeans).
+   */
+  evaluateRange(data: EvalData, range: UserRange): Promise<RangeResult>;
   close(): Promise<void>;
 }
 
@@ -101,8 +117,8 @@ function checkFinite(name: string, emb: Float32Array, dim: number): void {
   }
 }
 
-/** The users with at least one ground-truth item, ascending. */
-function evaluatedUsers(truth: Csr): Int32Array {
+/** The users with at least one ground-truth item, ascending: the users an evaluation averages over. */
+export function evaluatedUsers(truth: Csr): Int32Array {
   const users: number[] = [];
   for (let u = 0; u < truth.nRows; u++) if (truth.indptr[u + 1] > truth.indptr[u]) users.push(u);
   return Int32Array.from(users);
@@ -136,35 +152,76 @@ function shareRankingData(d: EvalData, users: Int32Array, k: number): RankingDat
   };
 }
 
-class PooledEvaluator implements Evaluator {
+/**
+ * What both evaluators share: evaluations run one at a time, in call order; each ranks a list of evaluated users
+ * and folds their metrics in that order (`rank`).
+ */
+abstract class QueuedEvaluator implements Evaluator {
+  abstract readonly threads: number;
+  abstract readonly kernel: ScoreKernel | 'native';
   private queue: Promise<unknown> = Promise.resolve();
 
+  evaluate(data: EvalData): Promise<EvalResult> {
+    return this.enqueue(async () => {
+      const t0 = performance.now();
+      const sums = await this.fold(data, null);
+      return { metrics: sums.means(), users: sums.users, seconds: (performance.now() - t0) / 1000 };
+    });
+  }
+
+  evaluateRange(data: EvalData, range: UserRange): Promise<RangeResult> {
+    return this.enqueue(async () => {
+      const t0 = performance.now();
+      const sums = await this.fold(data, range);
+      return { ...sums.totals(), seconds: (performance.now() - t0) / 1000 };
+    });
+  }
+
+  abstract close(): Promise<void>;
+
+  /** Ranks `users` (ascending user ids) and adds each one's metrics to `sums`, in the order of `users`. */
+  protected abstract rank(d: EvalData, users: Int32Array, sums: MetricSums): Promise<void>;
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async fold(d: EvalData, range: UserRange | null): Promise<MetricSums> {
+    checkInput(d);
+    const sums = new MetricSums(normalizeKs(d.ks ?? DEFAULT_KS));
+    const all = evaluatedUsers(d.truth);
+    await this.rank(d, range ? all.subarray(...checkRange(range, all.length)) : all, sums);
+    return sums;
+  }
+}
+
+/** [start, end) as subarray bounds, when it lies within the `count` evaluated users. */
+function checkRange(r: UserRange, count: number): [number, number] {
+  const ok = Number.isInteger(r.start) && Number.isInteger(r.end) && r.start >= 0 && r.start <= r.end && r.end <= count;
+  if (!ok) throw new RangeError(`evaluation: range [${r.start}, ${r.end}) is not within the ${count} evaluated users`);
+  return [r.start, r.end];
+}
+
+class PooledEvaluator extends QueuedEvaluator {
   constructor(
     private readonly pool: WorkerPool,
     readonly kernel: ScoreKernel,
-  ) {}
+  ) {
+    super();
+  }
 
   get threads(): number {
     return this.pool.size;
-  }
-
-  /** Evaluations run one at a time, in call order. */
-  evaluate(data: EvalData): Promise<EvalResult> {
-    const run = this.queue.then(() => this.run(data));
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   close(): Promise<void> {
     return this.pool.close();
   }
 
-  private async run(d: EvalData): Promise<EvalResult> {
-    const t0 = performance.now();
-    checkInput(d);
-    const sums = new MetricSums(normalizeKs(d.ks ?? DEFAULT_KS));
+  protected async rank(d: EvalData, users: Int32Array, sums: MetricSums): Promise<void> {
     const batch = positiveInt('userBatch', d.userBatch ?? defaultUserBatch(d.nItems));
-    const users = evaluatedUsers(d.truth);
     const kMax = sums.kMax;
     this.pool.load(shareRankingData(d, users, kMax));
     const range = (b: number): readonly [number, number] => [b * batch, Math.min(users.length, (b + 1) * batch)];
@@ -173,33 +230,23 @@ class PooledEvaluator implements Evaluator {
       const [start, end] = range(b);
       for (let i = start; i < end; i++) sums.addUser(ranked, (i - start) * kMax, d.truth, users[i]);
     });
-    return { metrics: sums.means(), users: sums.users, seconds: (performance.now() - t0) / 1000 };
   }
 }
 
 /** Scores and selects the top-K in the native addon; metrics are folded here in user order, as above. */
-class NativeEvaluator implements Evaluator {
+class NativeEvaluator extends QueuedEvaluator {
   readonly kernel = 'native' as const;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly native: NativeKernels,
     readonly threads: number,
-  ) {}
-
-  evaluate(data: EvalData): Promise<EvalResult> {
-    const run = this.queue.then(() => this.run(data));
-    this.queue = run.catch(() => undefined);
-    return run;
+  ) {
+    super();
   }
 
   async close(): Promise<void> {}
 
-  private async run(d: EvalData): Promise<EvalResult> {
-    const t0 = performance.now();
-    checkInput(d);
-    const sums = new MetricSums(normalizeKs(d.ks ?? DEFAULT_KS));
-    const users = evaluatedUsers(d.truth);
+  protected async rank(d: EvalData, users: Int32Array, sums: MetricSums): Promise<void> {
     const k = sums.kMax;
     const items = new Int32Array(users.length * k);
     const scores = new Float32Array(users.length * k);
@@ -207,7 +254,6 @@ class NativeEvaluator implements Evaluator {
       d.userEmb, users, d.itemEmb, d.nItems, d.dim, d.mask.indptr, d.mask.indices, k, items, scores, this.threads,
     );
     for (let i = 0; i < users.length; i++) sums.addUser(items, i * k, d.truth, users[i]);
-    return { metrics: sums.means(), users: sums.users, seconds: (performance.now() - t0) / 1000 };
   }
 }
 

@@ -7,9 +7,9 @@
  * top-K selection pruned by group maxima (groups.ts, topk.ts), so the users × items score matrix is never
  * held. Metrics are folded user by user in a fixed order: results do not depend on threads or block size.
  */
-export { createEvaluator, evaluate } from './evaluator.js';
-export type { EvalData, EvalInput, EvalResult, Evaluator, EvaluatorOptions } from './evaluator.js';
-export { DEFAULT_KS, METRICS, MetricSums, metricKey } from './metrics.js';
-export type { MetricName } from './metrics.js';
+export { createEvaluator, evaluate, evaluatedUsers } from './evaluator.js';
+export type { EvalData, EvalInput, EvalResult, Evaluator, EvaluatorOptions, RangeResult, UserRange } from './evaluator.js';
+export { DEFAULT_KS, METRICS, MetricSums, mergeTotals, metricKey, metricMeans } from './metrics.js';
+export type { MetricName, MetricTotals } from './metrics.js';
 export type { ScoreKernel } from './scorer.js';
 export { TopK } from './topk.js';

@@ -93,15 +93,52 @@ export class MetricSums {
     this.sums[at + 4] += firstHit > 0 ? 1 / firstHit : 0;
   }
 
-  /** The means over the users added so far (0 for every metric when there were none). */
-  means(): Record<string, number> {
-    const out: Record<string, number> = {};
-    const n = Math.max(this.count, 1);
+  /** The sums over the users added so far, keyed as `means()` keys the means, and their count: mergeable. */
+  totals(): MetricTotals {
+    const sums: Record<string, number> = {};
     this.ks.forEach((k, c) => {
       METRICS.forEach((name, m) => {
-        out[metricKey(name, k)] = this.sums[c * METRICS.length + m] / n;
+        sums[metricKey(name, k)] = this.sums[c * METRICS.length + m];
       });
     });
-    return out;
+    return { sums, users: this.count };
   }
+
+  /** The means over the users added so far (0 for every metric when there were none). */
+  means(): Record<string, number> {
+    return metricMeans(this.totals());
+  }
+}
+
+/** Per-metric sums over a set of evaluated users, and how many users they cover. */
+export interface MetricTotals {
+  readonly sums: Readonly<Record<string, number>>;
+  readonly users: number;
+}
+
+/** Each metric's mean over the users (0 for every metric when there were none). */
+export function metricMeans(t: MetricTotals): Record<string, number> {
+  const n = Math.max(t.users, 1);
+  return Object.fromEntries(Object.entries(t.sums).map(([key, sum]) => [key, sum / n]));
+}
+
+/**
+ * The totals of disjoint sets of users (ranges of one evaluation) as one: the same sums as folding every user into
+ * one MetricSums, up to floating-point summation order. Parts are added in the order given, so the result does not
+ * depend on the order they arrived in. Every part must have the same metrics.
+ */
+export function mergeTotals(parts: readonly MetricTotals[]): MetricTotals {
+  if (parts.length === 0) throw new RangeError('evaluation: nothing to merge');
+  const keys = Object.keys(parts[0].sums);
+  const sums: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
+  let users = 0;
+  parts.forEach((p, i) => {
+    const extra = Object.keys(p.sums).find((k) => !(k in sums));
+    if (extra !== undefined || Object.keys(p.sums).length !== keys.length) {
+      throw new RangeError(`evaluation: part ${i} has metrics [${Object.keys(p.sums).join(', ')}], part 0 [${keys.join(', ')}]`);
+    }
+    for (const k of keys) sums[k] += p.sums[k];
+    users += p.users;
+  });
+  return { sums, users };
 }

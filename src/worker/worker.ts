@@ -4,19 +4,35 @@
  * told to stop. For each task it pulls the rows the task reads through RemoteParamStore, computes the task's
  * weighted contribution to the step's loss and gradients (src/train/step.ts taskLossAndGrads: the same pull and
  * loss code as one process), prepares the gradients on every shard under (ps step, task, attempt) and reports.
+ * While the job evaluates it may be leased a range of users instead: it computes the model's representations from
+ * the shards (once per coordinator generation and epoch), evaluates the range with its own evaluator and reports
+ * the metric sums (sharded evaluation, docs/distributed.md §2).
  * Nothing survives a task but the loaded data: a worker may die at any point and another redoes its task.
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { configureCompute, initBackend, type BackendChoice } from '../compute/index.js';
-import { appliesOnArrival, CoordinatorClient, parseConsistency, shardConsistency, taskKey, type JobSpec, type TaskMsg, type TriplesMsg } from '../coordinator/index.js';
+import { configureCompute, initBackend, nativeKernels, type BackendChoice } from '../compute/index.js';
+import {
+  appliesOnArrival,
+  CoordinatorClient,
+  parseConsistency,
+  rangeKey,
+  shardConsistency,
+  taskKey,
+  type EvalRangeMsg,
+  type EvalSplit,
+  type JobSpec,
+  type TaskMsg,
+  type TriplesMsg,
+} from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
 import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
+import { createEvaluator, type Evaluator, type RangeResult } from '../eval/index.js';
 import { models, type Batch, type Model, type Prepared } from '../models/index.js';
 import { RemoteParamStore, type RemoteStoreOptions } from '../paramserver/index.js';
-import { pullRows, taskLossAndGrads, taskRows, type OptimizerConfig, type TaskShare } from '../train/index.js';
+import { pullRows, representations, taskLossAndGrads, taskRows, type OptimizerConfig, type TaskShare } from '../train/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
@@ -68,6 +84,10 @@ export interface WorkerSummary {
   readonly reportSeconds: number;
   readonly bytesPulled: number;
   readonly bytesPushed: number;
+  /** Evaluation ranges leased to this worker, those whose sums the coordinator accepted, and the time they took. */
+  readonly ranges: number;
+  readonly rangesAccepted: number;
+  readonly evalSeconds: number;
   readonly stoppedBy: 'coordinator' | 'signal';
 }
 
@@ -114,9 +134,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
     const backend = await initBackend(opts.backend ?? (spec.backend as BackendChoice));
     log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
     const ctx = await openJob(spec, opts, id);
+    const loop = new WorkerLoop(client, ctx, id, log, { spec, waitMs: opts.coordinatorWaitMs ?? 120_000, signal: opts.signal, observer: opts.observer });
     try {
-      return await new WorkerLoop(client, ctx, id, log, { spec, waitMs: opts.coordinatorWaitMs ?? 120_000, signal: opts.signal, observer: opts.observer }).run();
+      return await loop.run();
     } finally {
+      await loop.close();
       ctx.store.close();
       ctx.prep.release();
     }
@@ -126,6 +148,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
 }
 
 interface JobContext {
+  readonly data: Dataset;
   readonly model: AnyModel;
   readonly hyper: Record<string, unknown>;
   readonly prep: Prepared;
@@ -133,6 +156,8 @@ interface JobContext {
   readonly heartbeatMs: number;
   /** ssp/async: gradients are pushed and applied on arrival; bsp: prepared, and committed by the coordinator. */
   readonly onArrival: boolean;
+  /** Threads of this worker's evaluator (started at its first evaluation range). */
+  readonly evalThreads: number;
   readonly afterPull?: (t: TaskMsg) => Promise<void>;
 }
 
@@ -171,7 +196,17 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
       rowCache: true,
     });
-    return { model, hyper, prep, store, heartbeatMs: spec.heartbeatMs || 1000, onArrival: appliesOnArrival(consistency), afterPull: opts.afterPull };
+    return {
+      data,
+      model,
+      hyper,
+      prep,
+      store,
+      heartbeatMs: spec.heartbeatMs || 1000,
+      onArrival: appliesOnArrival(consistency),
+      evalThreads: opts.threads ?? availableParallelism(),
+      afterPull: opts.afterPull,
+    };
   } catch (err) {
     prep.release();
     throw err;
@@ -186,6 +221,15 @@ class WorkerLoop {
   /** When this worker last finished a report (or started): lease waiting runs from here. */
   private idleSince = performance.now();
   private lastReportSeconds = 0;
+  private ranges = 0;
+  private rangesAccepted = 0;
+  private evalSeconds = 0;
+  /** Started at the first evaluation range. */
+  private evaluator: Evaluator | null = null;
+  /** The representations last evaluated, and the (generation, epoch) they belong to. */
+  private reps: { key: string; users: Float32Array; items: Float32Array; dim: number } | null = null;
+  /** The job's evaluation cut-offs (as the latest GetJob gave them). */
+  private ks: readonly number[];
 
   private readonly signal?: AbortSignal;
   private readonly observer?: WorkerObserver;
@@ -201,6 +245,13 @@ class WorkerLoop {
   ) {
     this.signal = opts.signal;
     this.observer = opts.observer;
+    this.ks = opts.spec.ks;
+  }
+
+  async close(): Promise<void> {
+    await this.evaluator?.close();
+    this.evaluator = null;
+    this.reps = null;
   }
 
   /**
@@ -240,6 +291,8 @@ class WorkerLoop {
     if (changed.length) {
       throw new ConfigError(`the coordinator at ${this.client.address} now runs another job (${changed.map((f) => `${f}: ${String(was[f])} → ${String(now[f])}`).join('; ')}): this worker stops`);
     }
+    // The cut-offs do not change the training: a resumed job may evaluate at others.
+    this.ks = now.ks;
   }
 
   async run(): Promise<WorkerSummary> {
@@ -249,15 +302,16 @@ class WorkerLoop {
       const stoppedBy = await this.loop();
       this.stopFlag = true;
       if (stoppedBy === 'signal') await this.client.leave(this.id, 'signal').catch(() => undefined);
-      this.log.info({ tasks: this.tasks, accepted: this.accepted, stoppedBy }, 'worker done');
-      return { worker: this.id, tasks: this.tasks, accepted: this.accepted, ...this.totals, stoppedBy };
+      const evaluation = { ranges: this.ranges, rangesAccepted: this.rangesAccepted, evalSeconds: this.evalSeconds };
+      this.log.info({ tasks: this.tasks, accepted: this.accepted, ...evaluation, stoppedBy }, 'worker done');
+      return { worker: this.id, tasks: this.tasks, accepted: this.accepted, ...this.totals, ...evaluation, stoppedBy };
     } finally {
       clearInterval(beat);
     }
   }
 
   private async join(): Promise<void> {
-    const r = await this.call('Join', () => this.client.join(this.id, hostname(), process.pid));
+    const r = await this.call('Join', () => this.client.join(this.id, hostname(), process.pid, true));
     this.observer?.joined(r.admitted);
     if (!r.admitted) {
       this.stopFlag = true;
@@ -290,7 +344,51 @@ class WorkerLoop {
         continue;
       }
       if (reply.outcome === 'task') await this.runTask(reply.task, (performance.now() - this.idleSince) / 1000);
+      if (reply.outcome === 'eval') await this.runRange(reply.eval);
     }
+  }
+
+  /** Evaluates a range of users and reports its metric sums (or its failure: the range is then re-queued). */
+  private async runRange(r: EvalRangeMsg): Promise<void> {
+    this.ranges++;
+    const t0 = performance.now();
+    const key = rangeKey({ epoch: r.epoch, split: r.split as EvalSplit, index: r.index });
+    const head = { worker: this.id, epoch: r.epoch, split: r.split, index: r.index, attempt: r.attempt };
+    let result: RangeResult;
+    try {
+      result = await this.evaluateRange(r);
+    } catch (err) {
+      this.log.warn({ range: key, attempt: r.attempt, err: (err as Error).message }, 'evaluation range failed');
+      const failed = await this.call('ReportEval', () => this.client.reportEval({ ...head, error: (err as Error).message || String(err) }));
+      this.idleSince = performance.now();
+      if (failed.stop) this.stopFlag = true;
+      return;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const reply = await this.call('ReportEval', () => this.client.reportEval({ ...head, sums: result.sums, users: result.users, seconds }));
+    this.idleSince = performance.now();
+    this.evalSeconds += seconds;
+    if (reply.accepted) this.rangesAccepted++;
+    this.log.info({ range: key, users: [r.start, r.end], attempt: r.attempt, seconds, accepted: reply.accepted, reason: reply.reason || undefined }, 'evaluated range');
+    if (reply.stop) this.stopFlag = true;
+  }
+
+  /**
+   * The range's metric sums. The representations are computed once per (generation, epoch): the shards' tables do
+   * not change while one coordinator evaluates an epoch, so the test ranges after the valid ones reuse them.
+   */
+  private async evaluateRange(r: EvalRangeMsg): Promise<RangeResult> {
+    if (r.split !== 'valid' && r.split !== 'test') throw new ConfigError(`evaluation range ${r.epoch}.${r.split}.${r.index}: split is not valid or test`);
+    const { data, model, store, prep, hyper } = this.ctx;
+    const key = `${r.generation}.${r.epoch}`;
+    if (this.reps?.key !== key) this.reps = { key, ...(await representations(model, store, prep, hyper)) };
+    this.evaluator ??= await createEvaluator({ threads: this.ctx.evalThreads, native: nativeKernels() });
+    const truth = r.split === 'valid' ? data.validByUser : data.testByUser;
+    const { users, items, dim } = this.reps;
+    return this.evaluator.evaluateRange(
+      { userEmb: users, itemEmb: items, dim, nUsers: data.nUsers, nItems: data.nItems, mask: data.trainByUser, truth, ks: this.ks },
+      { start: r.start, end: r.end },
+    );
   }
 
   private async runTask(t: TaskMsg, waitSeconds: number): Promise<void> {

@@ -37,6 +37,11 @@ export class Driver {
     return this.send({ kind: 'workerJoined', worker, now });
   }
 
+  /** A worker that also evaluates ranges of users (sharded evaluation) joins. */
+  joinEvaluator(worker: string, now = this.state.now): Action[] {
+    return this.send({ kind: 'workerJoined', worker, evaluates: true, now });
+  }
+
   lease(worker: string, now = this.state.now): Action {
     const [a] = this.send({ kind: 'leaseRequested', worker, now });
     return a;

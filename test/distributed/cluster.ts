@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { openEvaluator } from '../../src/cli/evaluator.js';
 import { trainConfig, type TrainConfig } from '../../src/config/index.js';
-import { CoordinatorJob, CoordinatorServer, shardConsistency, type CommittedStep, type Consistency, type Task, type TaskRef } from '../../src/coordinator/index.js';
+import { CoordinatorJob, CoordinatorServer, shardConsistency, type CommittedStep, type Consistency, type EvalRange, type Task, type TaskRef } from '../../src/coordinator/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
@@ -30,7 +30,10 @@ export interface ClusterOptions {
   readonly consistency?: Consistency;
   readonly leaseMs?: number;
   readonly workerTimeoutMs?: number;
+  /** --eval-on-coordinator (default: evaluation sharded over the workers when two or more evaluate). */
+  readonly evalOnCoordinator?: boolean;
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
+  readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }, cluster: Cluster) => void;
   /** Each result the coordinator accepts (from the job's task events). */
   readonly onAccept?: (worker: string, task: TaskRef) => void;
 }
@@ -98,9 +101,11 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     leaseMs: o.leaseMs ?? 60_000,
     maxAttempts: 5,
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
+    evalOnCoordinator: o.evalOnCoordinator ?? false,
     heartbeatMs: 200,
     onStep: (s) => steps.push(s),
     onLease: (l) => o.onLease?.(l, cluster),
+    onRangeLease: (l) => o.onRangeLease?.(l, cluster),
   });
   const server = await CoordinatorServer.start({ job, log: silent });
   cluster = {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors/index.js';
-import { createEvaluator, evaluate, type Evaluator, type EvalData, type ScoreKernel } from '../../src/eval/index.js';
+import { createEvaluator, evaluate, evaluatedUsers, mergeTotals, metricMeans, type Evaluator, type EvalData, type ScoreKernel } from '../../src/eval/index.js';
 import { csrFromRows, randomSplit, type RandomSplit, type SplitShape } from './fixtures.js';
 import { referenceEvaluate } from './reference.js';
 
@@ -136,6 +136,33 @@ for (const kernel of ['js', 'wasm'] as ScoreKernel[]) {
       for (const s of [a, b, a]) {
         const res = await two.evaluate({ ...s, ks: KS });
         assertMetricsClose(res.metrics, referenceEvaluate(s, KS).metrics, 1e-12);
+      }
+    });
+
+    it('ranges of the evaluated users merge into the whole evaluation (sums, user count, means)', async () => {
+      const s = randomSplit(14, { ...SHAPE, nUsers: 150, dim: 24 });
+      const whole = await two.evaluate({ ...s, ks: KS, userBatch: 16 });
+      const n = evaluatedUsers(s.truth).length;
+      assert.equal(n, whole.users);
+      assert.ok(n > 100 && n < 150, 'some users have no ground truth and are not counted');
+      for (const cuts of [[0, n], [0, 1, n], [0, 37, 38, 90, n], [0, 0, 60, n, n]]) {
+        const parts = await Promise.all(cuts.slice(1).map((end, i) => one.evaluateRange({ ...s, ks: KS, userBatch: 7 }, { start: cuts[i], end })));
+        parts.forEach((p, i) => assert.equal(p.users, cuts[i + 1] - cuts[i], `range ${i} counts its own users`));
+        const merged = mergeTotals(parts);
+        assert.equal(merged.users, whole.users);
+        const means = metricMeans(merged);
+        assert.deepEqual(Object.keys(means), Object.keys(whole.metrics), 'the same metrics in the same order');
+        for (const [k, v] of Object.entries(whole.metrics)) {
+          assert.ok(Math.abs(means[k] - v) <= 1e-12 * Math.abs(v), `cuts ${cuts}: ${k} ${means[k]} vs whole ${v}`);
+        }
+      }
+    });
+
+    it('refuses a range outside the evaluated users', async () => {
+      const s = randomSplit(15, SHAPE);
+      const n = evaluatedUsers(s.truth).length;
+      for (const r of [{ start: -1, end: 2 }, { start: 3, end: 2 }, { start: 0, end: n + 1 }, { start: 0.5, end: 2 }]) {
+        await assert.rejects(two.evaluateRange({ ...s, ks: KS }, r), new RegExp(`range \\[${r.start}, ${r.end}\\) is not within the ${n} evaluated users`));
       }
     });
 

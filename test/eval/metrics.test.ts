@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MetricSums } from '../../src/eval/index.js';
+import { MetricSums, mergeTotals, metricMeans } from '../../src/eval/index.js';
 import { csrFromRows } from './fixtures.js';
 
 const log2 = Math.log2;
@@ -76,5 +76,21 @@ describe('MetricSums (MMRec metric definitions)', () => {
       'hit@10', 'hit@5', 'mrr@10', 'mrr@5', 'ndcg@10', 'ndcg@5', 'precision@10', 'precision@5', 'recall@10', 'recall@5',
     ]);
     assert.ok(Object.values(m).every((v) => v === 0));
+  });
+
+  it('totals of disjoint users merge into the totals of all of them; parts with other metrics are refused', () => {
+    const truth = csrFromRows(10, [[1], [2], [3], [4, 5]]);
+    const lists = [Int32Array.of(1, 9), Int32Array.of(5, 2), Int32Array.of(3, 0), Int32Array.of(7, 5)];
+    const all = new MetricSums([1, 2]);
+    const parts = [new MetricSums([1, 2]), new MetricSums([1, 2])];
+    lists.forEach((l, u) => {
+      all.addUser(l, 0, truth, u);
+      parts[u < 1 ? 0 : 1].addUser(l, 0, truth, u);
+    });
+    const merged = mergeTotals(parts.map((p) => p.totals()));
+    assert.equal(merged.users, 4);
+    for (const [k, v] of Object.entries(all.means())) assertClose(metricMeans(merged)[k], v, k);
+    assert.throws(() => mergeTotals([all.totals(), new MetricSums([1, 5]).totals()]), /part 1 has metrics \[.*@5.*\], part 0/);
+    assert.throws(() => mergeTotals([]), /nothing to merge/);
   });
 });

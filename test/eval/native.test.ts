@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createEvaluator } from '../../src/eval/index.js';
+import { createEvaluator, mergeTotals, metricMeans } from '../../src/eval/index.js';
 import { nativeFor } from '../native/fixtures.js';
 import { randomSplit } from './fixtures.js';
 import { referenceEvaluate } from './reference.js';
@@ -21,6 +21,11 @@ test('the native evaluator matches the brute-force reference and the wasm evalua
       assert.equal(res.users, ref.users);
       for (const [k, v] of Object.entries(ref.metrics)) assert.ok(Math.abs(res.metrics[k] - v) <= 1e-12, `${k}: ${res.metrics[k]} vs ${v}`);
       assert.deepEqual(res.metrics, (await wasm.evaluate({ ...s, ks: KS })).metrics);
+      // Ranges merge into the whole evaluation here too (docs/distributed.md: sharded evaluation).
+      const cut = Math.floor(res.users / 3);
+      const parts = [await nat.evaluateRange({ ...s, ks: KS }, { start: 0, end: cut }), await nat.evaluateRange({ ...s, ks: KS }, { start: cut, end: res.users })];
+      const merged = metricMeans(mergeTotals(parts));
+      for (const [k, v] of Object.entries(res.metrics)) assert.ok(Math.abs(merged[k] - v) <= 1e-12 * Math.abs(v), `${k}: ranges ${merged[k]} vs whole ${v}`);
     }
   } finally {
     await Promise.all([nat.close(), wasm.close()]);
