@@ -231,8 +231,6 @@ class WorkerLoop {
   /** The job's evaluation cut-offs (as the latest GetJob gave them). */
   private ks: readonly number[];
 
-  private readonly signal?: AbortSignal;
-  private readonly observer?: WorkerObserver;
   /** Since when the coordinator has been unreachable (null: it answers). */
   private lostSince: number | null = null;
 
@@ -243,8 +241,6 @@ class WorkerLoop {
     private readonly log: Logger,
     private readonly opts: { spec: JobSpec; waitMs: number; signal?: AbortSignal; observer?: WorkerObserver },
   ) {
-    this.signal = opts.signal;
-    this.observer = opts.observer;
     this.ks = opts.spec.ks;
   }
 
@@ -267,7 +263,7 @@ class WorkerLoop {
         this.lostSince = null;
         return r;
       } catch (err) {
-        if (!(err instanceof PeerUnavailable) || this.signal?.aborted) throw err;
+        if (!(err instanceof PeerUnavailable) || this.opts.signal?.aborted) throw err;
         if (this.lostSince === null) {
           this.lostSince = Date.now();
           this.log.warn({ call: what, err: err.message, waitSeconds: this.opts.waitMs / 1000 }, 'coordinator unreachable: waiting for it');
@@ -312,7 +308,7 @@ class WorkerLoop {
 
   private async join(): Promise<void> {
     const r = await this.call('Join', () => this.client.join(this.id, hostname(), process.pid, true));
-    this.observer?.joined(r.admitted);
+    this.opts.observer?.joined(r.admitted);
     if (!r.admitted) {
       this.stopFlag = true;
       this.log.info({ reason: r.reason }, 'not admitted');
@@ -333,7 +329,7 @@ class WorkerLoop {
 
   private async loop(): Promise<'coordinator' | 'signal'> {
     for (;;) {
-      if (this.signal?.aborted) return 'signal';
+      if (this.opts.signal?.aborted) return 'signal';
       if (this.stopFlag) return 'coordinator';
       const reply = await this.call('Lease', () => this.client.lease(this.id, LEASE_WAIT_MS));
       if (reply.outcome === 'stop') return 'coordinator';
@@ -403,7 +399,7 @@ class WorkerLoop {
       this.log.warn({ task: key, attempt: t.attempt, err: (err as Error).message }, 'task failed');
       const failed = await this.call('Report', () => this.client.report({ ...head, error: (err as Error).message || String(err) }));
       this.idleSince = performance.now();
-      this.observer?.taskDone({ outcome: 'failed', seconds: (this.idleSince - t0) / 1000, stats: null });
+      this.opts.observer?.taskDone({ outcome: 'failed', seconds: (this.idleSince - t0) / 1000, stats: null });
       if (failed.stop) this.stopFlag = true;
       return;
     }
@@ -413,7 +409,7 @@ class WorkerLoop {
     this.idleSince = performance.now();
     this.lastReportSeconds = (this.idleSince - sent) / 1000;
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
-    this.observer?.taskDone({ outcome: reply.accepted ? 'accepted' : 'not_accepted', seconds: (this.idleSince - t0) / 1000, stats });
+    this.opts.observer?.taskDone({ outcome: reply.accepted ? 'accepted' : 'not_accepted', seconds: (this.idleSince - t0) / 1000, stats });
     if (reply.accepted) this.accepted++;
     else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
     if (reply.stop) this.stopFlag = true;
