@@ -4,16 +4,20 @@
  * committed step and lease. `stop()` kills every child; call it in an `after` hook.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { openEvaluator } from '../../src/cli/evaluator.js';
+import { initBackend, shutdownCompute } from '../../src/compute/index.js';
 import { trainConfig, type TrainConfig } from '../../src/config/index.js';
 import { CoordinatorJob, CoordinatorServer, shardConsistency, type CommittedStep, type Consistency, type EvalRange, type Task, type TaskRef } from '../../src/coordinator/index.js';
 import { loadDataset } from '../../src/data/index.js';
+import type { Dataset } from '../../src/data/types.js';
 import { InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
 import { RemoteParamStore } from '../../src/paramserver/index.js';
 import { adam, RunDir, type SeedResult } from '../../src/train/index.js';
+import { tempDir, writeInter } from '../helpers/files.js';
 import { CAMREC_DEV, spawnShard, type ShardProcess } from '../paramserver/children.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -139,4 +143,22 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     },
   };
   return cluster;
+}
+
+/**
+ * A test file's cluster fixture: before its tests, the wasm backend and `data` written as an MMRec folder under a
+ * temp dir named `label`; after them, every cluster pushed to `clusters` stopped and the backend shut down.
+ */
+export function clusterFixture(label: string, data: () => Dataset): { clusters: Cluster[]; dataDir: () => string } {
+  const clusters: Cluster[] = [];
+  let dir = '';
+  before(async () => {
+    await initBackend('wasm');
+    dir = writeInter(tempDir(label), data());
+  });
+  after(async () => {
+    for (const c of clusters) await c.stop();
+    await shutdownCompute();
+  });
+  return { clusters, dataDir: () => dir };
 }

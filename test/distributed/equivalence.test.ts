@@ -5,33 +5,21 @@
  * and pushed. A worker SIGKILLed while it holds a task: the task is leased again and the result is the same.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { initBackend, shutdownCompute } from '../../src/compute/index.js';
+import { test } from 'node:test';
 import type { TrainConfig } from '../../src/config/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { models } from '../../src/models/index.js';
 import { adam, LocalParamStore, readCheckpoint, TrainSampler, trainStep, type StoreState } from '../../src/train/index.js';
-import { tempDir, writeInter } from '../helpers/files.js';
+import { tempDir } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
 import { maxRelDiff } from '../paramserver/helpers.js';
-import { jobConfig, startCluster, type Cluster } from './cluster.js';
+import { clusterFixture, jobConfig, startCluster, type Cluster } from './cluster.js';
 
 // 1100 users × 2 training items = 2200 triples: batches of 220 are 10 steps an epoch, 2 epochs are 20 steps. Tables
 // over 1024 rows are row-sharded (src/paramserver/placement.ts), so with 2 shards each holds half of every table.
 const STEPS = 20;
 const cfg: Partial<TrainConfig> = { model: 'lightgcn', batch: 220, epochs: 2, lr: 0.01, seed: 7, hyper: { dim: 16, reg: 0.01 } };
-const clusters: Cluster[] = [];
-let dataDir = '';
-
-before(async () => {
-  await initBackend('wasm');
-  dataDir = writeInter(tempDir('dist-data'), randomDataset(1100, 1050, 4, 3));
-});
-
-after(async () => {
-  for (const c of clusters) await c.stop();
-  await shutdownCompute();
-});
+const { clusters, dataDir } = clusterFixture('dist-data', () => randomDataset(1100, 1050, 4, 3));
 
 /** One process, the same global batches: each step's loss and the final store state. */
 async function singleProcess(c: TrainConfig): Promise<{ losses: number[]; state: StoreState }> {
@@ -54,7 +42,7 @@ async function singleProcess(c: TrainConfig): Promise<{ losses: number[]; state:
 }
 
 let reference: Promise<{ losses: number[]; state: StoreState }> | null = null;
-const referenceRun = () => (reference ??= singleProcess(jobConfig({ dataDir, out: tempDir('dist-ref'), shards: 1, workers: 1, cfg })));
+const referenceRun = () => (reference ??= singleProcess(jobConfig({ dataDir: dataDir(), out: tempDir('dist-ref'), shards: 1, workers: 1, cfg })));
 
 function assertSameLosses(got: readonly number[], want: readonly number[]): void {
   assert.equal(got.length, want.length, 'steps');
@@ -116,7 +104,7 @@ for (const [workers, shards] of [
 ] as const) {
   test(`${workers} worker(s) + ${shards} shard(s), bsp: 20 LightGCN steps equal one process (losses, parameters, optimizer state)`, async (t) => {
     const out = tempDir('dist-run');
-    const c = await startCluster({ dataDir, out, shards, workers, cfg });
+    const c = await startCluster({ dataDir: dataDir(), out, shards, workers, cfg });
     clusters.push(c);
     const result = await c.run();
     assert.equal(result.epochsRun, 2);
@@ -130,7 +118,7 @@ test('a worker SIGKILLed while it holds a task: the task is leased again (attemp
   const out = tempDir('dist-kill');
   let killed = '';
   const c = await startCluster({
-    dataDir,
+    dataDir: dataDir(),
     out,
     shards: 2,
     workers: 2,

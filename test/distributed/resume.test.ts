@@ -133,13 +133,16 @@ async function startCoordinator(args: string[]): Promise<{ proc: ChildProcess; p
   return { proc, port: (JSON.parse(line) as { port: number }).port, stderr: () => err };
 }
 
-function startWorker(port: number, id: string): ChildProcess {
+/** `camrec worker` as a child; `log()` is what it wrote to stderr so far (warnings and errors). */
+function startWorker(port: number, id: string): { proc: ChildProcess; log: () => string } {
   const proc = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${port}`, '--id', id, '--threads', '1', '--no-native', '--log-level', 'warn'], {
     cwd: root,
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   started.push(proc);
-  return proc;
+  let log = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  return { proc, log: () => log };
 }
 
 const exitOf = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode ?? -1) : new Promise<number>((r) => c.once('exit', (code) => r(code ?? -1))));
@@ -149,7 +152,7 @@ test('a coordinator SIGKILLed mid-epoch while its shards run on: a new one with 
   const out = join(tempDir('resume-coord'), 'run');
   const args = [...trainFlags(out), '--shards', shards.map((s) => s.address).join(','), '--port', '0', '--tasks-per-step', '2'];
   const first = await startCoordinator(args);
-  const worker = startWorker(first.port, 'w0');
+  const { proc: worker } = startWorker(first.port, 'w0');
   const probe = new ShardClient(shards[0].address);
   try {
     await until('epoch 1', () => existsSync(join(out, 'last.ckpt')));
@@ -179,13 +182,7 @@ test('a worker outlives its coordinator: SIGKILLed mid-epoch and restarted with 
   const out = join(tempDir('resume-keep-worker'), 'run');
   const args = [...trainFlags(out), '--shards', own.map((s) => s.address).join(','), '--tasks-per-step', '2'];
   const first = await startCoordinator([...args, '--port', '0']);
-  const worker = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${first.port}`, '--id', 'w0', '--threads', '1', '--no-native', '--log-level', 'warn'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  started.push(worker);
-  let workerLog = '';
-  worker.stderr!.setEncoding('utf8').on('data', (d: string) => (workerLog += d));
+  const { proc: worker, log: workerLog } = startWorker(first.port, 'w0');
   const probe = new ShardClient(own[0].address);
   try {
     await until('epoch 1', () => existsSync(join(out, 'last.ckpt')));
@@ -193,14 +190,14 @@ test('a worker outlives its coordinator: SIGKILLed mid-epoch and restarted with 
     await until('a step of epoch 2 on the shards', async () => (await probe.describe()).step > ckptStep);
     first.proc.kill('SIGKILL');
     await exitOf(first.proc);
-    await until('the worker to notice', () => workerLog.includes('coordinator unreachable'));
-    assert.equal(worker.exitCode, null, `the worker is still running: ${workerLog}`);
+    await until('the worker to notice', () => workerLog().includes('coordinator unreachable'));
+    assert.equal(worker.exitCode, null, `the worker is still running: ${workerLog()}`);
 
     const second = await startCoordinator([...args, '--port', String(first.port), '--resume']);
     assert.equal(await exitOf(second.proc), 0, second.stderr());
-    assert.equal(await exitOf(worker), 0, workerLog);
-    assert.match(workerLog, /"msg":"coordinator reachable again"/);
-    assert.match(workerLog, /"msg":"lease refused: joining again"/);
+    assert.equal(await exitOf(worker), 0, workerLog());
+    assert.match(workerLog(), /"msg":"coordinator reachable again"/);
+    assert.match(workerLog(), /"msg":"lease refused: joining again"/);
     assert.match(second.stderr(), /"msg":"resumed"/);
     assert.match(second.stderr(), /"generation":2,"msg":"shards fenced"/);
     assert.equal((await probe.describe()).generation, 2);

@@ -7,29 +7,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { initBackend, shutdownCompute } from '../../src/compute/index.js';
+import { test } from 'node:test';
 import { CoordinatorCallError, CoordinatorClient, type EvalRange } from '../../src/coordinator/index.js';
 import type { TrainConfig } from '../../src/config/index.js';
 import { METRICS, metricKey } from '../../src/eval/index.js';
-import { tempDir, writeInter } from '../helpers/files.js';
+import { tempDir } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
-import { startCluster, type Cluster } from './cluster.js';
+import { clusterFixture, startCluster, type Cluster } from './cluster.js';
 
 // 120 users with one valid and one test item each: 4 ranges of 30 users over 2 workers; 480 training pairs, 4 steps.
 const cfg: Partial<TrainConfig> = { model: 'lightgcn', batch: 128, epochs: 1, lr: 0.01, seed: 5, hyper: { dim: 8 } };
-const clusters: Cluster[] = [];
-let dataDir = '';
-
-before(async () => {
-  await initBackend('wasm');
-  dataDir = writeInter(tempDir('sharded-eval-data'), randomDataset(120, 100, 6, 5));
-});
-
-after(async () => {
-  for (const c of clusters) await c.stop();
-  await shutdownCompute();
-});
+const { clusters, dataDir } = clusterFixture('sharded-eval-data', () => randomDataset(120, 100, 6, 5));
 
 const firstLine = (dir: string) => JSON.parse(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]) as Record<string, unknown>;
 
@@ -48,7 +36,7 @@ test('a worker killed as it is handed an evaluation range: the range goes to the
   const leases: { worker: string; range: EvalRange; attempt: number }[] = [];
   let killed = '';
   sharded = await startCluster({
-    dataDir, out: shardedOut, shards: 1, workers: 2, cfg, tasksPerStep: 2, workerTimeoutMs: 1500,
+    dataDir: dataDir(), out: shardedOut, shards: 1, workers: 2, cfg, tasksPerStep: 2, workerTimeoutMs: 1500,
     onRangeLease: (l, c) => {
       leases.push(l);
       if (killed) return;
@@ -57,7 +45,7 @@ test('a worker killed as it is handed an evaluation range: the range goes to the
     },
   });
   clusters.push(sharded);
-  const onCoordinator = await startCluster({ dataDir, out: onCoordinatorOut, shards: 1, workers: 2, cfg, tasksPerStep: 2, evalOnCoordinator: true });
+  const onCoordinator = await startCluster({ dataDir: dataDir(), out: onCoordinatorOut, shards: 1, workers: 2, cfg, tasksPerStep: 2, evalOnCoordinator: true });
   clusters.push(onCoordinator);
   const [a, b] = await Promise.all([sharded.run(), onCoordinator.run()]);
 

@@ -10,28 +10,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
-import { initBackend, shutdownCompute } from '../../src/compute/index.js';
 import type { CommittedStep, Consistency, EpochTraffic, StalenessSummary, TaskMsg } from '../../src/coordinator/index.js';
 import { runWorker } from '../../src/worker/index.js';
-import { tempDir, writeInter } from '../helpers/files.js';
+import { tempDir } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
-import { startCluster, type Cluster } from './cluster.js';
+import { clusterFixture, startCluster } from './cluster.js';
 
 const TASKS = 2;
-const clusters: Cluster[] = [];
-let dataDir = '';
-
-before(async () => {
-  await initBackend('wasm');
-  dataDir = writeInter(tempDir('stale-data'), randomDataset(90, 80, 5, 4));
-});
-
-after(async () => {
-  for (const c of clusters) await c.stop();
-  await shutdownCompute();
-});
+const { clusters, dataDir } = clusterFixture('stale-data', () => randomDataset(90, 80, 5, 4));
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -53,7 +41,7 @@ async function runHeld(consistency: Consistency): Promise<Run> {
   const aAccepted = deferred();
   const held = { a: true, b: true };
   const cluster = await startCluster({
-    dataDir,
+    dataDir: dataDir(),
     out,
     shards: 2,
     workers: 0,
