@@ -500,6 +500,31 @@ export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyp
   return { edgeUsers, edgeItems, edgeScores, edgeLogits: edgeLogitsOut, environments };
 }
 
+/**
+ * Per modality, the item-side representations at inference: h^m (semantic graph), H_c^m (the confounder
+ * estimate; h^m itself without diffusion) and z^m (what the codebook quantises; null without the back door).
+ * For diagnostics (experiments/nmi-representations.ts); values read out of tf.
+ */
+export function itemSideInternals(params: Params, prep: CamrecPrepared, h: CamrecHyper): { modality: string; semantic: Float32Array; confounder: Float32Array; z: Float32Array | null }[] {
+  const t = tf.tidy(() => {
+    const per = confounders(params, prep, h, null).perModality;
+    return {
+      semantic: per.map((c) => c.semantic),
+      confounder: per.map((c) => c.confounder),
+      z: h.backdoor ? per.map((c, k) => environmentInputs(params, h, prep.modalities[k].name, c.confounder).z) : [],
+    };
+  }) as { semantic: tf.Tensor2D[]; confounder: tf.Tensor2D[]; z: tf.Tensor2D[] };
+  const read = (x: tf.Tensor2D) => x.dataSync() as Float32Array;
+  const out = prep.modalities.map((m, k) => ({
+    modality: m.name,
+    semantic: read(t.semantic[k]),
+    confounder: read(t.confounder[k]),
+    z: t.z.length > 0 ? read(t.z[k]) : null,
+  }));
+  tf.dispose([...t.semantic, ...t.confounder, ...t.z]);
+  return out;
+}
+
 function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation['environments'] {
   const all = tf.tidy(() =>
     confounders(params, prep, h, null).perModality.map((c, k) => {

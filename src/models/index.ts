@@ -2,4 +2,4 @@ export type { Batch, PrepareContext, LossOutput, Model, Param, Params, Prepared,
 export { ModelRegistry, models } from './registry.js';
 export { bpr } from './bpr.js';
 export { lightgcn, propagate } from './lightgcn.js';
-export { camrec, camrecHyper, type CamrecHyper, type CamrecPrepared, type Explanation, explainCamrec } from './camrec.js';
+export { camrec, camrecHyper, type CamrecHyper, type CamrecPrepared, type Explanation, explainCamrec, itemSideInternals } from './camrec.js';

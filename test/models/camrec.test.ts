@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
 import type { Dataset, Modality } from '../../src/data/types.js';
 import { normalizedBipartiteAdjacency } from '../../src/graph/index.js';
-import { camrec, type CamrecHyper, explainCamrec, models } from '../../src/models/index.js';
+import { camrec, type CamrecHyper, explainCamrec, itemSideInternals, models } from '../../src/models/index.js';
 import { entryEdges, warmupFactor } from '../../src/models/camrec.js';
 import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, trainStep } from '../../src/train/index.js';
 import { randomDataset } from '../helpers/tiny.js';
@@ -225,6 +225,53 @@ test('scoring is deterministic: two representations of the same parameters are i
     tf.dispose(Object.values(params).map((p) => p.value));
   } finally {
     s.close();
+  }
+});
+
+test('itemSideInternals gives what the codebook quantises: its nearest unit code is the explained stratum', async () => {
+  const s = setup();
+  try {
+    await trainStep(camrec, s.batch, s.store, s.prep, s.hyper);
+    const params = await paramsOf(s.store);
+    const before = tf.memory().numTensors;
+    const internals = itemSideInternals(params, s.prep, s.hyper);
+    assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+    const codes = explainCamrec(params, s.prep, s.hyper).environments;
+    const book = params.codebook.value.arraySync() as number[][];
+    const unit = (v: number[]) => v.map((x) => x / Math.hypot(...v));
+    const books = book.map(unit);
+    const [n, e] = [s.data.nItems, s.hyper.envDim];
+    internals.forEach((m, k) => {
+      assert.equal(m.modality, codes[k].modality);
+      assert.equal(m.semantic.length, n * s.hyper.dim);
+      assert.equal(m.confounder.length, n * s.hyper.dim);
+      assert.notDeepEqual(m.confounder, m.semantic, 'the diffusion changes h^m');
+      assert.ok(m.z && m.z.length === n * e);
+      for (let i = 0; i < n; i++) {
+        const z = Array.from(m.z.subarray(i * e, (i + 1) * e));
+        const d: number[] = books.map((c: number[]) => c.reduce((acc: number, x: number, j: number) => acc + (x - z[j]) ** 2, 0));
+        assert.equal(codes[k].codes[i], d.indexOf(Math.min(...d)), `${m.modality} item ${i}`);
+      }
+    });
+    tf.dispose(Object.values(params).map((p) => p.value));
+  } finally {
+    s.close();
+  }
+  const plain = setup({ diffusion: false });
+  try {
+    const params = await paramsOf(plain.store);
+    for (const m of itemSideInternals(params, plain.prep, plain.hyper)) assert.deepEqual(m.confounder, m.semantic, 'without diffusion H_c = h^m');
+    tf.dispose(Object.values(params).map((p) => p.value));
+  } finally {
+    plain.close();
+  }
+  const noBackdoor = setup({ backdoor: false });
+  try {
+    const params = await paramsOf(noBackdoor.store);
+    assert.ok(itemSideInternals(params, noBackdoor.prep, noBackdoor.hyper).every((m) => m.z === null));
+    tf.dispose(Object.values(params).map((p) => p.value));
+  } finally {
+    noBackdoor.close();
   }
 });
 
