@@ -147,14 +147,14 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 
 /**
  * A test file's cluster fixture: before its tests, the wasm backend and `data` written as an MMRec folder under a
- * temp dir named `label`; after them, every cluster pushed to `clusters` stopped and the backend shut down.
+ * temp dir named `label` (or `data.write(root)`, which returns the folder it wrote); after them, every cluster pushed to `clusters` stopped and the backend shut down.
  */
-export function clusterFixture(label: string, data: () => Dataset): { clusters: Cluster[]; dataDir: () => string } {
+export function clusterFixture(label: string, data: (() => Dataset) | { write: (root: string) => string }): { clusters: Cluster[]; dataDir: () => string } {
   const clusters: Cluster[] = [];
   let dir = '';
   before(async () => {
     await initBackend('wasm');
-    dir = writeInter(tempDir(label), data());
+    dir = typeof data === 'function' ? writeInter(tempDir(label), data()) : data.write(tempDir(label));
   });
   after(async () => {
     for (const c of clusters) await c.stop();
