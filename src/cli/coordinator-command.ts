@@ -79,7 +79,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const { ops: opsFlags, rest } = splitOpsFlags(opts);
   const { own, train } = splitCoordinatorFlags(rest);
   const cfg = loadTrainConfig(train);
-  checkDistributable(cfg, 'camrec coordinator');
+  checkDistributable(cfg, 'camrec coordinator', true);
   const shards = parseAddresses('--shards', own.shards);
   const { host, port } = listenAddress(own, 50050);
   const token = own.tokenFile ? readFileSync(own.tokenFile, 'utf8').trim() : process.env.CAMREC_TOKEN || undefined;

@@ -26,13 +26,16 @@ export function parseDistributed(v: string): LocalCluster {
   return { workers, shards };
 }
 
-/** What distributed training does not take (yet): one seed, no grid, no bench mode; --resume needs --out. */
-export function checkDistributable(cfg: Readonly<TrainConfig>, where: string): void {
-  const refuse = (flag: string) => {
-    throw new ConfigError(`${where}: ${flag} is not supported in distributed training yet (docs/distributed.md)`);
+/**
+ * What distributed training does not take (yet): bench mode; --resume needs --out. A coordinator runs one job, so it
+ * also refuses several seeds and a grid (`oneJob`); `camrec train --distributed` runs them one job after another.
+ */
+export function checkDistributable(cfg: Readonly<TrainConfig>, where: string, oneJob = false): void {
+  const refuse = (flag: string, why = 'is not supported in distributed training yet') => {
+    throw new ConfigError(`${where}: ${flag} ${why} (docs/distributed.md)`);
   };
-  if (cfg.seeds) refuse('--seeds');
-  if (cfg.grid) refuse('--grid');
+  if (oneJob && cfg.seeds) refuse('--seeds', 'needs camrec train --distributed: a coordinator runs one job');
+  if (oneJob && cfg.grid) refuse('--grid', 'needs camrec train --distributed: a coordinator runs one job');
   if (cfg.resume && !cfg.out) throw new ConfigError(`${where}: --resume needs --out <dir>: the run directory to continue`);
   if (cfg.benchEpochs) refuse('--bench-epochs');
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ZodType } from 'zod';
 import { basename, join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { parseConsistency } from '../coordinator/index.js';
 import { ConfigError } from '../errors/index.js';
 import { models } from '../models/index.js';
 import { formatMeanStd, RunDir, summarize, trainSeed, type SeedResult } from '../train/index.js';
+import type { Logger } from 'pino';
 import { makeLogger } from './log.js';
 import { terminalProgress } from './progress.js';
 import { gitCommit, lockfileHash, packageVersion } from './provenance.js';
@@ -78,32 +79,41 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   const root = new RunDir(outDir);
   root.writeJson('config.json', cfg);
   const provenance = runProvenance(backend);
-  const seeds = cfg.seeds ?? [cfg.seed];
   const evaluator = await openEvaluator(cfg, threads);
-  const results: SeedResult[] = [];
   const deps = { log, evaluator, progress: cfg.json ? undefined : terminalProgress(), provenance };
   const train = (c: TrainConfig, seed: number, dir: RunDir) => {
     log.info({ seed, dir: dir.path, model: c.model, data: data.name, hyper: c.hyper }, 'training');
     return trainSeed(c, seed, data, model, dir, deps);
   };
   try {
-    let chosen: TrainConfig = { ...cfg, grid: undefined };
-    if (cfg.grid) {
-      const { selected } = await searchGrid(chosen, cfg.grid, seeds[0], root, train);
-      log.info({ selected: selected.name }, `grid: selected ${selected.name} on valid ${cfg.selectMetric}`);
-      chosen = { ...chosen, hyper: { ...cfg.hyper, ...selected.hyper } };
-    }
-    for (const seed of seeds) {
-      const dir = seeds.length > 1 || cfg.grid ? new RunDir(join(outDir, `seed-${seed}`)) : root;
-      results.push(await train(chosen, seed, dir));
-    }
+    await runAll(cfg, root, train, log);
   } finally {
     await evaluator.close();
   }
-  const summary = seeds.length > 1 || cfg.grid ? writeSummary(root, results) : results[0];
-  report(cfg, outDir, results, log);
-  if (cfg.json) process.stdout.write(`${JSON.stringify({ out: outDir, ...summary })}\n`);
   return 0;
+}
+
+/**
+ * The grid (when given: every point with the first seed, selected on valid), then every seed, one run directory
+ * each; a summary result.json over them; the report line and the --json line. `train` runs one seed of one
+ * configuration into a run directory, in this process or through a local cluster.
+ */
+async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, seed: number, dir: RunDir) => Promise<SeedResult>, log: Logger): Promise<void> {
+  const seeds = cfg.seeds ?? [cfg.seed];
+  const results: SeedResult[] = [];
+  let chosen: TrainConfig = { ...cfg, grid: undefined };
+  if (cfg.grid) {
+    const { selected } = await searchGrid(chosen, cfg.grid, seeds[0], root, train);
+    log.info({ selected: selected.name }, `grid: selected ${selected.name} on valid ${cfg.selectMetric}`);
+    chosen = { ...chosen, hyper: { ...cfg.hyper, ...selected.hyper } };
+  }
+  for (const seed of seeds) {
+    const dir = seeds.length > 1 || cfg.grid ? new RunDir(join(root.path, `seed-${seed}`)) : root;
+    results.push(await train(chosen, seed, dir));
+  }
+  const summary = seeds.length > 1 || cfg.grid ? writeSummary(root, results) : results[0];
+  report(cfg, root.path, results, log);
+  if (cfg.json) process.stdout.write(`${JSON.stringify({ out: root.path, ...summary })}\n`);
 }
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
@@ -114,8 +124,10 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
   const cfg = loadTrainConfig(rest);
   checkDistributable(cfg, '--distributed');
   checkHyper(models.get(cfg.model), cfg.hyper);
+  const model = models.get(cfg.model);
+  for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
-  const out = runDirPath(cfg);
+  const root = new RunDir(runDirPath(cfg));
   const coordinatorFlags = [
     // One task per worker by default: every LightGCN/CaMRec task reads whole tables, so more tasks than workers
     // only repeat that traffic; the split never changes the result (docs/distributed.md §3).
@@ -124,12 +136,41 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
     ...(evalOnCoordinator === true ? ['--eval-on-coordinator'] : []),
   ];
-  const code = await runLocalCluster({ cluster, cfg: { ...cfg, out }, coordinatorFlags, log });
-  if (code !== 0) return code; // the coordinator has said why on stderr
-  const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as SeedResult;
-  report(cfg, out, [result], log);
-  if (cfg.json) process.stdout.write(`${JSON.stringify({ out, ...result })}\n`);
+  if (cfg.seeds || cfg.grid) root.writeJson('config.json', cfg); // each seed's coordinator writes its own
+  const train = async (c: TrainConfig, seed: number, dir: RunDir): Promise<SeedResult> => {
+    const done = cfg.resume ? finishedRun(dir) : null;
+    if (done) {
+      log.info({ seed, dir: dir.path }, 'already finished: kept');
+      return done;
+    }
+    log.info({ seed, dir: dir.path, model: c.model, hyper: c.hyper }, 'training');
+    const job = { ...c, seed, seeds: undefined, grid: undefined, out: dir.path };
+    const code = await runLocalCluster({ cluster, cfg: job, coordinatorFlags, log });
+    if (code !== 0) throw new ClusterFailed(code);
+    return JSON.parse(readFileSync(join(dir.path, 'result.json'), 'utf8')) as SeedResult;
+  };
+  try {
+    await runAll(cfg, root, train, log);
+  } catch (err) {
+    if (err instanceof ClusterFailed) return err.code; // the coordinator has said why on stderr
+    throw err;
+  }
   return 0;
+}
+
+/** A local cluster's coordinator exited non-zero (it has said why on stderr). */
+class ClusterFailed extends Error {
+  constructor(readonly code: number) {
+    super(`the coordinator exited with code ${code}`);
+  }
+}
+
+/** A run directory's result.json when its run has finished (early stop or the epoch budget), else null. */
+function finishedRun(dir: RunDir): SeedResult | null {
+  const path = join(dir.path, 'result.json');
+  if (!existsSync(path)) return null;
+  const r = JSON.parse(readFileSync(path, 'utf8')) as SeedResult;
+  return r.stoppedBy ? r : null;
 }
 
 function writeSummary(root: RunDir, results: SeedResult[]) {

@@ -125,7 +125,10 @@ test('--distributed refuses a malformed layout and what it does not support yet,
   const bad = await camrec(['train', ...common, '--data', dataDir, '--distributed', 'local:2']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--distributed: 'local:2' is not local:W:S/);
-  const seeds = await camrec(['train', ...common, '--data', dataDir, '--distributed', 'local:1:1', '--seeds', '1,2']);
-  assert.equal(seeds.code, 2);
-  assert.match(seeds.stderr, /--seeds is not supported in distributed training yet/);
+  const bench = await camrec(['train', ...common, '--data', dataDir, '--distributed', 'local:1:1', '--bench-epochs', '1']);
+  assert.equal(bench.code, 2);
+  assert.match(bench.stderr, /--bench-epochs is not supported in distributed training yet/);
+  const grid = await camrec(['train', ...common, '--data', dataDir, '--distributed', 'local:1:1', '--grid', 'nope=1,2']);
+  assert.equal(grid.code, 2, 'a grid over an unknown hyper-parameter is refused before any cluster starts');
+  assert.match(grid.stderr, /hyper-parameter/);
 });
