@@ -51,6 +51,17 @@ export interface PullOut {
   readonly incarnation: number;
 }
 
+/** A pull's rows, not yet copied (ShardState.read). */
+export interface PullRows {
+  /** Global ids of the rows, ascending. */
+  readonly ids: Uint32Array;
+  readonly dim: number;
+  readonly version: number;
+  readonly incarnation: number;
+  /** Copies the rows' values ([ids.length, dim]) and row versions into these arrays. */
+  copyTo(values: Float32Array, rowVersions: Uint32Array): void;
+}
+
 export interface TableInfo {
   readonly name: string;
   readonly rows: number;
@@ -234,6 +245,19 @@ export class ShardState {
 
   /** Rows `ids` (null: every held row); with `since`, only those whose version is greater (a worker's row cache). */
   pull(table: string, ids: Uint32Array | null, since: number | null = null): PullOut {
+    const r = this.read(table, ids, since);
+    const values = new Float32Array(r.ids.length * r.dim);
+    const rowVersions = new Uint32Array(r.ids.length);
+    r.copyTo(values, rowVersions);
+    return { ids: r.ids, values, rowVersions, version: r.version, incarnation: r.incarnation };
+  }
+
+  /**
+   * What `pull` returns, before it is copied: the rows' global ids and a function that copies their values and
+   * row versions into arrays the caller provides (the server's reply message, so the rows are copied once). The
+   * copy must happen before anything else runs on this shard.
+   */
+  read(table: string, ids: Uint32Array | null, since: number | null = null): PullRows {
     const h = this.table(table);
     let local = ids ? this.localIds(h, ids) : null;
     const asked = ids ?? heldIds(h.def.rows, h.def.placement, this.config.shard, this.config.shards);
@@ -244,13 +268,24 @@ export class ShardState {
       global = Uint32Array.from(keep.positions, (p) => asked[p]);
     }
     const dim = h.def.dim;
-    const values = local ? gatherRows(h.values, dim, local) : h.values.slice();
-    const rowVersions = local ? new Uint32Array(local.length) : h.rowVersions.slice();
-    if (local) for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
     this.counters.pulls++;
     this.counters.rowsPulled += global.length;
-    this.counters.bytesPulled += values.byteLength + global.byteLength;
-    return { ids: global, values, rowVersions, version: h.version, incarnation: this.incarnation };
+    this.counters.bytesPulled += global.length * dim * 4 + global.byteLength;
+    return {
+      ids: global,
+      dim,
+      version: h.version,
+      incarnation: this.incarnation,
+      copyTo: (values, rowVersions) => {
+        if (!local) {
+          values.set(h.values);
+          rowVersions.set(h.rowVersions);
+          return;
+        }
+        gatherRowsInto(values, h.values, dim, local);
+        for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
+      },
+    };
   }
 
   /** async and ssp: applies one worker's gradients on arrival, once per (task, attempt). */
@@ -525,15 +560,16 @@ function initialValues(def: ShardTableDef, ids: Uint32Array, seed: number): Floa
   return gatherRows(full, def.dim, ids);
 }
 
-/** Rows `rows` of a [n, dim] array, in that order (a plain loop: no per-row views to collect). */
+/** Rows `rows` of a [n, dim] array, in that order. */
 function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
   const out = new Float32Array(rows.length * dim);
-  for (let r = 0; r < rows.length; r++) {
-    const from = rows[r] * dim;
-    const to = r * dim;
-    for (let j = 0; j < dim; j++) out[to + j] = src[from + j];
-  }
+  gatherRowsInto(out, src, dim, rows);
   return out;
+}
+
+/** out[r] = src[rows[r]], rows of `dim` values (one native copy per row). */
+function gatherRowsInto(out: Float32Array, src: Float32Array, dim: number, rows: ArrayLike<number>): void {
+  for (let r = 0; r < rows.length; r++) out.set(src.subarray(rows[r] * dim, rows[r] * dim + dim), r * dim);
 }
 
 /** Rows among `local` (null: all held) changed after version `since`, with their positions in the request. */
