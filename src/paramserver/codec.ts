@@ -17,7 +17,8 @@
  * @grpc/proto-loader with `defaults: true, longs: Number` gives them); `bytes` fields are views into the message.
  * Malformed bytes throw, which grpc-js answers with INTERNAL, as for protobufjs.
  */
-import type { PrepareRequest, PullReply, PushRequest, RowBlockMsg } from './proto.js';
+import type { PickedRows, PrepareRequest, PrepareRequestOut, PullReply, PushRequest, PushRequestOut, RowBlockMsg, RowBlockOut } from './proto.js';
+import { gatherRowsInto } from './wire.js';
 
 /** grpc's message header: a compression flag and a 4-byte length. */
 const FRAME_HEADER_BYTES = 5;
@@ -99,10 +100,12 @@ class Out {
     return at;
   }
 
-  bulk(field: number, bytes: Uint8Array | undefined): void {
+  bulk(field: number, bytes: Uint8Array | PickedRows | undefined): void {
     if (bytes == null) return;
-    const at = this.bulkHeader(field, bytes.byteLength);
-    this.buf?.set(bytes, at);
+    const at = this.bulkHeader(field, bulkByteLength(bytes));
+    if (!this.buf) return;
+    if (bytes instanceof Uint8Array) this.buf.set(bytes, at);
+    else gatherInto(this.buf, at, bytes);
   }
 
   /** An embedded message of `size(start)` bytes (its length varint padded when the size needs it). */
@@ -116,12 +119,30 @@ class Out {
   }
 }
 
-/** Runs `write` on a measuring pass, then on a buffer of that size whose message starts at byte 1 of its own ArrayBuffer. */
-function encode(write: (out: Out) => void): Buffer {
+/** The bytes a bulk field's data takes. */
+export function bulkByteLength(v: Uint8Array | PickedRows): number {
+  return v instanceof Uint8Array ? v.byteLength : 4 * v.pick.length * v.dim;
+}
+
+/** Gathers picked rows into buf at `at`: in place when that is 4-byte aligned (encode() makes it so), else through a copy. */
+function gatherInto(buf: Buffer, at: number, rows: PickedRows): void {
+  const n = rows.pick.length * rows.dim;
+  const aligned = (buf.byteOffset + at) % 4 === 0;
+  const out = aligned ? new Float32Array(buf.buffer, buf.byteOffset + at, n) : new Float32Array(n);
+  gatherRowsInto(out, rows.from, rows.dim, rows.pick);
+  if (!aligned) buf.set(new Uint8Array(out.buffer), at);
+}
+
+/** Gives an ArrayBuffer of at least `bytes` bytes to encode into (default: a new one). */
+export type Allocate = (bytes: number) => ArrayBuffer;
+
+const allocate: Allocate = (bytes) => Buffer.allocUnsafeSlow(bytes).buffer;
+
+/** Runs `write` on a measuring pass, then on a buffer of that size whose message starts at byte 1 of its ArrayBuffer. */
+function encode(write: (out: Out) => void, alloc = allocate): Buffer {
   const sizer = new Out(null);
   write(sizer);
-  const backing = Buffer.allocUnsafeSlow(sizer.pos + 1);
-  const out = new Out(backing.subarray(1));
+  const out = new Out(Buffer.from(alloc(sizer.pos + 1), 1, sizer.pos));
   write(out);
   return out.buf!;
 }
@@ -134,38 +155,42 @@ function sizeAt(start: number, write: (out: Out) => void): number {
   return o.pos - start;
 }
 
-function writeRowBlock(out: Out, b: RowBlockMsg): void {
+function writeRowBlock(out: Out, b: RowBlockOut): void {
   out.string(1, b.table);
   out.bulk(2, b.ids);
   out.bulk(3, b.values);
   out.bool(4, b.allRows);
 }
 
-function writeBlocks(out: Out, field: number, blocks: readonly RowBlockMsg[] | undefined): void {
+function writeBlocks(out: Out, field: number, blocks: readonly RowBlockOut[] | undefined): void {
   for (const b of blocks ?? []) {
     const write = (o: Out) => writeRowBlock(o, b);
     out.message(field, (start) => sizeAt(start, write), write);
   }
 }
 
-export function encodePushRequest(m: PushRequest): Buffer {
+/** A PushRequest as a message (a Buffer is taken as one already encoded and sent as it is). */
+export function encodePushRequest(m: PushRequestOut | Buffer, alloc?: Allocate): Buffer {
+  if (Buffer.isBuffer(m)) return m;
   return encode((out) => {
     out.string(1, m.task);
     out.uint32(2, m.attempt);
     out.uint(3, m.clock);
     writeBlocks(out, 4, m.blocks);
     out.uint(5, m.generation);
-  });
+  }, alloc);
 }
 
-export function encodePrepareRequest(m: PrepareRequest): Buffer {
+/** A PrepareRequest as a message (a Buffer is taken as one already encoded and sent as it is). */
+export function encodePrepareRequest(m: PrepareRequestOut | Buffer, alloc?: Allocate): Buffer {
+  if (Buffer.isBuffer(m)) return m;
   return encode((out) => {
     out.uint(1, m.step);
     out.string(2, m.task);
     out.uint32(3, m.attempt);
     writeBlocks(out, 4, m.blocks);
     out.uint(5, m.generation);
-  });
+  }, alloc);
 }
 
 /** A PullReply with room for `rows` rows of `dim` values: fill the three views, then send `message`. */

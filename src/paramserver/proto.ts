@@ -102,6 +102,21 @@ export interface RowBlockMsg {
   allRows: boolean;
 }
 
+/**
+ * Rows picked from a [n, dim] array, to be sent as a `values` field: from[pick[0]], from[pick[1]], … (codec.ts
+ * gathers them straight into the message).
+ */
+export interface PickedRows {
+  readonly from: Float32Array;
+  readonly pick: ArrayLike<number>;
+  readonly dim: number;
+}
+
+/** A RowBlock as a client sends it: the values as bytes or as rows to gather. */
+export interface RowBlockOut extends Omit<RowBlockMsg, 'values'> {
+  values: Uint8Array | PickedRows;
+}
+
 export interface TableVersionMsg {
   table: string;
   version: number;
@@ -115,6 +130,8 @@ export interface PushRequest {
   /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
   generation?: number;
 }
+
+export type PushRequestOut = Omit<PushRequest, 'blocks'> & { blocks: RowBlockOut[] };
 
 export interface PushReply {
   duplicate: boolean;
@@ -130,6 +147,8 @@ export interface PrepareRequest {
   /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
   generation?: number;
 }
+
+export type PrepareRequestOut = Omit<PrepareRequest, 'blocks'> & { blocks: RowBlockOut[] };
 
 export interface PrepareReply {
   duplicate: boolean;

@@ -9,6 +9,7 @@ import { StaleVersion } from '../errors/index.js';
 import { applyRows, initialState, initTable, type OptimizerConfig, type TableInit } from '../train/index.js';
 import { Fenced, InvalidRequest, NotReady } from './errors.js';
 import { heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
+import { gatherRows, gatherRowsInto } from './wire.js';
 
 export type Consistency =
   | { readonly mode: 'bsp' }
@@ -558,18 +559,6 @@ function initialValues(def: ShardTableDef, ids: Uint32Array, seed: number): Floa
   const full = initTable({ name: def.name, rows: def.rows, dim: def.dim, trainable: def.trainable, init: def.init }, seed);
   if (def.placement === 'whole') return full;
   return gatherRows(full, def.dim, ids);
-}
-
-/** Rows `rows` of a [n, dim] array, in that order. */
-function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  gatherRowsInto(out, src, dim, rows);
-  return out;
-}
-
-/** out[r] = src[rows[r]], rows of `dim` values (one native copy per row). */
-function gatherRowsInto(out: Float32Array, src: Float32Array, dim: number, rows: ArrayLike<number>): void {
-  for (let r = 0; r < rows.length; r++) out.set(src.subarray(rows[r] * dim, rows[r] * dim + dim), r * dim);
 }
 
 /** Rows among `local` (null: all held) changed after version `since`, with their positions in the request. */

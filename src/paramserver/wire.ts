@@ -29,3 +29,28 @@ export function uintsOf(buf: Uint8Array, what = 'ids'): Uint32Array {
 export function bytesOf(a: Float32Array | Uint32Array | Int32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
+
+/** Below this row width a plain loop copies rows faster than a view and a native copy per row. */
+const ROW_COPY_MIN_DIM = 16;
+
+/** out[k] = src[rows[k]], rows of `dim` values. */
+export function gatherRowsInto(out: Float32Array, src: Float32Array, dim: number, rows: ArrayLike<number>): void {
+  for (let k = 0; k < rows.length; k++) copyRow(out, k * dim, src, rows[k] * dim, dim);
+}
+
+/** Rows `rows` of a [n, dim] array, in that order. */
+export function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  gatherRowsInto(out, src, dim, rows);
+  return out;
+}
+
+/** out[dest[k]] = rows[k], rows of `dim` values. */
+export function scatterRowsInto(out: Float32Array, rows: Float32Array, dest: ArrayLike<number>, dim: number): void {
+  for (let k = 0; k < dest.length; k++) copyRow(out, dest[k] * dim, rows, k * dim, dim);
+}
+
+function copyRow(out: Float32Array, to: number, src: Float32Array, from: number, dim: number): void {
+  if (dim >= ROW_COPY_MIN_DIM) out.set(src.subarray(from, from + dim), to);
+  else for (let j = 0; j < dim; j++) out[to + j] = src[from + j];
+}

@@ -17,7 +17,7 @@ import {
   pullReplyFrame,
 } from '../../src/paramserver/codec.js';
 import { PROTO_DIR } from '../../src/paramserver/proto.js';
-import { floatsOf } from '../../src/paramserver/wire.js';
+import { floatsOf, gatherRows, scatterRowsInto } from '../../src/paramserver/wire.js';
 import { RandomStream } from '../../src/random/index.js';
 
 const def = protoLoader.loadSync(join(PROTO_DIR, 'paramserver.proto'), { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
@@ -127,5 +127,37 @@ test('pullReplyFrame: filling its views gives the message encodePullReply writes
     const want = { table: 'items', ids: Buffer.from(ids.buffer), values: Buffer.from(values.buffer), rowVersions: Buffer.from(rowVersions.buffer), version: 9, incarnation: 2 ** 40 };
     assert.deepEqual(reference.pull.decode(frame.message), reference.pull.decode(reference.pull.encode(want)));
     assert.deepEqual(floatsOf(decodePullReply(framed(frame.message)).values), values);
+  }
+});
+
+test('picked rows: a block whose values are rows to gather encodes as the block with those rows as bytes', () => {
+  for (const dim of [1, 3, 16, 64]) {
+    const from = Float32Array.from({ length: 50 * dim }, () => rng.nextFloat());
+    const pick = Int32Array.from({ length: 20 }, () => int(50));
+    const gathered = new Float32Array(pick.length * dim);
+    pick.forEach((r, k) => gathered.set(from.subarray(r * dim, (r + 1) * dim), k * dim));
+    const ids = Buffer.from(Uint32Array.from(pick.keys()).buffer);
+    const asBytes = { task: 't', attempt: 1, clock: 2, blocks: [{ table: 'u', ids, values: Buffer.from(gathered.buffer), allRows: false }] };
+    const asPicked = { ...asBytes, blocks: [{ ...asBytes.blocks[0], values: { from, pick, dim } }] };
+    assert.deepEqual(decodePushRequest(encodePushRequest(asPicked)), reference.push.decode(reference.push.encode(asBytes)), `dim ${dim}`);
+    assert.deepEqual(gatherRows(from, dim, pick), gathered, `gatherRows, dim ${dim}`);
+    const back = new Float32Array(from.length);
+    const dest = Int32Array.from({ length: 20 }, (_, k) => (k * 7) % 50);
+    scatterRowsInto(back, gathered, dest, dim);
+    const want = new Float32Array(from.length);
+    dest.forEach((d, k) => want.set(gathered.subarray(k * dim, (k + 1) * dim), d * dim));
+    assert.deepEqual(back, want, `scatterRowsInto, dim ${dim}`);
+  }
+});
+
+test('encoding into a reused, larger, dirty buffer (a client pool) writes the same message', () => {
+  const dirty = Buffer.alloc(1 << 20, 0xa5).buffer;
+  for (let k = 0; k < 20; k++) {
+    const m = random.prepare();
+    if (encodePrepareRequest(m).length + 1 > dirty.byteLength) continue;
+    assert.deepEqual(encodePrepareRequest(m, () => dirty), encodePrepareRequest(m));
+    const p = random.push();
+    if (encodePushRequest(p).length + 1 > dirty.byteLength) continue;
+    assert.deepEqual(encodePushRequest(p, () => dirty), encodePushRequest(p));
   }
 });
