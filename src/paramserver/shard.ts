@@ -263,10 +263,10 @@ export class ShardState {
     let local = ids ? this.localIds(h, ids) : null;
     const asked = ids ?? heldIds(h.def.rows, h.def.placement, this.config.shard, this.config.shards);
     let global = asked;
-    if (since !== null) {
-      const keep = changedRows(h, local, since);
-      local = keep.local;
-      global = Uint32Array.from(keep.positions, (p) => asked[p]);
+    const changed = since === null ? null : changedRows(h, local, since);
+    if (changed) {
+      local = changed.local;
+      global = changed.positions.map((p) => asked[p]);
     }
     const dim = h.def.dim;
     this.counters.pulls++;
@@ -561,19 +561,23 @@ function initialValues(def: ShardTableDef, ids: Uint32Array, seed: number): Floa
   return gatherRows(full, def.dim, ids);
 }
 
-/** Rows among `local` (null: all held) changed after version `since`, with their positions in the request. */
-function changedRows(h: Held, local: Int32Array | null, since: number): { local: Int32Array; positions: number[] } {
-  const keep: number[] = [];
-  const positions: number[] = [];
+/**
+ * Rows among `local` (null: all held) changed after version `since`, with their positions in the request; null
+ * when every one of them changed (then the pull is the plain one).
+ */
+function changedRows(h: Held, local: Int32Array | null, since: number): { local: Int32Array; positions: Uint32Array } | null {
   const n = local ? local.length : h.local;
+  const keep = new Int32Array(n);
+  const positions = new Uint32Array(n);
+  let kept = 0;
   for (let p = 0; p < n; p++) {
     const l = local ? local[p] : p;
     if (h.rowVersions[l] > since) {
-      keep.push(l);
-      positions.push(p);
+      keep[kept] = l;
+      positions[kept++] = p;
     }
   }
-  return { local: Int32Array.from(keep), positions };
+  return kept === n ? null : { local: keep.slice(0, kept), positions: positions.slice(0, kept) };
 }
 
 /**

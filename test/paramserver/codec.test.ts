@@ -131,9 +131,9 @@ test('pullReplyFrame: filling its views gives the message encodePullReply writes
 });
 
 test('picked rows: a block whose values are rows to gather encodes as the block with those rows as bytes', () => {
-  for (const dim of [1, 3, 16, 64]) {
+  const runs = Int32Array.from([3, 4, 5, 9, 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+  for (const [dim, pick] of [1, 3, 16, 64].flatMap((d) => [[d, Int32Array.from({ length: 20 }, () => int(50))], [d, runs]] as const)) {
     const from = Float32Array.from({ length: 50 * dim }, () => rng.nextFloat());
-    const pick = Int32Array.from({ length: 20 }, () => int(50));
     const gathered = new Float32Array(pick.length * dim);
     pick.forEach((r, k) => gathered.set(from.subarray(r * dim, (r + 1) * dim), k * dim));
     const ids = Buffer.from(Uint32Array.from(pick.keys()).buffer);
@@ -142,7 +142,7 @@ test('picked rows: a block whose values are rows to gather encodes as the block 
     assert.deepEqual(decodePushRequest(encodePushRequest(asPicked)), reference.push.decode(reference.push.encode(asBytes)), `dim ${dim}`);
     assert.deepEqual(gatherRows(from, dim, pick), gathered, `gatherRows, dim ${dim}`);
     const back = new Float32Array(from.length);
-    const dest = Int32Array.from({ length: 20 }, (_, k) => (k * 7) % 50);
+    const dest = pick === runs ? Int32Array.from({ length: 20 }, (_, k) => 30 - k + 2 * (k % 3)) : Int32Array.from({ length: 20 }, (_, k) => (k * 7) % 50);
     scatterRowsInto(back, gathered, dest, dim);
     const want = new Float32Array(from.length);
     dest.forEach((d, k) => want.set(gathered.subarray(k * dim, (k + 1) * dim), d * dim));
