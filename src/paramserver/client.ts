@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { PeerUnavailable, StaleVersion } from '../errors/index.js';
+import { encodePrepareRequest, encodePushRequest, type Allocate } from './codec.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import {
   services,
@@ -24,11 +25,11 @@ import {
   type InitReply,
   type InitRequest,
   type PrepareReply,
-  type PrepareRequest,
+  type PrepareRequestOut,
   type PullReply,
   type PullRequest,
   type PushReply,
-  type PushRequest,
+  type PushRequestOut,
   type StateChunk,
   type StatsReply,
 } from './proto.js';
@@ -79,8 +80,28 @@ const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 type Callback<Res> = (err: grpc.ServiceError | null, res?: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<Res>) => grpc.ClientUnaryCall;
 
+/** Spare request buffers, largest kept; a call takes one at least as large as it needs, or a new one. */
+class BufferPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(private readonly keep: number) {}
+
+  take(bytes: number): ArrayBuffer {
+    const k = this.free.findIndex((b) => b.byteLength >= bytes);
+    if (k >= 0) return this.free.splice(k, 1)[0];
+    return Buffer.allocUnsafeSlow(Math.ceil(bytes * 1.125)).buffer;
+  }
+
+  give(b: ArrayBuffer): void {
+    this.free.push(b);
+    this.free.sort((x, y) => y.byteLength - x.byteLength);
+    this.free.length = Math.min(this.free.length, this.keep);
+  }
+}
+
 export class ShardClient {
   private readonly client: grpc.Client;
+  private readonly pool = new BufferPool(2);
   private readonly health: grpc.Client;
   private readonly deadlineMs: number;
 
@@ -109,12 +130,12 @@ export class ShardClient {
     return this.call('Pull', req);
   }
 
-  push(req: PushRequest): Promise<PushReply> {
-    return this.call('Push', req);
+  push(req: PushRequestOut): Promise<PushReply> {
+    return this.pooled((alloc) => this.call('Push', encodePushRequest(req, alloc)));
   }
 
-  prepare(req: PrepareRequest): Promise<PrepareReply> {
-    return this.call('Prepare', req);
+  prepare(req: PrepareRequestOut): Promise<PrepareReply> {
+    return this.pooled((alloc) => this.call('Prepare', encodePrepareRequest(req, alloc)));
   }
 
   commit(req: CommitRequest): Promise<CommitReply> {
@@ -174,6 +195,20 @@ export class ShardClient {
   close(): void {
     this.client.close();
     this.health.close();
+  }
+
+  /**
+   * Runs a call whose request is encoded into a buffer of this client's pool, and puts the buffer back once the
+   * call is over (grpc-js has copied the message into its frame by then). A gradient message is megabytes; a
+   * fresh one per call makes V8 collect garbage more often (it counts array buffers toward its GC limits).
+   */
+  private async pooled<Res>(call: (alloc: Allocate) => Promise<Res>): Promise<Res> {
+    let taken: ArrayBuffer | null = null;
+    try {
+      return await call((bytes) => (taken = this.pool.take(bytes)));
+    } finally {
+      if (taken) this.pool.give(taken);
+    }
   }
 
   private call<Req, Res>(method: string, req: Req, deadlineMs: number | null = this.deadlineMs): Promise<Res> {

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodePrepareRequest, decodePullReply, decodePushRequest, encodePrepareRequest, encodePullReply, encodePushRequest } from './codec.js';
 
 /** The protocol's version, also the proto package's suffix (camrec.paramserver.v1). */
 export const PROTOCOL_VERSION = 1;
@@ -101,6 +102,21 @@ export interface RowBlockMsg {
   allRows: boolean;
 }
 
+/**
+ * Rows picked from a [n, dim] array, to be sent as a `values` field: from[pick[0]], from[pick[1]], … (codec.ts
+ * gathers them straight into the message).
+ */
+export interface PickedRows {
+  readonly from: Float32Array;
+  readonly pick: ArrayLike<number>;
+  readonly dim: number;
+}
+
+/** A RowBlock as a client sends it: the values as bytes or as rows to gather. */
+export interface RowBlockOut extends Omit<RowBlockMsg, 'values'> {
+  values: Uint8Array | PickedRows;
+}
+
 export interface TableVersionMsg {
   table: string;
   version: number;
@@ -114,6 +130,8 @@ export interface PushRequest {
   /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
   generation?: number;
 }
+
+export type PushRequestOut = Omit<PushRequest, 'blocks'> & { blocks: RowBlockOut[] };
 
 export interface PushReply {
   duplicate: boolean;
@@ -129,6 +147,8 @@ export interface PrepareRequest {
   /** The coordinator generation behind the request (0 when absent); older than the shard's fence: ABORTED. */
   generation?: number;
 }
+
+export type PrepareRequestOut = Omit<PrepareRequest, 'blocks'> & { blocks: RowBlockOut[] };
 
 export interface PrepareReply {
   duplicate: boolean;
@@ -241,8 +261,20 @@ export function services(): Loaded {
   const def = protoLoader.loadSync([join(PROTO_DIR, 'paramserver.proto'), join(PROTO_DIR, 'health.proto')], LOADER_OPTIONS);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const pkg = grpc.loadPackageDefinition(def) as any;
-  loaded = { paramServer: pkg.camrec.paramserver.v1.ParamServer, health: pkg.grpc.health.v1.Health };
+  loaded = { paramServer: withRowCodecs(pkg.camrec.paramserver.v1.ParamServer), health: pkg.grpc.health.v1.Health };
   return loaded;
+}
+
+/** The service with codec.ts's hand-written codecs for the messages that carry rows; protobufjs for the rest. */
+function withRowCodecs(loadedService: grpc.ServiceClientConstructor): grpc.ServiceClientConstructor {
+  const s = loadedService.service;
+  const service: grpc.ServiceDefinition = {
+    ...s,
+    Pull: { ...s.Pull, responseSerialize: encodePullReply, responseDeserialize: decodePullReply },
+    Push: { ...s.Push, requestSerialize: encodePushRequest, requestDeserialize: decodePushRequest },
+    Prepare: { ...s.Prepare, requestSerialize: encodePrepareRequest, requestDeserialize: decodePrepareRequest },
+  };
+  return grpc.makeGenericClientConstructor(service, 'ParamServer');
 }
 
 /** The full method path, for raw calls (tests send undecodable bytes through it). */

@@ -12,10 +12,11 @@ import type { OptimizerConfig, ParamStore, RowGrad, StoreState, TableSpec } from
 import { ShardClient, type ShardClientOptions } from './client.js';
 import { consistencyToMsg, optimizerToMsg, tableDefToMsg } from './convert.js';
 import { defaultPlacement, heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
-import type { RowBlockMsg, StateChunk, StatsReply } from './proto.js';
+import { bulkByteLength } from './codec.js';
+import type { PickedRows, RowBlockOut, StateChunk, StatsReply } from './proto.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import type { Consistency } from './shard.js';
-import { bytesOf, floatsOf, uintsOf } from './wire.js';
+import { bytesOf, floatsOf, gatherRows, gatherRowsInto, scatterRowsInto, uintsOf } from './wire.js';
 
 export interface RemoteStoreOptions extends ShardClientOptions {
   /** Shard i's address (host:port) is addresses[i]. */
@@ -155,10 +156,10 @@ export class RemoteParamStore implements ParamStore {
     }
     if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values);
     const merged = new Float32Array((wanted ? wanted.length : n) * dim);
-    for (const p of parts) scatterRows(merged, floatsOf(p.reply.values), p.dest, dim);
+    for (const p of parts) scatterRowsInto(merged, floatsOf(p.reply.values), p.dest, dim);
     if (!order?.where) return merged;
     const out = new Float32Array(n * dim);
-    scatterRows(out, merged, order.where, dim, true);
+    gatherRowsInto(out, merged, dim, order.where);
     return out;
   }
 
@@ -250,7 +251,7 @@ export class RemoteParamStore implements ParamStore {
         const t = this.table(c.table);
         const target = c.slot < 0 ? tables[c.table].values : tables[c.table].state[c.slot];
         const ids = this.globalIds(t, s, c.firstRow, c.rows);
-        scatterRows(target, floatsOf(c.values), ids, t.spec.dim);
+        scatterRowsInto(target, floatsOf(c.values), ids, t.spec.dim);
       }
     });
     return { step: [...steps][0] ?? 0, tables };
@@ -364,7 +365,7 @@ export class RemoteParamStore implements ParamStore {
     for (const { shard, reply } of read) {
       const got = uintsOf(reply.ids);
       this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
-      copyRowsTo(cached.values, floatsOf(reply.values), got, dim);
+      scatterRowsInto(cached.values, floatsOf(reply.values), got, dim);
       this.noteRead(t.spec.name, shard, reply.version);
       const v = versions[shard];
       v.version = Math.min(v.version, reply.version);
@@ -375,15 +376,16 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /** Each shard's blocks of these gradients, counted as pushed. */
-  private shardBlocks(grads: readonly RowGrad[]): RowBlockMsg[][] {
-    const blocks = this.clients.map(() => [] as RowBlockMsg[]);
+  private shardBlocks(grads: readonly RowGrad[]): RowBlockOut[][] {
+    const blocks = this.clients.map(() => [] as RowBlockOut[]);
     for (const g of grads) {
       const dim = this.table(g.table).spec.dim;
       this.splitGrad(g).forEach((b, s) => {
         if (!b) return;
         blocks[s].push(b);
-        this.traffic.rowsPushed += b.values.byteLength / (4 * dim);
-        this.traffic.bytesPushed += b.values.byteLength + b.ids.byteLength;
+        const bytes = bulkByteLength(b.values);
+        this.traffic.rowsPushed += bytes / (4 * dim);
+        this.traffic.bytesPushed += bytes + b.ids.byteLength;
       });
     }
     return blocks;
@@ -395,7 +397,7 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /** A gradient's rows for each shard (null where a shard gets none of this table). */
-  private splitGrad(g: RowGrad): (RowBlockMsg | null)[] {
+  private splitGrad(g: RowGrad): (RowBlockOut | null)[] {
     const t = this.table(g.table);
     const S = this.clients.length;
     const dim = t.spec.dim;
@@ -407,7 +409,7 @@ export class RemoteParamStore implements ParamStore {
     if (S === 1) return [block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad)];
     const ids = g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null;
     const parts = ids ? splitByShard(ids, S) : this.clients.map((_, s) => ({ shard: s, ids: null, dest: Int32Array.from(heldIds(t.spec.rows, 'rows', s, S)) }));
-    return parts.map((p) => block(g.table, p.ids, gatherRows(g.grad, dim, p.dest)));
+    return parts.map((p) => block(g.table, p.ids, { from: g.grad, pick: p.dest, dim }));
   }
 
   private noteRead(table: string, shard: number, version: number): void {
@@ -417,7 +419,7 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /** bsp: prepare on every shard, then commit on every shard; a failed prepare aborts the step everywhere. */
-  private async twoPhase(step: number, task: string, blocks: RowBlockMsg[][]): Promise<void> {
+  private async twoPhase(step: number, task: string, blocks: RowBlockOut[][]): Promise<void> {
     try {
       await Promise.all(this.clients.map((c, s) => c.prepare({ step, task, attempt: 0, blocks: blocks[s], generation: this.generation })));
     } catch (err) {
@@ -448,12 +450,13 @@ export class RemoteParamStore implements ParamStore {
   }
 }
 
-function targetsOf(blocks: readonly (readonly RowBlockMsg[])[]): { table: string; shard: number }[] {
+function targetsOf(blocks: readonly (readonly RowBlockOut[])[]): { table: string; shard: number }[] {
   return blocks.flatMap((bs, shard) => bs.map((b) => ({ table: b.table, shard })));
 }
 
-function block(table: string, ids: Uint32Array | null, grad: Float32Array): RowBlockMsg {
-  return { table, ids: ids ? bytesOf(ids) : Buffer.alloc(0), values: bytesOf(grad), allRows: ids === null };
+/** A gradient block; rows picked from a larger gradient are gathered only when the message is written. */
+function block(table: string, ids: Uint32Array | null, grad: Float32Array | PickedRows): RowBlockOut {
+  return { table, ids: ids ? bytesOf(ids) : Buffer.alloc(0), values: grad instanceof Float32Array ? bytesOf(grad) : grad, allRows: ids === null };
 }
 
 /** Sorted ids by shard (id % S), with each id's position in the input. */
@@ -491,24 +494,4 @@ function isIdentity(dest: ArrayLike<number>, n: number): boolean {
   if (dest.length !== n) return false;
   for (let k = 0; k < n; k++) if (dest[k] !== k) return false;
   return true;
-}
-
-/** out[dest[k]] = rows[k] (or, with `gather`, out[k] = rows[dest[k]]), rows of `dim` values. */
-function scatterRows(out: Float32Array, rows: Float32Array, dest: ArrayLike<number>, dim: number, gather = false): void {
-  for (let k = 0; k < dest.length; k++) {
-    const from = (gather ? dest[k] : k) * dim;
-    const to = (gather ? k : dest[k]) * dim;
-    for (let j = 0; j < dim; j++) out[to + j] = rows[from + j];
-  }
-}
-
-/** out[ids[k]] = rows[k] for global row ids, rows of `dim` values. */
-function copyRowsTo(out: Float32Array, rows: Float32Array, ids: Uint32Array, dim: number): void {
-  for (let k = 0; k < ids.length; k++) out.set(rows.subarray(k * dim, k * dim + dim), ids[k] * dim);
-}
-
-function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  scatterRows(out, src, rows, dim, true);
-  return out;
 }

@@ -8,9 +8,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { checkToken, type StatusLike, unaryHandler } from '../rpc/index.js';
+import { checkToken, type StatusLike, unaryHandler, widenServerWindow } from '../rpc/index.js';
 import { CheckpointError, StaleVersion } from '../errors/index.js';
 import { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
+import { pullReplyFrame } from './codec.js';
 import { consistencyFromMsg, consistencyToMsg, optimizerFromMsg, placementToMsg, rowBlockFromMsg, tableDefFromMsg } from './convert.js';
 import { Fenced, InvalidRequest, NotReady, ShuttingDown } from './errors.js';
 import { HealthService } from './health.js';
@@ -34,7 +35,6 @@ import {
   type InitRequest,
   type PrepareReply,
   type PrepareRequest,
-  type PullReply,
   type PullRequest,
   type PushReply,
   type PushRequest,
@@ -69,6 +69,8 @@ export interface ParamServerOptions {
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_EXPORT_CHUNK_BYTES = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The HTTP/2 receive window per stream and per connection (Node's default, 64 KiB, makes a push wait for a WINDOW_UPDATE every 64 KiB). */
+const RECEIVE_WINDOW_BYTES = 32 * 1024 * 1024;
 
 type Unary<Req, Res> = (req: Req) => Res | Promise<Res>;
 
@@ -92,12 +94,14 @@ export class ParamServer {
   static async start(opts: ParamServerOptions): Promise<ParamServer> {
     const max = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, interceptors: opts.interceptors ?? [] });
+    const window = widenServerWindow(server, RECEIVE_WINDOW_BYTES);
     const host = opts.host ?? '127.0.0.1';
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
       ),
     );
+    if (!window.sessions() || !window.settings) opts.log.warn('could not widen the HTTP/2 receive window (grpc-js internals changed): pushes will be slower');
     const ps = new ParamServer(opts, server, port);
     ps.restore();
     const { paramServer, health } = services();
@@ -244,10 +248,14 @@ export class ParamServer {
     };
   }
 
-  private pull(r: PullRequest): PullReply {
+  /** The reply is encoded here (codec.ts), the rows gathered straight into the message. */
+  private pull(r: PullRequest): Buffer {
     const ids = r.allRows ? null : uintsOf(r.ids, `table ${r.table} ids`);
-    const out = this.need().pull(r.table, ids, r.changedOnly ? r.sinceVersion : null);
-    return { table: r.table, ids: bytesOf(out.ids), values: bytesOf(out.values), rowVersions: bytesOf(out.rowVersions), version: out.version, incarnation: out.incarnation };
+    const rows = this.need().read(r.table, ids, r.changedOnly ? r.sinceVersion : null);
+    const frame = pullReplyFrame(r.table, rows.ids.length, rows.dim, rows.version, rows.incarnation);
+    frame.ids.set(rows.ids);
+    rows.copyTo(frame.values, frame.rowVersions);
+    return frame.message;
   }
 
   private push(r: PushRequest): PushReply {

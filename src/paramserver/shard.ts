@@ -9,6 +9,7 @@ import { StaleVersion } from '../errors/index.js';
 import { applyRows, initialState, initTable, type OptimizerConfig, type TableInit } from '../train/index.js';
 import { Fenced, InvalidRequest, NotReady } from './errors.js';
 import { heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
+import { gatherRows, gatherRowsInto } from './wire.js';
 
 export type Consistency =
   | { readonly mode: 'bsp' }
@@ -49,6 +50,17 @@ export interface PullOut {
   readonly version: number;
   /** This state's incarnation: versions from another one are not comparable (a row cache starts over). */
   readonly incarnation: number;
+}
+
+/** A pull's rows, not yet copied (ShardState.read). */
+export interface PullRows {
+  /** Global ids of the rows, ascending. */
+  readonly ids: Uint32Array;
+  readonly dim: number;
+  readonly version: number;
+  readonly incarnation: number;
+  /** Copies the rows' values ([ids.length, dim]) and row versions into these arrays. */
+  copyTo(values: Float32Array, rowVersions: Uint32Array): void;
 }
 
 export interface TableInfo {
@@ -234,23 +246,47 @@ export class ShardState {
 
   /** Rows `ids` (null: every held row); with `since`, only those whose version is greater (a worker's row cache). */
   pull(table: string, ids: Uint32Array | null, since: number | null = null): PullOut {
+    const r = this.read(table, ids, since);
+    const values = new Float32Array(r.ids.length * r.dim);
+    const rowVersions = new Uint32Array(r.ids.length);
+    r.copyTo(values, rowVersions);
+    return { ids: r.ids, values, rowVersions, version: r.version, incarnation: r.incarnation };
+  }
+
+  /**
+   * What `pull` returns, before it is copied: the rows' global ids and a function that copies their values and
+   * row versions into arrays the caller provides (the server's reply message, so the rows are copied once). The
+   * copy must happen before anything else runs on this shard.
+   */
+  read(table: string, ids: Uint32Array | null, since: number | null = null): PullRows {
     const h = this.table(table);
     let local = ids ? this.localIds(h, ids) : null;
     const asked = ids ?? heldIds(h.def.rows, h.def.placement, this.config.shard, this.config.shards);
     let global = asked;
-    if (since !== null) {
-      const keep = changedRows(h, local, since);
-      local = keep.local;
-      global = Uint32Array.from(keep.positions, (p) => asked[p]);
+    const changed = since === null ? null : changedRows(h, local, since);
+    if (changed) {
+      local = changed.local;
+      global = changed.positions.map((p) => asked[p]);
     }
     const dim = h.def.dim;
-    const values = local ? gatherRows(h.values, dim, local) : h.values.slice();
-    const rowVersions = local ? new Uint32Array(local.length) : h.rowVersions.slice();
-    if (local) for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
     this.counters.pulls++;
     this.counters.rowsPulled += global.length;
-    this.counters.bytesPulled += values.byteLength + global.byteLength;
-    return { ids: global, values, rowVersions, version: h.version, incarnation: this.incarnation };
+    this.counters.bytesPulled += global.length * dim * 4 + global.byteLength;
+    return {
+      ids: global,
+      dim,
+      version: h.version,
+      incarnation: this.incarnation,
+      copyTo: (values, rowVersions) => {
+        if (!local) {
+          values.set(h.values);
+          rowVersions.set(h.rowVersions);
+          return;
+        }
+        gatherRowsInto(values, h.values, dim, local);
+        for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
+      },
+    };
   }
 
   /** async and ssp: applies one worker's gradients on arrival, once per (task, attempt). */
@@ -525,30 +561,23 @@ function initialValues(def: ShardTableDef, ids: Uint32Array, seed: number): Floa
   return gatherRows(full, def.dim, ids);
 }
 
-/** Rows `rows` of a [n, dim] array, in that order (a plain loop: no per-row views to collect). */
-function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  for (let r = 0; r < rows.length; r++) {
-    const from = rows[r] * dim;
-    const to = r * dim;
-    for (let j = 0; j < dim; j++) out[to + j] = src[from + j];
-  }
-  return out;
-}
-
-/** Rows among `local` (null: all held) changed after version `since`, with their positions in the request. */
-function changedRows(h: Held, local: Int32Array | null, since: number): { local: Int32Array; positions: number[] } {
-  const keep: number[] = [];
-  const positions: number[] = [];
+/**
+ * Rows among `local` (null: all held) changed after version `since`, with their positions in the request; null
+ * when every one of them changed (then the pull is the plain one).
+ */
+function changedRows(h: Held, local: Int32Array | null, since: number): { local: Int32Array; positions: Uint32Array } | null {
   const n = local ? local.length : h.local;
+  const keep = new Int32Array(n);
+  const positions = new Uint32Array(n);
+  let kept = 0;
   for (let p = 0; p < n; p++) {
     const l = local ? local[p] : p;
     if (h.rowVersions[l] > since) {
-      keep.push(l);
-      positions.push(p);
+      keep[kept] = l;
+      positions[kept++] = p;
     }
   }
-  return { local: Int32Array.from(keep), positions };
+  return kept === n ? null : { local: keep.slice(0, kept), positions: positions.slice(0, kept) };
 }
 
 /**

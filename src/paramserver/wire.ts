@@ -29,3 +29,43 @@ export function uintsOf(buf: Uint8Array, what = 'ids'): Uint32Array {
 export function bytesOf(a: Float32Array | Uint32Array | Int32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
+
+/** Below this many values a plain loop copies faster than a view and a native copy. */
+const ROW_COPY_MIN_DIM = 16;
+
+/** out[k] = src[rows[k]], rows of `dim` values; a run of consecutive rows is one copy. */
+export function gatherRowsInto(out: Float32Array, src: Float32Array, dim: number, rows: ArrayLike<number>): void {
+  for (let k = 0; k < rows.length; ) {
+    const run = runLength(rows, k);
+    copyRows(out, k * dim, src, rows[k] * dim, run * dim);
+    k += run;
+  }
+}
+
+/** Rows `rows` of a [n, dim] array, in that order. */
+export function gatherRows(src: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  gatherRowsInto(out, src, dim, rows);
+  return out;
+}
+
+/** out[dest[k]] = rows[k], rows of `dim` values; a run of consecutive destinations is one copy. */
+export function scatterRowsInto(out: Float32Array, rows: Float32Array, dest: ArrayLike<number>, dim: number): void {
+  for (let k = 0; k < dest.length; ) {
+    const run = runLength(dest, k);
+    copyRows(out, dest[k] * dim, rows, k * dim, run * dim);
+    k += run;
+  }
+}
+
+/** How many of rows[k], rows[k + 1], … go up by one from rows[k]. */
+function runLength(rows: ArrayLike<number>, k: number): number {
+  let n = 1;
+  while (k + n < rows.length && rows[k + n] === rows[k] + n) n++;
+  return n;
+}
+
+function copyRows(out: Float32Array, to: number, src: Float32Array, from: number, length: number): void {
+  if (length >= ROW_COPY_MIN_DIM) out.set(src.subarray(from, from + length), to);
+  else for (let j = 0; j < length; j++) out[to + j] = src[from + j];
+}

@@ -37,5 +37,6 @@ export function unaryHandler<Req, Res>(
     );
   };
 }
+export { widenServerWindow, type ServerWindow } from './window.js';
 export { readTls, isMutual, serverCredentials, channelCredentials } from './tls.js';
 export type { TlsFlags, TlsMaterial } from './tls.js';
