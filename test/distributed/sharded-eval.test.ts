@@ -36,7 +36,10 @@ test('a worker killed as it is handed an evaluation range: the range goes to the
   const leases: { worker: string; range: EvalRange; attempt: number }[] = [];
   let killed = '';
   sharded = await startCluster({
-    dataDir: dataDir(), out: shardedOut, shards: 1, workers: 2, cfg, tasksPerStep: 2, workerTimeoutMs: 1500,
+    // 6 s without a heartbeat drops a worker: soon enough to find the killed one, late enough that a live worker
+    // whose step blocks its heartbeat timer on a loaded machine is not dropped before evaluation (with one worker
+    // left the coordinator evaluates alone and no range is ever leased).
+    dataDir: dataDir(), out: shardedOut, shards: 1, workers: 2, cfg, tasksPerStep: 2, workerTimeoutMs: 6000,
     onRangeLease: (l, c) => {
       leases.push(l);
       if (killed) return;
@@ -49,6 +52,7 @@ test('a worker killed as it is handed an evaluation range: the range goes to the
   clusters.push(onCoordinator);
   const [a, b] = await Promise.all([sharded.run(), onCoordinator.run()]);
 
+  assert.ok(leases.length > 0, 'an evaluation range was leased (both workers were admitted when evaluation began)');
   const survivor = killed === 'w0' ? 'w1' : 'w0';
   const lost = leases[0].range;
   assert.ok(
