@@ -29,7 +29,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 3;
+constexpr int32_t kAbiVersion = 4;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -265,6 +265,34 @@ napi_value SpmmThreaded(napi_env env, napi_callback_info info) {
     const int64_t parts = std::max<int64_t>(1, std::min(threads, job.rowEnd - job.rowStart));
     const auto bounds = balancedRows(job.args.indptr, job.rowStart, job.rowEnd, parts);
     runParts(parts, [&](int64_t t) { job.isa->spmmRows(job.args, bounds[t], bounds[t + 1]); });
+    return nullptr;
+  });
+}
+
+// ---- sddmm -----------------------------------------------------------------------------------------
+
+napi_value Sddmm(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "sddmm";
+    const auto argv = arguments(env, info, fn, 9);
+    const auto indptr = typedArray<const int32_t>(env, argv[0], fn, "indptr");
+    const auto indices = typedArray<const int32_t>(env, argv[1], fn, "indices");
+    const auto a = typedArray<const float>(env, argv[2], fn, "a");
+    const auto b = typedArray<const float>(env, argv[3], fn, "b");
+    const int64_t dim = integer(env, argv[4], fn, "dim", 1, kMaxInt32);
+    const auto out = typedArray<float>(env, argv[5], fn, "out");
+    const int64_t rowEnd = integer(env, argv[7], fn, "rowEnd", 0, kMaxInt32 - 1);
+    const int64_t rowStart = integer(env, argv[6], fn, "rowStart", 0, rowEnd);
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    checkCsrRows(fn, "A", indptr, indices, rowStart, rowEnd, b.length / dim);
+    if (a.length < rowEnd * dim) rangeError(fn, "a has ", a.length, " floats, needs rowEnd * dim = ", rowEnd * dim);
+    if (out.length < indptr.data[rowEnd]) rangeError(fn, "out has ", out.length, " floats, needs ", indptr.data[rowEnd]);
+    if (overlap(out, a) || overlap(out, b)) rangeError(fn, "out overlaps a or b");
+    const SddmmArgs args{indptr.data, indices.data, a.data, b.data, dim, out.data};
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, rowEnd - rowStart));
+    const auto bounds = balancedRows(args.indptr, rowStart, rowEnd, parts);
+    runParts(parts, [&](int64_t t) { isa.sddmmRows(args, bounds[t], bounds[t + 1]); });
     return nullptr;
   });
 }
@@ -683,6 +711,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "setIsa", SetIsa);
     setFunction(env, exports, "spmm", Spmm);
     setFunction(env, exports, "spmmThreaded", SpmmThreaded);
+    setFunction(env, exports, "sddmm", Sddmm);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

@@ -17,6 +17,17 @@ struct SpmmArgs {
   float* out;  // indexed by absolute row r
 };
 
+// out[p] = <a[row(p), :], b[indices[p], :]> for every stored entry p of rows [rowStart, rowEnd) of a CSR
+// pattern (the sampled dense-dense product); a and b row-major with `dim` columns, out indexed by entry.
+struct SddmmArgs {
+  const int32_t* indptr;
+  const int32_t* indices;
+  const float* a;
+  const float* b;
+  int64_t dim;
+  float* out;
+};
+
 // For each listed user, dot products with every item, the user's excluded items removed, the best k
 // by descending score (ties: lower item id first), sorted.
 struct ScoreArgs {
@@ -124,6 +135,7 @@ struct IsaKernels {
   int64_t panelWidth;    // items per packed panel
   int64_t usersPerTile;  // users scored together
   void (*spmmRows)(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd);
+  void (*sddmmRows)(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

@@ -103,6 +103,53 @@ void spmmRows(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd) {
   else spmmRowsImpl<false>(a, rowStart, rowEnd);
 }
 
+// ---- sampled dense-dense product ------------------------------------------------------------------
+
+// One row r: a[r] stays in registers (up to 64 columns at a time) while the rows b[col(p)] are read at
+// random, prefetched kPrefetch entries ahead. Each entry's sum is independent of the others, so results do not
+// depend on how rows are split over threads.
+template <int NV>
+inline void sddmmChunk(const SddmmArgs& a, int64_t begin, int64_t end, int64_t limit, const float* ar, int64_t d0,
+                       bool first) {
+  vf av[NV];
+#pragma GCC unroll 8
+  for (int q = 0; q < NV; ++q) av[q] = loadu(ar + d0 + q * VW);
+  for (int64_t e = begin; e < end; ++e) {
+    if (e + kPrefetch < limit) {
+      const float* ahead = a.b + static_cast<int64_t>(a.indices[e + kPrefetch]) * a.dim + d0;
+      for (int q = 0; q < NV * VW; q += 16) __builtin_prefetch(ahead + q);
+    }
+    const float* br = a.b + static_cast<int64_t>(a.indices[e]) * a.dim + d0;
+    vf acc = av[0] * loadu(br);
+#pragma GCC unroll 8
+    for (int q = 1; q < NV; ++q) acc += av[q] * loadu(br + q * VW);
+    float s = 0.0f;
+    for (int l = 0; l < VW; ++l) s += acc[l];
+    a.out[e] = first ? s : a.out[e] + s;
+  }
+}
+
+void sddmmRows(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd) {
+  const int64_t limit = a.indptr[rowEnd];
+  for (int64_t r = rowStart; r < rowEnd; ++r) {
+    const int64_t begin = a.indptr[r];
+    const int64_t end = a.indptr[r + 1];
+    const float* ar = a.a + r * a.dim;
+    int64_t d0 = 0;
+    for (; a.dim - d0 >= 8 * VW; d0 += 8 * VW) sddmmChunk<8>(a, begin, end, limit, ar, d0, d0 == 0);
+    if (a.dim - d0 >= 4 * VW) { sddmmChunk<4>(a, begin, end, limit, ar, d0, d0 == 0); d0 += 4 * VW; }
+    if (a.dim - d0 >= 2 * VW) { sddmmChunk<2>(a, begin, end, limit, ar, d0, d0 == 0); d0 += 2 * VW; }
+    if (a.dim - d0 >= VW) { sddmmChunk<1>(a, begin, end, limit, ar, d0, d0 == 0); d0 += VW; }
+    if (d0 == a.dim) continue;
+    for (int64_t e = begin; e < end; ++e) {
+      const float* br = a.b + static_cast<int64_t>(a.indices[e]) * a.dim;
+      float s = d0 == 0 ? 0.0f : a.out[e];
+      for (int64_t t = d0; t < a.dim; ++t) s += ar[t] * br[t];
+      a.out[e] = s;
+    }
+  }
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -297,7 +344,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -62,6 +62,23 @@ export interface NativeKernels {
   spmm(...args: SpmmArgs): void;
   /** `spmm` over `threads` threads, rows split into contiguous ranges of about equal nnz. */
   spmmThreaded(...args: [...SpmmArgs, threads: number]): void;
+  /**
+   * out[p] = ⟨a[r, :], b[indices[p], :]⟩ for every stored entry p of rows r in [rowStart, rowEnd) of a CSR
+   * pattern (the sampled dense–dense product), a and b row-major with `dim` columns, over `threads` threads
+   * (rows split by nnz). Each entry is summed on its own, so results do not depend on the split; out must not
+   * overlap a or b.
+   */
+  sddmm(
+    indptr: Int32Array,
+    indices: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    dim: number,
+    out: Float32Array,
+    rowStart: number,
+    rowEnd: number,
+    threads: number,
+  ): void;
   /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k
