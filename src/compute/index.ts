@@ -21,6 +21,14 @@ export {
   weightedSpmm,
 } from './kernels/weighted-spmm.js';
 export { sddmmReference, weightedSpmmReference } from './kernels/weighted-spmm-ref.js';
+export {
+  type GatedStructure,
+  gatedSddmm,
+  gatedSpmm,
+  registerGatedStructure,
+  releaseGatedStructure,
+} from './kernels/gated-spmm.js';
+export { gatedSddmmReference, gatedSpmmReference } from './kernels/gated-spmm-ref.js';
 export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
 export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-mlp-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';

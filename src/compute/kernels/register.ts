@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
+import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
 import { gatherKernels } from './gather.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
@@ -15,14 +16,24 @@ const OUR_KERNELS = [
   ...spmmKernels,
   ...propagateKernels,
   ...weightedSpmmKernels,
+  ...gatedSpmmKernels,
   ...edgeMlpKernels,
 ];
-const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient, sumGradient, meanGradient];
+const OUR_GRADIENTS = [
+  weightedSpmmGradient,
+  sddmmGradient,
+  gatedSpmmGradient,
+  gatedSddmmGradient,
+  edgeMlpGradient,
+  sumGradient,
+  meanGradient,
+];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Identity, SplitV and AddN, which ours wrap) and the
- * gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp, and ours of Sum
+ * gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm, CamrecGatedSpmm,
+ * CamrecGatedSddmm and CamrecEdgeMlp, and ours of Sum
  * and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
