@@ -297,6 +297,29 @@ napi_value Sddmm(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- tanh ------------------------------------------------------------------------------------------
+
+napi_value Tanh(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "tanh";
+    const auto argv = arguments(env, info, fn, 3);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const auto out = typedArray<float>(env, argv[1], fn, "out");
+    const int64_t threads = integer(env, argv[2], fn, "threads", 1, kMaxThreads);
+    if (out.length != x.length) rangeError(fn, "out has ", out.length, " floats, x ", x.length);
+    if (overlap(out, x) && out.data != x.data) rangeError(fn, "out overlaps x without being x");
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t n = x.length;
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, n / 4096));
+    runParts(parts, [&](int64_t t) {
+      const int64_t begin = n * t / parts;
+      const int64_t end = n * (t + 1) / parts;
+      isa.tanhRange(x.data + begin, out.data + begin, end - begin);
+    });
+    return nullptr;
+  });
+}
+
 // ---- gemm -----------------------------------------------------------------------------------------
 
 // Column panels of the matrix whose element (d, j) is src[d * rowStride + j * colStride], rows [d0, d0 + depth),
@@ -712,6 +735,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "spmm", Spmm);
     setFunction(env, exports, "spmmThreaded", SpmmThreaded);
     setFunction(env, exports, "sddmm", Sddmm);
+    setFunction(env, exports, "tanh", Tanh);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

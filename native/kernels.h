@@ -136,6 +136,8 @@ struct IsaKernels {
   int64_t usersPerTile;  // users scored together
   void (*spmmRows)(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd);
   void (*sddmmRows)(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd);
+  // out[i] = tanh(x[i]) for i in [0, n), within a few float32 ulp (a rational approximation, as Eigen's).
+  void (*tanhRange)(const float* x, float* out, int64_t n);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

@@ -150,6 +150,40 @@ void sddmmRows(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd) {
   }
 }
 
+// ---- tanh ------------------------------------------------------------------------------------------
+
+// Eigen's float tanh (GenericPacketMathFunctions.h, ptanh_float): a [13/6] rational approximation on
+// [-7.905, 7.905], where it reaches ±1 in float32, and x itself for |x| < 4e-4. NaN stays NaN.
+inline vf tanhVector(vf x) {
+  const vf c = splat(7.90531110763549805f);
+  vf y = x > c ? c : x;
+  y = y < -c ? -c : y;
+  const vf x2 = y * y;
+  vf p = x2 * splat(-2.76076847742355e-16f) + splat(2.00018790482477e-13f);
+  p = x2 * p + splat(-8.60467152213735e-11f);
+  p = x2 * p + splat(5.12229709037114e-08f);
+  p = x2 * p + splat(1.48572235717979e-05f);
+  p = x2 * p + splat(6.37261928875436e-04f);
+  p = x2 * p + splat(4.89352455891786e-03f);
+  p = y * p;
+  vf q = x2 * splat(1.19825839466702e-06f) + splat(1.18534705686654e-04f);
+  q = x2 * q + splat(2.26843463243900e-03f);
+  q = x2 * q + splat(4.89352518554385e-03f);
+  const vf r = p / q;
+  const vf ax = x < splat(0.0f) ? -x : x;
+  return ax < splat(0.0004f) ? x : r;
+}
+
+void tanhRange(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + VW <= n; i += VW) storeu(out + i, tanhVector(loadu(x + i)));
+  if (i == n) return;
+  float tail[VW] = {};
+  for (int64_t t = i; t < n; ++t) tail[t - i] = x[t];
+  const vf r = tanhVector(loadu(tail));
+  for (int64_t t = i; t < n; ++t) out[t] = r[t - i];
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -344,7 +378,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

@@ -80,6 +80,11 @@ export interface NativeKernels {
     threads: number,
   ): void;
   /**
+   * out[i] = tanh(x[i]), within a few float32 ulp (a rational approximation, Eigen's), NaN kept, over
+   * `threads` threads; each element is computed on its own, so results do not depend on the split. out may be x.
+   */
+  tanh(x: Float32Array, out: Float32Array, threads: number): void;
+  /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k
    * by descending score with ties broken by the lower item id, written sorted to outItems/outScores row i
