@@ -297,28 +297,33 @@ napi_value Sddmm(napi_env env, napi_callback_info info) {
   });
 }
 
-// ---- tanh ------------------------------------------------------------------------------------------
+// ---- tanh, exp -------------------------------------------------------------------------------------
 
-napi_value Tanh(napi_env env, napi_callback_info info) {
+// out = f(x) elementwise by one of the ISA's range kernels, over `threads` threads.
+napi_value Elementwise(napi_env env, napi_callback_info info, const char* fn,
+                       void (*const IsaKernels::*kernel)(const float*, float*, int64_t)) {
   return guard(env, [&]() -> napi_value {
-    const char* fn = "tanh";
     const auto argv = arguments(env, info, fn, 3);
     const auto x = typedArray<const float>(env, argv[0], fn, "x");
     const auto out = typedArray<float>(env, argv[1], fn, "out");
     const int64_t threads = integer(env, argv[2], fn, "threads", 1, kMaxThreads);
     if (out.length != x.length) rangeError(fn, "out has ", out.length, " floats, x ", x.length);
     if (overlap(out, x) && out.data != x.data) rangeError(fn, "out overlaps x without being x");
-    const IsaKernels& isa = currentIsa(env);
+    const auto range = currentIsa(env).*kernel;
     const int64_t n = x.length;
     const int64_t parts = std::max<int64_t>(1, std::min(threads, n / 4096));
     runParts(parts, [&](int64_t t) {
       const int64_t begin = n * t / parts;
       const int64_t end = n * (t + 1) / parts;
-      isa.tanhRange(x.data + begin, out.data + begin, end - begin);
+      range(x.data + begin, out.data + begin, end - begin);
     });
     return nullptr;
   });
 }
+
+napi_value Tanh(napi_env env, napi_callback_info info) { return Elementwise(env, info, "tanh", &IsaKernels::tanhRange); }
+
+napi_value Exp(napi_env env, napi_callback_info info) { return Elementwise(env, info, "exp", &IsaKernels::expRange); }
 
 // ---- gemm -----------------------------------------------------------------------------------------
 
@@ -736,6 +741,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "spmmThreaded", SpmmThreaded);
     setFunction(env, exports, "sddmm", Sddmm);
     setFunction(env, exports, "tanh", Tanh);
+    setFunction(env, exports, "exp", Exp);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

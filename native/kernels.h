@@ -138,6 +138,8 @@ struct IsaKernels {
   void (*sddmmRows)(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd);
   // out[i] = tanh(x[i]) for i in [0, n), within a few float32 ulp (a rational approximation, as Eigen's).
   void (*tanhRange)(const float* x, float* out, int64_t n);
+  // out[i] = exp(x[i]) for i in [0, n), within 2 float32 ulp (Cephes' expf); out of [-87, 88] as std::exp.
+  void (*expRange)(const float* x, float* out, int64_t n);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

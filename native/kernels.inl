@@ -184,6 +184,52 @@ void tanhRange(const float* x, float* out, int64_t n) {
   for (int64_t t = i; t < n; ++t) out[t] = r[t - i];
 }
 
+// ---- exp -------------------------------------------------------------------------------------------
+
+// Cephes' expf: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), a degree-7
+// polynomial for e^r, and 2^n put into the exponent bits. Valid for x in [-87, 88], where 2^n is a normal
+// float; lanes outside (and NaN) are redone by std::exp, so every input gets a correct result.
+inline vf expVector(vf x) {
+  const vf fx = x * splat(1.44269504088896341f) + splat(0.5f);
+  vf n;
+  for (int l = 0; l < VW; ++l) n[l] = __builtin_floorf(fx[l]);
+  vf r = x - n * splat(0.693359375f);
+  r = r - n * splat(-2.12194440e-4f);
+  const vf r2 = r * r;
+  vf y = r * splat(1.9875691500E-4f) + splat(1.3981999507E-3f);
+  y = y * r + splat(8.3334519073E-3f);
+  y = y * r + splat(4.1665795894E-2f);
+  y = y * r + splat(1.6666665459E-1f);
+  y = y * r + splat(5.0000001201E-1f);
+  y = y * r2 + r + splat(1.0f);
+  vi bits;
+  for (int l = 0; l < VW; ++l) bits[l] = (static_cast<int32_t>(n[l]) + 127) << 23;
+  vf scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+// Lanes of v in [-87, 88]; the others (and NaN) become 0 for expVector and are redone by std::exp.
+inline void expLanes(const float* x, float* out, int64_t count) {
+  float lane[VW] = {};
+  for (int64_t l = 0; l < count; ++l) lane[l] = x[l];
+  const vf v = loadu(lane);
+  const vi ok = (v >= splat(-87.0f)) & (v <= splat(88.0f));
+  const vf y = expVector(ok ? v : splat(0.0f));
+  for (int64_t l = 0; l < count; ++l) out[l] = ok[l] ? y[l] : __builtin_expf(x[l]);
+}
+
+void expRange(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + VW <= n; i += VW) {
+    const vf v = loadu(x + i);
+    const vi ok = (v >= splat(-87.0f)) & (v <= splat(88.0f));
+    if (laneBits(ok) == (1u << VW) - 1) storeu(out + i, expVector(v));
+    else expLanes(x + i, out + i, VW);
+  }
+  if (i < n) expLanes(x + i, out + i, n - i);
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -378,7 +424,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

@@ -84,6 +84,8 @@ export interface NativeKernels {
    * `threads` threads; each element is computed on its own, so results do not depend on the split. out may be x.
    */
   tanh(x: Float32Array, out: Float32Array, threads: number): void;
+  /** out[i] = exp(x[i]), within 2 float32 ulp (Cephes' expf; std::exp outside [-87, 88] and for NaN), as tanh. */
+  exp(x: Float32Array, out: Float32Array, threads: number): void;
   /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k

@@ -8,7 +8,7 @@ import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propa
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
 import { columnSumConfigs } from './column-sums.js';
-import { nativeTanhConfig } from './tanh.js';
+import { nativeUnaryConfigs } from './native-unary.js';
 import { wasmCopyKernelConfigs } from './wasm-copies.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 
@@ -33,14 +33,19 @@ const OUR_GRADIENTS = [
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
- * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Identity, SplitV, AddN, Tile, Sum and Mean,
+ * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
  * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
  * CamrecGatedSpmm, CamrecGatedSddmm and CamrecEdgeMlp, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
-  const wrapped = [fastBatchMatMulConfig(), nativeTanhConfig()].filter((c) => c !== undefined);
-  const wasmWrappers = [...wrapped, ...wasmCopyKernelConfigs(), ...columnSumConfigs()];
+  const fastBatchMatMul = fastBatchMatMulConfig();
+  const wasmWrappers = [
+    ...(fastBatchMatMul ? [fastBatchMatMul] : []),
+    ...nativeUnaryConfigs(),
+    ...wasmCopyKernelConfigs(),
+    ...columnSumConfigs(),
+  ];
   for (const config of [...OUR_KERNELS, ...wasmWrappers]) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;

@@ -54,3 +54,48 @@ test('tanh refuses mismatched or partly overlapping arrays', (t) => {
   assert.throws(() => native.tanh(x, new Float32Array(8), 0), RangeError);
   assert.throws(() => native.tanh([1, 2] as unknown as Float32Array, new Float32Array(2), 1), TypeError);
 });
+
+/** A dense grid over [-110, 100] (both ends outside the polynomial's range), the range's edges, ±0, ±∞. */
+function expInputs(): Float32Array {
+  const grid = Array.from({ length: 210_001 }, (_, i) => -110 + i / 1000);
+  const special = [0, -0, 1e-30, -87, -87.001, 88, 88.001, 88.72, 88.73, -103.9, -104, -150, Infinity, -Infinity];
+  return Float32Array.from([...grid, ...special]);
+}
+
+test('exp is within one float32 ulp of Math.exp, denormals within one ulp, 0 and ∞ exact, keeps NaN, for each ISA', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const x = expInputs();
+  forEachIsa(native, (isa) => {
+    const out = new Float32Array(x.length);
+    native.exp(x, out, 1);
+    for (let i = 0; i < x.length; i++) {
+      const ref = Math.exp(x[i]);
+      const rounded = Math.fround(ref);
+      if (rounded === 0 || rounded === Infinity) assert.equal(out[i], rounded, `${isa}: exp(${x[i]})`);
+      else if (rounded < 2 ** -126) assert.ok(Math.abs(out[i] - ref) <= 2 ** -149, `${isa}: exp(${x[i]}) = ${out[i]}, a denormal, expected ${ref}`);
+      else assert.ok(Math.abs(out[i] - ref) <= 2 ** -23 * ref, `${isa}: exp(${x[i]}) = ${out[i]}, expected ${ref}`);
+    }
+    const nan = new Float32Array(9);
+    native.exp(Float32Array.of(1, 2, Number.NaN, 3, 4, 5, 6, 7, Number.NaN), nan, 1);
+    assert.ok(Number.isNaN(nan[2]) && Number.isNaN(nan[8]) && Math.abs(nan[0] - Math.E) < 3e-7, `${isa}: NaN`);
+  });
+});
+
+test('exp gives the same bits on any number of threads and in place, and refuses mismatched arrays', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const x = expInputs();
+  const one = new Float32Array(x.length);
+  native.exp(x, one, 1);
+  for (const threads of [2, 3, 16]) {
+    const out = new Float32Array(x.length);
+    native.exp(x, out, threads);
+    assert.deepEqual(out, one, `${threads} threads`);
+  }
+  const inPlace = Float32Array.from(x);
+  native.exp(inPlace, inPlace, 2);
+  assert.deepEqual(inPlace, one);
+  assert.throws(() => native.exp(x, new Float32Array(7), 1), RangeError);
+  assert.throws(() => native.exp(x.subarray(0, 4), x.subarray(2, 6), 1), RangeError);
+});
