@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
+import { blockLogSumExpGradient, blockLogSumExpKernels } from './block-logsumexp.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
 import { gatherKernels } from './gather.js';
@@ -19,6 +20,7 @@ const OUR_KERNELS = [
   ...propagateKernels,
   ...weightedSpmmKernels,
   ...gatedSpmmKernels,
+  ...blockLogSumExpKernels,
   ...edgeMlpKernels,
 ];
 const OUR_GRADIENTS = [
@@ -26,6 +28,7 @@ const OUR_GRADIENTS = [
   sddmmGradient,
   gatedSpmmGradient,
   gatedSddmmGradient,
+  blockLogSumExpGradient,
   edgeMlpGradient,
   sumGradient,
   meanGradient,
@@ -35,7 +38,7 @@ const OUR_GRADIENTS = [
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
  * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm and CamrecEdgeMlp, and ours of Sum and Mean (reduce-gradients.ts).
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecBlockLogSumExp and CamrecEdgeMlp, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
