@@ -325,6 +325,24 @@ napi_value Tanh(napi_env env, napi_callback_info info) { return Elementwise(env,
 
 napi_value Exp(napi_env env, napi_callback_info info) { return Elementwise(env, info, "exp", &IsaKernels::expRange); }
 
+napi_value ExpShiftedRows(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "expShiftedRows";
+    const auto argv = arguments(env, info, fn, 6);
+    const auto z = typedArray<float>(env, argv[0], fn, "z");
+    const int64_t rows = integer(env, argv[1], fn, "rows", 0, kMaxInt32);
+    const int64_t cols = integer(env, argv[2], fn, "cols", 0, kMaxInt32);
+    const double scale = real(env, argv[3], fn, "scale");
+    const auto max = typedArray<float>(env, argv[4], fn, "max");
+    const auto sums = typedArray<float>(env, argv[5], fn, "sums");
+    if (z.length < rows * cols) rangeError(fn, "z has ", z.length, " floats, needs rows * cols = ", rows * cols);
+    if (max.length < rows || sums.length < rows) rangeError(fn, "max and sums need rows = ", rows, " floats");
+    if (overlap(z, max) || overlap(z, sums) || overlap(max, sums)) rangeError(fn, "z, max and sums overlap");
+    currentIsa(env).expShiftedRows(z.data, rows, cols, static_cast<float>(scale), max.data, sums.data);
+    return nullptr;
+  });
+}
+
 // ---- gemm -----------------------------------------------------------------------------------------
 
 // Column panels of the matrix whose element (d, j) is src[d * rowStride + j * colStride], rows [d0, d0 + depth),
@@ -742,6 +760,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "sddmm", Sddmm);
     setFunction(env, exports, "tanh", Tanh);
     setFunction(env, exports, "exp", Exp);
+    setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

@@ -140,6 +140,9 @@ struct IsaKernels {
   void (*tanhRange)(const float* x, float* out, int64_t n);
   // out[i] = exp(x[i]) for i in [0, n), within 2 float32 ulp (Cephes' expf); out of [-87, 88] as std::exp.
   void (*expRange)(const float* x, float* out, int64_t n);
+  // Rows [0, rows) of z [rows, cols]: max_r = max_s scale·z[r, s], z[r, s] = exp(scale·z[r, s] − max_r) in place,
+  // sums_r = Σ_s z[r, s] (summed in double). The softmax numerators of scaled scores.
+  void (*expShiftedRows)(float* z, int64_t rows, int64_t cols, float scale, float* max, float* sums);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

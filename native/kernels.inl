@@ -188,7 +188,8 @@ void tanhRange(const float* x, float* out, int64_t n) {
 
 // Cephes' expf: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), a degree-7
 // polynomial for e^r, and 2^n put into the exponent bits. Valid for x in [-87, 88], where 2^n is a normal
-// float; lanes outside (and NaN) are redone by std::exp, so every input gets a correct result.
+// float; lanes below -104 are 0 (exp rounds to +0 there), the others outside (and NaN) are redone by std::exp,
+// so every input gets a correct result.
 inline vf expVector(vf x) {
   const vf fx = x * splat(1.44269504088896341f) + splat(0.5f);
   vf n;
@@ -224,10 +225,29 @@ void expRange(const float* x, float* out, int64_t n) {
   for (; i + VW <= n; i += VW) {
     const vf v = loadu(x + i);
     const vi ok = (v >= splat(-87.0f)) & (v <= splat(88.0f));
-    if (laneBits(ok) == (1u << VW) - 1) storeu(out + i, expVector(v));
+    const vi zero = v < splat(-104.0f);  // exp(x) < 2^-150: rounds to +0
+    const uint32_t okBits = laneBits(ok);
+    if (okBits == (1u << VW) - 1) storeu(out + i, expVector(v));
+    else if ((okBits | laneBits(zero)) == (1u << VW) - 1) storeu(out + i, ok ? expVector(ok ? v : splat(0.0f)) : splat(0.0f));
     else expLanes(x + i, out + i, VW);
   }
   if (i < n) expLanes(x + i, out + i, n - i);
+}
+
+void expShiftedRows(float* z, int64_t rows, int64_t cols, float scale, float* max, float* sums) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = z + r * cols;
+    // scaled and stored first, so that the maximum's own entry becomes exactly exp(0) = 1
+    for (int64_t s = 0; s < cols; ++s) row[s] *= scale;
+    float m = -__builtin_inff();
+    for (int64_t s = 0; s < cols; ++s) m = row[s] > m || row[s] != row[s] ? row[s] : m;
+    for (int64_t s = 0; s < cols; ++s) row[s] -= m;
+    expRange(row, row, cols);
+    double sum = 0;
+    for (int64_t s = 0; s < cols; ++s) sum += row[s];
+    max[r] = m;
+    sums[r] = static_cast<float>(sum);
+  }
 }
 
 // ---- scoring fused with top-k ---------------------------------------------------------------------
@@ -424,7 +444,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

@@ -87,6 +87,12 @@ export interface NativeKernels {
   /** out[i] = exp(x[i]), within 2 float32 ulp (Cephes' expf; std::exp outside [-87, 88] and for NaN), as tanh. */
   exp(x: Float32Array, out: Float32Array, threads: number): void;
   /**
+   * For each row r of z [rows, cols] (row-major): max[r] = max_s scale·z[r, s] (NaN if any is NaN), then in place
+   * z[r, s] = exp(scale·z[r, s] − max[r]) (as exp), and sums[r] = Σ_s z[r, s], summed in double: the numerators
+   * and denominators of a row softmax of scaled scores, with log Σ_s exp(scale·z[r, s]) = max[r] + log sums[r].
+   */
+  expShiftedRows(z: Float32Array, rows: number, cols: number, scale: number, max: Float32Array, sums: Float32Array): void;
+  /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k
    * by descending score with ties broken by the lower item id, written sorted to outItems/outScores row i

@@ -99,3 +99,32 @@ test('exp gives the same bits on any number of threads and in place, and refuses
   assert.throws(() => native.exp(x, new Float32Array(7), 1), RangeError);
   assert.throws(() => native.exp(x.subarray(0, 4), x.subarray(2, 6), 1), RangeError);
 });
+
+test('expShiftedRows gives each row max(scale·z), exp(scale·z − max) in place and its sum, for each ISA', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const [rows, cols, scale] = [7, 37, 5];
+  const z0 = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * (i % 5 === 0 ? 30 : 1));
+  forEachIsa(native, (isa) => {
+    const z = Float32Array.from(z0);
+    const [max, sums] = [new Float32Array(rows), new Float32Array(rows)];
+    native.expShiftedRows(z, rows, cols, scale, max, sums);
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(z0.subarray(r * cols, (r + 1) * cols), (v) => Math.fround(scale * v));
+      const m = Math.max(...row);
+      assert.equal(max[r], m, `${isa}: max of row ${r}`);
+      let sum = 0;
+      row.forEach((v, s) => {
+        const e = Math.exp(v - m);
+        sum += e;
+        // scale·z − m may round once (FMA) or twice: exp carries the argument's rounding, |x|·2^-24 relative
+        assert.ok(Math.abs(z[r * cols + s] - e) <= 2 ** -23 * e * (1 + Math.abs(v - m)) + 2 ** -149, `${isa}: (${r}, ${s})`);
+      });
+      assert.ok(Math.abs(sums[r] - sum) <= 1e-6 * sum, `${isa}: sum of row ${r}`);
+    }
+  });
+  const z = new Float32Array(6);
+  assert.throws(() => native.expShiftedRows(z, 2, 4, 1, new Float32Array(2), new Float32Array(2)), RangeError);
+  assert.throws(() => native.expShiftedRows(z, 2, 3, 1, new Float32Array(1), new Float32Array(2)), RangeError);
+  assert.throws(() => native.expShiftedRows(z, 2, 3, 1, z.subarray(0, 2), new Float32Array(2)), RangeError);
+});

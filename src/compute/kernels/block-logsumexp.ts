@@ -35,8 +35,8 @@ function requireNative(kernelName: string): NativeKernels {
 let scratch = new Float32Array(0);
 
 /**
- * For each block: its scores z_rs = ⟨a_r, b_s⟩/T − max_s in `z` ([size, size]), exp'd in place, and visit(start,
- * size, z, sums) with the row sums Σ_s exp(z_rs) in float64 and the row maxima.
+ * For each block: its scores exp(⟨a_r, b_s⟩/T − max_r) in `z` ([size, size]), and visit(start, size, z, max,
+ * sums) with the row maxima and the row sums Σ_s z_rs.
  */
 function forEachBlock(
   native: NativeKernels,
@@ -46,29 +46,18 @@ function forEachBlock(
   d: number,
   temperature: number,
   block: number,
-  visit: (start: number, size: number, z: Float32Array, max: Float64Array, sums: Float64Array) => void,
+  visit: (start: number, size: number, z: Float32Array, max: Float32Array, sums: Float32Array) => void,
 ): void {
   if (scratch.length < block * block) scratch = new Float32Array(block * block);
-  const max = new Float64Array(block);
-  const sums = new Float64Array(block);
+  const max = new Float32Array(block);
+  const sums = new Float32Array(block);
   const threads = computePool().threads;
   for (let start = 0; start < n; start += block) {
     const size = Math.min(block, n - start);
     const z = scratch.subarray(0, size * size);
     const rows = (x: Float32Array) => x.subarray(start * d, (start + size) * d);
     native.gemm(rows(a), rows(b), z, size, d, size, 0, 1, threads); // A_k·B_kᵀ
-    for (let r = 0; r < size; r++) {
-      let m = -Infinity;
-      for (let s = r * size; s < (r + 1) * size; s++) m = Math.max(m, z[s] / temperature);
-      max[r] = m;
-      for (let s = r * size; s < (r + 1) * size; s++) z[s] = z[s] / temperature - m;
-    }
-    native.exp(z, z, 1);
-    for (let r = 0; r < size; r++) {
-      let sum = 0;
-      for (let s = r * size; s < (r + 1) * size; s++) sum += z[s];
-      sums[r] = sum;
-    }
+    native.expShiftedRows(z, size, size, 1 / temperature, max, sums);
     visit(start, size, z, max, sums);
   }
 }
