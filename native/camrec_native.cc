@@ -343,6 +343,23 @@ napi_value ExpShiftedRows(napi_env env, napi_callback_info info) {
   });
 }
 
+napi_value ColumnSums(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "columnSums";
+    const auto argv = arguments(env, info, fn, 5);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const int64_t rows = integer(env, argv[1], fn, "rows", 0, kMaxInt32);
+    const int64_t cols = integer(env, argv[2], fn, "cols", 0, kMaxInt32);
+    const double scale = real(env, argv[3], fn, "scale");
+    const auto out = typedArray<float>(env, argv[4], fn, "out");
+    if (x.length != rows * cols) rangeError(fn, "x has ", x.length, " floats, expected rows * cols = ", rows * cols);
+    if (out.length != cols) rangeError(fn, "out has ", out.length, " floats, expected cols = ", cols);
+    if (overlap(out, x)) rangeError(fn, "out overlaps x");
+    currentIsa(env).columnSums(x.data, rows, cols, scale, out.data);
+    return nullptr;
+  });
+}
+
 // ---- gemm -----------------------------------------------------------------------------------------
 
 // Column panels of the matrix whose element (d, j) is src[d * rowStride + j * colStride], rows [d0, d0 + depth),
@@ -761,6 +778,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "tanh", Tanh);
     setFunction(env, exports, "exp", Exp);
     setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
+    setFunction(env, exports, "columnSums", ColumnSums);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

@@ -143,6 +143,8 @@ struct IsaKernels {
   // Rows [0, rows) of z [rows, cols]: max_r = max_s scale·z[r, s], z[r, s] = exp(scale·z[r, s] − max_r) in place,
   // sums_r = Σ_s z[r, s] (summed in double). The softmax numerators of scaled scores.
   void (*expShiftedRows)(float* z, int64_t rows, int64_t cols, float scale, float* max, float* sums);
+  // out[j] = scale · Σ_r x[r, j] for x [rows, cols], summed in double down each column, rounded once.
+  void (*columnSums)(const float* x, int64_t rows, int64_t cols, double scale, float* out);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

@@ -250,6 +250,22 @@ void expShiftedRows(float* z, int64_t rows, int64_t cols, float scale, float* ma
   }
 }
 
+// ---- column sums -----------------------------------------------------------------------------------
+
+void columnSums(const float* x, int64_t rows, int64_t cols, double scale, float* out) {
+  constexpr int64_t kBlock = 256;  // columns summed at a time: their double accumulators stay in L1
+  double acc[kBlock];
+  for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+    const int64_t width = lesser(kBlock, cols - j0);
+    for (int64_t j = 0; j < width; ++j) acc[j] = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * cols + j0;
+      for (int64_t j = 0; j < width; ++j) acc[j] += row[j];
+    }
+    for (int64_t j = 0; j < width; ++j) out[j0 + j] = static_cast<float>(acc[j] * scale);
+  }
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -444,7 +460,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

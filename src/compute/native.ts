@@ -92,6 +92,8 @@ export interface NativeKernels {
    * and denominators of a row softmax of scaled scores, with log Σ_s exp(scale·z[r, s]) = max[r] + log sums[r].
    */
   expShiftedRows(z: Float32Array, rows: number, cols: number, scale: number, max: Float32Array, sums: Float32Array): void;
+  /** out[j] = scale · Σ_r x[r, j] for x [rows, cols] row-major, each column summed in double and rounded once. */
+  columnSums(x: Float32Array, rows: number, cols: number, scale: number, out: Float32Array): void;
   /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k

@@ -128,3 +128,27 @@ test('expShiftedRows gives each row max(scale·z), exp(scale·z − max) in plac
   assert.throws(() => native.expShiftedRows(z, 2, 3, 1, new Float32Array(1), new Float32Array(2)), RangeError);
   assert.throws(() => native.expShiftedRows(z, 2, 3, 1, z.subarray(0, 2), new Float32Array(2)), RangeError);
 });
+
+test('columnSums equals exact column sums on integer data and rounds float sums once, for each ISA', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  forEachIsa(native, (isa) => {
+    for (const [rows, cols] of [[1, 1], [7050, 64], [3, 300], [0, 5], [5, 0]]) {
+      const ints = Float32Array.from({ length: rows * cols }, (_, i) => (i * 7919) % 2001 - 1000);
+      const floats = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i));
+      for (const [x, scale] of [[ints, 1], [floats, 1 / Math.max(rows, 1)]] as const) {
+        const out = new Float32Array(cols);
+        native.columnSums(x, rows, cols, scale, out);
+        for (let j = 0; j < cols; j++) {
+          let sum = 0;
+          for (let r = 0; r < rows; r++) sum += x[r * cols + j];
+          assert.equal(out[j], Math.fround(sum * scale), `${isa}: ${rows}×${cols}, column ${j}`);
+        }
+      }
+    }
+  });
+  const x = new Float32Array(6);
+  assert.throws(() => native.columnSums(x, 2, 4, 1, new Float32Array(4)), RangeError);
+  assert.throws(() => native.columnSums(x, 2, 3, 1, new Float32Array(2)), RangeError);
+  assert.throws(() => native.columnSums(x, 2, 3, 1, x.subarray(0, 3)), RangeError);
+});

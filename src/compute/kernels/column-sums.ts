@@ -2,12 +2,14 @@
  * Sum and Mean over leading axes on the wasm backend (DESIGN.md §4). The stock kernels reduce only innermost
  * axes: for any other they transpose x first, then reduce. Reducing the leading axes of a row-major tensor is
  * the bias gradient of every broadcast add ([items, 64] → [1, 64], 16 a CaMRec step) and the mean over items
- * that centres z; here it is one pass down the rows into float64 column accumulators, rounded once to float32
- * (so the result is within float32 rounding of the stock one, and no less accurate). Other axes, dtypes and
- * full reductions go to the stock kernels. Registered for wasm only.
+ * that centres z; with the native addon it is one pass down the rows into double column accumulators, rounded
+ * once to float32 (within float32 rounding of the stock result, and no less accurate): 0.1 ms instead of 0.7 ms
+ * for [7050, 64] on one core. A TypeScript loop was slower than the stock kernel (1.4 ms). Without the addon,
+ * and for other axes, dtypes and full reductions, the stock kernels run. Registered for wasm only.
  */
 import { Mean, Sum, getKernel, util } from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import { nativeKernels } from '../pool.js';
 import { countKernel } from './counters.js';
 
 /** The counter of reductions over leading axes computed here. */
@@ -36,8 +38,9 @@ function leadingAxes(axis: number | number[], shape: number[]): number {
 function reduceLeading(name: string, args: KernelArgs, mean: boolean): TensorInfo {
   const x = args.inputs.x as TensorInfo;
   const { axis, keepDims } = (args.attrs ?? {}) as { axis: number | number[]; keepDims: boolean };
-  const k = x.dtype === 'float32' ? leadingAxes(axis, x.shape) : 0;
-  if (k === 0) {
+  const native = nativeKernels();
+  const k = native && x.dtype === 'float32' ? leadingAxes(axis, x.shape) : 0;
+  if (!native || k === 0) {
     const config = stock.get(name);
     if (!config) throw new Error(`${name}: the stock wasm kernel is not registered`);
     return config.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
@@ -49,15 +52,9 @@ function reduceLeading(name: string, args: KernelArgs, mean: boolean): TensorInf
   const shape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...x.shape.slice(k)] : x.shape.slice(k);
   const out = backend.makeOutput(shape, 'float32');
   // Views after the allocation: a heap that grows detaches the older ones.
-  const src = backend.typedArrayFromHeap(x) as Float32Array;
-  const acc = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let j = 0; j < cols; j++) acc[j] += src[base + j];
-  }
-  const dst = backend.typedArrayFromHeap(out) as Float32Array;
-  const scale = mean ? 1 / rows : 1;
-  for (let j = 0; j < cols; j++) dst[j] = acc[j] * scale;
+  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  if (rows === 0) view(out).fill(mean ? Number.NaN : 0); // the mean of nothing is 0/0
+  else native.columnSums(view(x), rows, cols, mean ? 1 / rows : 1, view(out));
   return out;
 }
 
