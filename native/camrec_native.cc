@@ -360,6 +360,25 @@ napi_value ColumnSums(napi_env env, napi_callback_info info) {
   });
 }
 
+napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "scatterAddRows";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const auto ids = typedArray<const int32_t>(env, argv[1], fn, "ids");
+    const int64_t inner = integer(env, argv[2], fn, "inner", 1, kMaxInt32);
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    if (x.length != ids.length * inner) rangeError(fn, "x has ", x.length, " floats, expected ids.length * inner = ", ids.length * inner);
+    if (out.length % inner != 0) rangeError(fn, "out has ", out.length, " floats, not whole rows of ", inner);
+    const int64_t segments = out.length / inner;
+    for (int64_t i = 0; i < ids.length; ++i)
+      if (ids.data[i] >= segments) rangeError(fn, "id ", ids.data[i], " at ", i, " is not below ", segments);
+    if (overlap(out, x) || overlap(out, ids)) rangeError(fn, "out overlaps x or ids");
+    currentIsa(env).scatterAddRows(x.data, ids.data, ids.length, inner, out.data);
+    return nullptr;
+  });
+}
+
 // ---- gemm -----------------------------------------------------------------------------------------
 
 // Column panels of the matrix whose element (d, j) is src[d * rowStride + j * colStride], rows [d0, d0 + depth),
@@ -779,6 +798,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "exp", Exp);
     setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
     setFunction(env, exports, "columnSums", ColumnSums);
+    setFunction(env, exports, "scatterAddRows", ScatterAddRows);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

@@ -145,6 +145,8 @@ struct IsaKernels {
   void (*expShiftedRows)(float* z, int64_t rows, int64_t cols, float scale, float* max, float* sums);
   // out[j] = scale · Σ_r x[r, j] for x [rows, cols], summed in double down each column, rounded once.
   void (*columnSums)(const float* x, int64_t rows, int64_t cols, double scale, float* out);
+  // out[ids[i], :] += x[i, :] for i in [0, n) with ids[i] ≥ 0 (negative ids are dropped), rows of `inner` floats.
+  void (*scatterAddRows)(const float* x, const int32_t* ids, int64_t n, int64_t inner, float* out);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

@@ -266,6 +266,17 @@ void columnSums(const float* x, int64_t rows, int64_t cols, double scale, float*
   }
 }
 
+void scatterAddRows(const float* x, const int32_t* ids, int64_t n, int64_t inner, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0) continue;
+    float* o = out + static_cast<int64_t>(ids[i]) * inner;
+    const float* xi = x + i * inner;
+    int64_t k = 0;
+    for (; k + VW <= inner; k += VW) storeu(o + k, loadu(o + k) + loadu(xi + k));
+    for (; k < inner; ++k) o[k] += xi[k];
+  }
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -460,7 +471,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

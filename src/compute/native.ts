@@ -95,6 +95,11 @@ export interface NativeKernels {
   /** out[j] = scale · Σ_r x[r, j] for x [rows, cols] row-major, each column summed in double and rounded once. */
   columnSums(x: Float32Array, rows: number, cols: number, scale: number, out: Float32Array): void;
   /**
+   * out[ids[i], :] += x[i, :] for each i in order, rows of `inner` floats, negative ids dropped (a segment sum
+   * into out, which the caller zeroes); every id must be below out.length / inner.
+   */
+  scatterAddRows(x: Float32Array, ids: Int32Array, inner: number, out: Float32Array): void;
+  /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k
    * by descending score with ties broken by the lower item id, written sorted to outItems/outScores row i

@@ -152,3 +152,24 @@ test('columnSums equals exact column sums on integer data and rounds float sums 
   assert.throws(() => native.columnSums(x, 2, 3, 1, new Float32Array(2)), RangeError);
   assert.throws(() => native.columnSums(x, 2, 3, 1, x.subarray(0, 3)), RangeError);
 });
+
+test('scatterAddRows adds rows into their segments in order (the same bits as float32 adds), dropping negative ids', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  forEachIsa(native, (isa) => {
+    for (const [n, inner, segments] of [[1, 1, 1], [2048, 64, 7050], [300, 13, 20], [0, 5, 3]]) {
+      const x = Float32Array.from({ length: n * inner }, (_, i) => Math.sin(i));
+      const ids = Int32Array.from({ length: n }, (_, i) => (i % 11 === 3 ? -1 : (i * 7919) % segments));
+      const out = new Float32Array(segments * inner).fill(0.5);
+      native.scatterAddRows(x, ids, inner, out);
+      const ref = new Float32Array(segments * inner).fill(0.5);
+      for (let i = 0; i < n; i++) if (ids[i] >= 0) for (let k = 0; k < inner; k++) ref[ids[i] * inner + k] += x[i * inner + k];
+      assert.deepEqual(out, ref, `${isa}: ${n} rows of ${inner} into ${segments}`);
+    }
+  });
+  const x = new Float32Array(6);
+  assert.throws(() => native.scatterAddRows(x, Int32Array.of(0, 1), 2, new Float32Array(4)), RangeError);
+  assert.throws(() => native.scatterAddRows(x, Int32Array.of(0, 2), 3, new Float32Array(6)), RangeError);
+  assert.throws(() => native.scatterAddRows(x, Int32Array.of(0, 1), 3, new Float32Array(5)), RangeError);
+  assert.throws(() => native.scatterAddRows(x, Int32Array.of(0, 1), 3, x), RangeError);
+});
