@@ -379,6 +379,31 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   });
 }
 
+// gatherScaled / scatterScaled (values, ids, scale, out): the per-entry gates of a gated sparse product.
+napi_value Scaled(napi_env env, napi_callback_info info, const char* fn, bool gather) {
+  return guard(env, [&]() -> napi_value {
+    const auto argv = arguments(env, info, fn, 4);
+    const auto values = typedArray<const float>(env, argv[0], fn, "values");
+    const auto ids = typedArray<const int32_t>(env, argv[1], fn, "ids");
+    const auto scale = typedArray<const float>(env, argv[2], fn, "scale");
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    const int64_t n = ids.length;
+    const int64_t range = gather ? values.length : out.length;
+    if (scale.length != n || (gather ? out.length : values.length) != n)
+      rangeError(fn, "ids, scale and ", gather ? "out" : "values", " must have one entry each");
+    for (int64_t p = 0; p < n; ++p)
+      if (ids.data[p] < 0 || ids.data[p] >= range) rangeError(fn, "id ", ids.data[p], " at ", p, " is outside [0, ", range, ")");
+    if (overlap(out, values) || overlap(out, ids) || overlap(out, scale)) rangeError(fn, "out overlaps an input");
+    const IsaKernels& isa = currentIsa(env);
+    (gather ? isa.gatherScaled : isa.scatterScaled)(values.data, ids.data, scale.data, n, out.data);
+    return nullptr;
+  });
+}
+
+napi_value GatherScaled(napi_env env, napi_callback_info info) { return Scaled(env, info, "gatherScaled", true); }
+
+napi_value ScatterScaled(napi_env env, napi_callback_info info) { return Scaled(env, info, "scatterScaled", false); }
+
 // ---- gemm -----------------------------------------------------------------------------------------
 
 // Column panels of the matrix whose element (d, j) is src[d * rowStride + j * colStride], rows [d0, d0 + depth),
@@ -799,6 +824,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
     setFunction(env, exports, "columnSums", ColumnSums);
     setFunction(env, exports, "scatterAddRows", ScatterAddRows);
+    setFunction(env, exports, "gatherScaled", GatherScaled);
+    setFunction(env, exports, "scatterScaled", ScatterScaled);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

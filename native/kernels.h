@@ -147,6 +147,10 @@ struct IsaKernels {
   void (*columnSums)(const float* x, int64_t rows, int64_t cols, double scale, float* out);
   // out[ids[i], :] += x[i, :] for i in [0, n) with ids[i] ≥ 0 (negative ids are dropped), rows of `inner` floats.
   void (*scatterAddRows)(const float* x, const int32_t* ids, int64_t n, int64_t inner, float* out);
+  // Per-entry gates: out[p] = scale[p] · values[ids[p]] (gather) or out[ids[p]] += scale[p] · values[p] (scatter,
+  // in order), p in [0, n).
+  void (*gatherScaled)(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out);
+  void (*scatterScaled)(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

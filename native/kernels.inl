@@ -277,6 +277,15 @@ void scatterAddRows(const float* x, const int32_t* ids, int64_t n, int64_t inner
   }
 }
 
+void gatherScaled(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out) {
+  for (int64_t p = 0; p < n; ++p) out[p] = scale[p] * values[ids[p]];
+}
+
+void scatterScaled(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out) {
+  // the product is exact in double and the sum rounds once, as TypeScript's out[i] += s * v on float32 arrays
+  for (int64_t p = 0; p < n; ++p) out[ids[p]] = static_cast<float>(out[ids[p]] + static_cast<double>(scale[p]) * values[p]);
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -471,7 +480,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, gatherScaled, scatterScaled, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

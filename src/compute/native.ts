@@ -99,6 +99,10 @@ export interface NativeKernels {
    * into out, which the caller zeroes); every id must be below out.length / inner.
    */
   scatterAddRows(x: Float32Array, ids: Int32Array, inner: number, out: Float32Array): void;
+  /** out[p] = scale[p] · values[ids[p]] for every p (ids, scale and out of one length; ids inside values). */
+  gatherScaled(values: Float32Array, ids: Int32Array, scale: Float32Array, out: Float32Array): void;
+  /** out[ids[p]] += scale[p] · values[p] for every p in order (ids, scale and values of one length; ids inside out). */
+  scatterScaled(values: Float32Array, ids: Int32Array, scale: Float32Array, out: Float32Array): void;
   /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k

@@ -173,3 +173,28 @@ test('scatterAddRows adds rows into their segments in order (the same bits as fl
   assert.throws(() => native.scatterAddRows(x, Int32Array.of(0, 1), 3, new Float32Array(5)), RangeError);
   assert.throws(() => native.scatterAddRows(x, Int32Array.of(0, 1), 3, x), RangeError);
 });
+
+test('gatherScaled and scatterScaled give the bits of the TypeScript loops they replace', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  forEachIsa(native, (isa) => {
+    const [n, size] = [5000, 700];
+    const values = Float32Array.from({ length: size }, (_, i) => Math.sin(i));
+    const ids = Int32Array.from({ length: n }, (_, p) => (p * 7919) % size);
+    const scale = Float32Array.from({ length: n }, (_, p) => Math.cos(p));
+    const gathered = new Float32Array(n);
+    native.gatherScaled(values, ids, scale, gathered);
+    const refGather = Float32Array.from({ length: n }, (_, p) => scale[p] * values[ids[p]]);
+    assert.deepEqual(gathered, refGather, `${isa}: gather`);
+    const scattered = new Float32Array(size).fill(0.25);
+    native.scatterScaled(gathered, ids, scale, scattered);
+    const refScatter = new Float32Array(size).fill(0.25);
+    for (let p = 0; p < n; p++) refScatter[ids[p]] += scale[p] * gathered[p];
+    assert.deepEqual(scattered, refScatter, `${isa}: scatter`);
+  });
+  const v = new Float32Array(4);
+  assert.throws(() => native.gatherScaled(v, Int32Array.of(0, 4), new Float32Array(2), new Float32Array(2)), RangeError);
+  assert.throws(() => native.gatherScaled(v, Int32Array.of(0, 1), new Float32Array(3), new Float32Array(2)), RangeError);
+  assert.throws(() => native.scatterScaled(new Float32Array(2), Int32Array.of(0, -1), new Float32Array(2), v), RangeError);
+  assert.throws(() => native.scatterScaled(v.subarray(0, 2), Int32Array.of(0, 1), new Float32Array(2), v), RangeError);
+});

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Csr } from '../../graph/index.js';
 import { sharedHeap } from '../heap.js';
+import { nativeKernels } from '../pool.js';
 import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
 import {
   type HeapStructure,
@@ -104,9 +105,11 @@ function gatedSpmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedA
   checkGatedInputs(s, sides.nGroups, gates, x, transpose);
   const m = transpose ? s.at : s.a;
   const { base, groups } = transpose ? sides.at : sides.a;
-  const rho = io.read(gates);
+  const rho = io.read(gates) as Float32Array;
   const w = sharedHeap().f32(m.values, m.nnz);
-  for (let p = 0; p < w.length; p++) w[p] = base[p] * rho[groups[p]];
+  const native = nativeKernels();
+  if (native) native.gatherScaled(rho, groups, base, w);
+  else for (let p = 0; p < w.length; p++) w[p] = base[p] * rho[groups[p]];
   return productWithStoredValues(io, m, x);
 }
 
@@ -117,9 +120,11 @@ function gatedSddmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Named
   checkGatedSddmmInputs(s, a, b);
   const products = entryProducts(io, s, a, b);
   const { base, groups } = sides.a;
+  const native = nativeKernels();
   return io.output([sides.nGroups], 'float32', (out) => {
     out.fill(0);
-    for (let p = 0; p < products.length; p++) out[groups[p]] += base[p] * products[p];
+    if (native) native.scatterScaled(products, groups, base, out as Float32Array);
+    else for (let p = 0; p < products.length; p++) out[groups[p]] += base[p] * products[p];
   });
 }
 
