@@ -29,7 +29,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 3;
+constexpr int32_t kAbiVersion = 4;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -268,6 +268,141 @@ napi_value SpmmThreaded(napi_env env, napi_callback_info info) {
     return nullptr;
   });
 }
+
+// ---- sddmm -----------------------------------------------------------------------------------------
+
+napi_value Sddmm(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "sddmm";
+    const auto argv = arguments(env, info, fn, 9);
+    const auto indptr = typedArray<const int32_t>(env, argv[0], fn, "indptr");
+    const auto indices = typedArray<const int32_t>(env, argv[1], fn, "indices");
+    const auto a = typedArray<const float>(env, argv[2], fn, "a");
+    const auto b = typedArray<const float>(env, argv[3], fn, "b");
+    const int64_t dim = integer(env, argv[4], fn, "dim", 1, kMaxInt32);
+    const auto out = typedArray<float>(env, argv[5], fn, "out");
+    const int64_t rowEnd = integer(env, argv[7], fn, "rowEnd", 0, kMaxInt32 - 1);
+    const int64_t rowStart = integer(env, argv[6], fn, "rowStart", 0, rowEnd);
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    checkCsrRows(fn, "A", indptr, indices, rowStart, rowEnd, b.length / dim);
+    if (a.length < rowEnd * dim) rangeError(fn, "a has ", a.length, " floats, needs rowEnd * dim = ", rowEnd * dim);
+    if (out.length < indptr.data[rowEnd]) rangeError(fn, "out has ", out.length, " floats, needs ", indptr.data[rowEnd]);
+    if (overlap(out, a) || overlap(out, b)) rangeError(fn, "out overlaps a or b");
+    const SddmmArgs args{indptr.data, indices.data, a.data, b.data, dim, out.data};
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, rowEnd - rowStart));
+    const auto bounds = balancedRows(args.indptr, rowStart, rowEnd, parts);
+    runParts(parts, [&](int64_t t) { isa.sddmmRows(args, bounds[t], bounds[t + 1]); });
+    return nullptr;
+  });
+}
+
+// ---- tanh, exp -------------------------------------------------------------------------------------
+
+// out = f(x) elementwise by one of the ISA's range kernels, over `threads` threads.
+napi_value Elementwise(napi_env env, napi_callback_info info, const char* fn,
+                       void (*const IsaKernels::*kernel)(const float*, float*, int64_t)) {
+  return guard(env, [&]() -> napi_value {
+    const auto argv = arguments(env, info, fn, 3);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const auto out = typedArray<float>(env, argv[1], fn, "out");
+    const int64_t threads = integer(env, argv[2], fn, "threads", 1, kMaxThreads);
+    if (out.length != x.length) rangeError(fn, "out has ", out.length, " floats, x ", x.length);
+    if (overlap(out, x) && out.data != x.data) rangeError(fn, "out overlaps x without being x");
+    const auto range = currentIsa(env).*kernel;
+    const int64_t n = x.length;
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, n / 4096));
+    runParts(parts, [&](int64_t t) {
+      const int64_t begin = n * t / parts;
+      const int64_t end = n * (t + 1) / parts;
+      range(x.data + begin, out.data + begin, end - begin);
+    });
+    return nullptr;
+  });
+}
+
+napi_value Tanh(napi_env env, napi_callback_info info) { return Elementwise(env, info, "tanh", &IsaKernels::tanhRange); }
+
+napi_value Exp(napi_env env, napi_callback_info info) { return Elementwise(env, info, "exp", &IsaKernels::expRange); }
+
+napi_value ExpShiftedRows(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "expShiftedRows";
+    const auto argv = arguments(env, info, fn, 6);
+    const auto z = typedArray<float>(env, argv[0], fn, "z");
+    const int64_t rows = integer(env, argv[1], fn, "rows", 0, kMaxInt32);
+    const int64_t cols = integer(env, argv[2], fn, "cols", 0, kMaxInt32);
+    const double scale = real(env, argv[3], fn, "scale");
+    const auto max = typedArray<float>(env, argv[4], fn, "max");
+    const auto sums = typedArray<float>(env, argv[5], fn, "sums");
+    if (z.length < rows * cols) rangeError(fn, "z has ", z.length, " floats, needs rows * cols = ", rows * cols);
+    if (max.length < rows || sums.length < rows) rangeError(fn, "max and sums need rows = ", rows, " floats");
+    if (overlap(z, max) || overlap(z, sums) || overlap(max, sums)) rangeError(fn, "z, max and sums overlap");
+    currentIsa(env).expShiftedRows(z.data, rows, cols, static_cast<float>(scale), max.data, sums.data);
+    return nullptr;
+  });
+}
+
+napi_value ColumnSums(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "columnSums";
+    const auto argv = arguments(env, info, fn, 5);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const int64_t rows = integer(env, argv[1], fn, "rows", 0, kMaxInt32);
+    const int64_t cols = integer(env, argv[2], fn, "cols", 0, kMaxInt32);
+    const double scale = real(env, argv[3], fn, "scale");
+    const auto out = typedArray<float>(env, argv[4], fn, "out");
+    if (x.length != rows * cols) rangeError(fn, "x has ", x.length, " floats, expected rows * cols = ", rows * cols);
+    if (out.length != cols) rangeError(fn, "out has ", out.length, " floats, expected cols = ", cols);
+    if (overlap(out, x)) rangeError(fn, "out overlaps x");
+    currentIsa(env).columnSums(x.data, rows, cols, scale, out.data);
+    return nullptr;
+  });
+}
+
+napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "scatterAddRows";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const auto ids = typedArray<const int32_t>(env, argv[1], fn, "ids");
+    const int64_t inner = integer(env, argv[2], fn, "inner", 1, kMaxInt32);
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    if (x.length != ids.length * inner) rangeError(fn, "x has ", x.length, " floats, expected ids.length * inner = ", ids.length * inner);
+    if (out.length % inner != 0) rangeError(fn, "out has ", out.length, " floats, not whole rows of ", inner);
+    const int64_t segments = out.length / inner;
+    for (int64_t i = 0; i < ids.length; ++i)
+      if (ids.data[i] >= segments) rangeError(fn, "id ", ids.data[i], " at ", i, " is not below ", segments);
+    if (overlap(out, x) || overlap(out, ids)) rangeError(fn, "out overlaps x or ids");
+    currentIsa(env).scatterAddRows(x.data, ids.data, ids.length, inner, out.data);
+    return nullptr;
+  });
+}
+
+// gatherScaled / scatterScaled (values, ids, scale, out): the per-entry gates of a gated sparse product.
+napi_value Scaled(napi_env env, napi_callback_info info, const char* fn, bool gather) {
+  return guard(env, [&]() -> napi_value {
+    const auto argv = arguments(env, info, fn, 4);
+    const auto values = typedArray<const float>(env, argv[0], fn, "values");
+    const auto ids = typedArray<const int32_t>(env, argv[1], fn, "ids");
+    const auto scale = typedArray<const float>(env, argv[2], fn, "scale");
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    const int64_t n = ids.length;
+    const int64_t range = gather ? values.length : out.length;
+    if (scale.length != n || (gather ? out.length : values.length) != n)
+      rangeError(fn, "ids, scale and ", gather ? "out" : "values", " must have one entry each");
+    for (int64_t p = 0; p < n; ++p)
+      if (ids.data[p] < 0 || ids.data[p] >= range) rangeError(fn, "id ", ids.data[p], " at ", p, " is outside [0, ", range, ")");
+    if (overlap(out, values) || overlap(out, ids) || overlap(out, scale)) rangeError(fn, "out overlaps an input");
+    const IsaKernels& isa = currentIsa(env);
+    (gather ? isa.gatherScaled : isa.scatterScaled)(values.data, ids.data, scale.data, n, out.data);
+    return nullptr;
+  });
+}
+
+napi_value GatherScaled(napi_env env, napi_callback_info info) { return Scaled(env, info, "gatherScaled", true); }
+
+napi_value ScatterScaled(napi_env env, napi_callback_info info) { return Scaled(env, info, "scatterScaled", false); }
 
 // ---- gemm -----------------------------------------------------------------------------------------
 
@@ -683,6 +818,14 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "setIsa", SetIsa);
     setFunction(env, exports, "spmm", Spmm);
     setFunction(env, exports, "spmmThreaded", SpmmThreaded);
+    setFunction(env, exports, "sddmm", Sddmm);
+    setFunction(env, exports, "tanh", Tanh);
+    setFunction(env, exports, "exp", Exp);
+    setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
+    setFunction(env, exports, "columnSums", ColumnSums);
+    setFunction(env, exports, "scatterAddRows", ScatterAddRows);
+    setFunction(env, exports, "gatherScaled", GatherScaled);
+    setFunction(env, exports, "scatterScaled", ScatterScaled);
     setFunction(env, exports, "scoreTopK", ScoreTopK);
     setFunction(env, exports, "scoreTopKAsync", ScoreTopKAsync);
     setFunction(env, exports, "gemm", Gemm);

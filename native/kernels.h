@@ -17,6 +17,17 @@ struct SpmmArgs {
   float* out;  // indexed by absolute row r
 };
 
+// out[p] = <a[row(p), :], b[indices[p], :]> for every stored entry p of rows [rowStart, rowEnd) of a CSR
+// pattern (the sampled dense-dense product); a and b row-major with `dim` columns, out indexed by entry.
+struct SddmmArgs {
+  const int32_t* indptr;
+  const int32_t* indices;
+  const float* a;
+  const float* b;
+  int64_t dim;
+  float* out;
+};
+
 // For each listed user, dot products with every item, the user's excluded items removed, the best k
 // by descending score (ties: lower item id first), sorted.
 struct ScoreArgs {
@@ -124,6 +135,22 @@ struct IsaKernels {
   int64_t panelWidth;    // items per packed panel
   int64_t usersPerTile;  // users scored together
   void (*spmmRows)(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd);
+  void (*sddmmRows)(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd);
+  // out[i] = tanh(x[i]) for i in [0, n), within a few float32 ulp (a rational approximation, as Eigen's).
+  void (*tanhRange)(const float* x, float* out, int64_t n);
+  // out[i] = exp(x[i]) for i in [0, n), within 2 float32 ulp (Cephes' expf); out of [-87, 88] as std::exp.
+  void (*expRange)(const float* x, float* out, int64_t n);
+  // Rows [0, rows) of z [rows, cols]: max_r = max_s scale·z[r, s], z[r, s] = exp(scale·z[r, s] − max_r) in place,
+  // sums_r = Σ_s z[r, s] (summed in double). The softmax numerators of scaled scores.
+  void (*expShiftedRows)(float* z, int64_t rows, int64_t cols, float scale, float* max, float* sums);
+  // out[j] = scale · Σ_r x[r, j] for x [rows, cols], summed in double down each column, rounded once.
+  void (*columnSums)(const float* x, int64_t rows, int64_t cols, double scale, float* out);
+  // out[ids[i], :] += x[i, :] for i in [0, n) with ids[i] ≥ 0 (negative ids are dropped), rows of `inner` floats.
+  void (*scatterAddRows)(const float* x, const int32_t* ids, int64_t n, int64_t inner, float* out);
+  // Per-entry gates: out[p] = scale[p] · values[ids[p]] (gather) or out[ids[p]] += scale[p] · values[p] (scatter,
+  // in order), p in [0, n).
+  void (*gatherScaled)(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out);
+  void (*scatterScaled)(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out);
   // Packs items into panels of panelWidth items, dimension-major inside a panel, zero-padded.
   void (*packItems)(const float* itemEmb, int64_t nItems, int64_t dim, float* packed);
   // Scores listed users [first, last).

@@ -103,6 +103,189 @@ void spmmRows(const SpmmArgs& a, int64_t rowStart, int64_t rowEnd) {
   else spmmRowsImpl<false>(a, rowStart, rowEnd);
 }
 
+// ---- sampled dense-dense product ------------------------------------------------------------------
+
+// One row r: a[r] stays in registers (up to 64 columns at a time) while the rows b[col(p)] are read at
+// random, prefetched kPrefetch entries ahead. Each entry's sum is independent of the others, so results do not
+// depend on how rows are split over threads.
+template <int NV>
+inline void sddmmChunk(const SddmmArgs& a, int64_t begin, int64_t end, int64_t limit, const float* ar, int64_t d0,
+                       bool first) {
+  vf av[NV];
+#pragma GCC unroll 8
+  for (int q = 0; q < NV; ++q) av[q] = loadu(ar + d0 + q * VW);
+  for (int64_t e = begin; e < end; ++e) {
+    if (e + kPrefetch < limit) {
+      const float* ahead = a.b + static_cast<int64_t>(a.indices[e + kPrefetch]) * a.dim + d0;
+      for (int q = 0; q < NV * VW; q += 16) __builtin_prefetch(ahead + q);
+    }
+    const float* br = a.b + static_cast<int64_t>(a.indices[e]) * a.dim + d0;
+    vf acc = av[0] * loadu(br);
+#pragma GCC unroll 8
+    for (int q = 1; q < NV; ++q) acc += av[q] * loadu(br + q * VW);
+    float s = 0.0f;
+    for (int l = 0; l < VW; ++l) s += acc[l];
+    a.out[e] = first ? s : a.out[e] + s;
+  }
+}
+
+void sddmmRows(const SddmmArgs& a, int64_t rowStart, int64_t rowEnd) {
+  const int64_t limit = a.indptr[rowEnd];
+  for (int64_t r = rowStart; r < rowEnd; ++r) {
+    const int64_t begin = a.indptr[r];
+    const int64_t end = a.indptr[r + 1];
+    const float* ar = a.a + r * a.dim;
+    int64_t d0 = 0;
+    for (; a.dim - d0 >= 8 * VW; d0 += 8 * VW) sddmmChunk<8>(a, begin, end, limit, ar, d0, d0 == 0);
+    if (a.dim - d0 >= 4 * VW) { sddmmChunk<4>(a, begin, end, limit, ar, d0, d0 == 0); d0 += 4 * VW; }
+    if (a.dim - d0 >= 2 * VW) { sddmmChunk<2>(a, begin, end, limit, ar, d0, d0 == 0); d0 += 2 * VW; }
+    if (a.dim - d0 >= VW) { sddmmChunk<1>(a, begin, end, limit, ar, d0, d0 == 0); d0 += VW; }
+    if (d0 == a.dim) continue;
+    for (int64_t e = begin; e < end; ++e) {
+      const float* br = a.b + static_cast<int64_t>(a.indices[e]) * a.dim;
+      float s = d0 == 0 ? 0.0f : a.out[e];
+      for (int64_t t = d0; t < a.dim; ++t) s += ar[t] * br[t];
+      a.out[e] = s;
+    }
+  }
+}
+
+// ---- tanh ------------------------------------------------------------------------------------------
+
+// Eigen's float tanh (GenericPacketMathFunctions.h, ptanh_float): a [13/6] rational approximation on
+// [-7.905, 7.905], where it reaches ±1 in float32, and x itself for |x| < 4e-4. NaN stays NaN.
+inline vf tanhVector(vf x) {
+  const vf c = splat(7.90531110763549805f);
+  vf y = x > c ? c : x;
+  y = y < -c ? -c : y;
+  const vf x2 = y * y;
+  vf p = x2 * splat(-2.76076847742355e-16f) + splat(2.00018790482477e-13f);
+  p = x2 * p + splat(-8.60467152213735e-11f);
+  p = x2 * p + splat(5.12229709037114e-08f);
+  p = x2 * p + splat(1.48572235717979e-05f);
+  p = x2 * p + splat(6.37261928875436e-04f);
+  p = x2 * p + splat(4.89352455891786e-03f);
+  p = y * p;
+  vf q = x2 * splat(1.19825839466702e-06f) + splat(1.18534705686654e-04f);
+  q = x2 * q + splat(2.26843463243900e-03f);
+  q = x2 * q + splat(4.89352518554385e-03f);
+  const vf r = p / q;
+  const vf ax = x < splat(0.0f) ? -x : x;
+  return ax < splat(0.0004f) ? x : r;
+}
+
+void tanhRange(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + VW <= n; i += VW) storeu(out + i, tanhVector(loadu(x + i)));
+  if (i == n) return;
+  float tail[VW] = {};
+  for (int64_t t = i; t < n; ++t) tail[t - i] = x[t];
+  const vf r = tanhVector(loadu(tail));
+  for (int64_t t = i; t < n; ++t) out[t] = r[t - i];
+}
+
+// ---- exp -------------------------------------------------------------------------------------------
+
+// Cephes' expf: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), a degree-7
+// polynomial for e^r, and 2^n put into the exponent bits. Valid for x in [-87, 88], where 2^n is a normal
+// float; lanes below -104 are 0 (exp rounds to +0 there), the others outside (and NaN) are redone by std::exp,
+// so every input gets a correct result.
+inline vf expVector(vf x) {
+  const vf fx = x * splat(1.44269504088896341f) + splat(0.5f);
+  vf n;
+  for (int l = 0; l < VW; ++l) n[l] = __builtin_floorf(fx[l]);
+  vf r = x - n * splat(0.693359375f);
+  r = r - n * splat(-2.12194440e-4f);
+  const vf r2 = r * r;
+  vf y = r * splat(1.9875691500E-4f) + splat(1.3981999507E-3f);
+  y = y * r + splat(8.3334519073E-3f);
+  y = y * r + splat(4.1665795894E-2f);
+  y = y * r + splat(1.6666665459E-1f);
+  y = y * r + splat(5.0000001201E-1f);
+  y = y * r2 + r + splat(1.0f);
+  vi bits;
+  for (int l = 0; l < VW; ++l) bits[l] = (static_cast<int32_t>(n[l]) + 127) << 23;
+  vf scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+// Lanes of v in [-87, 88]; the others (and NaN) become 0 for expVector and are redone by std::exp.
+inline void expLanes(const float* x, float* out, int64_t count) {
+  float lane[VW] = {};
+  for (int64_t l = 0; l < count; ++l) lane[l] = x[l];
+  const vf v = loadu(lane);
+  const vi ok = (v >= splat(-87.0f)) & (v <= splat(88.0f));
+  const vf y = expVector(ok ? v : splat(0.0f));
+  for (int64_t l = 0; l < count; ++l) out[l] = ok[l] ? y[l] : __builtin_expf(x[l]);
+}
+
+void expRange(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + VW <= n; i += VW) {
+    const vf v = loadu(x + i);
+    const vi ok = (v >= splat(-87.0f)) & (v <= splat(88.0f));
+    const vi zero = v < splat(-104.0f);  // exp(x) < 2^-150: rounds to +0
+    const uint32_t okBits = laneBits(ok);
+    if (okBits == (1u << VW) - 1) storeu(out + i, expVector(v));
+    else if ((okBits | laneBits(zero)) == (1u << VW) - 1) storeu(out + i, ok ? expVector(ok ? v : splat(0.0f)) : splat(0.0f));
+    else expLanes(x + i, out + i, VW);
+  }
+  if (i < n) expLanes(x + i, out + i, n - i);
+}
+
+void expShiftedRows(float* z, int64_t rows, int64_t cols, float scale, float* max, float* sums) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = z + r * cols;
+    // scaled and stored first, so that the maximum's own entry becomes exactly exp(0) = 1
+    for (int64_t s = 0; s < cols; ++s) row[s] *= scale;
+    float m = -__builtin_inff();
+    for (int64_t s = 0; s < cols; ++s) m = row[s] > m || row[s] != row[s] ? row[s] : m;
+    for (int64_t s = 0; s < cols; ++s) row[s] -= m;
+    expRange(row, row, cols);
+    double sum = 0;
+    for (int64_t s = 0; s < cols; ++s) sum += row[s];
+    max[r] = m;
+    sums[r] = static_cast<float>(sum);
+  }
+}
+
+// ---- column sums -----------------------------------------------------------------------------------
+
+void columnSums(const float* x, int64_t rows, int64_t cols, double scale, float* out) {
+  constexpr int64_t kBlock = 256;  // columns summed at a time: their double accumulators stay in L1
+  double acc[kBlock];
+  for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+    const int64_t width = lesser(kBlock, cols - j0);
+    for (int64_t j = 0; j < width; ++j) acc[j] = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * cols + j0;
+      for (int64_t j = 0; j < width; ++j) acc[j] += row[j];
+    }
+    for (int64_t j = 0; j < width; ++j) out[j0 + j] = static_cast<float>(acc[j] * scale);
+  }
+}
+
+void scatterAddRows(const float* x, const int32_t* ids, int64_t n, int64_t inner, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0) continue;
+    float* o = out + static_cast<int64_t>(ids[i]) * inner;
+    const float* xi = x + i * inner;
+    int64_t k = 0;
+    for (; k + VW <= inner; k += VW) storeu(o + k, loadu(o + k) + loadu(xi + k));
+    for (; k < inner; ++k) o[k] += xi[k];
+  }
+}
+
+void gatherScaled(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out) {
+  for (int64_t p = 0; p < n; ++p) out[p] = scale[p] * values[ids[p]];
+}
+
+void scatterScaled(const float* values, const int32_t* ids, const float* scale, int64_t n, float* out) {
+  // the product is exact in double and the sum rounds once, as TypeScript's out[i] += s * v on float32 arrays
+  for (int64_t p = 0; p < n; ++p) out[ids[p]] = static_cast<float>(out[ids[p]] + static_cast<double>(scale[p]) * values[p]);
+}
+
 // ---- scoring fused with top-k ---------------------------------------------------------------------
 
 void packItems(const float* itemEmb, int64_t nItems, int64_t dim, float* packed) {
@@ -297,7 +480,7 @@ void gemmOuter(const GemmOuterArgs& g) {
 
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, gatherScaled, scatterScaled, packItems, scoreTopK, gemmRows, gemmOuter};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

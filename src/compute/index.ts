@@ -21,7 +21,16 @@ export {
   weightedSpmm,
 } from './kernels/weighted-spmm.js';
 export { sddmmReference, weightedSpmmReference } from './kernels/weighted-spmm-ref.js';
+export {
+  type GatedStructure,
+  gatedSddmm,
+  gatedSpmm,
+  registerGatedStructure,
+  releaseGatedStructure,
+} from './kernels/gated-spmm.js';
+export { gatedSddmmReference, gatedSpmmReference } from './kernels/gated-spmm-ref.js';
 export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
+export { blockLogSumExp } from './kernels/block-logsumexp.js';
 export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-mlp-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -62,6 +62,47 @@ export interface NativeKernels {
   spmm(...args: SpmmArgs): void;
   /** `spmm` over `threads` threads, rows split into contiguous ranges of about equal nnz. */
   spmmThreaded(...args: [...SpmmArgs, threads: number]): void;
+  /**
+   * out[p] = ⟨a[r, :], b[indices[p], :]⟩ for every stored entry p of rows r in [rowStart, rowEnd) of a CSR
+   * pattern (the sampled dense–dense product), a and b row-major with `dim` columns, over `threads` threads
+   * (rows split by nnz). Each entry is summed on its own, so results do not depend on the split; out must not
+   * overlap a or b.
+   */
+  sddmm(
+    indptr: Int32Array,
+    indices: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    dim: number,
+    out: Float32Array,
+    rowStart: number,
+    rowEnd: number,
+    threads: number,
+  ): void;
+  /**
+   * out[i] = tanh(x[i]), within a few float32 ulp (a rational approximation, Eigen's), NaN kept, over
+   * `threads` threads; each element is computed on its own, so results do not depend on the split. out may be x.
+   */
+  tanh(x: Float32Array, out: Float32Array, threads: number): void;
+  /** out[i] = exp(x[i]), within 2 float32 ulp (Cephes' expf; std::exp outside [-87, 88] and for NaN), as tanh. */
+  exp(x: Float32Array, out: Float32Array, threads: number): void;
+  /**
+   * For each row r of z [rows, cols] (row-major): max[r] = max_s scale·z[r, s] (NaN if any is NaN), then in place
+   * z[r, s] = exp(scale·z[r, s] − max[r]) (as exp), and sums[r] = Σ_s z[r, s], summed in double: the numerators
+   * and denominators of a row softmax of scaled scores, with log Σ_s exp(scale·z[r, s]) = max[r] + log sums[r].
+   */
+  expShiftedRows(z: Float32Array, rows: number, cols: number, scale: number, max: Float32Array, sums: Float32Array): void;
+  /** out[j] = scale · Σ_r x[r, j] for x [rows, cols] row-major, each column summed in double and rounded once. */
+  columnSums(x: Float32Array, rows: number, cols: number, scale: number, out: Float32Array): void;
+  /**
+   * out[ids[i], :] += x[i, :] for each i in order, rows of `inner` floats, negative ids dropped (a segment sum
+   * into out, which the caller zeroes); every id must be below out.length / inner.
+   */
+  scatterAddRows(x: Float32Array, ids: Int32Array, inner: number, out: Float32Array): void;
+  /** out[p] = scale[p] · values[ids[p]] for every p (ids, scale and out of one length; ids inside values). */
+  gatherScaled(values: Float32Array, ids: Int32Array, scale: Float32Array, out: Float32Array): void;
+  /** out[ids[p]] += scale[p] · values[p] for every p in order (ids, scale and values of one length; ids inside out). */
+  scatterScaled(values: Float32Array, ids: Int32Array, scale: Float32Array, out: Float32Array): void;
   /**
    * For each listed user u = users[i]: the dot products of userEmb[u] with every item of itemEmb
    * ([nItems, dim]), the items in row u of the mask CSR (one row per user of userEmb) removed, the best k

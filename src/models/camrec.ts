@@ -15,14 +15,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import {
+  type GatedStructure,
+  gatedSpmm,
+  registerGatedStructure,
   registerSparse,
-  registerSparseStructure,
+  releaseGatedStructure,
   releaseSparse,
-  releaseSparseStructure,
   spmm,
   type SparseHandle,
-  type SparseStructure,
-  weightedSpmm,
 } from '../compute/index.js';
 import type { Dataset } from '../data/types.js';
 import { ConfigError } from '../errors/index.js';
@@ -109,9 +109,7 @@ export interface CamrecPrepared extends Prepared {
   readonly nUsers: number;
   readonly nItems: number;
   readonly adjacency: SparseHandle; // Â, for the backbone
-  readonly structure: SparseStructure; // Â's pattern, for the masked propagation
-  readonly adjacencyValues: tf.Tensor1D; // Â's entries in CSR order
-  readonly entryEdge: tf.Tensor1D; // entry p of Â → its user–item edge
+  readonly gated: GatedStructure; // Â with entry p gated by the mask of its user–item edge, for X*
   readonly edges: EdgeList; // the training edges, user-major
   readonly nEdges: number;
   readonly modalities: readonly ModalityInput[];
@@ -152,15 +150,13 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
   }
   const adjCsr = normalizedBipartiteAdjacency(data.trainByUser);
   const adjacency = registerSparse(adjCsr, { symmetric: true });
-  const structure = registerSparseStructure(adjCsr);
   const graphs = data.modalities.map((m) => knnItemGraph(modalityKnn(m, data.nItems, h.knnK), data.nItems));
   const mixedCsr = mixGraphs(graphs, modalityWeights(data.modalities.map((m) => m.name), h.imageWeight));
   const byUser = data.trainByUser;
   const edgeUsers = new Int32Array(byUser.indices.length);
   for (let u = 0; u < byUser.nRows; u++) edgeUsers.fill(u, byUser.indptr[u], byUser.indptr[u + 1]);
+  const gated = registerGatedStructure(adjCsr, entryEdges(byUser, adjCsr), edgeUsers.length);
   const kept = tf.tidy(() => ({
-    adjacencyValues: tf.keep(tf.tensor1d(adjCsr.values as Float32Array)),
-    entryEdge: tf.keep(tf.tensor1d(entryEdges(byUser, adjCsr), 'int32')),
     // unit rows: raw feature scales differ by orders of magnitude between datasets and modalities
     features: data.modalities.map((m) => tf.keep(tf.tensor2d(unitRows(m.features, data.nItems, m.dim), [data.nItems, m.dim]))),
   }));
@@ -176,9 +172,7 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     nUsers: data.nUsers,
     nItems: data.nItems,
     adjacency,
-    structure,
-    adjacencyValues: kept.adjacencyValues,
-    entryEdge: kept.entryEdge,
+    gated,
     edges: { users: edgeUsers, items: byUser.indices },
     nEdges: edgeUsers.length,
     modalities,
@@ -187,10 +181,10 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     tables: camrecTables(data, h).map((t) => t.name),
     release() {
       releaseSparse(adjacency);
-      releaseSparseStructure(structure);
+      releaseGatedStructure(gated);
       releaseSparse(mixed);
       for (const m of modalities) releaseSparse(m.graph);
-      tf.dispose([kept.adjacencyValues, kept.entryEdge, ...kept.features]);
+      tf.dispose(kept.features);
     },
   };
 }
@@ -415,8 +409,7 @@ function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Ten
   let cur = ego;
   const outputs = [ego];
   for (const rho of gates) {
-    const weights = tf.mul(prep.adjacencyValues, tf.gather(rho, prep.entryEdge)) as tf.Tensor1D;
-    cur = weightedSpmm(prep.structure, weights, cur);
+    cur = gatedSpmm(prep.gated, rho, cur); // entry p of Â weighs Â_p · ρ_e(p), both directions of edge e alike
     outputs.push(cur);
   }
   return tf.div(tf.addN(outputs), gates.length + 1);

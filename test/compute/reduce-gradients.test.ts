@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
+import { initBackend, kernelCounters, nativeKernels, shutdownCompute, tf } from '../../src/compute/index.js';
+import { COLUMN_SUMS } from '../../src/compute/kernels/column-sums.js';
 import { randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -53,5 +54,60 @@ test('the gradient of a sum or mean over an empty tensor is an empty tensor of i
     const g2 = tf.grad((v: tf.Tensor) => tf.sum(op(v, 1)))(tf.zeros([3, 0]));
     assert.deepEqual(g2.shape, [3, 0]);
     tf.dispose([g, g2]);
+  }
+});
+
+/** Σ (or mean) of x over `axes` in float64, as a flat array in the order of the kept axes. */
+function reduceReference(x: Float32Array, shape: number[], axes: number[], mean: boolean): Float64Array {
+  const keptShape = shape.filter((_, a) => !axes.includes(a));
+  const out = new Float64Array(keptShape.reduce((n, d) => n * d, 1));
+  const count = axes.reduce((n, a) => n * shape[a], 1);
+  for (let i = 0; i < x.length; i++) {
+    let rest = i;
+    const c = shape.map(() => 0);
+    for (let a = shape.length - 1; a >= 0; a--) {
+      c[a] = rest % shape[a];
+      rest = Math.floor(rest / shape[a]);
+    }
+    const flat = c.filter((_, a) => !axes.includes(a)).reduce((f, v, k) => f * keptShape[k] + v, 0);
+    out[flat] += x[i] / (mean ? count : 1);
+  }
+  if (mean && count === 0) out.fill(Number.NaN); // 0/0
+  return out;
+}
+
+test('Sum and Mean over leading axes (the native column sums) equal float64 references; other axes give the stock result', async () => {
+  await tf.setBackend('wasm');
+  const r = rng(6);
+  for (const shape of [[7, 5], [3, 4, 5], [300, 64], [0, 3], [4, 1]]) {
+    const x = randomFloats(r, shape.reduce((n, d) => n * d, 1));
+    const xt = tf.tensor(x, shape);
+    const empty = x.length === 0; // the stock full reduction of nothing is not ours to check
+    const axisChoices: (number | number[])[] = shape.length === 3 ? [0, [0, 1], [1, 0], -1, [0, 2], [0, 1, 2]] : empty ? [0, -2] : [0, -2, 1, [0, 1]];
+    for (const axis of axisChoices) {
+      const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a + shape.length) % shape.length);
+      for (const keepDims of [false, true]) {
+        for (const op of ['sum', 'mean'] as const) {
+          const before = (kernelCounters()[COLUMN_SUMS] ?? 0) as number;
+          const tensors = tf.memory().numTensors;
+          const y = op === 'sum' ? tf.sum(xt, axis, keepDims) : tf.mean(xt, axis, keepDims);
+          const expectedShape = shape.flatMap((d, a) => (axes.includes(a) ? (keepDims ? [1] : []) : [d]));
+          const label = `${op} ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keepDims}`;
+          assert.deepEqual(y.shape, expectedShape, label);
+          const ref = reduceReference(x, shape, axes, op === 'mean');
+          const got = y.dataSync();
+          const leading = nativeKernels() !== null && axes.length < shape.length && [...axes].sort().every((a, i) => a === i);
+          // ours rounds a float64 sum once; the stock kernels add in float32 (up to 300 terms here)
+          const tol = (v: number) => (leading ? 1.2e-7 * Math.abs(v) : 1e-4);
+          for (let i = 0; i < ref.length; i++) {
+            assert.ok(Math.abs(got[i] - ref[i]) <= tol(ref[i]) || (Number.isNaN(got[i]) && Number.isNaN(ref[i])), `${label} at ${i}`);
+          }
+          assert.equal((kernelCounters()[COLUMN_SUMS] ?? 0) - before, leading ? 1 : 0, `${label}: which kernel`);
+          y.dispose();
+          assert.equal(tf.memory().numTensors, tensors, label);
+        }
+      }
+    }
+    xt.dispose();
   }
 });

@@ -1,11 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
+import { blockLogSumExpGradient, blockLogSumExpKernels } from './block-logsumexp.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
+import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
 import { gatherKernels } from './gather.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
 import { sddmmGradient, weightedSpmmGradient, weightedSpmmKernels } from './weighted-spmm.js';
+import { columnSumConfigs } from './column-sums.js';
+import { nativeUnaryConfigs } from './native-unary.js';
 import { wasmCopyKernelConfigs } from './wasm-copies.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 
@@ -15,20 +19,36 @@ const OUR_KERNELS = [
   ...spmmKernels,
   ...propagateKernels,
   ...weightedSpmmKernels,
+  ...gatedSpmmKernels,
+  ...blockLogSumExpKernels,
   ...edgeMlpKernels,
 ];
-const OUR_GRADIENTS = [weightedSpmmGradient, sddmmGradient, edgeMlpGradient, sumGradient, meanGradient];
+const OUR_GRADIENTS = [
+  weightedSpmmGradient,
+  sddmmGradient,
+  gatedSpmmGradient,
+  gatedSddmmGradient,
+  blockLogSumExpGradient,
+  edgeMlpGradient,
+  sumGradient,
+  meanGradient,
+];
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
- * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Identity, SplitV and AddN, which ours wrap) and the
- * gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm and CamrecEdgeMlp, and ours of Sum
- * and Mean (reduce-gradients.ts).
+ * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
+ * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecBlockLogSumExp and CamrecEdgeMlp, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
   const fastBatchMatMul = fastBatchMatMulConfig();
-  const wasmWrappers = [...(fastBatchMatMul ? [fastBatchMatMul] : []), ...wasmCopyKernelConfigs()];
+  const wasmWrappers = [
+    ...(fastBatchMatMul ? [fastBatchMatMul] : []),
+    ...nativeUnaryConfigs(),
+    ...wasmCopyKernelConfigs(),
+    ...columnSumConfigs(),
+  ];
   for (const config of [...OUR_KERNELS, ...wasmWrappers]) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;

@@ -9,6 +9,7 @@ import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@
 import { type Csr, transpose as transposeCsr } from '../../graph/index.js';
 import { Scratch, sharedHeap } from '../heap.js';
 import { balancedRowBounds } from '../jobs.js';
+import type { NativeKernels } from '../native.js';
 import { computePool, nativeKernels } from '../pool.js';
 import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
 
@@ -115,23 +116,35 @@ export function heapMatrix(id: number, transpose: boolean): HeapCsr {
 
 let scratch: { x: Scratch; y: Scratch } | undefined;
 
+/** Threads for a product of nnz·d multiply-adds: the pool's size, or 1 when the work is too small to split. */
+export function productThreads(nnz: number, d: number): number {
+  return nnz * d >= MIN_PARALLEL_WORK ? computePool().threads : 1;
+}
+
+/**
+ * out = m·x on the native addon, reading x and writing out where the caller keeps them (tfjs's own heap):
+ * the addon needs no shared heap, so nothing is copied. `values` replaces m's stored values (null: m's own).
+ */
+export function nativeProduct(native: NativeKernels, m: HeapCsr, values: Float32Array | null, x: Float32Array, out: Float32Array, d: number): void {
+  const heap = sharedHeap();
+  const stored = values ?? (m.values === 0 ? null : heap.f32(m.values, m.nnz));
+  const { indptr, indices } = heapPattern(m);
+  native.spmmThreaded(indptr, indices, stored, x, d, out, 0, m.nRows, productThreads(m.nnz, d));
+}
+
+/** Views of m's indptr and indices in the shared heap. */
+export function heapPattern(m: HeapCsr): { indptr: Int32Array; indices: Int32Array } {
+  const heap = sharedHeap();
+  return { indptr: heap.i32(m.indptr, m.nRows + 1), indices: heap.i32(m.indices, m.nnz) };
+}
+
 /** y (at offset ys) = m·x (at offset xs), rows split over the pool's threads when the product is large enough. */
 export function productRows(m: HeapCsr, xs: number, ys: number, d: number): void {
   const pool = computePool();
   const native = nativeKernels();
   if (native) {
     const heap = sharedHeap();
-    native.spmmThreaded(
-      heap.i32(m.indptr, m.nRows + 1),
-      heap.i32(m.indices, m.nnz),
-      m.values === 0 ? null : heap.f32(m.values, m.nnz),
-      heap.f32(xs, m.nCols * d),
-      d,
-      heap.f32(ys, m.nRows * d),
-      0,
-      m.nRows,
-      m.nnz * d >= MIN_PARALLEL_WORK ? pool.threads : 1,
-    );
+    nativeProduct(native, m, null, heap.f32(xs, m.nCols * d), heap.f32(ys, m.nRows * d), d);
     return;
   }
   const parallel = pool.threads > 1 && m.nnz * d >= MIN_PARALLEL_WORK;
@@ -147,6 +160,10 @@ function camrecSpmm(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMa
   expectFloat(SPMM, 'x', x, 2);
   if (x.shape[0] !== m.nCols) throw new TypeError(`${SPMM}: x has ${x.shape[0]} rows, the matrix has ${m.nCols} columns`);
   const d = x.shape[1];
+  const native = nativeKernels();
+  if (native) {
+    return io.output([m.nRows, d], 'float32', (out) => nativeProduct(native, m, null, io.read(x) as Float32Array, out as Float32Array, d));
+  }
   const heap = sharedHeap();
   scratch ??= { x: new Scratch(heap), y: new Scratch(heap) };
   const xs = scratch.x.ensure(m.nCols * d * 4);

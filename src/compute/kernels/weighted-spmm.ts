@@ -16,9 +16,19 @@ import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@
 import type { Csr } from '../../graph/index.js';
 import { Scratch, sharedHeap } from '../heap.js';
 import { balancedRowBounds } from '../jobs.js';
-import { computePool } from '../pool.js';
+import { computePool, nativeKernels } from '../pool.js';
 import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
-import { CHUNKS_PER_THREAD, type HeapCsr, MIN_PARALLEL_WORK, productRows, rowOfEntry, validateCsr } from './spmm.js';
+import {
+  CHUNKS_PER_THREAD,
+  type HeapCsr,
+  MIN_PARALLEL_WORK,
+  heapPattern,
+  nativeProduct,
+  productRows,
+  productThreads,
+  rowOfEntry,
+  validateCsr,
+} from './spmm.js';
 
 export const WEIGHTED_SPMM = 'CamrecWeightedSpmm';
 export const SDDMM = 'CamrecSddmm';
@@ -35,7 +45,7 @@ export interface SparseStructure {
  * The heap form: A's pattern with a values buffer for w, Aᵀ's pattern with a values buffer for w permuted,
  * and perm, with transposed entry q ↔ original entry perm[q].
  */
-interface HeapStructure {
+export interface HeapStructure {
   a: HeapCsr;
   at: HeapCsr;
   perm: number;
@@ -93,7 +103,7 @@ export function releaseSparseStructure(h: SparseStructure): void {
   heap.release(entry.perm);
 }
 
-function heapStructure(kernelName: string, id: number): HeapStructure {
+export function heapStructure(kernelName: string, id: number): HeapStructure {
   const entry = structures.get(id);
   if (!entry) throw new Error(`${kernelName}: sparse structure ${id} is not registered (released?)`);
   return entry;
@@ -128,18 +138,21 @@ function scratchRows(): { in1: Scratch; in2: Scratch; out: Scratch } {
   return scratch;
 }
 
-/** Writes w into the values of A (as is) or of Aᵀ (permuted: wᵀ[q] = w[perm[q]]) and returns that matrix. */
-function loadWeights(s: HeapStructure, w: ArrayLike<number>, transpose: boolean): HeapCsr {
+/** wᵀ[q] = w[perm[q]], written into the values of Aᵀ, which it returns. */
+export function permuteWeights(s: HeapStructure, w: ArrayLike<number>): HeapCsr {
   const heap = sharedHeap();
   const nnz = s.a.nnz;
-  if (!transpose) {
-    heap.f32(s.a.values, nnz).set(w);
-    return s.a;
-  }
   const perm = heap.i32(s.perm, nnz);
   const wt = heap.f32(s.at.values, nnz);
   for (let q = 0; q < nnz; q++) wt[q] = w[perm[q]];
   return s.at;
+}
+
+/** Writes w into the values of A (as is) or of Aᵀ (permuted) and returns that matrix. */
+function loadWeights(s: HeapStructure, w: ArrayLike<number>, transpose: boolean): HeapCsr {
+  if (transpose) return permuteWeights(s, w);
+  sharedHeap().f32(s.a.values, s.a.nnz).set(w);
+  return s.a;
 }
 
 function weightedSpmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
@@ -148,8 +161,14 @@ function weightedSpmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Nam
   const s = heapStructure(WEIGHTED_SPMM, attrs.structureId as number);
   const transpose = attrs.transpose as boolean;
   checkWeightedInputs(s, w, x, transpose);
-  const m = loadWeights(s, io.read(w), transpose);
+  return productWithStoredValues(io, loadWeights(s, io.read(w), transpose), x);
+}
+
+/** y = m·x with the values now stored in m's heap buffer: native straight from tfjs's heap, else via the pool. */
+export function productWithStoredValues(io: KernelIo, m: HeapCsr, x: TensorInfo): TensorInfo {
   const d = x.shape[1];
+  const native = nativeKernels();
+  if (native) return io.output([m.nRows, d], 'float32', (out) => nativeProduct(native, m, null, io.read(x) as Float32Array, out as Float32Array, d));
   const heap = sharedHeap();
   const rows = scratchRows();
   const xs = rows.in1.ensure(m.nCols * d * 4);
@@ -159,25 +178,50 @@ function weightedSpmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Nam
   return io.output([m.nRows, d], 'float32', (out) => out.set(heap.f32(ys, m.nRows * d)));
 }
 
-function sddmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  const a = inputs.a as TensorInfo;
-  const b = inputs.b as TensorInfo;
-  const s = heapStructure(SDDMM, attrs.structureId as number);
-  checkSddmmInputs(s, a, b);
+/**
+ * ⟨a[row(p)], b[col(p)]⟩ for every stored entry p of A, into the shared scratch (a view valid until the next
+ * kernel of this file): the native addon reads a and b where tfjs keeps them, the pool from copies.
+ */
+export function entryProducts(io: KernelIo, s: HeapStructure, a: TensorInfo, b: TensorInfo): Float32Array {
   const { nRows, nCols, nnz } = s.a;
   const d = a.shape[1];
   const heap = sharedHeap();
   const rows = scratchRows();
+  const outs = rows.out.ensure(nnz * 4);
+  const native = nativeKernels();
+  if (native) {
+    const { indptr, indices } = heapPattern(s.a);
+    const [av, bv] = [io.read(a) as Float32Array, io.read(b) as Float32Array];
+    native.sddmm(indptr, indices, av, bv, d, heap.f32(outs, nnz), 0, nRows, productThreads(nnz, d));
+    return heap.f32(outs, nnz);
+  }
   const as = rows.in1.ensure(nRows * d * 4);
   const bs = rows.in2.ensure(nCols * d * 4);
-  const outs = rows.out.ensure(nnz * 4);
   heap.f32(as, nRows * d).set(io.read(a));
   heap.f32(bs, nCols * d).set(io.read(b));
   const pool = computePool();
   const parallel = pool.threads > 1 && nnz * d >= MIN_PARALLEL_WORK;
   const bounds = parallel ? balancedRowBounds(heap.i32(s.a.indptr, nRows + 1), nRows, pool.threads * CHUNKS_PER_THREAD) : [0, nRows];
   pool.runSync('sddmm', [s.a.indptr, s.a.indices, as, bs, outs, d], bounds);
-  return io.output([nnz], 'float32', (out) => out.set(heap.f32(outs, nnz)));
+  return heap.f32(outs, nnz);
+}
+
+function sddmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  const a = inputs.a as TensorInfo;
+  const b = inputs.b as TensorInfo;
+  const s = heapStructure(SDDMM, attrs.structureId as number);
+  checkSddmmInputs(s, a, b);
+  const { nRows, nnz } = s.a;
+  const native = nativeKernels();
+  if (native) {
+    return io.output([nnz], 'float32', (out) => {
+      const { indptr, indices } = heapPattern(s.a);
+      const [av, bv, d] = [io.read(a) as Float32Array, io.read(b) as Float32Array, a.shape[1]];
+      native.sddmm(indptr, indices, av, bv, d, out as Float32Array, 0, nRows, productThreads(nnz, d));
+    });
+  }
+  const products = entryProducts(io, s, a, b);
+  return io.output([nnz], 'float32', (out) => out.set(products));
 }
 
 export const weightedSpmmKernels = [...kernelConfigs(WEIGHTED_SPMM, weightedSpmmKernel), ...kernelConfigs(SDDMM, sddmmKernel)];
