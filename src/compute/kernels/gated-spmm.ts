@@ -14,7 +14,7 @@
  * SDDMM's row kernels or native kernels. O(nnz·d + rows·d).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Csr } from '../../graph/index.js';
 import { sharedHeap } from '../heap.js';
 import { nativeKernels } from '../pool.js';
@@ -25,6 +25,7 @@ import {
   entryProducts,
   heapStructure,
   productWithStoredValues,
+  sparsePairGradients,
   registerSparseStructure,
   releaseSparseStructure,
 } from './weighted-spmm.js';
@@ -138,34 +139,8 @@ function runGatedSddmm(a: tf.Tensor, b: tf.Tensor, structureId: number): tf.Tens
   return tf.engine().runKernel(GATED_SDDMM, { a, b }, { structureId }) as tf.Tensor1D;
 }
 
-/**
- * y = A_ρ·x: ∂L/∂x = A_ρᵀ·dy, ∂L/∂ρ = gatedSddmm(dy, x).
- * y = A_ρᵀ·x: ∂L/∂x = A_ρ·dy, ∂L/∂ρ = gatedSddmm(x, dy).
- */
-export const gatedSpmmGradient: GradConfig = {
-  kernelName: GATED_SPMM,
-  inputsToSave: ['gates', 'x'],
-  gradFunc: (dy, saved, attrs) => {
-    const [gates, x] = saved;
-    const id = attrs.structureId as number;
-    const transpose = attrs.transpose as boolean;
-    return {
-      gates: () => (transpose ? runGatedSddmm(x, dy as tf.Tensor, id) : runGatedSddmm(dy as tf.Tensor, x, id)),
-      x: () => runGated(gates, dy as tf.Tensor, id, !transpose),
-    };
-  },
-};
-
-/** s = gatedSddmm(a, b): ∂L/∂a = A_G·b, ∂L/∂b = A_Gᵀ·a for G = ∂L/∂s. */
-export const gatedSddmmGradient: GradConfig = {
-  kernelName: GATED_SDDMM,
-  inputsToSave: ['a', 'b'],
-  gradFunc: (g, saved, attrs) => {
-    const [a, b] = saved;
-    const id = attrs.structureId as number;
-    return { a: () => runGated(g as tf.Tensor, b, id, false), b: () => runGated(g as tf.Tensor, a, id, true) };
-  },
-};
+/** y = A_ρ·x and its per-gate products: the gradients weighted-spmm.ts writes down for both pairs. */
+export const [gatedSpmmGradient, gatedSddmmGradient] = sparsePairGradients(GATED_SPMM, GATED_SDDMM, 'gates');
 
 /** Each stored entry's row, column, â and group as tensors. */
 function entryTensors(h: GatedStructure) {

@@ -226,6 +226,45 @@ function sddmmKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrM
 
 export const weightedSpmmKernels = [...kernelConfigs(WEIGHTED_SPMM, weightedSpmmKernel), ...kernelConfigs(SDDMM, sddmmKernel)];
 
+/**
+ * The gradients of a pair of kernels over a registered pattern: `spmm`, y = A_w·x (or A_wᵀ·x with `transpose`), whose
+ * per-entry weights come from its input `weights`, and `sddmm`, the per-weight products that are its gradient:
+ *   y = A_w·x:  ∂L/∂x = A_wᵀ·dy, ∂L/∂w = sddmm(dy, x);   y = A_wᵀ·x:  ∂L/∂x = A_w·dy, ∂L/∂w = sddmm(x, dy);
+ *   s = sddmm(a, b):  ∂L/∂a = A_g·b, ∂L/∂b = A_gᵀ·a for g = ∂L/∂s.
+ * CamrecWeightedSpmm/CamrecSddmm (w one weight per entry) and CamrecGatedSpmm/CamrecGatedSddmm (w one gate per
+ * group of entries, gated-spmm.ts) share it.
+ */
+export function sparsePairGradients(spmm: string, sddmm: string, weights: string): [GradConfig, GradConfig] {
+  const runSpmm = (w: tf.Tensor, x: tf.Tensor, structureId: number, transpose: boolean) =>
+    tf.engine().runKernel(spmm, { [weights]: w, x }, { structureId, transpose }) as tf.Tensor2D;
+  const runSddmm = (a: tf.Tensor, b: tf.Tensor, structureId: number) => tf.engine().runKernel(sddmm, { a, b }, { structureId }) as tf.Tensor1D;
+  const ofSpmm: GradConfig = {
+    kernelName: spmm,
+    inputsToSave: [weights, 'x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [w, x] = saved;
+      const id = attrs.structureId as number;
+      const transpose = attrs.transpose as boolean;
+      return {
+        [weights]: () => (transpose ? runSddmm(x, dy as tf.Tensor, id) : runSddmm(dy as tf.Tensor, x, id)),
+        x: () => runSpmm(w, dy as tf.Tensor, id, !transpose),
+      };
+    },
+  };
+  const ofSddmm: GradConfig = {
+    kernelName: sddmm,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (g, saved, attrs) => {
+      const [a, b] = saved;
+      const id = attrs.structureId as number;
+      return { a: () => runSpmm(g as tf.Tensor, b, id, false), b: () => runSpmm(g as tf.Tensor, a, id, true) };
+    },
+  };
+  return [ofSpmm, ofSddmm];
+}
+
+export const [weightedSpmmGradient, sddmmGradient] = sparsePairGradients(WEIGHTED_SPMM, SDDMM, 'w');
+
 function runWeighted(w: tf.Tensor, x: tf.Tensor, structureId: number, transpose: boolean): tf.Tensor2D {
   return tf.engine().runKernel(WEIGHTED_SPMM, { w, x }, { structureId, transpose }) as tf.Tensor2D;
 }
@@ -233,35 +272,6 @@ function runWeighted(w: tf.Tensor, x: tf.Tensor, structureId: number, transpose:
 function runSddmm(a: tf.Tensor, b: tf.Tensor, structureId: number): tf.Tensor1D {
   return tf.engine().runKernel(SDDMM, { a, b }, { structureId }) as tf.Tensor1D;
 }
-
-/**
- * y = A_w·x: ∂L/∂x = A_wᵀ·dy, ∂L/∂w[p] = ⟨dy[row(p)], x[col(p)]⟩ = SDDMM(dy, x).
- * y = A_wᵀ·x: ∂L/∂x = A_w·dy, ∂L/∂w[p] = ⟨x[row(p)], dy[col(p)]⟩ = SDDMM(x, dy).
- */
-export const weightedSpmmGradient: GradConfig = {
-  kernelName: WEIGHTED_SPMM,
-  inputsToSave: ['w', 'x'],
-  gradFunc: (dy, saved, attrs) => {
-    const [w, x] = saved;
-    const id = attrs.structureId as number;
-    const transpose = attrs.transpose as boolean;
-    return {
-      w: () => (transpose ? runSddmm(x, dy as tf.Tensor, id) : runSddmm(dy as tf.Tensor, x, id)),
-      x: () => runWeighted(w, dy as tf.Tensor, id, !transpose),
-    };
-  },
-};
-
-/** out[p] = ⟨a[row(p)], b[col(p)]⟩: ∂L/∂a = A_g·b, ∂L/∂b = A_gᵀ·a for g = ∂L/∂out. */
-export const sddmmGradient: GradConfig = {
-  kernelName: SDDMM,
-  inputsToSave: ['a', 'b'],
-  gradFunc: (g, saved, attrs) => {
-    const [a, b] = saved;
-    const id = attrs.structureId as number;
-    return { a: () => runWeighted(g as tf.Tensor, b, id, false), b: () => runWeighted(g as tf.Tensor, a, id, true) };
-  },
-};
 
 /** Each stored entry's row and column as int32 tensors, from the heap pattern. */
 function entryEnds(s: HeapStructure): { rows: tf.Tensor1D; cols: tf.Tensor1D } {
