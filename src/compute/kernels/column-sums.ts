@@ -7,10 +7,11 @@
  * for [7050, 64] on one core. A TypeScript loop was slower than the stock kernel (1.4 ms). Without the addon,
  * and for other axes, dtypes and full reductions, the stock kernels run. Registered for wasm only.
  */
-import { Mean, Sum, getKernel, util } from '@tensorflow/tfjs';
-import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import { Mean, Sum, util } from '@tensorflow/tfjs';
+import type { DataType, KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { nativeKernels } from '../pool.js';
 import { countKernel } from './counters.js';
+import { StockKernels } from './stock.js';
 
 /** The counter of reductions over leading axes computed here. */
 export const COLUMN_SUMS = 'CamrecColumnSums';
@@ -26,7 +27,7 @@ interface KernelArgs {
   attrs?: NamedAttrMap;
 }
 
-const stock = new Map<string, KernelConfig>();
+const stock = new StockKernels();
 
 /** The number of leading axes `axes` covers, or 0 unless it is exactly axes 0..k−1 with k < rank. */
 function leadingAxes(axis: number | number[], shape: number[]): number {
@@ -41,9 +42,7 @@ function reduceLeading(name: string, args: KernelArgs, mean: boolean): TensorInf
   const native = nativeKernels();
   const k = native && x.dtype === 'float32' ? leadingAxes(axis, x.shape) : 0;
   if (!native || k === 0) {
-    const config = stock.get(name);
-    if (!config) throw new Error(`${name}: the stock wasm kernel is not registered`);
-    return config.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+    return stock.run(name, args) as TensorInfo;
   }
   countKernel(COLUMN_SUMS);
   const backend = args.backend as WasmBackendLike;
@@ -65,12 +64,5 @@ const OURS: Record<string, (args: KernelArgs) => TensorInfo> = {
 
 /** Our wasm Sum and Mean, wrapping the stock ones registered now; [] without wasm. */
 export function columnSumConfigs(): KernelConfig[] {
-  const configs: KernelConfig[] = [];
-  for (const [name, impl] of Object.entries(OURS)) {
-    const current = getKernel(name, 'wasm');
-    if (!current) continue;
-    if (current.kernelFunc !== (impl as unknown as KernelFunc)) stock.set(name, current);
-    configs.push({ kernelName: name, backendName: 'wasm', setupFunc: current.setupFunc, kernelFunc: impl as unknown as KernelFunc });
-  }
-  return configs;
+  return stock.configs(OURS);
 }

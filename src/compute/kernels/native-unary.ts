@@ -6,11 +6,12 @@
  * writing the wasm heap in place. Without the addon, for other dtypes or tiny tensors, the stock kernel runs.
  * Registered for wasm only.
  */
-import { Exp, Tanh, getKernel } from '@tensorflow/tfjs';
-import type { DataType, KernelConfig, KernelFunc, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import { Exp, Tanh } from '@tensorflow/tfjs';
+import type { DataType, KernelConfig, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import type { NativeKernels } from '../native.js';
 import { computePool, nativeKernels } from '../pool.js';
 import { countKernel } from './counters.js';
+import { StockKernels } from './stock.js';
 
 /** Counters of the calls the native addon computed. */
 export const NATIVE_TANH = 'CamrecNativeTanh';
@@ -29,7 +30,7 @@ interface KernelArgs {
 /** Below this many elements the stock kernel is as quick as the call into the addon. */
 const NATIVE_MIN_SIZE = 1024;
 
-const stock = new Map<string, KernelConfig>();
+const stock = new StockKernels();
 
 function unary(name: string, counter: string, f: (native: NativeKernels) => NativeKernels['tanh']) {
   return (args: KernelArgs): TensorInfo => {
@@ -37,9 +38,7 @@ function unary(name: string, counter: string, f: (native: NativeKernels) => Nati
     const native = nativeKernels();
     const size = x.shape.reduce((a, b) => a * b, 1);
     if (!native || x.dtype !== 'float32' || size < NATIVE_MIN_SIZE) {
-      const config = stock.get(name);
-      if (!config) throw new Error(`${name}: the stock wasm kernel is not registered`);
-      return config.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+      return stock.run(name, args) as TensorInfo;
     }
     countKernel(counter);
     const backend = args.backend as WasmBackendLike;
@@ -58,12 +57,5 @@ const OURS: Record<string, (args: KernelArgs) => TensorInfo> = {
 
 /** Our wasm Tanh and Exp, wrapping the stock ones registered now; [] without wasm. */
 export function nativeUnaryConfigs(): KernelConfig[] {
-  const configs: KernelConfig[] = [];
-  for (const [name, impl] of Object.entries(OURS)) {
-    const current = getKernel(name, 'wasm');
-    if (!current) continue;
-    if (current.kernelFunc !== (impl as unknown as KernelFunc)) stock.set(name, current);
-    configs.push({ kernelName: name, backendName: 'wasm', setupFunc: current.setupFunc, kernelFunc: impl as unknown as KernelFunc });
-  }
-  return configs;
+  return stock.configs(OURS);
 }

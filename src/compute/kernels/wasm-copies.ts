@@ -16,6 +16,7 @@
 import { Add, AddN, Identity, SplitV, Tile, getKernel, util } from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { countKernel } from './counters.js';
+import { StockKernels } from './stock.js';
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
@@ -35,13 +36,8 @@ export const FAST_SPLIT = 'CamrecFastSplitV';
 export const FAST_ADD_N = 'CamrecFastAddN';
 export const FAST_TILE = 'CamrecFastTile';
 
-const stock = new Map<string, KernelConfig>();
-
-function runStock(name: string, args: KernelArgs): TensorInfo | TensorInfo[] {
-  const config = stock.get(name);
-  if (!config) throw new Error(`${name}: the stock wasm kernel is not registered`);
-  return config.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo | TensorInfo[];
-}
+const stock = new StockKernels();
+const runStock = (name: string, args: KernelArgs) => stock.run(name, args);
 
 function identity(args: KernelArgs): TensorInfo {
   const { x } = args.inputs as { x: TensorInfo };
@@ -158,12 +154,5 @@ const OURS: Record<string, (args: KernelArgs) => TensorInfo | TensorInfo[]> = {
 
 /** Our wasm configs for Identity, SplitV, AddN and Tile, wrapping the stock ones registered now; [] without wasm. */
 export function wasmCopyKernelConfigs(): KernelConfig[] {
-  const configs: KernelConfig[] = [];
-  for (const [name, impl] of Object.entries(OURS)) {
-    const current = getKernel(name, 'wasm');
-    if (!current) continue;
-    if (current.kernelFunc !== (impl as unknown as KernelFunc)) stock.set(name, current);
-    configs.push({ kernelName: name, backendName: 'wasm', setupFunc: current.setupFunc, kernelFunc: impl as unknown as KernelFunc });
-  }
-  return configs;
+  return stock.configs(OURS);
 }
