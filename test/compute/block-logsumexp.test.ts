@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { blockLogSumExp, configureCompute, initBackend, kernelCounters, nativeKernels, shutdownCompute, tf } from '../../src/compute/index.js';
+import { blockLogSumExp, configureCompute, initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
 import { BLOCK_LOGSUMEXP, BLOCK_LOGSUMEXP_GRAD, blockLogSumExpComposite } from '../../src/compute/kernels/block-logsumexp.js';
+import { nativeFor } from '../native/fixtures.js';
 import { assertClose, randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -66,7 +67,7 @@ const CASES: [number, number, number, number][] = [
 ];
 
 test('the kernel equals float64 references, forward and both gradients, and agrees with the composed ops', async (t) => {
-  if (!nativeKernels()) return t.skip('native addon not built');
+  if (!nativeFor(t)) return; // skipped only where the addon was never built and REQUIRE_NATIVE is unset
   await configureCompute({ native: true });
   CASES.forEach(([n, d, temp, block], i) => {
     const { a, b, w } = problem(10 + i, n, d);
@@ -90,7 +91,7 @@ test('the kernel equals float64 references, forward and both gradients, and agre
 });
 
 test('both gradients match central differences of the float64 forward', async (t) => {
-  if (!nativeKernels()) return t.skip('native addon not built');
+  if (!nativeFor(t)) return; // skipped only where the addon was never built and REQUIRE_NATIVE is unset
   const [n, d, temp, block] = [10, 4, 0.3, 4];
   const { a, b, w } = problem(20, n, d);
   const got = run(a, b, w, n, d, temp, block);
@@ -106,7 +107,7 @@ test('both gradients match central differences of the float64 forward', async (t
 });
 
 test('no leaked tensors, the same bits twice, and the composed ops without the addon', async (t) => {
-  if (!nativeKernels()) return t.skip('native addon not built');
+  if (!nativeFor(t)) return; // skipped only where the addon was never built and REQUIRE_NATIVE is unset
   const [n, d, temp, block] = [300, 16, 0.2, 64];
   const { a, b, w } = problem(30, n, d);
   const before = tf.memory().numTensors;
