@@ -123,8 +123,8 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
   if (typeof consistency === 'string') parseConsistency(consistency);
   const cfg = loadTrainConfig(rest);
   checkDistributable(cfg, '--distributed');
-  checkHyper(models.get(cfg.model), cfg.hyper);
   const model = models.get(cfg.model);
+  checkHyper(model, cfg.hyper);
   for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const root = new RunDir(runDirPath(cfg));

@@ -8,24 +8,13 @@
  * and for other axes, dtypes and full reductions, the stock kernels run. Registered for wasm only.
  */
 import { Mean, Sum, util } from '@tensorflow/tfjs';
-import type { DataType, KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { nativeKernels } from '../pool.js';
 import { countKernel } from './counters.js';
-import { StockKernels } from './stock.js';
+import { type KernelArgs, StockKernels, type WasmBackendLike } from './stock.js';
 
 /** The counter of reductions over leading axes computed here. */
 export const COLUMN_SUMS = 'CamrecColumnSums';
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): TypedArray;
-}
-
-interface KernelArgs {
-  inputs: NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: NamedAttrMap;
-}
 
 const stock = new StockKernels();
 

@@ -7,25 +7,15 @@
  * Registered for wasm only.
  */
 import { Exp, Tanh } from '@tensorflow/tfjs';
-import type { DataType, KernelConfig, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import type { NativeKernels } from '../native.js';
 import { computePool, nativeKernels } from '../pool.js';
 import { countKernel } from './counters.js';
-import { StockKernels } from './stock.js';
+import { type KernelArgs, StockKernels, type WasmBackendLike } from './stock.js';
 
 /** Counters of the calls the native addon computed. */
 export const NATIVE_TANH = 'CamrecNativeTanh';
 export const NATIVE_EXP = 'CamrecNativeExp';
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): TypedArray;
-}
-
-interface KernelArgs {
-  inputs: NamedTensorInfoMap;
-  backend: unknown;
-}
 
 /** Below this many elements the stock kernel is as quick as the call into the addon. */
 const NATIVE_MIN_SIZE = 1024;

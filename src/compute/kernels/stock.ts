@@ -3,7 +3,20 @@
  * Sum, Mean, Tanh, Exp), with the stock kernel kept at hand for the inputs ours leave to it.
  */
 import { getKernel } from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+
+/** What our wasm kernels use of the wasm backend: outputs on its heap, and heap views of tensors. */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): TypedArray;
+}
+
+/** A kernel function's argument. */
+export interface KernelArgs {
+  inputs: NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}
 
 export class StockKernels {
   private readonly stock = new Map<string, KernelConfig>();
