@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import {
   type GatedStructure,
+  gatedSddmm,
   gatedSpmm,
   registerGatedStructure,
   registerSparse,
@@ -91,6 +92,12 @@ export const camrecHyper = z
      * X* away from X, so the mask has to drop edges while BPR on X* keeps the ones that matter (docs/camrec.md 19).
      */
     maskObjective: z.enum(['infomax', 'ib']).default('infomax'),
+    /**
+     * Adds a_l·⟨e_u^(l), e_i^(l)⟩ to the edge logit ω^(l), a learned scalar a_l per layer starting at 0 (not in the
+     * paper): the paper's MLP on [e_u; e_i] can only approximate this bilinear agreement, by which a trained
+     * CaMRec ranks the simulator's accidental clicks better than its mask does (docs/camrec.md 20).
+     */
+    maskAgreement: z.boolean().default(false),
   })
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
@@ -111,6 +118,7 @@ export interface CamrecPrepared extends Prepared {
   readonly adjacency: SparseHandle; // Â, for the backbone
   readonly gated: GatedStructure; // Â with entry p gated by the mask of its user–item edge, for X*
   readonly edges: EdgeList; // the training edges, user-major
+  readonly edgePairs: GatedStructure | null; // the training matrix with unit entries, one group per edge (maskAgreement)
   readonly nEdges: number;
   readonly modalities: readonly ModalityInput[];
   readonly mixed: SparseHandle; // S_mm
@@ -156,6 +164,7 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
   const edgeUsers = new Int32Array(byUser.indices.length);
   for (let u = 0; u < byUser.nRows; u++) edgeUsers.fill(u, byUser.indptr[u], byUser.indptr[u + 1]);
   const gated = registerGatedStructure(adjCsr, entryEdges(byUser, adjCsr), edgeUsers.length);
+  const edgePairs = h.frontdoor && h.maskAgreement ? registerEdgePairs(byUser) : null;
   const kept = tf.tidy(() => ({
     // unit rows: raw feature scales differ by orders of magnitude between datasets and modalities
     features: data.modalities.map((m) => tf.keep(tf.tensor2d(unitRows(m.features, data.nItems, m.dim), [data.nItems, m.dim]))),
@@ -174,6 +183,7 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     adjacency,
     gated,
     edges: { users: edgeUsers, items: byUser.indices },
+    edgePairs,
     nEdges: edgeUsers.length,
     modalities,
     mixed,
@@ -182,11 +192,20 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     release() {
       releaseSparse(adjacency);
       releaseGatedStructure(gated);
+      if (edgePairs) releaseGatedStructure(edgePairs);
       releaseSparse(mixed);
       for (const m of modalities) releaseSparse(m.graph);
       tf.dispose(kept.features);
     },
   };
+}
+
+/** R with unit values, entry p its own group: gatedSddmm over it gives ⟨a_u, b_i⟩ for every edge, in edge order. */
+function registerEdgePairs(byUser: Csr): GatedStructure {
+  const n = byUser.indices.length;
+  const groups = new Int32Array(n);
+  for (let e = 0; e < n; e++) groups[e] = e;
+  return registerGatedStructure({ ...byUser, values: new Float32Array(n).fill(1) }, groups, n);
 }
 
 const dense = (name: string, rows: number, dim: number, zero = false): TableSpec => ({
@@ -233,6 +252,7 @@ function camrecTables(data: Dataset, h: CamrecHyper): TableSpec[] {
         dense(`mask${l}.out`, h.maskHidden, 1),
         dense(`mask${l}.outBias`, 1, 1, true),
       );
+      if (h.maskAgreement) specs.push(dense(`mask${l}.agree`, 1, 1, true));
     }
   }
   return specs;
@@ -388,7 +408,9 @@ function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, output
   const logits: tf.Tensor1D[] = [];
   for (let l = 0; l < h.layers; l++) {
     const [users, items] = tf.split(outputs[l], [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
-    logits.push(edgeMaskLogits(maskWeights(params, l), users, items, prep.edges));
+    const mlp = edgeMaskLogits(maskWeights(params, l), users, items, prep.edges);
+    if (!prep.edgePairs) logits.push(mlp);
+    else logits.push(tf.add(mlp, tf.mul(tf.reshape(value(params, `mask${l}.agree`), []), gatedSddmm(prep.edgePairs, users, items))) as tf.Tensor1D);
   }
   return logits;
 }

@@ -142,6 +142,42 @@ test('gradients match central differences for every kind of table (soft assignme
   }
 });
 
+test('maskAgreement adds a_l·⟨e_u, e_i⟩ to the edge logits: same loss while a_l = 0, gradients by central differences', async () => {
+  const base = setup({ modalityGate: false, assignment: 'soft', diffWeight: 0, vqWeight: 0 });
+  const s = setup({ modalityGate: false, assignment: 'soft', diffWeight: 0, vqWeight: 0, maskAgreement: true });
+  try {
+    const names = s.store.specs.map((t) => t.name);
+    assert.deepEqual(names.filter((n) => n.endsWith('.agree')), ['mask0.agree', 'mask1.agree', 'mask2.agree'].slice(0, s.hyper.layers));
+    const pulledBase = await pullRows(base.store, camrec.rows(base.batch, base.prep, base.hyper));
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    const lossAt = () => lossAndGrads(camrec, s.batch, pulled, s.prep, s.hyper);
+    // a_l starts at 0: the paper's mask, to the bit
+    assert.equal(lossAt().result.loss, lossAndGrads(camrec, base.batch, pulledBase, base.prep, base.hyper).result.loss);
+    const agree = pulled.find((p) => p.spec.name === 'mask0.agree')!;
+    agree.values[0] = 0.7;
+    const moved = lossAt();
+    assert.notEqual(moved.result.loss, lossAndGrads(camrec, base.batch, pulledBase, base.prep, base.hyper).result.loss);
+    for (const name of ['mask0.agree', 'mask1.agree', 'user', 'item']) {
+      const p = pulled.find((x) => x.spec.name === name)!;
+      const g = moved.grads.find((x) => x.table === name)!;
+      const c = Array.from(g.grad.keys()).sort((a, b) => Math.abs(g.grad[b]) - Math.abs(g.grad[a]))[0];
+      const h = 1e-2 * Math.max(1e-2, Math.abs(p.values[c]));
+      const orig = p.values[c];
+      p.values[c] = orig + h;
+      const plus = lossAt().result.loss;
+      p.values[c] = orig - h;
+      const minus = lossAt().result.loss;
+      p.values[c] = orig;
+      const fd = (plus - minus) / (2 * h);
+      assert.ok(g.grad[c] !== 0, `${name}: a gradient`);
+      assert.ok(Math.abs(fd - g.grad[c]) <= 2e-3 + 0.05 * Math.abs(g.grad[c]), `${name}[${c}]: analytic ${g.grad[c]}, finite difference ${fd}`);
+    }
+  } finally {
+    s.close();
+    base.close();
+  }
+});
+
 test("maskObjective 'ib' flips the sign of the InfoNCE term and of its gradient, and nothing else", async () => {
   const s = setup({ modalityGate: false });
   try {
