@@ -28,6 +28,13 @@ export interface JetStreamQueueOptions {
   readonly leaseMs: number;
   /** Deliveries per task (the consumer's max_deliver); unlimited when absent. */
   readonly maxAttempts?: number;
+  /**
+   * Delete the job's queue first, if there is one: the coordinator starting a job (or resuming it) drops the tasks
+   * an earlier coordinator of the job put there, and the consumer is made again with this lease.
+   */
+  readonly fresh?: boolean;
+  /** The server's address as the user gave it, for error messages (default: the one connected to). */
+  readonly server?: string;
   readonly log?: Logger;
   /** Milliseconds; only used to tell whether a lease is still live when it is acked. */
   readonly clock?: () => number;
@@ -57,22 +64,31 @@ export class JetStreamTaskQueue implements TaskQueue {
     private readonly jsm: JetStreamManager,
     private readonly consumer: Consumer,
     private readonly opts: JetStreamQueueOptions,
+    /** The consumer's ack wait: `opts.leaseMs`, or the lease of a queue that already existed with another. */
+    readonly leaseMs: number,
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? (() => Date.now());
   }
 
-  /** Opens the job's queue over `nc`, creating the stream and the shared consumer when they do not exist yet. */
+  /**
+   * Opens the job's queue over `nc`, creating the stream and the shared consumer when they do not exist yet. A server
+   * without JetStream is a ConfigError naming it.
+   */
   static async open(nc: NatsConnection, opts: JetStreamQueueOptions): Promise<JetStreamTaskQueue> {
     if (!isJobId(opts.job)) throw new ConfigError(`job id ${JSON.stringify(opts.job)} must be 1-64 characters of A-Z a-z 0-9 _ -`);
     if (!(opts.leaseMs >= 1)) throw new ConfigError(`leaseMs must be at least 1 ms, got ${opts.leaseMs}`);
     const log = (opts.log ?? pino({ level: 'silent' })).child({ component: 'taskqueue', job: opts.job });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager().catch((cause: unknown) => {
+      const server = opts.server ?? nc.getServer();
+      throw new ConfigError(`the task queue needs JetStream, and the NATS server at ${server} has none (${(cause as Error).message}): start it with -js`, { cause });
+    });
+    if (opts.fresh) await jsm.streams.delete(taskStreamName(opts.job)).catch(() => false);
     await ensureStream(jsm, opts.job);
-    await ensureConsumer(jsm, opts, log);
+    const leaseMs = await ensureConsumer(jsm, opts, log);
     const js = nc.jetstream();
     const consumer = await js.consumers.get(taskStreamName(opts.job), CONSUMER);
-    return new JetStreamTaskQueue(js, jsm, consumer, opts, log);
+    return new JetStreamTaskQueue(js, jsm, consumer, opts, leaseMs, log);
   }
 
   async put(tasks: readonly Task[]): Promise<void> {
@@ -111,7 +127,7 @@ export class JetStreamTaskQueue implements TaskQueue {
       msg.term();
       return null;
     }
-    const leaseMs = this.opts.leaseMs;
+    const leaseMs = this.leaseMs;
     // The server started its ack-wait timer a little before we got the message: count the lease as ended a
     // little early, so that "live" here never outlasts the server's lease.
     const margin = Math.min(250, leaseMs / 10);
@@ -146,14 +162,14 @@ async function ensureStream(jsm: JetStreamManager, job: string): Promise<void> {
   await jsm.streams.add({ name, subjects: [taskSubject(job)], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
 }
 
-async function ensureConsumer(jsm: JetStreamManager, opts: JetStreamQueueOptions, log: Logger): Promise<void> {
+/** The shared consumer exists; resolves with its ack wait in milliseconds (the lease length). */
+async function ensureConsumer(jsm: JetStreamManager, opts: JetStreamQueueOptions, log: Logger): Promise<number> {
   const stream = taskStreamName(opts.job);
   const info = await jsm.consumers.info(stream, CONSUMER).catch(() => null);
   if (info) {
-    if ((info.config.ack_wait ?? 0) !== nanos(opts.leaseMs)) {
-      log.warn({ ackWaitMs: (info.config.ack_wait ?? 0) / 1e6, leaseMs: opts.leaseMs }, 'the queue exists with another lease length; keeping it');
-    }
-    return;
+    const ackWaitMs = (info.config.ack_wait ?? 0) / 1e6;
+    if (ackWaitMs !== opts.leaseMs) log.warn({ ackWaitMs, leaseMs: opts.leaseMs }, 'the queue exists with another lease length; keeping it');
+    return ackWaitMs || opts.leaseMs;
   }
   await jsm.consumers.add(stream, {
     durable_name: CONSUMER,
@@ -162,4 +178,5 @@ async function ensureConsumer(jsm: JetStreamManager, opts: JetStreamQueueOptions
     ack_wait: nanos(opts.leaseMs),
     max_deliver: opts.maxAttempts ?? -1,
   });
+  return opts.leaseMs;
 }
