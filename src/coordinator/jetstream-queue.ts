@@ -3,11 +3,13 @@
  * and one durable pull consumer `workers` that every worker shares. A worker's lease is the consumer's ack wait: a
  * task taken and not acked in time (the worker died, or hung) is redelivered by the server with its delivery count
  * as the attempt; `extend` is JetStream's in-progress ack, `handBack` a nak, and an ack removes the task for good.
+ * A put is retried through a disconnect or a server restart under one message id, so the stream keeps one copy.
  */
 import {
   AckPolicy,
   DeliverPolicy,
   nanos,
+  nuid,
   RetentionPolicy,
   StorageType,
   type Consumer,
@@ -17,9 +19,9 @@ import {
   type NatsConnection,
 } from 'nats';
 import { pino, type Logger } from 'pino';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, PeerUnavailable } from '../errors/index.js';
 import { isJobId } from '../events/index.js';
-import type { Task } from './split.js';
+import { taskKey, type Task } from './split.js';
 import { taskSchema, type TaskLease, type TaskQueue } from './taskqueue.js';
 
 export interface JetStreamQueueOptions {
@@ -35,6 +37,8 @@ export interface JetStreamQueueOptions {
   readonly fresh?: boolean;
   /** The server's address as the user gave it, for error messages (default: the one connected to). */
   readonly server?: string;
+  /** How long a put keeps retrying through a disconnect or a server restart (ms, default 30 000). */
+  readonly publishTimeoutMs?: number;
   readonly log?: Logger;
   /** Milliseconds; only used to tell whether a lease is still live when it is acked. */
   readonly clock?: () => number;
@@ -53,13 +57,18 @@ export function taskSubject(job: string): string {
 }
 
 const encoder = new TextEncoder();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class JetStreamTaskQueue implements TaskQueue {
   readonly kind = 'jetstream' as const;
   private closed = false;
   private readonly clock: () => number;
+  /** With a counter, the message id of each put: a retried publish is stored once, a put by another handle never matches. */
+  private readonly publisher = nuid.next();
+  private seq = 0;
 
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly consumer: Consumer,
@@ -88,11 +97,32 @@ export class JetStreamTaskQueue implements TaskQueue {
     const leaseMs = await ensureConsumer(jsm, opts, log);
     const js = nc.jetstream();
     const consumer = await js.consumers.get(taskStreamName(opts.job), CONSUMER);
-    return new JetStreamTaskQueue(js, jsm, consumer, opts, leaseMs, log);
+    return new JetStreamTaskQueue(nc, js, jsm, consumer, opts, leaseMs, log);
   }
 
+  /**
+   * Stores each task in the stream, retrying through a disconnect or a server restart (under the same message id, so
+   * that the stream keeps one copy) for up to `publishTimeoutMs`; then PeerUnavailable.
+   */
   async put(tasks: readonly Task[]): Promise<void> {
-    for (const t of tasks) await this.js.publish(taskSubject(this.opts.job), encoder.encode(JSON.stringify(t)));
+    for (const t of tasks) await this.publish(t, `${this.publisher}-${++this.seq}`);
+  }
+
+  private async publish(t: Task, msgID: string): Promise<void> {
+    const until = this.clock() + (this.opts.publishTimeoutMs ?? 30_000);
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.js.publish(taskSubject(this.opts.job), encoder.encode(JSON.stringify(t)), { msgID, timeout: 2000 });
+        return;
+      } catch (cause) {
+        if (this.nc.isClosed() || this.clock() + delay > until) {
+          const server = this.opts.server ?? this.nc.getServer();
+          throw new PeerUnavailable(`could not put task ${taskKey(t)} on the JetStream task queue at ${server}: ${(cause as Error).message}`, { cause });
+        }
+        this.log.debug({ task: taskKey(t), err: (cause as Error).message }, 'task put failed; retrying');
+        await sleep(delay);
+      }
+    }
   }
 
   /** Waits at least 1 s when nothing is queued: JetStream's shortest pull. */

@@ -3,7 +3,8 @@
  * nats-server — each task delivered to one worker at a time, redelivered with attempt + 1 when its lease ends
  * unacked or is handed back, an ack from an ended lease not counted — plus, on JetStream, a worker whose connection
  * dies without acking: its task is redelivered to another worker; a queue opened fresh (a coordinator starting its
- * job again) drops the old tasks while workers' handles go on; a server without JetStream is a ConfigError.
+ * job again) drops the old tasks while workers' handles go on; a put retried through a server restart stores each
+ * task once; a server without JetStream is a ConfigError.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -236,6 +237,21 @@ describe('JetStream work queue: opening it', { skip: natsSkipReason({ control: t
     assert.deepEqual([taskKey(next.task), next.attempt], ['2.0.0', 1]);
     assert.equal(await next.ack(), true);
     await again.delete();
+  });
+
+  test('a put goes through a server restart, and each task is in the queue once', async () => {
+    const srv = await startNats({ jetstream: true, control: true });
+    servers.push(srv);
+    const q = await JetStreamTaskQueue.open(await connect(srv.url), { job: `restart${process.pid}`, leaseMs: JS_LEASE_MS });
+    const tasks = splitStep(1, 0, 6, 3);
+    await srv.kill();
+    const put = q.put(tasks);
+    await sleep(500);
+    await srv.restart();
+    await put;
+    const all = await drain(q, 'a', 1000);
+    assert.deepEqual(keys(all), tasks.map((t) => `${taskKey(t)}#1`).sort(), 'every task once: a retried publish is stored once');
+    for (const l of all) assert.equal(await l.ack(), true);
   });
 
   test('a NATS server without JetStream is a ConfigError naming it', async () => {
