@@ -422,8 +422,9 @@ class WorkerLoop {
     for (;;) {
       if (this.opts.signal?.aborted) return 'signal';
       if (this.stopFlag) return 'coordinator';
-      const lease = await q.queue.take(this.id, LEASE_WAIT_MS).catch((err: unknown) => {
+      const lease = await q.queue.take(this.id, LEASE_WAIT_MS).catch(async (err: unknown) => {
         this.log.warn({ err: (err as Error).message }, 'taking a task from the queue failed');
+        await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
         return null;
       });
       if (lease) await this.runTaken(lease, q.leaseMs);
