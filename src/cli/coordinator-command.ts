@@ -1,8 +1,9 @@
 /**
  * `camrec coordinator --shards a,b,... [--port P] [--tasks-per-step T] [--consistency bsp|ssp:s|async] [--nats URL]
- * [--resume] [--eval-on-coordinator] <train flags>`: runs one
+ * [--task-queue policy|jetstream] [--resume] [--eval-on-coordinator] <train flags>`: runs one
  * training job over parameter-server shards and the workers that join (docs/distributed.md). It initialises the
- * shards' tables, serves the worker protocol, commits each bsp step on every shard, has the workers evaluate ranges
+ * shards' tables, serves the worker protocol (with `--task-queue jetstream` it puts each step's tasks on the job's
+ * JetStream work queue, from which the workers take them), commits each bsp step on every shard, has the workers evaluate ranges
  * of users (or evaluates from the shards' tables itself) and writes the same run directory as `camrec train`. It prints one JSON line on stdout once it listens
  * ({"port", "out", "job"}), and with --json the result line at the end.
  */
@@ -11,15 +12,25 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/index.js';
 import { configureCompute, initBackend, nativeKernels } from '../compute/index.js';
-import { CoordinatorJob, CoordinatorServer, formatConsistency, parseConsistency, readResumePoint, shardConsistency, type Consistency } from '../coordinator/index.js';
+import {
+  CoordinatorJob,
+  CoordinatorServer,
+  formatConsistency,
+  JetStreamTaskQueue,
+  parseConsistency,
+  readResumePoint,
+  shardConsistency,
+  type Consistency,
+} from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import { CamrecError, ConfigError } from '../errors/index.js';
-import { InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
+import { connectNats, InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
 import { CoordinatorMetrics, meteredBus } from '../metrics/index.js';
 import { models } from '../models/index.js';
 import { RemoteParamStore } from '../paramserver/index.js';
 import { adagrad, adam, RunDir, type SeedResult } from '../train/index.js';
 import { openEvaluator } from './evaluator.js';
+import { checkTaskQueue, type TaskQueueKind } from './flags.js';
 import { makeLogger } from './log.js';
 import { checkDistributable } from './local-cluster.js';
 import { Ops, splitOpsFlags } from './ops.js';
@@ -36,6 +47,7 @@ export interface CoordinatorFlags {
   tokenFile?: string;
   job?: string;
   nats?: string;
+  taskQueue?: TaskQueueKind;
   tasksPerStep?: number;
   consistency?: string;
   leaseMs?: number;
@@ -46,8 +58,8 @@ export interface CoordinatorFlags {
 }
 
 const OWN_FLAGS = [
-  'shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs',
-  'evalOnCoordinator',
+  'shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'taskQueue', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs',
+  'heartbeatMs', 'evalOnCoordinator',
 ] as const;
 
 /** Splits the coordinator's flags from the train flags. */
@@ -88,9 +100,11 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const job = own.job ?? `${cfg.model}-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ConfigError(`flag --job: '${job}' is not 1-64 of [A-Za-z0-9_-]`);
   const consistency = parseConsistency(own.consistency ?? 'bsp');
+  const taskQueue = checkTaskQueue(own.taskQueue, own.nats);
   const settings = {
     tasksPerStep: positive('--tasks-per-step', own.tasksPerStep, 4),
-    leaseMs: positive('--lease-ms', own.leaseMs, 120_000),
+    // A JetStream lease is what a dead worker's task waits before it is delivered again; live workers renew it.
+    leaseMs: positive('--lease-ms', own.leaseMs, taskQueue === 'jetstream' ? 30_000 : 120_000),
     maxAttempts: positive('--max-attempts', own.maxAttempts, 5),
     workerTimeoutMs: positive('--worker-timeout-ms', own.workerTimeoutMs, 30_000),
     heartbeatMs: positive('--heartbeat-ms', own.heartbeatMs, 1000),
@@ -100,7 +114,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const metrics = new CoordinatorMetrics(ops.registry, formatConsistency(consistency));
   await ops.listen(log);
   try {
-    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log });
+    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, taskQueue, settings, ops, metrics, log });
   } finally {
     await ops.close();
   }
@@ -116,13 +130,56 @@ interface Coordinate {
   token: string | undefined;
   job: string;
   consistency: Consistency;
+  taskQueue: TaskQueueKind;
   settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
   ops: Ops;
   metrics: CoordinatorMetrics;
   log: Logger;
 }
 
-async function coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log }: Coordinate): Promise<number> {
+/** The NATS connection behind `--nats`: job events, and with `--task-queue jetstream` the job's task queue. */
+interface Nats {
+  readonly bus: EventBus;
+  readonly queue: JetStreamTaskQueue | undefined;
+  /** Deletes the task queue (the job is over) and closes the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `--nats` before anything else is loaded, so that a server that cannot be reached (PeerUnavailable) or
+ * has no JetStream for the task queue (ConfigError) ends the command at once, naming it. The queue is opened fresh:
+ * tasks an earlier coordinator of this job left there are dropped.
+ */
+async function openNats(url: string, job: string, taskQueue: TaskQueueKind, leaseMs: number, log: Logger): Promise<Nats> {
+  const nc = await connectNats({ servers: url, name: `coordinator-${job}`, log });
+  try {
+    const queue = taskQueue === 'jetstream' ? await JetStreamTaskQueue.open(nc, { job, leaseMs, server: url, fresh: true, log }) : undefined;
+    const bus = await NatsEventBus.over(nc, { log });
+    log.info({ nats: url, taskQueue }, 'NATS connected');
+    return {
+      bus,
+      queue,
+      close: async () => {
+        await queue?.delete().catch((err: unknown) => log.warn({ err }, 'task queue not deleted'));
+        if (!nc.isClosed()) await nc.drain();
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+async function coordinate(c: Coordinate): Promise<number> {
+  const nats = c.own.nats ? await openNats(c.own.nats, c.job, c.taskQueue, c.settings.leaseMs, c.log) : null;
+  try {
+    return await runJob(c, nats);
+  } finally {
+    await nats?.close();
+  }
+}
+
+async function runJob({ cfg, own, shards, host, port, token, job, consistency, taskQueue, settings, ops, metrics, log }: Coordinate, nats: Nats | null): Promise<number> {
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
@@ -148,17 +205,20 @@ async function coordinate({ cfg, own, shards, host, port, token, job, consistenc
   ops.readiness.met('shards connected');
   const closers: (() => Promise<unknown> | void)[] = [() => store.close()];
   try {
-    const rawBus: EventBus = own.nats ? await NatsEventBus.connect({ servers: own.nats, name: `coordinator-${job}`, log }, { log }) : new InMemoryEventBus();
-    const bus = meteredBus(rawBus, metrics);
+    const bus = meteredBus(nats?.bus ?? new InMemoryEventBus(), metrics);
     closers.push(() => bus.close());
     const evaluator = await openEvaluator(cfg, threads);
     closers.push(() => evaluator.close());
-    const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), events: bus.mode } };
+    const provenance = {
+      ...runProvenance(backend),
+      distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), events: bus.mode, taskQueue },
+    };
     const coordinator = new CoordinatorJob({
       ...settings,
       ...(resumeFrom ? { resumeFrom } : {}),
       job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
       evalOnCoordinator: own.evalOnCoordinator === true,
+      ...(nats?.queue ? { taskQueue: nats.queue, natsUrl: own.nats } : {}),
       onStep: (s) => metrics.stepDone(s),
       onEpoch: (e) => metrics.epochEnded(e),
     });

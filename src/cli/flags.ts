@@ -51,3 +51,19 @@ export function gridFlag(v: string, prev: Record<string, unknown[]> = {}): Recor
     });
   return { ...prev, [v.slice(0, eq)]: values };
 }
+
+/** How workers get their tasks (`--task-queue`): the coordinator leases them, or a JetStream work queue holds them. */
+export type TaskQueueKind = 'policy' | 'jetstream';
+
+export function taskQueueFlag(v: string): TaskQueueKind {
+  if (v !== 'policy' && v !== 'jetstream') throw new ConfigError(`flag --task-queue: '${v}' is not policy or jetstream`);
+  return v;
+}
+
+/** `--task-queue` (default policy); jetstream needs `--nats`, the server that holds the queue. */
+export function checkTaskQueue(kind: TaskQueueKind | undefined, nats: unknown): TaskQueueKind {
+  if (kind === 'jetstream' && typeof nats !== 'string') {
+    throw new ConfigError('flag --task-queue jetstream needs --nats <url>: the NATS server, with JetStream, that holds the job\'s task queue');
+  }
+  return kind ?? 'policy';
+}

@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CamrecError } from '../errors/index.js';
 import { evalCommand } from './eval-command.js';
 import { explainCommand } from './explain-command.js';
-import { gridFlag, hyperFlag, intListFlag, numberFlag } from './flags.js';
+import { gridFlag, hyperFlag, intListFlag, numberFlag, taskQueueFlag } from './flags.js';
 import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
 import { simulateCommand } from './simulate-command.js';
@@ -40,6 +40,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--tasks-per-step <n>', 'with --distributed: tasks each global step is split into (default: the number of workers W)', numberFlag('--tasks-per-step'))
     .option('--consistency <mode>', 'with --distributed: bsp (default), ssp:<s> (at most s steps ahead) or async')
     .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
+    .option('--task-queue <kind>', 'with --distributed: policy (default: the coordinator leases tasks) or jetstream (a JetStream work queue on --nats holds them)', taskQueueFlag)
     .option('--eval-on-coordinator', 'with --distributed: evaluate on the coordinator alone, not sharded over the workers')
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
@@ -119,9 +120,10 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--token-file <file>', 'shared token workers must send (or CAMREC_TOKEN)')
     .option('--job <id>', 'job id in event subjects (default <model>-<time>)')
     .option('--nats <url>', 'publish job events on NATS (default: in memory)')
+    .option('--task-queue <kind>', 'policy (default: workers ask this coordinator for tasks) or jetstream (it puts them on a JetStream work queue on --nats, workers take them from there)', taskQueueFlag)
     .option('--tasks-per-step <n>', 'tasks each global step is split into, whatever the number of workers (default 4)', numberFlag('--tasks-per-step'))
     .option('--consistency <mode>', 'bsp (default: equal to one process), ssp:<s> (at most s steps ahead of the oldest step not applied) or async')
-    .option('--lease-ms <n>', 'how long a worker holds a task (default 120000)', numberFlag('--lease-ms'))
+    .option('--lease-ms <n>', 'how long a worker holds a task unless it renews it (default 120000; 30000 with --task-queue jetstream, the ack wait)', numberFlag('--lease-ms'))
     .option('--max-attempts <n>', 'attempts of a task before the job fails (default 5)', numberFlag('--max-attempts'))
     .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))
     .option('--heartbeat-ms <n>', 'how often workers send heartbeats (default 1000)', numberFlag('--heartbeat-ms'))
@@ -137,6 +139,8 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--data <dir>', 'dataset folder (default: the coordinator\'s; must be the same data)')
     .option('--id <name>', 'worker id (default <host>-<pid>)')
     .option('--token-file <file>', 'shared token (or CAMREC_TOKEN)')
+    .option('--task-queue <kind>', 'policy (ask the coordinator for tasks) or jetstream (take them from the job\'s JetStream work queue); default: the coordinator\'s', taskQueueFlag)
+    .option('--nats <url>', 'the JetStream task queue\'s NATS server (default: the one the coordinator names)')
     .option('--coordinator-wait-ms <n>', 'how long to wait for a coordinator that stopped answering, e.g. while it restarts with --resume (default 120000)', numberFlag('--coordinator-wait-ms'))
     .addOption(new Option('--backend <name>', 'compute backend (default: the coordinator\'s)').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']))
     .option('--threads <n>', 'worker threads for kernels', numberFlag('--threads'))

@@ -16,6 +16,7 @@ import { gitCommit, lockfileHash, packageVersion } from './provenance.js';
 import { openEvaluator } from './evaluator.js';
 import { gridPoints, searchGrid } from './grid.js';
 import { checkDistributable, parseDistributed, runLocalCluster } from './local-cluster.js';
+import { checkTaskQueue, type TaskQueueKind } from './flags.js';
 
 /** Flags that are the model's hyper-parameters, gathered under `hyper`. */
 const HYPER_FLAGS = ['dim', 'layers', 'reg'] as const;
@@ -56,6 +57,7 @@ export function checkHyper(model: { readonly name: string; readonly hyper: ZodTy
 const DISTRIBUTED_ONLY = [
   ['tasksPerStep', '--tasks-per-step'],
   ['nats', '--nats'],
+  ['taskQueue', '--task-queue'],
   ['consistency', '--consistency'],
   ['evalOnCoordinator', '--eval-on-coordinator'],
 ] as const;
@@ -118,9 +120,10 @@ async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, se
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
 async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
-  const { distributed, tasksPerStep, nats, consistency, evalOnCoordinator, ...rest } = opts;
+  const { distributed, tasksPerStep, nats, taskQueue, consistency, evalOnCoordinator, ...rest } = opts;
   const cluster = parseDistributed(String(distributed));
   if (typeof consistency === 'string') parseConsistency(consistency);
+  const queue = checkTaskQueue(taskQueue as TaskQueueKind | undefined, nats);
   const cfg = loadTrainConfig(rest);
   checkDistributable(cfg, '--distributed');
   const model = models.get(cfg.model);
@@ -133,6 +136,8 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     // only repeat that traffic; the split never changes the result (docs/distributed.md §3).
     '--tasks-per-step', String(tasksPerStep ?? cluster.workers),
     ...(typeof nats === 'string' ? ['--nats', nats] : []),
+    // The workers take the task queue (and its NATS server) from the coordinator's JobSpec.
+    ...(queue === 'jetstream' ? ['--task-queue', queue] : []),
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
     ...(evalOnCoordinator === true ? ['--eval-on-coordinator'] : []),
   ];

@@ -1,6 +1,7 @@
 /**
- * `camrec worker --coordinator host:port [--shards a,b,...] [--data DIR]`: a stateless worker (docs/distributed.md).
- * It takes the job from the coordinator, loads the dataset itself, and runs tasks until the coordinator says stop;
+ * `camrec worker --coordinator host:port [--shards a,b,...] [--data DIR] [--task-queue policy|jetstream] [--nats URL]`:
+ * a stateless worker (docs/distributed.md). It takes the job from the coordinator, loads the dataset itself, and runs
+ * tasks — leased by the coordinator, or taken from the job's JetStream work queue — until the coordinator says stop;
  * SIGTERM/SIGINT make it finish its current task, leave and exit. With --json it prints its totals on stdout.
  */
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import type { BackendChoice } from '../compute/index.js';
 import { WORKER_JOINED, workerMetrics } from '../metrics/index.js';
 import { runWorker } from '../worker/index.js';
 import { parseAddresses } from './coordinator-command.js';
+import type { TaskQueueKind } from './flags.js';
 import { makeLogger } from './log.js';
 import { Ops, type OpsFlags } from './ops.js';
 
@@ -17,6 +19,8 @@ export interface WorkerFlags extends OpsFlags {
   data?: string;
   id?: string;
   tokenFile?: string;
+  taskQueue?: TaskQueueKind;
+  nats?: string;
   coordinatorWaitMs?: number;
   threads?: number;
   native?: boolean;
@@ -45,6 +49,8 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
     dataDir: f.data,
     id: f.id,
     token,
+    taskQueue: f.taskQueue,
+    nats: f.nats,
     coordinatorWaitMs: f.coordinatorWaitMs,
     threads: f.threads,
     native: f.native !== false && process.env.CAMREC_NATIVE !== '0',

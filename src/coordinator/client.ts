@@ -8,6 +8,7 @@ import { PeerUnavailable } from '../errors/index.js';
 import {
   COORDINATOR_PROTOCOL_VERSION,
   coordinatorService,
+  type ClaimRequest,
   type HeartbeatReply,
   type JobSpec,
   type JoinReply,
@@ -72,6 +73,12 @@ export class CoordinatorClient {
 
   lease(worker: string, waitMs: number): Promise<LeaseReply> {
     return this.call('Lease', { worker, waitMs }, SLOW_CALL_MS + waitMs);
+  }
+
+  /** A task taken from the job's JetStream queue, delivered there for the `attempt`-th time. */
+  claim(worker: string, task: { epoch: number; step: number; index: number }, attempt: number): Promise<LeaseReply> {
+    const req: ClaimRequest = { worker, epoch: task.epoch, step: task.step, index: task.index, attempt };
+    return this.call('Claim', req, SLOW_CALL_MS);
   }
 
   report(r: Partial<ReportRequest> & Pick<ReportRequest, 'worker' | 'epoch' | 'step' | 'index' | 'attempt'>): Promise<ReportReply> {

@@ -38,6 +38,7 @@ import { begin, decide, type AcceptedTask, type Action, type Event, type PolicyC
 import { rangeKey, type EvalRange, type EvalSplit, type RangeRef } from './ranges.js';
 import { histogramOf, mergeHistograms, stalenessSamples, summarizeStaleness, type ShardVersion, type StalenessHistogram, type StalenessSummary } from './staleness.js';
 import { stepSizes, taskKey, taskTriples, type Task, type TaskRef } from './split.js';
+import type { TaskQueue } from './taskqueue.js';
 import { TrafficAccount, type TaskTiming } from './traffic.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -64,6 +65,13 @@ export interface JobOptions {
   readonly consistency: Consistency;
   readonly leaseMs: number;
   readonly maxAttempts: number;
+  /**
+   * `--task-queue jetstream`: workers take the tasks from this queue (the policy's queue leasing) and claim them here;
+   * absent, the policy leases them to the workers that ask.
+   */
+  readonly taskQueue?: TaskQueue;
+  /** The task queue's NATS server as workers should reach it (the JobSpec's `nats`). */
+  readonly natsUrl?: string;
   /** `--eval-on-coordinator`: never shard evaluation over the workers (default: sharded when two or more evaluate). */
   readonly evalOnCoordinator?: boolean;
   /** A worker not heard from for this long is dropped and its leases re-queued. */
@@ -228,7 +236,7 @@ export class CoordinatorJob {
     const c = this.opts.cfg;
     return {
       tasksPerStep: this.opts.tasksPerStep,
-      leasing: 'policy',
+      leasing: this.opts.taskQueue ? 'queue' : 'policy',
       consistency: this.opts.consistency,
       leaseMs: this.opts.leaseMs,
       maxAttempts: this.opts.maxAttempts,
@@ -239,6 +247,11 @@ export class CoordinatorJob {
       selectMetric: c.selectMetric,
       ...(this.evalUsers ? { evalUsers: this.evalUsers } : {}),
     };
+  }
+
+  /** Whether workers take their tasks from a task queue and claim them (`--task-queue jetstream`), or ask for them. */
+  get queueLeasing(): boolean {
+    return this.opts.taskQueue !== undefined;
   }
 
   /** What a worker needs to take part (the GetJob reply). */
@@ -258,6 +271,9 @@ export class CoordinatorJob {
       heartbeatMs: this.opts.heartbeatMs,
       tasksPerStep: this.opts.tasksPerStep,
       ks: [...c.ks],
+      taskQueue: this.opts.taskQueue?.kind ?? 'policy',
+      nats: this.opts.natsUrl ?? '',
+      leaseMs: this.opts.leaseMs,
     };
   }
 
@@ -370,6 +386,17 @@ export class CoordinatorJob {
     }
   }
 
+  /**
+   * Queue leasing: `worker` took `task` from the task queue, delivered there for the `attempt`-th time. The task to
+   * compute (under the attempt the policy records), or why not: `wait` when the task is done or not of an open step
+   * (the worker drops the delivery), `rejected` (join first), `stop`.
+   */
+  async claim(worker: string, task: TaskRef, attempt: number): Promise<LeaseOutcome> {
+    if (this.state.workers.includes(worker)) this.seen(worker);
+    const actions = await this.feed({ kind: 'taskTaken', worker, task, attempt, now: Date.now() });
+    return this.outcomeFor(worker, this.over ? [{ kind: 'stop', worker }] : actions);
+  }
+
   async report(r: TaskReport): Promise<{ accepted: boolean; reason: string; stop: boolean }> {
     this.seen(r.worker);
     if (r.error) {
@@ -408,7 +435,7 @@ export class CoordinatorJob {
       if (a.kind === 'leaseRange' && a.worker === worker) {
         return { kind: 'eval', lease: { range: a.range, attempt: a.attempt, deadlineMs: Math.max(0, a.deadline - Date.now()), generation: this.opts.store.generation } };
       }
-      if (a.kind === 'wait' && a.worker === worker) return { kind: 'wait', reason: a.reason };
+      if ((a.kind === 'wait' || a.kind === 'ignore') && a.worker === worker) return { kind: 'wait', reason: a.reason };
       if (a.kind === 'reject' && a.worker === worker) return { kind: 'rejected', reason: a.reason };
       if (a.kind === 'stop' && a.worker === worker) {
         this.toldStop.add(worker);
@@ -518,7 +545,7 @@ export class CoordinatorJob {
       }
       case 'startStep':
         this.stepResults.set(a.step, a.tasks.map(() => ({ parts: {}, reads: [] })));
-        return;
+        return this.opts.taskQueue?.put(a.tasks);
       case 'lease':
         // The epoch's time runs from its first lease (not from waiting for workers), sampling included as one process's.
         if (!this.epochLeased) this.epochStarted = performance.now() - this.epochSampling;

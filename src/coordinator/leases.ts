@@ -72,6 +72,21 @@ export function grant(
   return { book: replace(book, slot), slot };
 }
 
+/**
+ * `worker` took item `index` from a queue that holds the leases (a JetStream work queue), delivered there for the
+ * `delivered`-th time. It is leased to `worker` until `deadline` under that attempt — or, when another worker's lease
+ * of the item is still recorded here, under one above it: a queue may deliver an item twice (a redelivery after its
+ * ack wait while the first taker still computes, a publish repeated after a reconnect, a delivery held across a
+ * coordinator restart), and two attempts never share a number. Null when the item is done or unknown.
+ */
+export function take(book: LeaseBook, index: number, delivered: number, worker: string, deadline: number): { book: LeaseBook; slot: Slot } | null {
+  const s = Number.isInteger(index) ? book[index] : undefined;
+  if (!s || s.state === 'done') return null;
+  const attempt = Math.max(delivered, s.state === 'leased' ? s.attempt + 1 : s.attempt);
+  const slot: Slot = { index, attempt, state: 'leased', worker, deadline };
+  return { book: replace(book, slot), slot };
+}
+
 /** Re-queues, with attempt + 1, every leased item that `ends` selects. */
 function requeueWhere(book: LeaseBook, ends: (s: Slot) => boolean): { book: LeaseBook; requeued: Requeued[] } {
   const requeued: Requeued[] = [];

@@ -6,9 +6,10 @@
  * A step is a fixed set of tasks (splitStep). The consistency mode (consistency.ts) sets how many steps of an epoch
  * are open at once: one under bsp, s + 1 under ssp:s, all of them under async. The tasks of the open steps are
  * leased to admitted workers with a deadline, lowest (step, index) first; a lease that expires or whose worker
- * leaves re-queues the task with attempt + 1. A step is done when every task has exactly one accepted result: under
- * bsp the driver then commits it on the shards, under ssp/async its gradients were applied on arrival. Steps retire
- * in order, and each retirement opens the next step the window allows. After the last step of an epoch the
+ * leaves re-queues the task with attempt + 1 — or, under queue leasing, a TaskQueue leases them and the policy
+ * records which worker took which task under which attempt. A step is done when every task has exactly one accepted
+ * result: under bsp the driver then commits it on the shards, under ssp/async its gradients were applied on arrival.
+ * Steps retire in order, and each retirement opens the next step the window allows. After the last step of an epoch the
  * job evaluates (every `evalEvery` epochs) and early stopping (src/train/earlystop.ts) decides whether the job
  * finishes. An evaluation is sharded over the workers when at least two that evaluate are admitted as it starts:
  * its users are cut into ranges (ranges.ts), leased like tasks, and the ranges' metric sums merged; otherwise the
@@ -28,6 +29,7 @@ import {
   openBook,
   record,
   releaseWorker,
+  take,
   type LeaseBook,
   type Requeued,
   type StaleReason,
@@ -41,7 +43,8 @@ export interface PolicyConfig {
   /**
    * Who leases tasks: 'policy' — this state machine grants, expires and re-queues leases (workers ask the
    * coordinator); 'queue' — a TaskQueue does (a JetStream work queue: the lease is its ack wait, a dead worker's
-   * task is redelivered by the server), and the policy accepts the first result of each task, whatever its attempt.
+   * task is redelivered by the server): a worker that took a task tells the policy (`taskTaken`), which records
+   * who holds it under which attempt, and the first result of each task is accepted, whatever its attempt.
    */
   readonly leasing: 'policy' | 'queue';
   /** bsp, ssp:s or async: how many steps are open at once, and whether a done step is committed. */
@@ -112,6 +115,8 @@ export type Event =
   | { readonly kind: 'workerJoined'; readonly worker: string; readonly evaluates?: boolean; readonly now: number }
   | { readonly kind: 'workerLeft'; readonly worker: string; readonly now: number }
   | { readonly kind: 'leaseRequested'; readonly worker: string; readonly now: number }
+  /** Queue leasing: `worker` took `task` from the TaskQueue, delivered there for the `attempt`-th time. */
+  | { readonly kind: 'taskTaken'; readonly worker: string; readonly task: TaskRef; readonly attempt: number; readonly now: number }
   | {
       readonly kind: 'resultArrived';
       readonly worker: string;
@@ -377,6 +382,8 @@ function handle(s: State, e: Event): Decision {
       return workerLeft(s, e.worker);
     case 'leaseRequested':
       return leaseRequested(s, e.worker);
+    case 'taskTaken':
+      return taskTaken(s, e.worker, e.task, e.attempt);
     case 'resultArrived':
       return resultArrived(s, e.worker, e.task, e.attempt, e.loss);
     case 'rangeReported':
@@ -430,6 +437,33 @@ function leaseRequested(s: State, worker: string): Decision {
   return {
     state: { ...s, book: g.book },
     actions: [{ kind: 'lease', worker, task: s.tasks[g.slot.index], attempt, deadline: deadline as number }],
+  };
+}
+
+/**
+ * Queue leasing: a worker took a task from the queue and asks for it. It is leased to the worker under the queue's
+ * delivery count, or above the attempt another worker still holds it under (leases.ts `take`); a task that is done
+ * or not of an open step is ignored (the worker drops the delivery); an attempt past `maxAttempts` fails the job.
+ */
+function taskTaken(s: State, worker: string, task: TaskRef, attempt: number): Decision {
+  if (over(s)) return { state: s, actions: [{ kind: 'stop', worker }] };
+  if (!s.workers.includes(worker)) {
+    return { state: s, actions: [{ kind: 'reject', worker, reason: 'not admitted: a worker joins before it takes tasks' }] };
+  }
+  if (s.config.leasing !== 'queue') {
+    return { state: s, actions: [{ kind: 'reject', worker, reason: 'this job leases its tasks itself: ask for one, do not take it from a queue' }] };
+  }
+  const at = s.phase === 'training' ? slotOf(s, task) : -1;
+  if (at < 0) return { state: s, actions: [{ kind: 'ignore', task, attempt, worker, reason: 'other step' }] };
+  const t = take(s.book, at, attempt, worker, s.now + s.config.leaseMs);
+  if (!t) return { state: s, actions: [{ kind: 'ignore', task, attempt, worker, reason: 'already done' }] };
+  const { slot } = t;
+  if (slot.attempt > s.config.maxAttempts) {
+    return fail(s, `task ${taskKey(s.tasks[at])} failed ${s.config.maxAttempts} attempts (delivered again, to worker ${worker})`);
+  }
+  return {
+    state: { ...s, book: t.book },
+    actions: [{ kind: 'lease', worker, task: s.tasks[at], attempt: slot.attempt, deadline: slot.deadline as number }],
   };
 }
 

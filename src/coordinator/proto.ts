@@ -34,6 +34,12 @@ export interface JobSpec {
   tasksPerStep: number;
   /** Evaluation cut-offs; empty from coordinators before sharded evaluation. */
   ks: number[];
+  /** 'policy' (empty from coordinators before the JetStream queue) or 'jetstream'. */
+  taskQueue: string;
+  /** The task queue's NATS server (jetstream). */
+  nats: string;
+  /** The task queue's lease, its ack wait (jetstream). */
+  leaseMs: number;
 }
 
 export interface JoinRequest {
@@ -61,6 +67,14 @@ export interface HeartbeatReply {
 export interface LeaseRequest {
   worker: string;
   waitMs: number;
+}
+
+export interface ClaimRequest {
+  worker: string;
+  epoch: number;
+  step: number;
+  index: number;
+  attempt: number;
 }
 
 export interface TriplesMsg {

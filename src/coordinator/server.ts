@@ -1,8 +1,8 @@
 /**
  * The coordinator's gRPC service (proto/coordinator.proto): each handler translates a message into a call on the
  * job (job.ts, which feeds the pure policy) and its outcome back into a message, nothing more. Status codes: a
- * malformed request → INVALID_ARGUMENT, a newer protocol → FAILED_PRECONDITION, a missing or wrong token →
- * UNAUTHENTICATED, shutting down → UNAVAILABLE.
+ * malformed request → INVALID_ARGUMENT, a newer protocol or a Claim to a coordinator that leases its tasks itself →
+ * FAILED_PRECONDITION, a missing or wrong token → UNAUTHENTICATED, shutting down → UNAVAILABLE.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -15,6 +15,7 @@ import {
   COORDINATOR_PROTOCOL_VERSION,
   COORDINATOR_SERVICE,
   coordinatorService,
+  type ClaimRequest,
   type GetJobRequest,
   type HeartbeatReply,
   type HeartbeatRequest,
@@ -130,6 +131,12 @@ export class CoordinatorServer {
         const wait = Math.min(r.waitMs, this.opts.maxLeaseWaitMs ?? 1000);
         return leaseReply(await job.lease(workerId(r.worker), wait));
       }),
+      Claim: this.unary(async (r: ClaimRequest): Promise<LeaseReply> => {
+        const worker = workerId(r.worker);
+        if (!job.queueLeasing) throw new FailedPrecondition('this coordinator leases its tasks (--task-queue policy): ask with Lease');
+        if (!(r.attempt >= 1)) throw new BadRequest(`claim: attempt ${r.attempt} is not a delivery count (1, 2, ...)`);
+        return leaseReply(await job.claim(worker, { epoch: r.epoch, step: r.step, index: r.index }, r.attempt));
+      }),
       Report: this.unary((r: ReportRequest): Promise<ReportReply> =>
         job.report({
           worker: workerId(r.worker),
@@ -169,17 +176,18 @@ export class CoordinatorServer {
   private toStatus(err: unknown): Partial<grpc.StatusObject> {
     const e = err as Error;
     if (err instanceof BadRequest) return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
-    if (err instanceof VersionMismatch) return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
+    if (err instanceof FailedPrecondition) return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
     this.log.error({ err }, 'internal error');
     return { code: grpc.status.INTERNAL, details: e?.message ?? String(err) };
   }
 }
 
-class VersionMismatch extends Error {}
+/** A request this coordinator cannot serve as it runs: another protocol version, or another way of leasing. */
+class FailedPrecondition extends Error {}
 
 function checkVersion(v: number): void {
   if (v !== COORDINATOR_PROTOCOL_VERSION) {
-    throw new VersionMismatch(`worker speaks coordinator protocol ${v}, this coordinator ${COORDINATOR_PROTOCOL_VERSION}`);
+    throw new FailedPrecondition(`worker speaks coordinator protocol ${v}, this coordinator ${COORDINATOR_PROTOCOL_VERSION}`);
   }
 }
 

@@ -18,6 +18,7 @@ const COUNTERS: readonly (readonly [ShardCounterName, string, string])[] = [
   ['commits', 'camrec_ps_commits_total', 'bsp steps committed'],
   ['aborts', 'camrec_ps_aborts_total', 'bsp steps aborted'],
   ['duplicates', 'camrec_ps_duplicates_total', 'pushes recognised as an already applied or staged (task, attempt)'],
+  ['tasksApplied', 'camrec_ps_tasks_applied_total', 'task gradients applied: each task of a committed bsp step, each push applied on arrival'],
 ];
 
 /** What the collector reads: the server's shard state (null until Init or a restored checkpoint). */

@@ -231,6 +231,7 @@ export interface StatsReply {
   commits: number;
   aborts: number;
   duplicates: number;
+  tasksApplied: number;
   stagedTasks: number;
   clockWaiters: number;
   versions: TableVersionMsg[];

@@ -85,6 +85,8 @@ export interface ShardCounters {
   commits: number;
   aborts: number;
   duplicates: number;
+  /** Task gradients applied: each task of a committed bsp step, each push applied under ssp/async. */
+  tasksApplied: number;
 }
 
 /** A table this shard holds. */
@@ -141,6 +143,7 @@ export class ShardState {
     commits: 0,
     aborts: 0,
     duplicates: 0,
+    tasksApplied: 0,
   };
   private readonly defs = new Map<string, ShardTableDef>();
   private readonly held = new Map<string, Held>();
@@ -299,6 +302,7 @@ export class ShardState {
     this.applyStep([resolved], step);
     this.applied.set(task, { attempt, step });
     this.counters.pushes++;
+    this.counters.tasksApplied++;
     return { duplicate: false };
   }
 
@@ -338,6 +342,7 @@ export class ShardState {
     for (const k of order) this.applied.set(k, { attempt: staged.get(k)!.attempt, step });
     this.staged = null;
     this.counters.commits++;
+    this.counters.tasksApplied += order.length;
     this.forgetOldTasks();
     return { tasks: order.length };
   }

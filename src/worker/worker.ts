@@ -6,7 +6,9 @@
  * loss code as one process), prepares the gradients on every shard under (ps step, task, attempt) and reports.
  * While the job evaluates it may be leased a range of users instead: it computes the model's representations from
  * the shards (once per coordinator generation and epoch), evaluates the range with its own evaluator and reports
- * the metric sums (sharded evaluation, docs/distributed.md §2).
+ * the metric sums (sharded evaluation, docs/distributed.md §2). When the coordinator runs a JetStream task queue, the
+ * worker takes each task from the job's work queue instead, claims it at the coordinator, and acks the queue's
+ * message once its report is answered (docs/distributed.md "The JetStream task queue").
  * Nothing survives a task but the loaded data: a worker may die at any point and another redoes its task.
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -16,6 +18,7 @@ import { configureCompute, initBackend, nativeKernels, type BackendChoice } from
 import {
   appliesOnArrival,
   CoordinatorClient,
+  JetStreamTaskQueue,
   parseConsistency,
   rangeKey,
   shardConsistency,
@@ -23,12 +26,15 @@ import {
   type EvalRangeMsg,
   type EvalSplit,
   type JobSpec,
+  type TaskLease,
   type TaskMsg,
+  type TaskQueue,
   type TriplesMsg,
 } from '../coordinator/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
 import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
+import { connectNats } from '../events/index.js';
 import { createEvaluator, type Evaluator, type RangeResult } from '../eval/index.js';
 import { models, type Batch, type Model, type Prepared } from '../models/index.js';
 import { RemoteParamStore, type RemoteStoreOptions } from '../paramserver/index.js';
@@ -54,6 +60,13 @@ export interface WorkerOptions {
   readonly native?: boolean;
   /** Overrides the coordinator's backend choice. */
   readonly backend?: BackendChoice;
+  /**
+   * How this worker gets its tasks: 'policy' (it asks the coordinator) or 'jetstream' (it takes them from the job's
+   * JetStream work queue). Default: the coordinator's; one that differs from the coordinator's is a ConfigError.
+   */
+  readonly taskQueue?: 'policy' | 'jetstream';
+  /** The JetStream task queue's NATS server (default: the one the coordinator names). */
+  readonly nats?: string;
   /** How long to keep trying to reach the coordinator at start (default 30 s). */
   readonly connectTimeoutMs?: number;
   /**
@@ -130,20 +143,65 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
   const client = new CoordinatorClient(opts.coordinator, { token: opts.token, credentials: opts.credentials });
   try {
     const spec = await getJob(client, opts.connectTimeoutMs ?? 30_000);
-    await configureCompute({ threads: opts.threads, native: opts.native });
-    const backend = await initBackend(opts.backend ?? (spec.backend as BackendChoice));
-    log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
-    const ctx = await openJob(spec, opts, id);
-    const loop = new WorkerLoop(client, ctx, id, log, { spec, waitMs: opts.coordinatorWaitMs ?? 120_000, signal: opts.signal, observer: opts.observer });
+    const queue = await openQueue(spec, opts, id, log);
     try {
-      return await loop.run();
+      await configureCompute({ threads: opts.threads, native: opts.native });
+      const backend = await initBackend(opts.backend ?? (spec.backend as BackendChoice));
+      log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
+      const ctx = await openJob(spec, opts, id);
+      const loop = new WorkerLoop(client, ctx, id, log, { spec, queue, waitMs: opts.coordinatorWaitMs ?? 120_000, signal: opts.signal, observer: opts.observer });
+      try {
+        return await loop.run();
+      } finally {
+        await loop.close();
+        ctx.store.close();
+        ctx.prep.release();
+      }
     } finally {
-      await loop.close();
-      ctx.store.close();
-      ctx.prep.release();
+      await queue?.close();
     }
   } finally {
     client.close();
+  }
+}
+
+/** The job's task queue as this worker reaches it, and its lease (the consumer's ack wait). */
+interface WorkerQueue {
+  readonly queue: TaskQueue;
+  readonly leaseMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Null when the coordinator leases the tasks itself; else the job's JetStream work queue, on the coordinator's NATS
+ * server unless `--nats` names another. A `--task-queue` other than the coordinator's is a ConfigError, an unreachable
+ * server PeerUnavailable, one without JetStream a ConfigError: each names what to fix.
+ */
+async function openQueue(spec: JobSpec, opts: WorkerOptions, id: string, log: Logger): Promise<WorkerQueue | null> {
+  const theirs = spec.taskQueue || 'policy';
+  const mine = opts.taskQueue ?? theirs;
+  if (mine !== theirs) {
+    throw new ConfigError(`--task-queue ${mine}, but the coordinator at ${opts.coordinator} runs --task-queue ${theirs}: start this worker with --task-queue ${theirs}, or without the flag`);
+  }
+  if (theirs === 'policy') return null;
+  if (theirs !== 'jetstream') throw new ConfigError(`the coordinator at ${opts.coordinator} uses a '${theirs}' task queue, which a worker process cannot reach`);
+  const url = opts.nats ?? spec.nats;
+  if (!url) throw new ConfigError(`the coordinator at ${opts.coordinator} runs a JetStream task queue but names no NATS server: give --nats <url>`);
+  const nc = await connectNats({ servers: url, name: `worker-${id}`, log });
+  try {
+    const queue = await JetStreamTaskQueue.open(nc, { job: spec.job, leaseMs: spec.leaseMs || 30_000, server: url, log });
+    log.info({ nats: url, leaseMs: queue.leaseMs }, 'taking tasks from the JetStream queue');
+    return {
+      queue,
+      leaseMs: queue.leaseMs,
+      close: async () => {
+        await queue.close();
+        if (!nc.isClosed()) await nc.close();
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
   }
 }
 
@@ -239,7 +297,7 @@ class WorkerLoop {
     private readonly ctx: JobContext,
     private readonly id: string,
     private readonly log: Logger,
-    private readonly opts: { spec: JobSpec; waitMs: number; signal?: AbortSignal; observer?: WorkerObserver },
+    private readonly opts: { spec: JobSpec; queue: WorkerQueue | null; waitMs: number; signal?: AbortSignal; observer?: WorkerObserver },
   ) {
     this.ks = opts.spec.ks;
   }
@@ -259,19 +317,29 @@ class WorkerLoop {
     for (let pause = 200; ; pause = Math.min(2000, pause * 2)) {
       try {
         const r = await fn();
-        if (this.lostSince !== null) this.log.warn({ call: what, seconds: (Date.now() - this.lostSince) / 1000 }, 'coordinator reachable again');
-        this.lostSince = null;
+        this.reached(what);
         return r;
       } catch (err) {
         if (!(err instanceof PeerUnavailable) || this.opts.signal?.aborted) throw err;
-        if (this.lostSince === null) {
-          this.lostSince = Date.now();
-          this.log.warn({ call: what, err: err.message, waitSeconds: this.opts.waitMs / 1000 }, 'coordinator unreachable: waiting for it');
-        }
-        if (Date.now() - this.lostSince > this.opts.waitMs) throw err;
+        if (this.lost(what, err) > this.opts.waitMs) throw err;
         await new Promise((r) => setTimeout(r, pause));
       }
     }
+  }
+
+  /** The coordinator answered `what`. */
+  private reached(what: string): void {
+    if (this.lostSince !== null) this.log.warn({ call: what, seconds: (Date.now() - this.lostSince) / 1000 }, 'coordinator reachable again');
+    this.lostSince = null;
+  }
+
+  /** The coordinator did not answer `what`: how long it has been unreachable (ms). */
+  private lost(what: string, err: Error): number {
+    if (this.lostSince === null) {
+      this.lostSince = Date.now();
+      this.log.warn({ call: what, err: err.message, waitSeconds: this.opts.waitMs / 1000 }, 'coordinator unreachable: waiting for it');
+    }
+    return Date.now() - this.lostSince;
   }
 
   /**
@@ -282,7 +350,7 @@ class WorkerLoop {
     const now = await this.call('GetJob', () => this.client.getJob());
     const was = this.opts.spec;
     // What decides the computation; the job's name may change (a coordinator started without --job draws one).
-    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency'] as const;
+    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency', 'taskQueue'] as const;
     const changed = fields.filter((f) => now[f] !== was[f]);
     if (changed.length) {
       throw new ConfigError(`the coordinator at ${this.client.address} now runs another job (${changed.map((f) => `${f}: ${String(was[f])} → ${String(now[f])}`).join('; ')}): this worker stops`);
@@ -295,7 +363,8 @@ class WorkerLoop {
     await this.join();
     const beat = setInterval(() => void this.heartbeat(), this.ctx.heartbeatMs);
     try {
-      const stoppedBy = await this.loop();
+      const q = this.opts.queue;
+      const stoppedBy = q ? await this.queueLoop(q) : await this.loop();
       this.stopFlag = true;
       if (stoppedBy === 'signal') await this.client.leave(this.id, 'signal').catch(() => undefined);
       const evaluation = { ranges: this.ranges, rangesAccepted: this.rangesAccepted, evalSeconds: this.evalSeconds };
@@ -320,10 +389,11 @@ class WorkerLoop {
   private async heartbeat(): Promise<void> {
     try {
       const r = await this.client.heartbeat(this.id);
+      this.reached('Heartbeat');
       if (r.stop) this.stopFlag = true;
     } catch (err) {
-      // While the coordinator is unreachable the loop's own calls say so, once.
-      if (!this.stopFlag && !(err instanceof PeerUnavailable)) this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      if (err instanceof PeerUnavailable) this.lost('Heartbeat', err);
+      else if (!this.stopFlag) this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
 
@@ -341,6 +411,65 @@ class WorkerLoop {
       }
       if (reply.outcome === 'task') await this.runTask(reply.task, (performance.now() - this.idleSince) / 1000);
       if (reply.outcome === 'eval') await this.runRange(reply.eval);
+    }
+  }
+
+  /**
+   * Under a JetStream task queue: take a task from the queue, claim it, compute and report it, ack. Between tasks
+   * only heartbeats reach the coordinator: past `waitMs` without an answer the worker gives up, as in `call`.
+   */
+  private async queueLoop(q: WorkerQueue): Promise<'coordinator' | 'signal'> {
+    for (;;) {
+      if (this.opts.signal?.aborted) return 'signal';
+      if (this.stopFlag) return 'coordinator';
+      const lease = await q.queue.take(this.id, LEASE_WAIT_MS).catch(async (err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, 'taking a task from the queue failed');
+        await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
+        return null;
+      });
+      if (lease) await this.runTaken(lease, q.leaseMs);
+      else if (this.lostSince !== null && Date.now() - this.lostSince > this.opts.waitMs) {
+        throw new PeerUnavailable(`coordinator ${this.client.address}: unreachable for ${this.opts.waitMs} ms`);
+      }
+    }
+  }
+
+  /**
+   * A task taken from the queue. The coordinator gives its triples and the step it prepares (Claim); it is computed
+   * and reported as a leased one, and its delivery is then acked — whether the result was accepted or another
+   * attempt's was: the task is done either way. A task that failed here, or that SIGTERM caught before it started,
+   * is handed back (nak: delivered again at once, attempt + 1); one the coordinator does not want (done, or not of
+   * an open step) is acked away. While held, the lease is renewed (in-progress ack) every quarter of it.
+   */
+  private async runTaken(lease: TaskLease, leaseMs: number): Promise<void> {
+    const renew = setInterval(() => void lease.extend().catch(() => undefined), Math.max(50, leaseMs / 4));
+    const key = `${taskKey(lease.task)}#${lease.attempt}`;
+    try {
+      let reply = await this.call('Claim', () => this.client.claim(this.id, lease.task, lease.attempt));
+      if (reply.outcome === 'rejected') {
+        this.log.warn({ reason: reply.rejected.reason }, 'claim refused: joining again');
+        await this.checkSameJob();
+        await this.join();
+        reply = await this.call('Claim', () => this.client.claim(this.id, lease.task, lease.attempt));
+      }
+      if (reply.outcome === 'task' && !this.opts.signal?.aborted) {
+        const outcome = await this.runTask(reply.task, (performance.now() - this.idleSince) / 1000);
+        if (outcome === 'failed') return await lease.handBack();
+        if (!(await lease.ack())) this.log.info({ delivery: key }, 'the lease ended before the ack: the queue delivers the task again, and the coordinator drops it');
+        return;
+      }
+      if (reply.outcome === 'wait') {
+        this.log.debug({ delivery: key, reason: reply.wait.reason }, 'not wanted: dropped');
+        await lease.ack();
+        return;
+      }
+      if (reply.outcome === 'stop') this.stopFlag = true;
+      await lease.handBack();
+    } catch (err) {
+      await lease.handBack().catch(() => undefined);
+      throw err;
+    } finally {
+      clearInterval(renew);
     }
   }
 
@@ -387,7 +516,7 @@ class WorkerLoop {
     );
   }
 
-  private async runTask(t: TaskMsg, waitSeconds: number): Promise<void> {
+  private async runTask(t: TaskMsg, waitSeconds: number): Promise<WorkerTaskRecord['outcome']> {
     this.tasks++;
     const t0 = performance.now();
     const key = taskKey(t);
@@ -401,7 +530,7 @@ class WorkerLoop {
       this.idleSince = performance.now();
       this.opts.observer?.taskDone({ outcome: 'failed', seconds: (this.idleSince - t0) / 1000, stats: null });
       if (failed.stop) this.stopFlag = true;
-      return;
+      return 'failed';
     }
     const stats: TaskStats = { ...r.stats, waitSeconds, reportSeconds: this.lastReportSeconds };
     const sent = performance.now();
@@ -409,10 +538,12 @@ class WorkerLoop {
     this.idleSince = performance.now();
     this.lastReportSeconds = (this.idleSince - sent) / 1000;
     for (const k of Object.keys(this.totals) as (keyof TaskStats)[]) this.totals[k] += stats[k];
-    this.opts.observer?.taskDone({ outcome: reply.accepted ? 'accepted' : 'not_accepted', seconds: (this.idleSince - t0) / 1000, stats });
+    const outcome = reply.accepted ? 'accepted' : 'not_accepted';
+    this.opts.observer?.taskDone({ outcome, seconds: (this.idleSince - t0) / 1000, stats });
     if (reply.accepted) this.accepted++;
     else this.log.info({ task: key, attempt: t.attempt, reason: reply.reason }, 'result not accepted');
     if (reply.stop) this.stopFlag = true;
+    return outcome;
   }
 
   /** Pull, loss and gradients, then prepare (bsp: staged on every shard) or push (ssp/async: applied on arrival). */

@@ -72,6 +72,11 @@ export class Driver {
     }
   }
 
+  /** Queue leasing: `worker` took (epoch, step, index) from the queue, delivered there for the `attempt`-th time. */
+  taken(worker: string, task: { epoch: number; step: number; index: number }, attempt: number, now = this.state.now): Action[] {
+    return this.send({ kind: 'taskTaken', worker, task, attempt, now });
+  }
+
   evalDone(epoch: number, value: number): Action[] {
     return this.send({ kind: 'evalDone', epoch, metrics: { 'recall@20': value }, now: this.state.now });
   }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { begin, decide, splitStep, type Event, type State } from '../../src/coordinator/index.js';
+import { begin, decide, splitStep, type Action, type Event, type State } from '../../src/coordinator/index.js';
 import { initialEarlyStop, updateEarlyStop } from '../../src/train/index.js';
 import { baseConfig, Driver, only } from './drive.js';
 
@@ -251,4 +251,41 @@ test('queue leasing: the first result of each task counts whatever its attempt; 
     [0, 1, 'a'],
     [1, 3, 'b'],
   ]);
+});
+
+test('queue leasing: a task taken from the queue is leased under its delivery count, never under an attempt another taker holds', () => {
+  const d = new Driver({ leasing: 'queue', stepSizes: [6, 6], tasksPerStep: 2, maxAttempts: 3, leaseMs: 500 });
+  const t0 = { epoch: 1, step: 0, index: 0 };
+  const t1 = { epoch: 1, step: 0, index: 1 };
+  assert.deepEqual(d.kinds(d.taken('x', t0, 1)), ['reject'], 'a worker joins before it takes tasks');
+  d.join('a');
+  d.join('b');
+  const lease = (acts: Action[]) => acts.map((a) => (a.kind === 'lease' ? [a.worker, a.task.index, a.attempt, a.deadline] : a.kind));
+  assert.deepEqual(lease(d.taken('a', t0, 1, 100)), [['a', 0, 1, 600]], 'the delivery count, with a deadline of leaseMs');
+  assert.deepEqual(lease(d.taken('b', t0, 1)), [['b', 0, 2, 600]], 'delivered twice: the second taker gets attempt 2');
+  assert.deepEqual(lease(d.taken('a', t0, 2)), [['a', 0, 3, 600]], 'a redelivery while b holds attempt 2: attempt 3');
+  assert.deepEqual(d.taken('a', { epoch: 1, step: 1, index: 0 }, 1).map((a) => a.kind === 'ignore' && a.reason), ['other step']);
+  assert.deepEqual(d.send({ kind: 'tick', now: 1e6 }), [], 'the queue, not the policy, ends leases');
+  assert.deepEqual(d.kinds(d.send({ kind: 'resultArrived', worker: 'b', task: t0, attempt: 2, loss: 1, now: d.state.now })), ['accept']);
+  assert.deepEqual(d.taken('a', t0, 4).map((a) => a.kind === 'ignore' && a.reason), ['already done'], 'a done task is dropped');
+
+  assert.deepEqual(lease(d.taken('a', t1, 1)), [['a', 1, 1, 1e6 + 500]]);
+  const left = d.send({ kind: 'workerLeft', worker: 'a', now: d.state.now });
+  assert.deepEqual(left.map((a) => a.kind === 'requeue' && [a.task.index, a.attempt, a.reason]), [[1, 2, 'worker left']], 'the queue will deliver it again');
+  assert.deepEqual(lease(d.taken('b', t1, 2)), [['b', 1, 2, 1e6 + 500]], 'the nak\'d task comes back under attempt 2');
+  const commit = only(d.send({ kind: 'resultArrived', worker: 'b', task: t1, attempt: 2, loss: 1, now: d.state.now }), 'commitStep');
+  assert.deepEqual(commit[0].tasks.map((t) => [t.index, t.attempt, t.worker]), [[0, 2, 'b'], [1, 2, 'b']]);
+
+  const s1 = { epoch: 1, step: 1, index: 0 };
+  d.join('c');
+  assert.deepEqual(lease(d.taken('c', s1, 3)), [['c', 0, 3, 1e6 + 500]], 'the last allowed attempt');
+  const spent = d.taken('b', s1, 4);
+  assert.deepEqual(d.kinds(spent), ['fail']);
+  assert.match((spent[0] as Extract<Action, { kind: 'fail' }>).reason, /task 1\.1\.0 failed 3 attempts/);
+});
+
+test('a task taken from a queue under policy leasing is refused', () => {
+  const d = new Driver();
+  d.join('a');
+  assert.deepEqual(d.kinds(d.taken('a', { epoch: 1, step: 0, index: 0 }, 1)), ['reject']);
 });

@@ -2,7 +2,9 @@
  * The TaskQueue seam: one contract run against the in-process twin and the JetStream work queue on a real
  * nats-server — each task delivered to one worker at a time, redelivered with attempt + 1 when its lease ends
  * unacked or is handed back, an ack from an ended lease not counted — plus, on JetStream, a worker whose connection
- * dies without acking: its task is redelivered to another worker.
+ * dies without acking: its task is redelivered to another worker; a queue opened fresh (a coordinator starting its
+ * job again) drops the old tasks while workers' handles go on; a put retried through a server restart stores each
+ * task once; a server without JetStream is a ConfigError.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import {
   type TaskLease,
   type TaskQueue,
 } from '../../src/coordinator/index.js';
+import { ConfigError } from '../../src/errors/index.js';
 import { connectNats } from '../../src/events/index.js';
 import { natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
 
@@ -197,5 +200,66 @@ describe('JetStream work queue: a worker that dies without acking', { skip: jsSk
     assert.equal(l.task.batchSize, 3);
     assert.equal(await l.ack(), true);
     assert.equal(await q.take('a', 200), null);
+  });
+});
+
+describe('JetStream work queue: opening it', { skip: natsSkipReason({ control: true }) }, () => {
+  const servers: NatsServer[] = [];
+  const conns: NatsConnection[] = [];
+  const connect = async (url: string) => {
+    const c = await connectNats({ servers: url });
+    conns.push(c);
+    return c;
+  };
+  after(async () => {
+    for (const c of conns) if (!c.isClosed()) await c.close();
+    for (const s of servers) await s.close();
+  });
+
+  test('fresh: a coordinator starting the job again drops the tasks an earlier one left, and a worker\'s handle from before still takes', async () => {
+    const srv = await startNats({ jetstream: true, control: true });
+    servers.push(srv);
+    const job = `fresh${process.pid}`;
+    const old = await JetStreamTaskQueue.open(await connect(srv.url), { job, leaseMs: JS_LEASE_MS });
+    await old.put(splitStep(1, 0, 4, 2));
+    const worker = await JetStreamTaskQueue.open(await connect(srv.url), { job, leaseMs: JS_LEASE_MS });
+    const held = await worker.take('a', 500);
+    assert.ok(held, 'a worker holds a task of the earlier coordinator');
+
+    const again = await JetStreamTaskQueue.open(await connect(srv.url), { job, leaseMs: 3 * JS_LEASE_MS, fresh: true });
+    assert.equal(again.leaseMs, 3 * JS_LEASE_MS, 'the consumer was made again with the new lease');
+    const later = await JetStreamTaskQueue.open(await connect(srv.url), { job, leaseMs: JS_LEASE_MS });
+    assert.equal(later.leaseMs, 3 * JS_LEASE_MS, 'a queue that exists keeps its lease, and says which');
+    assert.equal(await worker.take('a', 200), null, 'the earlier tasks are gone');
+    await again.put(splitStep(2, 0, 3, 1));
+    const next = await worker.take('a', 1500);
+    assert.ok(next, 'the handle opened before the queue was made again takes its new tasks');
+    assert.deepEqual([taskKey(next.task), next.attempt], ['2.0.0', 1]);
+    assert.equal(await next.ack(), true);
+    await again.delete();
+  });
+
+  test('a put goes through a server restart, and each task is in the queue once', async () => {
+    const srv = await startNats({ jetstream: true, control: true });
+    servers.push(srv);
+    const q = await JetStreamTaskQueue.open(await connect(srv.url), { job: `restart${process.pid}`, leaseMs: JS_LEASE_MS });
+    const tasks = splitStep(1, 0, 6, 3);
+    await srv.kill();
+    const put = q.put(tasks);
+    await sleep(500);
+    await srv.restart();
+    await put;
+    const all = await drain(q, 'a', 1000);
+    assert.deepEqual(keys(all), tasks.map((t) => `${taskKey(t)}#1`).sort(), 'every task once: a retried publish is stored once');
+    for (const l of all) assert.equal(await l.ack(), true);
+  });
+
+  test('a NATS server without JetStream is a ConfigError naming it', async () => {
+    const srv = await startNats({ jetstream: false, control: true });
+    servers.push(srv);
+    await assert.rejects(
+      JetStreamTaskQueue.open(await connect(srv.url), { job: 'nojs', leaseMs: JS_LEASE_MS, server: srv.url }),
+      (err: Error) => err instanceof ConfigError && err.message.includes(`NATS server at ${srv.url} has none`) && /-js/.test(err.message),
+    );
   });
 });

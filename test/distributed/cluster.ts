@@ -1,7 +1,8 @@
 /**
  * A distributed job on loopback for the tests: shards and workers as real child processes (`camrec paramserver`,
  * `camrec worker`, run from source), the coordinator's job and gRPC server in the test process so that tests see each
- * committed step and lease. `stop()` kills every child; call it in an `after` hook.
+ * committed step and lease — and, with `nats`, the job's JetStream task queue on that server, from which the
+ * workers take their tasks. `stop()` kills every child; call it in an `after` hook.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before } from 'node:test';
@@ -10,10 +11,20 @@ import { pino } from 'pino';
 import { openEvaluator } from '../../src/cli/evaluator.js';
 import { initBackend, shutdownCompute } from '../../src/compute/index.js';
 import { trainConfig, type TrainConfig } from '../../src/config/index.js';
-import { CoordinatorJob, CoordinatorServer, shardConsistency, type CommittedStep, type Consistency, type EvalRange, type Task, type TaskRef } from '../../src/coordinator/index.js';
+import {
+  CoordinatorJob,
+  CoordinatorServer,
+  JetStreamTaskQueue,
+  shardConsistency,
+  type CommittedStep,
+  type Consistency,
+  type EvalRange,
+  type Task,
+  type TaskRef,
+} from '../../src/coordinator/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import type { Dataset } from '../../src/data/types.js';
-import { InMemoryEventBus } from '../../src/events/index.js';
+import { connectNats, InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
 import { RemoteParamStore } from '../../src/paramserver/index.js';
 import { adam, RunDir, type SeedResult } from '../../src/train/index.js';
@@ -22,6 +33,8 @@ import { CAMREC_DEV, spawnShard, type ShardProcess } from '../paramserver/childr
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const silent = pino({ level: 'silent' });
+/** Job ids: one JetStream queue each. */
+let jobs = 0;
 
 export interface ClusterOptions {
   readonly dataDir: string;
@@ -36,6 +49,8 @@ export interface ClusterOptions {
   readonly workerTimeoutMs?: number;
   /** --eval-on-coordinator (default: evaluation sharded over the workers when two or more evaluate). */
   readonly evalOnCoordinator?: boolean;
+  /** --task-queue jetstream on this NATS server (with JetStream): the workers take their tasks from the job's queue. */
+  readonly nats?: string;
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
   readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }, cluster: Cluster) => void;
   /** Each result the coordinator accepts (from the job's task events). */
@@ -49,6 +64,8 @@ export interface Cluster {
   readonly store: RemoteParamStore;
   /** The coordinator's port on 127.0.0.1 (for workers run by the test itself). */
   readonly port: number;
+  /** Starts another worker process (`camrec worker --id <id> ...flags`) and adds it to `workers`. */
+  addWorker(id: string, flags?: readonly string[]): ChildProcess;
   /** Runs the job to its end. */
   run(): Promise<SeedResult>;
   stop(): Promise<void>;
@@ -77,7 +94,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const workers = new Map<string, ChildProcess>();
   let requeues = 0;
   const bus = new InMemoryEventBus();
-  await bus.subscribe('test', {
+  const jobId = `test${++jobs}`;
+  const nc = o.nats ? await connectNats({ servers: o.nats }) : null;
+  const taskQueue = nc ? await JetStreamTaskQueue.open(nc, { job: jobId, leaseMs: o.leaseMs ?? 60_000, fresh: true }) : undefined;
+  await bus.subscribe(jobId, {
     kinds: ['task'],
     onEvent: (e) => {
       if (e.kind !== 'task') return;
@@ -89,7 +109,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   // eslint-disable-next-line prefer-const
   let cluster: Cluster;
   const job = new CoordinatorJob({
-    job: 'test',
+    job: jobId,
     cfg,
     data,
     model,
@@ -107,11 +127,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
     evalOnCoordinator: o.evalOnCoordinator ?? false,
     heartbeatMs: 200,
+    ...(taskQueue ? { taskQueue, natsUrl: o.nats } : {}),
     onStep: (s) => steps.push(s),
     onLease: (l) => o.onLease?.(l, cluster),
     onRangeLease: (l) => o.onRangeLease?.(l, cluster),
   });
   const server = await CoordinatorServer.start({ job, log: silent });
+  const addWorker = (id: string, flags: readonly string[] = []) => {
+    const proc = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${server.port}`, '--id', id, '--threads', '1', '--no-native', '--log-level', 'warn', ...flags], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    workers.set(id, proc);
+    children.push(proc);
+    return proc;
+  };
   cluster = {
     workers,
     steps,
@@ -120,17 +150,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     },
     store,
     port: server.port,
+    addWorker,
     async run() {
       await job.start();
-      for (let k = 0; k < o.workers; k++) {
-        const id = `w${k}`;
-        const proc = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${server.port}`, '--id', id, '--threads', '1', '--no-native', '--log-level', 'warn'], {
-          cwd: root,
-          stdio: ['ignore', 'ignore', 'inherit'],
-        });
-        workers.set(id, proc);
-        children.push(proc);
-      }
+      for (let k = 0; k < o.workers; k++) addWorker(`w${k}`);
       return job.result;
     },
     async stop() {
@@ -140,6 +163,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       store.close();
       await evaluator.close();
       await bus.close();
+      await taskQueue?.delete().catch(() => undefined);
+      await nc?.close();
     },
   };
   return cluster;

@@ -11,7 +11,8 @@
  * - probes are HTTP /readyz and /healthz on the container port that --metrics-port names, bound to 0.0.0.0;
  * - the coordinator's --shards list names every shard of the StatefulSet, in order, on its Service's gRPC port,
  *   and has as many entries as the StatefulSet has replicas and as the shards' --shards says; the workers'
- *   --coordinator and the coordinator's --nats name Services that reach the right containers.
+ *   --coordinator and the coordinator's (and workers') --nats name Services that reach the right containers;
+ * - a worker's --task-queue, when it gives one, is the coordinator's (a worker that differs exits 2).
  *
  * `checkManifests` returns the problems found, one line each (empty: none).
  */
@@ -21,6 +22,7 @@ import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { splitCoordinatorFlags, parseAddresses } from '../../src/cli/coordinator-command.js';
+import { checkTaskQueue } from '../../src/cli/flags.js';
 import { main } from '../../src/cli/main.js';
 import { Ops, splitOpsFlags } from '../../src/cli/ops.js';
 import { checkFlags, checkOpenListener, listenAddress, type ParamServerFlags } from '../../src/cli/paramserver-command.js';
@@ -342,6 +344,7 @@ function checkCommand(command: string, flags: Record<string, unknown>, file: (pa
     }
     loadTrainConfig(train);
     parseAddresses('--shards', own.shards);
+    checkTaskQueue(own.taskQueue, own.nats);
     checkOpenListener(listenAddress(own, 50050).host, token, own.insecure, 'CAMREC_TOKEN', mutual);
   } else if (command === 'worker') {
     parseAddresses('--coordinator', rest.coordinator as string);
@@ -410,10 +413,15 @@ function checkTopology(parsed: Parsed[], objects: readonly K8sObject[], find: (k
     }
   };
   reaches(String(worker.flags.coordinator), coord, 'grpc', `${worker.pod.owner.kind}/${worker.pod.owner.metadata.name} --coordinator`);
-  if (typeof coord.flags.nats === 'string') {
-    const m = /^nats:\/\/([^/]+:\d+)$/.exec(coord.flags.nats);
-    if (!m) say(coord.pod.owner, `--nats ${coord.flags.nats} is not nats://host:port`);
-    else reaches(m[1], null, 'client', `${coord.pod.owner.kind}/${coord.pod.owner.metadata.name} --nats`);
+  for (const p of [coord, worker]) {
+    if (typeof p.flags.nats !== 'string') continue;
+    const m = /^nats:\/\/([^/]+:\d+)$/.exec(p.flags.nats);
+    if (!m) say(p.pod.owner, `--nats ${p.flags.nats} is not nats://host:port`);
+    else reaches(m[1], null, 'client', `${p.pod.owner.kind}/${p.pod.owner.metadata.name} --nats`);
+  }
+  const queue = coord.flags.taskQueue ?? 'policy';
+  if (worker.flags.taskQueue !== undefined && worker.flags.taskQueue !== queue) {
+    say(worker.pod.owner, `--task-queue ${worker.flags.taskQueue}, but the coordinator runs --task-queue ${queue}: the workers would exit 2`);
   }
   const wj = worker.pod.owner;
   if (wj.kind !== 'Job' || !(wj.spec.parallelism >= 1)) say(wj, 'workers are a Job with parallelism ≥ 1 (scaled by patching parallelism)');

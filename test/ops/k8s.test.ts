@@ -79,6 +79,20 @@ test('shard counts that disagree are reported', async () => {
   assert.ok(fixed.some((p) => /--shard must come from the pod index/.test(p)), fixed.join('\n'));
 });
 
+test('the task queue: the base deployment uses JetStream\'s; a jetstream queue without --nats, a worker --task-queue other than the coordinator\'s, and a worker --nats no Service reaches are reported', async () => {
+  assert.deepEqual(args(base(), 'Job', 'camrec-coordinator').filter((a, i, all) => all[i - 1] === '--task-queue'), ['jetstream']);
+  const noNats = await problemsAfter((o) => {
+    const a = args(o, 'Job', 'camrec-coordinator');
+    a.splice(a.indexOf('--nats'), 2);
+  });
+  assert.ok(noNats.some((p) => /camrec coordinator: flag --task-queue jetstream needs --nats <url>/.test(p)), noNats.join('\n'));
+  const differs = await problemsAfter((o) => args(o, 'Job', 'camrec-worker').push('--task-queue', 'policy'));
+  assert.ok(differs.some((p) => /Job\/camrec-worker: --task-queue policy, but the coordinator runs --task-queue jetstream/.test(p)), differs.join('\n'));
+  const badNats = await problemsAfter((o) => args(o, 'Job', 'camrec-worker').push('--nats', 'nats://natz:4222'));
+  assert.ok(badNats.some((p) => /Job\/camrec-worker --nats: natz:4222: no Service natz/.test(p)), badNats.join('\n'));
+  assert.deepEqual(await problemsAfter((o) => args(o, 'Job', 'camrec-worker').push('--task-queue', 'jetstream', '--nats', 'nats://nats:4222')), []);
+});
+
 test('probes and metrics ports that would fail in a cluster are reported', async () => {
   const path = await problemsAfter((o) => (get(o, 'Job', 'camrec-worker').spec.template.spec.containers[0].readinessProbe.httpGet.path = '/ready'));
   assert.ok(path.some((p) => /readinessProbe asks \/ready, camrec serves \/readyz/.test(p)), path.join('\n'));

@@ -71,7 +71,7 @@ for (const shards of [1, 2]) {
       assertSameState(await remote.exportState(), await local.exportState());
       const stats = await remote.stats();
       assert.equal(stats.reduce((n, s) => n + s.rowsPushed, 0), rows, 'every pushed row reached a shard once');
-      assert.ok(stats.every((s) => s.rowsPulled > 0 && s.rowsPushed > 0 && s.commits === 20), 'every shard served pulls and committed 20 steps');
+      assert.ok(stats.every((s) => s.rowsPulled > 0 && s.rowsPushed > 0 && s.commits === 20 && s.tasksApplied === 20), 'every shard served pulls and committed 20 steps, one task each, over gRPC');
       const versions = stats.flatMap((s) => s.versions).filter((v) => v.table === 'users');
       assert.ok(versions.every((v) => v.version === 20), 'users was updated at every step on every shard');
     });

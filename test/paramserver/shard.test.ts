@@ -79,6 +79,7 @@ test('async: a push is applied on arrival, once per (task, attempt); another att
   assert.throws(() => shard.push('t1', 1, [{ table: 'users', ids: u32([0, 2]), values: grad }]), StaleVersion);
   assert.equal(shard.step, 1);
   assert.equal(shard.counters.duplicates, 1);
+  assert.equal(shard.counters.tasksApplied, 1, 'one task applied, once');
 });
 
 test('bsp: prepare changes nothing; commit applies the sum of the staged tasks once, at the step given', () => {
@@ -102,6 +103,7 @@ test('bsp: prepare changes nothing; commit applies the sum of the staged tasks o
   assert.throws(() => shard.prepare(1, 'c', 0, []), StaleVersion, 'a prepare for a committed step is stale');
   assert.deepEqual(shard.prepare(1, 'a', 0, []), { duplicate: true }, 'a re-sent prepare of an applied task is acknowledged');
   assert.throws(() => shard.prepare(3, 'd', 0, []), NotReady, 'step 3 before step 2');
+  assert.equal(shard.counters.tasksApplied, 2, 'the committed step\'s two tasks, each once');
 });
 
 test('bsp: abort discards a staged step on a shard, and its commit is then refused as stale', () => {
@@ -111,9 +113,11 @@ test('bsp: abort discards a staged step on a shard, and its commit is then refus
   assert.deepEqual(shard.abort(1), { discarded: 1 });
   assert.throws(() => shard.commit(1), StaleVersion);
   assert.deepEqual(copySnapshot(shard.snapshot()), before);
+  assert.equal(shard.counters.tasksApplied, 0, 'an aborted step applies no task');
   shard.prepare(1, 'a', 1, [{ table: 'users', ids: u32([3]), values: new Float32Array(8).fill(1) }]);
   shard.commit(1);
   assert.equal(shard.step, 1, 'the step can be prepared again after an abort');
+  assert.equal(shard.counters.tasksApplied, 1);
 });
 
 test('bsp: a later attempt of a staged task replaces it; an earlier one is stale; commit checks the task list', () => {
