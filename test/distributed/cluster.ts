@@ -40,6 +40,8 @@ export interface ClusterOptions {
   readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }, cluster: Cluster) => void;
   /** Each result the coordinator accepts (from the job's task events). */
   readonly onAccept?: (worker: string, task: TaskRef) => void;
+  /** More `camrec worker` flags (e.g. ['--neighbourhood', 'blocks']). */
+  readonly workerFlags?: readonly string[];
 }
 
 export interface Cluster {
@@ -124,7 +126,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       await job.start();
       for (let k = 0; k < o.workers; k++) {
         const id = `w${k}`;
-        const proc = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${server.port}`, '--id', id, '--threads', '1', '--no-native', '--log-level', 'warn'], {
+        const proc = spawn(CAMREC_DEV[0], [...CAMREC_DEV.slice(1), 'worker', '--coordinator', `127.0.0.1:${server.port}`, '--id', id, '--threads', '1', '--no-native', '--log-level', 'warn', ...(o.workerFlags ?? [])], {
           cwd: root,
           stdio: ['ignore', 'ignore', 'inherit'],
         });
