@@ -33,35 +33,36 @@ export function messageFlowBlocks(adjacency: Csr, seeds: Int32Array, layers: num
   if (!Number.isInteger(layers) || layers < 0) throw new RangeError(`messageFlowBlocks: layers must be an integer ≥ 0, got ${layers}`);
   const n = adjacency.nRows;
   const position = new Int32Array(n).fill(-1);
-  const order: number[] = [];
+  const order = new Int32Array(n);
+  let count = 0;
   const seedIndex = new Int32Array(seeds.length);
   for (let s = 0; s < seeds.length; s++) {
     const v = seeds[s];
     if (!(v >= 0 && v < n)) throw new RangeError(`messageFlowBlocks: seed ${v} is not a node of [0, ${n})`);
     if (position[v] < 0) {
-      position[v] = order.length;
-      order.push(v);
+      position[v] = count;
+      order[count++] = v;
     }
     seedIndex[s] = position[v];
   }
-  const sizes = [order.length];
+  const sizes = [count];
   const { indptr, indices } = adjacency;
   // Only the nodes new in F_{k-1} can bring new neighbours: the others' are in F_{k-1} already.
   for (let k = 1, from = 0; k <= layers; k++) {
-    const to = order.length;
+    const to = count;
     for (let r = from; r < to; r++) {
       const v = order[r];
       for (let p = indptr[v]; p < indptr[v + 1]; p++) {
         const w = indices[p];
         if (position[w] >= 0) continue;
-        position[w] = order.length;
-        order.push(w);
+        position[w] = count;
+        order[count++] = w;
       }
     }
-    sizes.push(order.length);
+    sizes.push(count);
     from = to;
   }
-  const nodes = Int32Array.from(order);
+  const nodes = order.slice(0, count);
   const blocks = sizes.slice(1).map((cols, k) => block(adjacency, nodes, sizes[k], cols, position));
   return { nodes, sizes, blocks, seedIndex };
 }

@@ -428,24 +428,26 @@ class WorkerLoop {
 
   /**
    * Pull, loss and gradients, then prepare (bsp: staged on every shard) or push (ssp/async: applied on arrival).
-   * Under `--neighbourhood blocks` the task's blocks are built first (counted as pull time) and freed at the end.
+   * Under `--neighbourhood blocks` the task's blocks are built first (counted as compute time) and freed at the end.
    */
   private async compute(t: TaskMsg, key: string) {
     const { model, prep, hyper } = this.ctx;
     const t0 = performance.now();
     const batch = batchOf(t, t.triples);
     const blocks = taskBlocks(model, batch, prep, hyper, this.ctx.neighbourhood);
+    const building = (performance.now() - t0) / 1000;
     try {
-      return await this.computeShare(t, key, { batch, weight: t.weight, whole: t.batchTerms ? batchOf(t, t.whole) : null, ...(blocks ? { blocks } : {}) }, t0);
+      return await this.computeShare(t, key, { batch, weight: t.weight, whole: t.batchTerms ? batchOf(t, t.whole) : null, ...(blocks ? { blocks } : {}) }, building);
     } finally {
       blocks?.release();
     }
   }
 
-  private async computeShare(t: TaskMsg, key: string, share: TaskShare, t0: number) {
+  private async computeShare(t: TaskMsg, key: string, share: TaskShare, buildingSeconds: number) {
     const { model, prep, hyper, store } = this.ctx;
     store.takeReads();
     const before = { ...store.traffic };
+    const t0 = performance.now();
     const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
     const read = store.takeReads();
     await this.ctx.afterPull?.(t);
@@ -463,7 +465,7 @@ class WorkerLoop {
       bytesPulled: after.bytesPulled - before.bytesPulled,
       bytesPushed: after.bytesPushed - before.bytesPushed,
       pullSeconds: (t1 - t0) / 1000,
-      computeSeconds: (t2 - t1) / 1000,
+      computeSeconds: (t2 - t1) / 1000 + buildingSeconds,
       pushSeconds: (t3 - t2) / 1000,
     };
     // Σ_t weight_t · loss_t must be the step's loss: the contribution over the weight.
