@@ -46,6 +46,8 @@ export interface LocalRunOptions {
   readonly cfg: Readonly<TrainConfig> & { out: string };
   /** Coordinator flags (e.g. ['--tasks-per-step', '4', '--nats', url]). */
   readonly coordinatorFlags: readonly string[];
+  /** Flags for every worker beyond threads, native and log level (e.g. ['--neighbourhood', 'blocks']). */
+  readonly workerFlags?: readonly string[];
   /** How to run camrec: the program and its leading arguments. Default: this process's own command. */
   readonly camrec?: readonly string[];
   readonly log: Logger;
@@ -95,7 +97,7 @@ export async function runLocalCluster(o: LocalRunOptions): Promise<number> {
     const { port } = JSON.parse(first) as { port: number };
     log.info({ port }, 'coordinator listening');
 
-    const workerFlags = ['--threads', String(o.cfg.threads ?? 1), '--log-level', level, ...(o.cfg.native ? [] : ['--no-native'])];
+    const workerFlags = ['--threads', String(o.cfg.threads ?? 1), '--log-level', level, ...(o.cfg.native ? [] : ['--no-native']), ...(o.workerFlags ?? [])];
     const workers = Array.from({ length: o.cluster.workers }, (_, k) =>
       spawn(camrec[0], [...camrec.slice(1), 'worker', '--coordinator', `127.0.0.1:${port}`, '--id', `local-${k}`, ...workerFlags], {
         stdio: ['ignore', 'ignore', 'inherit'],

@@ -14,6 +14,7 @@ import { paramserverCommand, type ParamServerFlags } from './paramserver-command
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
 import { opsFlags } from './ops.js';
+import { NEIGHBOURHOODS } from '../train/index.js';
 
 /** Parse only: each command's parsed flags go to `onParsed` instead of running it (manifest checks, test/ops). */
 export interface MainOptions {
@@ -42,6 +43,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
     .option('--task-queue <kind>', 'with --distributed: policy (default: the coordinator leases tasks) or jetstream (a JetStream work queue on --nats holds them)', taskQueueFlag)
     .option('--eval-on-coordinator', 'with --distributed: evaluate on the coordinator alone, not sharded over the workers')
+    .addOption(neighbourhoodOption('with --distributed: '))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
     });
@@ -144,6 +146,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--coordinator-wait-ms <n>', 'how long to wait for a coordinator that stopped answering, e.g. while it restarts with --resume (default 120000)', numberFlag('--coordinator-wait-ms'))
     .addOption(new Option('--backend <name>', 'compute backend (default: the coordinator\'s)').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']))
     .option('--threads <n>', 'worker threads for kernels', numberFlag('--threads'))
+    .addOption(neighbourhoodOption())
     .option('--no-native', 'do not use the optional native kernels')
     .option('--json', 'print one JSON line with the worker\'s totals on stdout')
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
@@ -157,6 +160,11 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** `--neighbourhood full|blocks`: what a worker's task reads of the graph (docs/distributed.md §5). */
+function neighbourhoodOption(prefix = ''): Option {
+  return new Option('--neighbourhood <mode>', `${prefix}full: a task reads the rows the model names (every row for lightgcn, camrec); blocks: only its triples' L-hop neighbourhood, on message-flow blocks (default full)`).choices([...NEIGHBOURHOODS]);
 }
 
 /** The flags of one training run, shared by `train` and `coordinator`. */

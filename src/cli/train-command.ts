@@ -8,7 +8,7 @@ import { loadDataset } from '../data/index.js';
 import { parseConsistency } from '../coordinator/index.js';
 import { ConfigError } from '../errors/index.js';
 import { models } from '../models/index.js';
-import { formatMeanStd, RunDir, summarize, trainSeed, type SeedResult } from '../train/index.js';
+import { checkNeighbourhood, formatMeanStd, RunDir, summarize, trainSeed, type Neighbourhood, type SeedResult } from '../train/index.js';
 import type { Logger } from 'pino';
 import { makeLogger } from './log.js';
 import { terminalProgress } from './progress.js';
@@ -60,6 +60,7 @@ const DISTRIBUTED_ONLY = [
   ['taskQueue', '--task-queue'],
   ['consistency', '--consistency'],
   ['evalOnCoordinator', '--eval-on-coordinator'],
+  ['neighbourhood', '--neighbourhood'],
 ] as const;
 
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
@@ -120,7 +121,7 @@ async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, se
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
 async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
-  const { distributed, tasksPerStep, nats, taskQueue, consistency, evalOnCoordinator, ...rest } = opts;
+  const { distributed, tasksPerStep, nats, taskQueue, consistency, evalOnCoordinator, neighbourhood, ...rest } = opts;
   const cluster = parseDistributed(String(distributed));
   if (typeof consistency === 'string') parseConsistency(consistency);
   const queue = checkTaskQueue(taskQueue as TaskQueueKind | undefined, nats);
@@ -129,6 +130,8 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
+  // refused here rather than by every worker, which would leave the coordinator waiting
+  if (typeof neighbourhood === 'string') checkNeighbourhood(model, neighbourhood as Neighbourhood);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const root = new RunDir(runDirPath(cfg));
   const coordinatorFlags = [
@@ -141,6 +144,7 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
     ...(evalOnCoordinator === true ? ['--eval-on-coordinator'] : []),
   ];
+  const workerFlags = typeof neighbourhood === 'string' ? ['--neighbourhood', neighbourhood] : [];
   if (cfg.seeds || cfg.grid) root.writeJson('config.json', cfg); // each seed's coordinator writes its own
   const train = async (c: TrainConfig, seed: number, dir: RunDir): Promise<SeedResult> => {
     const done = cfg.resume ? finishedRun(dir) : null;
@@ -150,7 +154,7 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     }
     log.info({ seed, dir: dir.path, model: c.model, hyper: c.hyper }, 'training');
     const job = { ...c, seed, seeds: undefined, grid: undefined, out: dir.path };
-    const code = await runLocalCluster({ cluster, cfg: job, coordinatorFlags, log });
+    const code = await runLocalCluster({ cluster, cfg: job, coordinatorFlags, workerFlags, log });
     if (code !== 0) throw new ClusterFailed(code);
     return JSON.parse(readFileSync(join(dir.path, 'result.json'), 'utf8')) as SeedResult;
   };

@@ -1,11 +1,13 @@
 /**
- * `camrec worker --coordinator host:port [--shards a,b,...] [--data DIR] [--task-queue policy|jetstream] [--nats URL]`:
- * a stateless worker (docs/distributed.md). It takes the job from the coordinator, loads the dataset itself, and runs
- * tasks — leased by the coordinator, or taken from the job's JetStream work queue — until the coordinator says stop;
+ * `camrec worker --coordinator host:port [--shards a,b,...] [--data DIR] [--task-queue policy|jetstream] [--nats URL]
+ * [--neighbourhood full|blocks]`: a stateless worker (docs/distributed.md). It takes the job from the coordinator,
+ * loads the dataset itself, and runs tasks — leased by the coordinator, or taken from the job's JetStream work
+ * queue — until the coordinator says stop;
  * SIGTERM/SIGINT make it finish its current task, leave and exit. With --json it prints its totals on stdout.
  */
 import { readFileSync } from 'node:fs';
 import type { BackendChoice } from '../compute/index.js';
+import type { Neighbourhood } from '../train/index.js';
 import { WORKER_JOINED, workerMetrics } from '../metrics/index.js';
 import { runWorker } from '../worker/index.js';
 import { parseAddresses } from './coordinator-command.js';
@@ -25,6 +27,7 @@ export interface WorkerFlags extends OpsFlags {
   threads?: number;
   native?: boolean;
   backend?: BackendChoice;
+  neighbourhood?: Neighbourhood;
   json?: boolean;
   logLevel?: string;
 }
@@ -55,6 +58,7 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
     threads: f.threads,
     native: f.native !== false && process.env.CAMREC_NATIVE !== '0',
     backend: f.backend,
+    neighbourhood: f.neighbourhood,
     signal: stop.signal,
     credentials: ops.channelCredentials(),
     observer: workerMetrics(ops.registry, ops.readiness),

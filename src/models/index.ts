@@ -1,4 +1,4 @@
-export type { Batch, PrepareContext, LossOutput, Model, Param, Params, Prepared, Representations } from './types.js';
+export type { Batch, PrepareContext, LossOutput, Model, NeighbourhoodLoss, Param, Params, Prepared, Representations } from './types.js';
 export { ModelRegistry, models } from './registry.js';
 export { bpr } from './bpr.js';
 export { lightgcn, propagate } from './lightgcn.js';

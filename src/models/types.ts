@@ -42,6 +42,18 @@ export interface Prepared {
 }
 
 /**
+ * A model's loss on the message-flow blocks of a batch (src/graph/blocks.ts): the same values and gradients as its
+ * `loss` with every row, from the rows of the batch's last frontier only. `B` is what `blocks` built for one batch
+ * (frontiers, registered sparse blocks); the caller releases it after the step.
+ */
+export interface NeighbourhoodLoss<H, P extends Prepared, B extends Prepared> {
+  blocks(batch: Batch, prep: P, hyper: H): B;
+  /** Rows of each table the loss reads on these blocks (sorted, unique). */
+  rows(blocks: B): Record<string, Int32Array>;
+  loss(params: Params, batch: Batch, blocks: B, prep: P, hyper: H): LossOutput;
+}
+
+/**
  * A model is a pure function of its declared tables (DESIGN.md §3): it never logs, touches files or the
  * network, or keeps state outside its tables and what `prepare` derived from the data.
  */
@@ -64,6 +76,14 @@ export interface Model<H extends Record<string, unknown> = Record<string, unknow
    * instead of the full loss (for LightGCN: EmbLoss on ego rows, no propagation). Absent: `loss` is called.
    */
   batchTerms?(params: Params, batch: Batch, prep: P, hyper: H): Readonly<Record<string, tf.Scalar>>;
+  /** Rows of each table `batchTerms` reads (sorted, unique; null: every row). Absent: `rows`. */
+  batchTermRows?(batch: Batch, prep: P, hyper: H): Record<string, Int32Array | null>;
+  /**
+   * The loss computed from the batch's L-hop neighbourhood alone, on message-flow blocks, for models whose loss
+   * reads the graph only there (docs/distributed.md §5). Absent: the model has no block forward.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly neighbourhood?: NeighbourhoodLoss<H, P, any>;
   prepare(data: Dataset, hyper: H, ctx: PrepareContext): P;
   tables(data: Dataset, hyper: H): TableSpec[];
   /** Rows of each table the batch's loss reads (null: every row). Ids sorted and unique. */

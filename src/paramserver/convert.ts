@@ -48,7 +48,7 @@ export function tableDefToMsg(spec: TableSpec, placement: Placement, held: Uint3
     values = new Float32Array(held.length * spec.dim);
     held.forEach((id, r) => values.set((spec.init as { values: Float32Array }).values.subarray(id * spec.dim, id * spec.dim + spec.dim), r * spec.dim));
   }
-  return { name: spec.name, rows: spec.rows, dim: spec.dim, trainable: spec.trainable, placement: placementToMsg(placement), init: JSON.stringify(init), values: bytesOf(values) };
+  return { name: spec.name, rows: spec.rows, dim: spec.dim, trainable: spec.trainable, placement: placementToMsg(placement), init: JSON.stringify(init), values: bytesOf(values), dense: spec.dense ?? false };
 }
 
 export function tableDefFromMsg(m: TableDefMsg): ShardTableDef {
@@ -59,7 +59,8 @@ export function tableDefFromMsg(m: TableDefMsg): ShardTableDef {
     throw new InvalidRequest(`table ${m.name}: init is not JSON: ${m.init}`, { cause: err });
   }
   if (init.kind === 'values') init = { kind: 'values', values: floatsOf(m.values, `table ${m.name} initial values`).slice() };
-  return { name: m.name, rows: m.rows, dim: m.dim, trainable: m.trainable, placement: placementFromMsg(m.placement), init };
+  // absent rather than false, so that the fingerprint of a lazy table's configuration is what it was before `dense`
+  return { name: m.name, rows: m.rows, dim: m.dim, trainable: m.trainable, ...(m.dense ? { dense: true } : {}), placement: placementFromMsg(m.placement), init };
 }
 
 export function rowBlockFromMsg(m: RowBlockMsg): RowBlockIn {

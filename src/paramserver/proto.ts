@@ -26,6 +26,7 @@ export interface TableDefMsg {
   placement: PlacementMsg;
   init: string;
   values: Uint8Array;
+  dense: boolean;
 }
 
 export interface OptimizerMsg {

@@ -22,6 +22,8 @@ export interface ShardTableDef {
   readonly rows: number;
   readonly dim: number;
   readonly trainable: boolean;
+  /** Every step updates every held row (TableSpec.dense). */
+  readonly dense?: boolean;
   readonly placement: Placement;
   readonly init: TableInit;
 }
@@ -499,12 +501,16 @@ export class ShardState {
     return true;
   }
 
-  /** One optimizer step `step` over the summed gradients of several tasks (row-wise, lazy: touched rows only). */
+  /**
+   * One optimizer step `step` over the summed gradients of several tasks: row-wise and lazy (touched rows only),
+   * except for dense tables, whose every held row is updated at every step, untouched rows with a zero gradient.
+   */
   private applyStep(tasks: readonly (readonly Resolved[])[], step: number): void {
     const byTable = new Map<Held, Resolved[]>();
+    for (const h of this.held.values()) if (h.def.dense && h.def.trainable) byTable.set(h, []);
     for (const blocks of tasks) for (const b of blocks) byTable.set(b.held, [...(byTable.get(b.held) ?? []), b]);
     for (const [h, parts] of byTable) {
-      const sum = sumRows(parts, h.def.dim, h.local);
+      const sum = sumRows(parts, h.def.dim, h.local, h.def.dense ?? false);
       applyRows(this.config.optimizer, h.values, h.state, h.def.dim, sum.local, sum.grad, step);
       h.version++;
       if (sum.local) for (const l of sum.local) h.rowVersions[l] = h.version;
@@ -588,15 +594,17 @@ function changedRows(h: Held, local: Int32Array | null, since: number): { local:
 /**
  * The sum of several tasks' gradients for one table, over the union of their rows (sorted), added in the order
  * of `parts`. Dense parts (every held row) add element-wise over the whole array; a sparse part adds its rows at
- * their places in the union, found by one merge of the two sorted lists.
+ * their places in the union, found by one merge of the two sorted lists. With `dense` the sum is over every held
+ * row (zero where no part has the row), even with no part at all.
  */
 export function sumRows(
   parts: readonly { local: Int32Array | null; grad: Float32Array }[],
   dim: number,
   heldRows: number,
+  dense = false,
 ): { local: Int32Array | null; grad: Float32Array } {
-  if (parts.length === 1) return parts[0];
-  const union = parts.some((p) => !p.local) ? null : sortedUnion(parts.map((p) => p.local!));
+  if (parts.length === 1 && !(dense && parts[0].local)) return parts[0];
+  const union = dense || parts.some((p) => !p.local) ? null : sortedUnion(parts.map((p) => p.local!));
   const grad = new Float32Array((union ? union.length : heldRows) * dim);
   for (const p of parts) {
     if (!p.local) addInto(grad, p.grad);

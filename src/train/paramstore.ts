@@ -42,6 +42,15 @@ interface LocalTable {
   readonly heap?: HeapTable;
 }
 
+/** A dense table's gradient over every row: the rows `g` names, zero elsewhere (no gradient: all zero). */
+function denseGrad(spec: TableSpec, g: RowGrad | undefined): RowGrad {
+  if (g && g.ids === null) return g;
+  const grad = new Float32Array(spec.rows * spec.dim);
+  const dim = spec.dim;
+  if (g) g.ids!.forEach((id, r) => grad.set(g.grad.subarray(r * dim, r * dim + dim), id * dim));
+  return { table: spec.name, ids: null, grad };
+}
+
 export class LocalParamStore implements ParamStore {
   readonly specs: readonly TableSpec[];
   private readonly tables = new Map<string, LocalTable>();
@@ -88,11 +97,16 @@ export class LocalParamStore implements ParamStore {
   async push(grads: readonly RowGrad[]): Promise<void> {
     for (const g of grads) this.checkGrad(g);
     const step = this.steps + 1;
-    for (const g of grads) {
-      const t = this.table(g.table);
+    const apply = (t: LocalTable, g: RowGrad) => {
       if (t.heap && g.ids === null && this.optimizer.kind === 'adam') adamDense(t.heap, g.grad, this.optimizer, step);
       else applyRows(this.optimizer, t.values, t.state, t.spec.dim, g.ids, g.grad, step);
+    };
+    for (const g of grads) {
+      const t = this.table(g.table);
+      apply(t, t.spec.dense ? denseGrad(t.spec, g) : g);
     }
+    const named = new Set(grads.map((g) => g.table));
+    for (const t of this.tables.values()) if (t.spec.dense && t.spec.trainable && !named.has(t.spec.name)) apply(t, denseGrad(t.spec, undefined));
     this.steps = step;
   }
 

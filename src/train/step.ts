@@ -4,6 +4,7 @@
  * the optimizer once).
  */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors/index.js';
 import { uniqueSorted } from '../models/common.js';
 import type { Batch, LossOutput, Model, Param, Params, Prepared } from '../models/types.js';
 import type { ParamStore, RowGrad } from './paramstore.js';
@@ -100,13 +101,40 @@ export interface TaskShare {
   readonly weight: number;
   /** The step's whole batch when this task computes the parts that are not means over triples; else null. */
   readonly whole: Batch | null;
+  /**
+   * `batch`'s message-flow blocks (`taskBlocks`) when the task computes its mean terms on them, reading only the
+   * rows of their last frontier; absent: the model's `loss` on the rows its `rows` names.
+   */
+  readonly blocks?: Prepared;
 }
 
-/** The rows a task reads: its triples' rows, and the whole batch's when it computes the batch terms. */
+/**
+ * What a worker's task reads of the graph (docs/distributed.md §5): `full`, the model's own loss on the rows it
+ * names (every row for LightGCN and CaMRec); `blocks`, its loss on the message-flow blocks of the task's triples,
+ * from the rows of their L-hop neighbourhood alone. Both give the same numbers.
+ */
+export type Neighbourhood = 'full' | 'blocks';
+export const NEIGHBOURHOODS: readonly Neighbourhood[] = ['full', 'blocks'];
+
+/** Refuses `blocks` for a model without a block forward (ConfigError, one line naming it). */
+export function checkNeighbourhood(model: AnyModel, mode: Neighbourhood): void {
+  if (mode === 'blocks' && !model.neighbourhood) {
+    throw new ConfigError(`--neighbourhood blocks: model ${model.name} has no block forward (docs/distributed.md §5); use --neighbourhood full`);
+  }
+}
+
+/** The blocks of a task's triples under `mode` (null under `full`); the caller releases them after the task. */
+export function taskBlocks(model: AnyModel, batch: Batch, prep: Prepared, hyper: Record<string, unknown>, mode: Neighbourhood): Prepared | null {
+  checkNeighbourhood(model, mode);
+  return mode === 'blocks' ? model.neighbourhood!.blocks(batch, prep, hyper) : null;
+}
+
+/** The rows a task reads: its triples' rows (on its blocks when it has them), and the batch terms' rows when it computes them. */
 export function taskRows(model: AnyModel, share: TaskShare, prep: Prepared, hyper: Record<string, unknown>): Record<string, Int32Array | null> {
-  const mine = (model.meanTerms?.length ?? 0) > 0 ? model.rows(share.batch, prep, hyper) : {};
+  const own = () => (share.blocks ? model.neighbourhood!.rows(share.blocks) : model.rows(share.batch, prep, hyper));
+  const mine: Record<string, Int32Array | null> = (model.meanTerms?.length ?? 0) > 0 ? own() : {};
   if (!share.whole) return mine;
-  const whole = model.rows(share.whole, prep, hyper);
+  const whole = model.batchTermRows ? model.batchTermRows(share.whole, prep, hyper) : model.rows(share.whole, prep, hyper);
   for (const [table, ids] of Object.entries(mine)) {
     const other = whole[table];
     whole[table] = ids === null || other === null ? null : other === undefined ? ids : uniqueSorted(ids, other);
@@ -131,7 +159,7 @@ export function taskLossAndGrads(
   return objectiveAndGrads(pulled, (params) => {
     const parts: Record<string, tf.Scalar> = {};
     if (mean.size > 0) {
-      const own = model.loss(params, share.batch, prep, hyper);
+      const own = share.blocks ? model.neighbourhood!.loss(params, share.batch, share.blocks, prep, hyper) : model.loss(params, share.batch, prep, hyper);
       for (const [k, v] of Object.entries(own.parts)) if (mean.has(k)) parts[k] = tf.mul(v, share.weight) as tf.Scalar;
     }
     if (share.whole) {

@@ -16,6 +16,13 @@ export interface TableSpec {
   readonly init: TableInit;
   /** Frozen tables are read but never updated. */
   readonly trainable: boolean;
+  /**
+   * Every optimizer step updates every row, a row absent from the step's gradient with a zero gradient: dense
+   * torch.optim.Adam on an nn.Embedding, as MMRec trains LightGCN (Adam's moments decay and keep moving the row).
+   * Absent: lazy, only the rows in a step's gradient change (src/train/optimizer.ts). A dense table's gradient
+   * may still name some rows only (a worker on message-flow blocks, docs/distributed.md §5): the result is the same.
+   */
+  readonly dense?: boolean;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * A stateless worker (DESIGN.md §5, docs/distributed.md): it asks the coordinator for the job, loads the dataset
  * and prepares the model itself (the item graphs are read-only and replicated), joins, and then leases tasks until
- * told to stop. For each task it pulls the rows the task reads through RemoteParamStore, computes the task's
+ * told to stop. For each task it pulls the rows the task reads through RemoteParamStore (with `neighbourhood:
+ * 'blocks'`, only those of its triples' L-hop neighbourhood, propagated on message-flow blocks), computes the task's
  * weighted contribution to the step's loss and gradients (src/train/step.ts taskLossAndGrads: the same pull and
  * loss code as one process), prepares the gradients on every shard under (ps step, task, attempt) and reports.
  * While the job evaluates it may be leased a range of users instead: it computes the model's representations from
@@ -38,7 +39,7 @@ import { connectNats } from '../events/index.js';
 import { createEvaluator, type Evaluator, type RangeResult } from '../eval/index.js';
 import { models, type Batch, type Model, type Prepared } from '../models/index.js';
 import { RemoteParamStore, type RemoteStoreOptions } from '../paramserver/index.js';
-import { pullRows, representations, taskLossAndGrads, taskRows, type OptimizerConfig, type TaskShare } from '../train/index.js';
+import { checkNeighbourhood, pullRows, representations, taskBlocks, taskLossAndGrads, taskRows, type Neighbourhood, type OptimizerConfig, type TaskShare } from '../train/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
@@ -67,6 +68,12 @@ export interface WorkerOptions {
   readonly taskQueue?: 'policy' | 'jetstream';
   /** The JetStream task queue's NATS server (default: the one the coordinator names). */
   readonly nats?: string;
+  /**
+   * `full` (default): a task reads the rows the model names (whole tables for LightGCN and CaMRec); `blocks`: the
+   * rows of its triples' L-hop neighbourhood, propagated on message-flow blocks (docs/distributed.md §5). A model
+   * without a block forward refuses `blocks` (ConfigError).
+   */
+  readonly neighbourhood?: Neighbourhood;
   /** How long to keep trying to reach the coordinator at start (default 30 s). */
   readonly connectTimeoutMs?: number;
   /**
@@ -147,7 +154,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
     try {
       await configureCompute({ threads: opts.threads, native: opts.native });
       const backend = await initBackend(opts.backend ?? (spec.backend as BackendChoice));
-      log.info({ job: spec.job, model: spec.model, backend: backend.backend }, 'job received');
+      log.info({ job: spec.job, model: spec.model, backend: backend.backend, neighbourhood: opts.neighbourhood ?? 'full' }, 'job received');
       const ctx = await openJob(spec, opts, id);
       const loop = new WorkerLoop(client, ctx, id, log, { spec, queue, waitMs: opts.coordinatorWaitMs ?? 120_000, signal: opts.signal, observer: opts.observer });
       try {
@@ -216,6 +223,7 @@ interface JobContext {
   readonly onArrival: boolean;
   /** Threads of this worker's evaluator (started at its first evaluation range). */
   readonly evalThreads: number;
+  readonly neighbourhood: Neighbourhood;
   readonly afterPull?: (t: TaskMsg) => Promise<void>;
 }
 
@@ -238,6 +246,8 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
     throw new ConfigError(`dataset ${data.dir} has checksum ${data.checksum}, the coordinator's has ${spec.datasetChecksum}: not the same data`);
   }
   const model = models.get(spec.model);
+  const neighbourhood = opts.neighbourhood ?? 'full';
+  checkNeighbourhood(model, neighbourhood);
   const hyper = model.hyper.parse(JSON.parse(spec.hyperJson)) as Record<string, unknown>;
   const consistency = parseConsistency(spec.consistency || 'bsp', 'JobSpec.consistency');
   const prep = model.prepare(data, hyper, { seed: spec.seed });
@@ -263,6 +273,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       heartbeatMs: spec.heartbeatMs || 1000,
       onArrival: appliesOnArrival(consistency),
       evalThreads: opts.threads ?? availableParallelism(),
+      neighbourhood,
       afterPull: opts.afterPull,
     };
   } catch (err) {
@@ -546,15 +557,26 @@ class WorkerLoop {
     return outcome;
   }
 
-  /** Pull, loss and gradients, then prepare (bsp: staged on every shard) or push (ssp/async: applied on arrival). */
+  /**
+   * Pull, loss and gradients, then prepare (bsp: staged on every shard) or push (ssp/async: applied on arrival).
+   * Under `--neighbourhood blocks` the task's blocks are built first (counted as compute time) and freed at the end.
+   */
   private async compute(t: TaskMsg, key: string) {
+    const { model, prep, hyper } = this.ctx;
+    const t0 = performance.now();
+    const batch = batchOf(t, t.triples);
+    const blocks = taskBlocks(model, batch, prep, hyper, this.ctx.neighbourhood);
+    const building = (performance.now() - t0) / 1000;
+    try {
+      return await this.computeShare(t, key, { batch, weight: t.weight, whole: t.batchTerms ? batchOf(t, t.whole) : null, ...(blocks ? { blocks } : {}) }, building);
+    } finally {
+      blocks?.release();
+    }
+  }
+
+  private async computeShare(t: TaskMsg, key: string, share: TaskShare, buildingSeconds: number) {
     const { model, prep, hyper, store } = this.ctx;
     store.takeReads();
-    const share: TaskShare = {
-      batch: batchOf(t, t.triples),
-      weight: t.weight,
-      whole: t.batchTerms ? batchOf(t, t.whole) : null,
-    };
     const before = { ...store.traffic };
     const t0 = performance.now();
     const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
@@ -574,7 +596,7 @@ class WorkerLoop {
       bytesPulled: after.bytesPulled - before.bytesPulled,
       bytesPushed: after.bytesPushed - before.bytesPushed,
       pullSeconds: (t1 - t0) / 1000,
-      computeSeconds: (t2 - t1) / 1000,
+      computeSeconds: (t2 - t1) / 1000 + buildingSeconds,
       pushSeconds: (t3 - t2) / 1000,
     };
     // Σ_t weight_t · loss_t must be the step's loss: the contribution over the weight.

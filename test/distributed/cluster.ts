@@ -55,6 +55,8 @@ export interface ClusterOptions {
   readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }, cluster: Cluster) => void;
   /** Each result the coordinator accepts (from the job's task events). */
   readonly onAccept?: (worker: string, task: TaskRef) => void;
+  /** More `camrec worker` flags (e.g. ['--neighbourhood', 'blocks']). */
+  readonly workerFlags?: readonly string[];
 }
 
 export interface Cluster {
@@ -153,7 +155,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     addWorker,
     async run() {
       await job.start();
-      for (let k = 0; k < o.workers; k++) addWorker(`w${k}`);
+      for (let k = 0; k < o.workers; k++) addWorker(`w${k}`, o.workerFlags);
       return job.result;
     },
     async stop() {

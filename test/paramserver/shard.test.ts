@@ -25,7 +25,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const OPT = adam(0.01);
 
-function config(shard: number, shards: number, consistency: Consistency = { mode: 'bsp' }): ShardConfig {
+function config(shard: number, shards: number, consistency: Consistency = { mode: 'bsp' }, dense: readonly string[] = []): ShardConfig {
   return {
     shard,
     shards,
@@ -35,7 +35,7 @@ function config(shard: number, shards: number, consistency: Consistency = { mode
     tables: SPECS.map((s) => {
       const held = s.init.kind === 'values' ? Array.from({ length: s.rows }, (_, i) => i).filter((i) => placement(s) === 'whole' || i % shards === shard) : [];
       const init = s.init.kind === 'values' ? { kind: 'values' as const, values: Float32Array.from(held.flatMap((i) => Array.from(initTable(s, 7).subarray(i * s.dim, i * s.dim + s.dim)))) } : s.init;
-      return { name: s.name, rows: s.rows, dim: s.dim, trainable: s.trainable, placement: placement(s), init };
+      return { name: s.name, rows: s.rows, dim: s.dim, trainable: s.trainable, ...(dense.includes(s.name) ? { dense: true } : {}), placement: placement(s), init };
     }),
   };
 }
@@ -187,6 +187,42 @@ test('sumRows adds overlapping rows of several tasks over the union of their ids
   const all = { local: null, grad: new Float32Array(10).fill(1) };
   assert.deepEqual(sumRows([a, all], 2, 5), { local: null, grad: f32([2, 3, 1, 1, 1, 1, 4, 5, 1, 1]) });
 });
+
+test('sumRows over a dense table covers every held row, with or without parts', () => {
+  const a = { local: Int32Array.from([0, 3]), grad: f32([1, 2, 3, 4]) };
+  assert.deepEqual(sumRows([a], 2, 5, true), { local: null, grad: f32([1, 2, 0, 0, 0, 0, 3, 4, 0, 0]) });
+  assert.deepEqual(sumRows([], 2, 3, true), { local: null, grad: new Float32Array(6) });
+});
+
+for (const mode of ['bsp', 'async'] as const) {
+  test(`${mode}: a dense table updates every held row at every step, rows without a gradient with zero (dense Adam)`, () => {
+    const shard = ShardState.create(config(1, 2, { mode }, ['users']));
+    const held = shard.pull('users', null);
+    const ids = Int32Array.from(held.ids);
+    const want = held.values.slice();
+    const state = initialState(OPT, want.length);
+    const update = (step: number, task: string, blocks: { table: string; ids: Uint32Array; values: Float32Array }[]) => {
+      if (mode === 'async') shard.push(task, 0, blocks);
+      else {
+        shard.prepare(step, task, 0, blocks);
+        shard.commit(step);
+      }
+    };
+    // step 1: rows 1 and 5 (local 0 and 2); step 2: only the items table, nothing for users
+    const g = f32(Array.from({ length: 16 }, (_, k) => 0.2 * k - 1));
+    update(1, 'a', [{ table: 'users', ids: u32([1, 5]), values: g }]);
+    update(2, 'b', [{ table: 'items', ids: u32([1]), values: f32(Array.from({ length: 8 }, () => 1)) }]);
+    const dense = new Float32Array(want.length);
+    dense.set(g.subarray(0, 8), 0);
+    dense.set(g.subarray(8), 16);
+    applyRows(OPT, want, state, 8, null, dense, 1);
+    applyRows(OPT, want, state, 8, null, new Float32Array(want.length), 2);
+    const got = shard.pull('users', null);
+    assert.deepEqual(got.values, want, 'every held row updated at steps 1 and 2');
+    assert.deepEqual(Array.from(got.ids), Array.from(ids));
+    assert.equal(got.version, 2, 'the dense table changed at both steps');
+  });
+}
 
 test('a fence refuses updates from older coordinator generations, never goes down, and survives a checkpoint', () => {
   const one = () => [{ table: 'users', ids: u32([3]), values: new Float32Array(8).fill(1) }];

@@ -105,3 +105,31 @@ test('the dense SIMD Adam of the store equals the row-wise reference within floa
     store.dispose();
   }
 });
+
+test('LocalParamStore: a dense table moves every row at every step; a gradient naming some rows (or none) equals the dense one with zeros', async () => {
+  const lazy = [{ name: 'user', rows: 6, dim: 3, init: { kind: 'xavierUniform' as const }, trainable: true }];
+  const dense = [{ ...lazy[0], dense: true }];
+  const sparse = new LocalParamStore(dense, adam(0.1), 5);
+  const full = new LocalParamStore(dense, adam(0.1), 5);
+  const rowWise = new LocalParamStore(lazy, adam(0.1), 5);
+  try {
+    // step 1 touches rows 1 and 4, step 2 row 2 only, step 3 no row of the table
+    const steps = [[1, 4], [2], []];
+    for (const ids of steps) {
+      const grad = Float32Array.from({ length: ids.length * 3 }, (_, k) => Math.cos(k + ids.length));
+      const zeros = new Float32Array(18);
+      ids.forEach((id, r) => zeros.set(grad.subarray(r * 3, r * 3 + 3), id * 3));
+      await sparse.push(ids.length ? [{ table: 'user', ids: Int32Array.from(ids), grad }] : []);
+      await full.push([{ table: 'user', ids: null, grad: zeros }]);
+      await rowWise.push(ids.length ? [{ table: 'user', ids: Int32Array.from(ids), grad }] : []);
+    }
+    const [a, b] = [await sparse.exportState(), await full.exportState()];
+    assert.deepEqual(a, b, 'the same values and moments, bit for bit');
+    const lazyState = await rowWise.exportState();
+    // row 1 had a gradient at step 1 only: Adam's momentum moved it at steps 2 and 3 on the dense table, not on the lazy one
+    assert.notDeepEqual(a.tables.user.values.subarray(3, 6), lazyState.tables.user.values.subarray(3, 6));
+    assert.deepEqual(a.tables.user.values.subarray(0, 3), lazyState.tables.user.values.subarray(0, 3), 'row 0 never had a gradient: it stays');
+  } finally {
+    [sparse, full, rowWise].forEach((s) => s.dispose());
+  }
+});
