@@ -130,6 +130,10 @@ View<T> typedArray(napi_env env, napi_value v, const char* fn, const char* name,
   void* data = nullptr;
   if (isTyped) check(napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr));
   if (!isTyped || type != want) typeError(fn, name, " must be ", nullable ? "null or " : "", "a ", typeName);
+  // An empty typed array may have no storage (data is null): give it an address, so that an empty list is never
+  // taken for an absent one (null ids mean every row).
+  alignas(8) static char emptyStorage[8];
+  if (!data) data = emptyStorage;
   return View<T>{static_cast<T*>(data), static_cast<int64_t>(length), v};
 }
 

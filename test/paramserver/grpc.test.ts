@@ -137,6 +137,17 @@ test('row cache: a shard restarted in another incarnation, at the same version, 
   assert.deepEqual(await cached.pull('users', null), want);
 });
 
+test('a sparse gradient whose rows all live on one shard: the other stages an empty block, and the step commits on both', async () => {
+  const ps = await startShards(2);
+  const remote = await connect(ps, adam(0.01));
+  const local = new LocalParamStore(SPECS, adam(0.01), 11);
+  locals.push(local);
+  const grads = [{ table: 'users', ids: Int32Array.of(2, 4), grad: new Float32Array(16).fill(0.5) }];
+  await remote.push(grads);
+  await local.push(grads);
+  assertSameState(await remote.exportState(), await local.exportState());
+});
+
 test('a pull in any order, with repeated ids, returns the rows in the caller order', async () => {
   const ps = await startShards(2);
   const remote = await connect(ps, adam(0.01));
