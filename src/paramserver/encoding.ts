@@ -13,6 +13,7 @@
  */
 import type { NativeKernels } from '../compute/index.js';
 import { nativeKernels } from '../compute/index.js';
+import { gatherRowsInto, scatterRowsInto } from './wire.js';
 
 /** How a row value travels: float32 (the default, the tables' own bits), bfloat16 or binary16. */
 export type WireEncoding = 'f32' | 'bf16' | 'f16';
@@ -90,9 +91,12 @@ function f16Values(): Float32Array {
 export function narrowRowsReference(out: Uint16Array, src: Float32Array, dim: number, rows: ArrayLike<number> | null, e: NarrowEncoding): void {
   const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
   const narrow = e === 'bf16' ? bf16FromBits : f16FromBits;
-  const n = rows ? rows.length : src.length / dim;
-  for (let k = 0; k < n; k++) {
-    const from = (rows ? rows[k] : k) * dim;
+  if (!rows) {
+    for (let i = 0; i < src.length; i++) out[i] = narrow(bits[i]);
+    return;
+  }
+  for (let k = 0; k < rows.length; k++) {
+    const from = rows[k] * dim;
     const to = k * dim;
     for (let j = 0; j < dim; j++) out[to + j] = narrow(bits[from + j]);
   }
@@ -135,4 +139,29 @@ export function widenRows(out: Float32Array, src: Uint16Array, dim: number, rows
   const r = nativeRows(rows);
   if (native && r !== undefined) native.widenRows(src, dim, r, out, NATIVE_KIND[e]);
   else widenRowsReference(out, src, dim, rows, e);
+}
+
+/** Row values as they travel: float32, or 16-bit in a NarrowEncoding (a message's `values` field, viewed). */
+export type WireValues = { readonly encoding: 'f32'; readonly array: Float32Array } | { readonly encoding: NarrowEncoding; readonly array: Uint16Array };
+
+/** out's rows = src[rows[k], :] (src's rows in order when rows is null), narrowed when out is 16-bit. */
+export function writeRows(out: WireValues, src: Float32Array, dim: number, rows: ArrayLike<number> | null): void {
+  if (out.encoding !== 'f32') narrowRows(out.array, src, dim, rows, out.encoding);
+  else if (rows) gatherRowsInto(out.array, src, dim, rows);
+  else out.array.set(src);
+}
+
+/** out[dest[k], :] = the k-th row of src (in order when dest is null), widened when src is 16-bit. */
+export function readRows(out: Float32Array, src: WireValues, dim: number, dest: ArrayLike<number> | null): void {
+  if (src.encoding !== 'f32') widenRows(out, src.array, dim, dest, src.encoding);
+  else if (dest) scatterRowsInto(out, src.array, dest, dim);
+  else out.set(src.array);
+}
+
+/** The values as float32: the array itself when it is float32, else widened into a new one. */
+export function floatValues(v: WireValues): Float32Array {
+  if (v.encoding === 'f32') return v.array;
+  const out = new Float32Array(v.array.length);
+  widenRows(out, v.array, 1, null, v.encoding);
+  return out;
 }

@@ -377,7 +377,7 @@ class WorkerLoop {
     if (r.split !== 'valid' && r.split !== 'test') throw new ConfigError(`evaluation range ${r.epoch}.${r.split}.${r.index}: split is not valid or test`);
     const { data, model, store, prep, hyper } = this.ctx;
     const key = `${r.generation}.${r.epoch}`;
-    if (this.reps?.key !== key) this.reps = { key, ...(await representations(model, store, prep, hyper)) };
+    if (this.reps?.key !== key) this.reps = { key, ...(await representations(model, store.exactReads(), prep, hyper)) };
     this.evaluator ??= await createEvaluator({ threads: this.ctx.evalThreads, native: nativeKernels() });
     const truth = r.split === 'valid' ? data.validByUser : data.testByUser;
     const { users, items, dim } = this.reps;
