@@ -630,7 +630,9 @@ napi_value WireRows(napi_env env, napi_callback_info info, const char* fn, bool 
       rangeError(fn, "without rows, src and out must hold the same number of rows (", f32Rows, " and ", n, ")");
     }
     if (overlap(f32, u16)) rangeError(fn, "out overlaps src");
-    const WireRowsArgs a{reinterpret_cast<uint32_t*>(f32.data), u16.data, rows.data, n, dim, static_cast<int32_t>(kind)};
+    // Without a row list the rows are contiguous: one long row, so the inner loop runs over every value.
+    const WireRowsArgs a{reinterpret_cast<uint32_t*>(f32.data), u16.data, rows.data, rows.data ? n : 1, rows.data ? dim : n * dim,
+                         static_cast<int32_t>(kind)};
     (narrow ? narrowRows : widenRows)(a);
     return nullptr;
   });
