@@ -17,7 +17,7 @@ import { CamrecError, ConfigError } from '../errors/index.js';
 import { InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
 import { CoordinatorMetrics, meteredBus } from '../metrics/index.js';
 import { models } from '../models/index.js';
-import { RemoteParamStore } from '../paramserver/index.js';
+import { parseWire, RemoteParamStore, type WireEncoding } from '../paramserver/index.js';
 import { adagrad, adam, RunDir, type SeedResult } from '../train/index.js';
 import { openEvaluator } from './evaluator.js';
 import { makeLogger } from './log.js';
@@ -43,11 +43,12 @@ export interface CoordinatorFlags {
   workerTimeoutMs?: number;
   heartbeatMs?: number;
   evalOnCoordinator?: boolean;
+  wire?: string;
 }
 
 const OWN_FLAGS = [
   'shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs', 'heartbeatMs',
-  'evalOnCoordinator',
+  'evalOnCoordinator', 'wire',
 ] as const;
 
 /** Splits the coordinator's flags from the train flags. */
@@ -88,6 +89,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const job = own.job ?? `${cfg.model}-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ConfigError(`flag --job: '${job}' is not 1-64 of [A-Za-z0-9_-]`);
   const consistency = parseConsistency(own.consistency ?? 'bsp');
+  const wire = parseWire(own.wire, 'flag --wire');
   const settings = {
     tasksPerStep: positive('--tasks-per-step', own.tasksPerStep, 4),
     leaseMs: positive('--lease-ms', own.leaseMs, 120_000),
@@ -100,7 +102,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const metrics = new CoordinatorMetrics(ops.registry, formatConsistency(consistency));
   await ops.listen(log);
   try {
-    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log });
+    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, wire, settings, ops, metrics, log });
   } finally {
     await ops.close();
   }
@@ -116,13 +118,14 @@ interface Coordinate {
   token: string | undefined;
   job: string;
   consistency: Consistency;
+  wire: WireEncoding;
   settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
   ops: Ops;
   metrics: CoordinatorMetrics;
   log: Logger;
 }
 
-async function coordinate({ cfg, own, shards, host, port, token, job, consistency, settings, ops, metrics, log }: Coordinate): Promise<number> {
+async function coordinate({ cfg, own, shards, host, port, token, job, consistency, wire, settings, ops, metrics, log }: Coordinate): Promise<number> {
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
@@ -153,11 +156,11 @@ async function coordinate({ cfg, own, shards, host, port, token, job, consistenc
     closers.push(() => bus.close());
     const evaluator = await openEvaluator(cfg, threads);
     closers.push(() => evaluator.close());
-    const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), events: bus.mode } };
+    const provenance = { ...runProvenance(backend), distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), wire, events: bus.mode } };
     const coordinator = new CoordinatorJob({
       ...settings,
       ...(resumeFrom ? { resumeFrom } : {}),
-      job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
+      job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency, wire,
       evalOnCoordinator: own.evalOnCoordinator === true,
       onStep: (s) => metrics.stepDone(s),
       onEpoch: (e) => metrics.epochEnded(e),

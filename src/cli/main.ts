@@ -14,6 +14,7 @@ import { paramserverCommand, type ParamServerFlags } from './paramserver-command
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
 import { opsFlags } from './ops.js';
+import { WIRE_ENCODINGS } from '../paramserver/index.js';
 
 /** Parse only: each command's parsed flags go to `onParsed` instead of running it (manifest checks, test/ops). */
 export interface MainOptions {
@@ -41,6 +42,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--consistency <mode>', 'with --distributed: bsp (default), ssp:<s> (at most s steps ahead) or async')
     .option('--nats <url>', 'with --distributed: job events on NATS (default: in memory)')
     .option('--eval-on-coordinator', 'with --distributed: evaluate on the coordinator alone, not sharded over the workers')
+    .addOption(wireOption('with --distributed: '))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
     });
@@ -126,6 +128,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))
     .option('--heartbeat-ms <n>', 'how often workers send heartbeats (default 1000)', numberFlag('--heartbeat-ms'))
     .option('--eval-on-coordinator', 'evaluate on the coordinator alone (default: sharded over the workers when two or more evaluate)')
+    .addOption(wireOption(''))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await coordinatorCommand(opts);
     });
@@ -142,6 +145,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--threads <n>', 'worker threads for kernels', numberFlag('--threads'))
     .option('--no-native', 'do not use the optional native kernels')
     .option('--json', 'print one JSON line with the worker\'s totals on stdout')
+    .addOption(wireOption('', ' (default: the job\'s)'))
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: WorkerFlags) => {
       exitCode = await workerCommand(opts);
@@ -153,6 +157,11 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** --wire: how row values travel between workers and shards (docs/paramserver.md "Reduced-precision wire"). */
+function wireOption(prefix: string, suffix = ' (default f32: exact)'): Option {
+  return new Option('--wire <encoding>', `${prefix}row values between workers and shards: f32, bf16 or f16${suffix}`).choices([...WIRE_ENCODINGS]);
 }
 
 /** The flags of one training run, shared by `train` and `coordinator`. */

@@ -58,6 +58,7 @@ const DISTRIBUTED_ONLY = [
   ['nats', '--nats'],
   ['consistency', '--consistency'],
   ['evalOnCoordinator', '--eval-on-coordinator'],
+  ['wire', '--wire'],
 ] as const;
 
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
@@ -118,7 +119,7 @@ async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, se
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
 async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
-  const { distributed, tasksPerStep, nats, consistency, evalOnCoordinator, ...rest } = opts;
+  const { distributed, tasksPerStep, nats, consistency, evalOnCoordinator, wire, ...rest } = opts;
   const cluster = parseDistributed(String(distributed));
   if (typeof consistency === 'string') parseConsistency(consistency);
   const cfg = loadTrainConfig(rest);
@@ -135,6 +136,7 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     ...(typeof nats === 'string' ? ['--nats', nats] : []),
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
     ...(evalOnCoordinator === true ? ['--eval-on-coordinator'] : []),
+    ...(typeof wire === 'string' ? ['--wire', wire] : []),
   ];
   if (cfg.seeds || cfg.grid) root.writeJson('config.json', cfg); // each seed's coordinator writes its own
   const train = async (c: TrainConfig, seed: number, dir: RunDir): Promise<SeedResult> => {

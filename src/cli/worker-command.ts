@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { BackendChoice } from '../compute/index.js';
 import { WORKER_JOINED, workerMetrics } from '../metrics/index.js';
+import { parseWire } from '../paramserver/index.js';
 import { runWorker } from '../worker/index.js';
 import { parseAddresses } from './coordinator-command.js';
 import { makeLogger } from './log.js';
@@ -21,6 +22,7 @@ export interface WorkerFlags extends OpsFlags {
   threads?: number;
   native?: boolean;
   backend?: BackendChoice;
+  wire?: string;
   json?: boolean;
   logLevel?: string;
 }
@@ -49,6 +51,7 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
     threads: f.threads,
     native: f.native !== false && process.env.CAMREC_NATIVE !== '0',
     backend: f.backend,
+    wire: f.wire === undefined ? undefined : parseWire(f.wire, 'flag --wire'),
     signal: stop.signal,
     credentials: ops.channelCredentials(),
     observer: workerMetrics(ops.registry, ops.readiness),

@@ -13,7 +13,7 @@ import { CheckpointError } from '../errors/index.js';
 import { evaluatedUsers, type MetricTotals } from '../eval/index.js';
 import type { EventBus, EventData, EventKind } from '../events/index.js';
 import type { Batch, Model, Prepared } from '../models/types.js';
-import type { RemoteParamStore } from '../paramserver/index.js';
+import type { RemoteParamStore, WireEncoding } from '../paramserver/index.js';
 import {
   adagrad,
   adam,
@@ -62,6 +62,8 @@ export interface JobOptions {
   readonly tasksPerStep: number;
   /** bsp (default), ssp:s or async (consistency.ts). */
   readonly consistency: Consistency;
+  /** How row values travel between the workers and the shards (default f32); the coordinator's own reads are float32. */
+  readonly wire?: WireEncoding;
   readonly leaseMs: number;
   readonly maxAttempts: number;
   /** `--eval-on-coordinator`: never shard evaluation over the workers (default: sharded when two or more evaluate). */
@@ -258,6 +260,7 @@ export class CoordinatorJob {
       heartbeatMs: this.opts.heartbeatMs,
       tasksPerStep: this.opts.tasksPerStep,
       ks: [...c.ks],
+      wire: this.opts.wire ?? 'f32',
     };
   }
 

@@ -34,6 +34,8 @@ export interface JobSpec {
   tasksPerStep: number;
   /** Evaluation cut-offs; empty from coordinators before sharded evaluation. */
   ks: number[];
+  /** How row values travel between workers and shards (paramserver/encoding.ts); empty from coordinators before it: f32. */
+  wire: string;
 }
 
 export interface JoinRequest {

@@ -13,6 +13,7 @@
  */
 import type { NativeKernels } from '../compute/index.js';
 import { nativeKernels } from '../compute/index.js';
+import { ConfigError } from '../errors/index.js';
 import { gatherRowsInto, scatterRowsInto } from './wire.js';
 
 /** How a row value travels: float32 (the default, the tables' own bits), bfloat16 or binary16. */
@@ -25,6 +26,13 @@ export const WIRE_ENCODINGS: readonly WireEncoding[] = ['f32', 'bf16', 'f16'];
 
 export function isWireEncoding(v: unknown): v is WireEncoding {
   return typeof v === 'string' && (WIRE_ENCODINGS as readonly string[]).includes(v);
+}
+
+/** A --wire flag or a JobSpec's `wire` (empty from a coordinator that predates the field: f32). */
+export function parseWire(v: string | undefined, where: string): WireEncoding {
+  const e = v || 'f32';
+  if (isWireEncoding(e)) return e;
+  throw new ConfigError(`${where}: '${v}' is not a wire encoding (${WIRE_ENCODINGS.join(', ')})`);
 }
 
 /** Bytes one value takes on the wire. */

@@ -31,7 +31,7 @@ import type { Dataset } from '../data/types.js';
 import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
 import { createEvaluator, type Evaluator, type RangeResult } from '../eval/index.js';
 import { models, type Batch, type Model, type Prepared } from '../models/index.js';
-import { RemoteParamStore, type RemoteStoreOptions } from '../paramserver/index.js';
+import { parseWire, RemoteParamStore, type RemoteStoreOptions, type WireEncoding } from '../paramserver/index.js';
 import { pullRows, representations, taskLossAndGrads, taskRows, type OptimizerConfig, type TaskShare } from '../train/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -54,6 +54,8 @@ export interface WorkerOptions {
   readonly native?: boolean;
   /** Overrides the coordinator's backend choice. */
   readonly backend?: BackendChoice;
+  /** How row values travel to and from the shards; default the job's (JobSpec.wire). */
+  readonly wire?: WireEncoding;
   /** How long to keep trying to reach the coordinator at start (default 30 s). */
   readonly connectTimeoutMs?: number;
   /**
@@ -195,6 +197,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       credentials: opts.credentials,
       // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
       rowCache: true,
+      wire: opts.wire ?? parseWire(spec.wire, 'JobSpec.wire'),
     });
     return {
       data,
@@ -282,7 +285,7 @@ class WorkerLoop {
     const now = await this.call('GetJob', () => this.client.getJob());
     const was = this.opts.spec;
     // What decides the computation; the job's name may change (a coordinator started without --job draws one).
-    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency'] as const;
+    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency', 'wire'] as const;
     const changed = fields.filter((f) => now[f] !== was[f]);
     if (changed.length) {
       throw new ConfigError(`the coordinator at ${this.client.address} now runs another job (${changed.map((f) => `${f}: ${String(was[f])} → ${String(now[f])}`).join('; ')}): this worker stops`);

@@ -15,7 +15,7 @@ import { loadDataset } from '../../src/data/index.js';
 import type { Dataset } from '../../src/data/types.js';
 import { InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
-import { RemoteParamStore } from '../../src/paramserver/index.js';
+import { RemoteParamStore, type WireEncoding } from '../../src/paramserver/index.js';
 import { adam, RunDir, type SeedResult } from '../../src/train/index.js';
 import { tempDir, writeInter } from '../helpers/files.js';
 import { CAMREC_DEV, spawnShard, type ShardProcess } from '../paramserver/children.js';
@@ -36,6 +36,8 @@ export interface ClusterOptions {
   readonly workerTimeoutMs?: number;
   /** --eval-on-coordinator (default: evaluation sharded over the workers when two or more evaluate). */
   readonly evalOnCoordinator?: boolean;
+  /** --wire: how the workers' row values travel (JobSpec.wire; default f32). */
+  readonly wire?: WireEncoding;
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
   readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }, cluster: Cluster) => void;
   /** Each result the coordinator accepts (from the job's task events). */
@@ -106,6 +108,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     maxAttempts: 5,
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
     evalOnCoordinator: o.evalOnCoordinator ?? false,
+    wire: o.wire,
     heartbeatMs: 200,
     onStep: (s) => steps.push(s),
     onLease: (l) => o.onLease?.(l, cluster),

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bf16FromBits, f16FromBits, narrowRows, narrowRowsReference, widenRows, widenRowsReference, type NarrowEncoding } from '../../src/paramserver/encoding.js';
+import { ConfigError } from '../../src/errors/index.js';
+import { bf16FromBits, f16FromBits, narrowRows, narrowRowsReference, parseWire, widenRows, widenRowsReference, type NarrowEncoding } from '../../src/paramserver/encoding.js';
 import { RandomStream } from '../../src/random/index.js';
 import { nativeFor } from '../native/fixtures.js';
 
@@ -158,4 +159,11 @@ test('the native conversions refuse bad arguments', (t) => {
   assert.throws(() => native.narrowRows(src, 4, null, out, 3 as never), RangeError, 'an unknown kind');
   assert.throws(() => native.widenRows(src as never, 4, null, new Float32Array(8), 1), TypeError, 'src must be a Uint16Array');
   assert.throws(() => native.widenRows(out, 4, Int32Array.of(-1, 0), new Float32Array(8), 2), RangeError, 'a negative row');
+});
+
+test('parseWire: a --wire flag or a JobSpec field; empty (a coordinator that predates it) is f32', () => {
+  assert.equal(parseWire('', 'JobSpec.wire'), 'f32');
+  assert.equal(parseWire(undefined, 'flag --wire'), 'f32');
+  assert.equal(parseWire('bf16', 'flag --wire'), 'bf16');
+  assert.throws(() => parseWire('f8', 'flag --wire'), (e: Error) => e instanceof ConfigError && /flag --wire: 'f8' is not a wire encoding \(f32, bf16, f16\)/.test(e.message));
 });
