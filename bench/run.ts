@@ -4,6 +4,7 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { isWireEncoding } from '../src/paramserver/index.js';
 import { BenchError } from './lib/errors.js';
 import { gitCommit, machineInfo } from './lib/machine.js';
 import { sharedDir } from './lib/paths.js';
@@ -30,7 +31,9 @@ const USAGE = `usage: npm run bench -- [options]
   --python <path>      interpreter for the PyTorch peer (default /usr/bin/python3)
   --shared <dir>       folder with datasets/ and peers/ (default ../shared)
   --skip-build         measure the dist/ that is there instead of compiling src/ first
-  --timeout-min <n>    limit for one child process (default 60)`;
+  --timeout-min <n>    limit for one child process (default 60)
+  --wire <a,b>         paramserver and distributed suites: wire encodings side by side, the first the base
+                       (default f32,bf16; any of f32, bf16, f16)`;
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -54,6 +57,7 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
         shared: { type: 'string' },
         'skip-build': { type: 'boolean', default: false },
         'timeout-min': { type: 'string' },
+        wire: { type: 'string', default: 'f32,bf16' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -67,6 +71,9 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
   const suite = suites[values.suite];
   if (!suite) throw new BenchError('BAD_ARGS', `unknown suite '${values.suite}' (have: ${Object.keys(suites).join(', ')})`);
   const datasets = values.datasets?.split(',').map((s) => s.trim()).filter(Boolean);
+  const wires = values.wire.split(',').map((s) => s.trim());
+  const badWire = wires.find((w) => !isWireEncoding(w));
+  if (badWire !== undefined || wires.length === 0) throw new BenchError('BAD_ARGS', `--wire: '${values.wire}' is not a list of f32, bf16, f16\n${USAGE}`);
   return {
     suite,
     opts: {
@@ -78,6 +85,7 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
       shared: sharedDir(values.shared),
       build: !values['skip-build'],
       timeoutMs: positiveInt('--timeout-min', values['timeout-min'], 60) * 60_000,
+      wires: wires.filter(isWireEncoding),
       machine: machineInfo(),
       log: (line) => process.stderr.write(`${line}\n`),
     },

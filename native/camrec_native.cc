@@ -29,7 +29,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 4;
+constexpr int32_t kAbiVersion = 5;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -117,8 +117,9 @@ struct View {
 template <class T>
 View<T> typedArray(napi_env env, napi_value v, const char* fn, const char* name, bool nullable = false) {
   constexpr bool isFloat = std::is_same<std::remove_const_t<T>, float>::value;
-  const napi_typedarray_type want = isFloat ? napi_float32_array : napi_int32_array;
-  const char* typeName = isFloat ? "Float32Array" : "Int32Array";
+  constexpr bool isUint16 = std::is_same<std::remove_const_t<T>, uint16_t>::value;
+  const napi_typedarray_type want = isFloat ? napi_float32_array : isUint16 ? napi_uint16_array : napi_int32_array;
+  const char* typeName = isFloat ? "Float32Array" : isUint16 ? "Uint16Array" : "Int32Array";
   napi_valuetype vt;
   check(napi_typeof(env, v, &vt));
   if (nullable && (vt == napi_null || vt == napi_undefined)) return View<T>{nullptr, 0, v};
@@ -129,6 +130,10 @@ View<T> typedArray(napi_env env, napi_value v, const char* fn, const char* name,
   void* data = nullptr;
   if (isTyped) check(napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr));
   if (!isTyped || type != want) typeError(fn, name, " must be ", nullable ? "null or " : "", "a ", typeName);
+  // An empty typed array may have no storage (data is null): give it an address, so that an empty list is never
+  // taken for an absent one (null ids mean every row).
+  alignas(8) static char emptyStorage[8];
+  if (!data) data = emptyStorage;
   return View<T>{static_cast<T*>(data), static_cast<int64_t>(length), v};
 }
 
@@ -594,6 +599,48 @@ napi_value AdagradRows(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- 16-bit wire values -----------------------------------------------------------------------------
+
+// narrowRows(src, dim, rows | null, out, kind) and widenRows(src, dim, rows | null, out, kind): kind 1 bfloat16,
+// 2 binary16; rows index the float32 side (src of narrowRows, out of widenRows).
+napi_value WireRows(napi_env env, napi_callback_info info, const char* fn, bool narrow) {
+  return guard(env, [&]() -> napi_value {
+    const auto argv = arguments(env, info, fn, 5);
+    const int64_t dim = integer(env, argv[1], fn, "dim", 1, kMaxInt32);
+    const auto rows = typedArray<const int32_t>(env, argv[2], fn, "rows", true);
+    const int64_t kind = integer(env, argv[4], fn, "kind", 1, 2);
+    View<float> f32{};
+    View<uint16_t> u16{};
+    if (narrow) {
+      f32 = typedArray<float>(env, argv[0], fn, "src");
+      u16 = typedArray<uint16_t>(env, argv[3], fn, "out");
+    } else {
+      u16 = typedArray<uint16_t>(env, argv[0], fn, "src");
+      f32 = typedArray<float>(env, argv[3], fn, "out");
+    }
+    if (f32.length % dim != 0 || u16.length % dim != 0) rangeError(fn, "src and out must hold whole rows of ", dim);
+    const int64_t n = u16.length / dim;
+    const int64_t f32Rows = f32.length / dim;
+    if (rows.data) {
+      if (rows.length != n) rangeError(fn, "rows has ", rows.length, " entries, the 16-bit side ", n, " rows");
+      for (int64_t k = 0; k < n; ++k)
+        if (rows.data[k] < 0 || rows.data[k] >= f32Rows) rangeError(fn, "row ", rows.data[k], " at ", k, " is outside [0, ", f32Rows, ")");
+      if (overlap(f32, rows) || overlap(u16, rows)) rangeError(fn, "rows overlaps src or out");
+    } else if (f32Rows != n) {
+      rangeError(fn, "without rows, src and out must hold the same number of rows (", f32Rows, " and ", n, ")");
+    }
+    if (overlap(f32, u16)) rangeError(fn, "out overlaps src");
+    // Without a row list the rows are contiguous: one long row, so the inner loop runs over every value.
+    const WireRowsArgs a{reinterpret_cast<uint32_t*>(f32.data), u16.data, rows.data, rows.data ? n : 1, rows.data ? dim : n * dim,
+                         static_cast<int32_t>(kind)};
+    (narrow ? narrowRows : widenRows)(a);
+    return nullptr;
+  });
+}
+
+napi_value NarrowRows(napi_env env, napi_callback_info info) { return WireRows(env, info, "narrowRows", true); }
+napi_value WidenRows(napi_env env, napi_callback_info info) { return WireRows(env, info, "widenRows", false); }
+
 // ---- scoreTopK -------------------------------------------------------------------------------------
 
 struct ScoreJob {
@@ -831,6 +878,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "gemm", Gemm);
     setFunction(env, exports, "adamRows", AdamRows);
     setFunction(env, exports, "adagradRows", AdagradRows);
+    setFunction(env, exports, "narrowRows", NarrowRows);
+    setFunction(env, exports, "widenRows", WidenRows);
     return exports;
   });
 }

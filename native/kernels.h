@@ -130,6 +130,21 @@ struct AdagradRowsArgs {
 void adamRows(const AdamRowsArgs& a);
 void adagradRows(const AdagradRowsArgs& a);
 
+// 16-bit row values on the parameter server's wire (wire.cc): narrowRows writes u16 row k from f32 row rows[k]
+// (row k when rows is null), widenRows writes f32 row rows[k] from u16 row k; n rows of dim values; kind 1 is
+// bfloat16, 2 IEEE binary16. float32 values are handled as their bits.
+struct WireRowsArgs {
+  uint32_t* f32;
+  uint16_t* u16;
+  const int32_t* rows;
+  int64_t n;
+  int64_t dim;
+  int32_t kind;
+};
+
+void narrowRows(const WireRowsArgs& a);
+void widenRows(const WireRowsArgs& a);
+
 struct IsaKernels {
   const char* name;
   int64_t panelWidth;    // items per packed panel

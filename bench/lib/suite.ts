@@ -1,3 +1,4 @@
+import type { WireEncoding } from '../../src/paramserver/index.js';
 import type { MachineInfo } from './machine.js';
 
 /** What bench/run.ts hands every suite, from its command line. */
@@ -17,6 +18,8 @@ export interface BenchOptions {
   readonly build: boolean;
   /** Limit for one child process. */
   readonly timeoutMs: number;
+  /** Parameter-server wire encodings to measure side by side (paramserver, distributed); the first is the base. */
+  readonly wires: readonly WireEncoding[];
   readonly machine: MachineInfo;
   /** Progress lines (stderr); the report itself is returned. */
   readonly log: (line: string) => void;

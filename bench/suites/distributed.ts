@@ -6,7 +6,9 @@
  * shards), and for distributed runs the per-task split the workers reported (metrics.jsonl `distributed`): pull,
  * compute, push (prepare on every shard), wait (lease wait, the step's commit included) and report, with the rows
  * and bytes moved. "PS share" is (pull + push) / (pull + compute + push + wait + report) of a task: the part of a
- * worker's time spent moving rows. Parameter-server throughput on its own is the `paramserver` suite.
+ * worker's time spent moving rows; "PS MB/s" the bytes a task moved over its pull + push time. Each layout runs once
+ * per wire encoding of `--wire` (default f32 and bf16), one after the other in every repeat, and the 16-bit rows are
+ * compared with the float32 ones. Parameter-server throughput on its own is the `paramserver` suite.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,21 +20,31 @@ import { repoRoot } from '../lib/paths.js';
 import { median } from '../lib/stats.js';
 import type { BenchOptions, Suite, SuiteOutcome } from '../lib/suite.js';
 import { fixed, formatTable } from '../lib/table.js';
+import type { WireEncoding } from '../../src/paramserver/index.js';
 
 interface Variant {
   readonly name: string;
   /** Flags after `train --model lightgcn --data D --epochs 1`. */
   readonly flags: readonly string[];
+  /** The layout and wire of a distributed run, to compare encodings. */
+  readonly layout?: string;
+  readonly wire?: WireEncoding;
 }
 
 const BATCH = 2048;
 
-const VARIANTS: readonly Variant[] = [
-  { name: 'one process', flags: [] },
-  { name: 'local:1:1', flags: ['--distributed', 'local:1:1'] },
-  { name: 'local:2:2', flags: ['--distributed', 'local:2:2'] },
-  { name: 'local:2:2, 4 tasks/step', flags: ['--distributed', 'local:2:2', '--tasks-per-step', '4'] },
-];
+/** One process; each layout once per wire encoding, side by side (float32 named without a suffix); 4 tasks/step in the base encoding. */
+function variants(wires: readonly WireEncoding[]): Variant[] {
+  const out: Variant[] = [{ name: 'one process', flags: [] }];
+  for (const layout of ['local:1:1', 'local:2:2']) {
+    for (const wire of wires) {
+      out.push({ name: wire === 'f32' ? layout : `${layout} ${wire}`, flags: ['--distributed', layout, ...(wire === 'f32' ? [] : ['--wire', wire])], layout, wire });
+    }
+  }
+  const base = wires[0];
+  out.push({ name: `local:2:2, 4 tasks/step${base === 'f32' ? '' : ` ${base}`}`, flags: ['--distributed', 'local:2:2', '--tasks-per-step', '4', ...(base === 'f32' ? [] : ['--wire', base])] });
+  return out;
+}
 
 /** metrics.jsonl `distributed` (src/coordinator/traffic.ts EpochTraffic). */
 interface Split {
@@ -93,12 +105,15 @@ const psShare = (s: Split) => {
   return (t.pull + t.push) / (t.pull + t.compute + t.push + t.wait + t.report);
 };
 
+/** MB a task moved (both ways) per second of its pull and push. */
+const psMbPerSecond = (s: Split) => (s.bytesPulled + s.bytesPushed) / s.tasks / 1e6 / ((s.taskMs.pull + s.taskMs.push) / 1000);
+
 function summarise(runs: readonly Run[]): Run {
   const mid = [...runs].sort((a, b) => a.trainSeconds - b.trainSeconds)[runs.length >> 1];
   return { ...mid, trainSeconds: median(runs.map((r) => r.trainSeconds)), cpuSeconds: median(runs.map((r) => r.cpuSeconds)), secondsPerStep: median(runs.map((r) => r.secondsPerStep)) };
 }
 
-function report(rows: readonly Run[]): string {
+function report(rows: readonly Run[], vs: readonly Variant[]): string {
   const base = rows.find((r) => r.variant === 'one process')!;
   const timing = formatTable(
     ['run', 'epoch s', '× one process', 'ms/step', 'CPU s (tree)', 'CPU × one process'],
@@ -106,34 +121,61 @@ function report(rows: readonly Run[]): string {
   );
   const dist = rows.filter((r) => r.split);
   const split = formatTable(
-    ['run', 'tasks/step', 'pull ms', 'compute ms', 'push ms', 'wait ms', 'report ms', 'commit ms/step', 'PS share', 'MB pulled/step', 'MB pushed/step'],
+    ['run', 'tasks/step', 'pull ms', 'compute ms', 'push ms', 'wait ms', 'report ms', 'commit ms/step', 'PS share', 'MB pulled/step', 'MB pushed/step', 'PS MB/s', 'M rows/s'],
     dist.map((r) => {
       const s = r.split!;
       const t = s.taskMs;
-      return [r.variant, fixed(s.tasks / s.steps, 0), fixed(t.pull, 0), fixed(t.compute, 0), fixed(t.push, 0), fixed(t.wait, 0), fixed(t.report, 0), fixed(s.commitMs, 0), `${fixed(100 * psShare(s), 0)}%`, fixed(s.bytesPulled / s.steps / 1e6, 1), fixed(s.bytesPushed / s.steps / 1e6, 1)];
+      const rowsPerSecond = (s.rowsPulled + s.rowsPushed) / s.tasks / ((t.pull + t.push) / 1000) / 1e6;
+      return [
+        r.variant, fixed(s.tasks / s.steps, 0), fixed(t.pull, 0), fixed(t.compute, 0), fixed(t.push, 0), fixed(t.wait, 0), fixed(t.report, 0), fixed(s.commitMs, 0),
+        `${fixed(100 * psShare(s), 0)}%`, fixed(s.bytesPulled / s.steps / 1e6, 1), fixed(s.bytesPushed / s.steps / 1e6, 1), fixed(psMbPerSecond(s), 0), fixed(rowsPerSecond, 2),
+      ];
     }),
   );
-  return `${timing}\n\nPer task (means over the epoch's accepted tasks):\n\n${split}`;
+  return `${timing}\n\nPer task (means over the epoch's accepted tasks):\n\n${split}${compareWires(rows, vs)}`;
+}
+
+/** Each 16-bit layout against the same layout in the base encoding (the first of --wire). */
+function compareWires(rows: readonly Run[], vs: readonly Variant[]): string {
+  const byName = new Map(rows.map((r) => [r.variant, r]));
+  const wired = vs.filter((v) => v.layout);
+  const base = wired[0]?.wire;
+  const pairs = wired.filter((v) => v.wire !== base).map((v) => [v, wired.find((b) => b.layout === v.layout && b.wire === base)!] as const);
+  if (!pairs.length) return '';
+  const table = formatTable(
+    ['run', 'against', 'PS share', 'pull ×', 'push ×', 'compute ×', 'epoch s ×', 'CPU s ×', 'MB/step ×'],
+    pairs.map(([v, b]) => {
+      const [r, q] = [byName.get(v.name)!, byName.get(b.name)!];
+      const [s, t] = [r.split!, q.split!];
+      const mb = (x: Split) => (x.bytesPulled + x.bytesPushed) / x.steps;
+      return [
+        v.name, b.name, `${fixed(100 * psShare(s), 0)}% vs ${fixed(100 * psShare(t), 0)}%`, fixed(s.taskMs.pull / t.taskMs.pull, 2), fixed(s.taskMs.push / t.taskMs.push, 2),
+        fixed(s.taskMs.compute / t.taskMs.compute, 2), fixed(r.trainSeconds / q.trainSeconds, 2), fixed(r.cpuSeconds / q.cpuSeconds, 2), fixed(mb(s) / mb(t), 2),
+      ];
+    }),
+  );
+  return `\n\n16-bit wire against ${base} (same repeats, interleaved; ratios of the medians):\n\n${table}`;
 }
 
 export const distributedSuite: Suite = {
   name: 'distributed',
-  description: 'LightGCN on baby, one epoch: one process against --distributed local:1:1 and local:2:2 (time, CPU, per-task split)',
+  description: 'LightGCN on baby, one epoch: one process against --distributed local:1:1 and local:2:2 per wire encoding (time, CPU, per-task split)',
   async run(opts: BenchOptions): Promise<SuiteOutcome> {
     if (opts.build) buildCamrec();
     const dataset = opts.datasets?.[0] ?? 'baby';
     const dataDir = join(opts.shared, 'datasets', dataset);
     const all: Run[] = [];
+    const vs = variants(opts.wires);
     for (let r = 1; r <= opts.repeats; r++) {
-      for (const v of VARIANTS) {
+      for (const v of vs) {
         const run = await runOnce(v, dataDir, opts);
         all.push(run);
         const s = run.split ? `, PS share ${(100 * psShare(run.split)).toFixed(0)}%` : '';
         opts.log(`[${r}/${opts.repeats}] ${v.name}: epoch ${run.trainSeconds.toFixed(1)} s, ${(1000 * run.secondsPerStep).toFixed(0)} ms/step, CPU ${run.cpuSeconds.toFixed(1)} s${s}`);
       }
     }
-    const rows = VARIANTS.map((v) => summarise(all.filter((r) => r.variant === v.name)));
+    const rows = vs.map((v) => summarise(all.filter((r) => r.variant === v.name)));
     const title = `Distributed LightGCN on ${dataset}: one epoch (batch 2048, Adam), --threads ${opts.threads}, ${opts.repeats} interleaved repeat(s), medians; ${opts.machine.cores} cores shared with whatever else runs`;
-    return { result: { dataset, runs: all, medians: rows }, report: `${title}\n\n${report(rows)}` };
+    return { result: { dataset, wires: opts.wires, runs: all, medians: rows }, report: `${title}\n\n${report(rows, vs)}` };
   },
 };

@@ -27,7 +27,7 @@ import { CamrecError, ConfigError } from '../errors/index.js';
 import { connectNats, InMemoryEventBus, NatsEventBus, type EventBus } from '../events/index.js';
 import { CoordinatorMetrics, meteredBus } from '../metrics/index.js';
 import { models } from '../models/index.js';
-import { RemoteParamStore } from '../paramserver/index.js';
+import { parseWire, RemoteParamStore, type WireEncoding } from '../paramserver/index.js';
 import { adagrad, adam, RunDir, type SeedResult } from '../train/index.js';
 import { openEvaluator } from './evaluator.js';
 import { checkTaskQueue, type TaskQueueKind } from './flags.js';
@@ -55,11 +55,12 @@ export interface CoordinatorFlags {
   workerTimeoutMs?: number;
   heartbeatMs?: number;
   evalOnCoordinator?: boolean;
+  wire?: string;
 }
 
 const OWN_FLAGS = [
   'shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'taskQueue', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs',
-  'heartbeatMs', 'evalOnCoordinator',
+  'heartbeatMs', 'evalOnCoordinator', 'wire',
 ] as const;
 
 /** Splits the coordinator's flags from the train flags. */
@@ -101,6 +102,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ConfigError(`flag --job: '${job}' is not 1-64 of [A-Za-z0-9_-]`);
   const consistency = parseConsistency(own.consistency ?? 'bsp');
   const taskQueue = checkTaskQueue(own.taskQueue, own.nats);
+  const wire = parseWire(own.wire, 'flag --wire');
   const settings = {
     tasksPerStep: positive('--tasks-per-step', own.tasksPerStep, 4),
     // A JetStream lease is what a dead worker's task waits before it is delivered again; live workers renew it.
@@ -114,7 +116,7 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
   const metrics = new CoordinatorMetrics(ops.registry, formatConsistency(consistency));
   await ops.listen(log);
   try {
-    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, taskQueue, settings, ops, metrics, log });
+    return await coordinate({ cfg, own, shards, host, port, token, job, consistency, taskQueue, wire, settings, ops, metrics, log });
   } finally {
     await ops.close();
   }
@@ -131,6 +133,7 @@ interface Coordinate {
   job: string;
   consistency: Consistency;
   taskQueue: TaskQueueKind;
+  wire: WireEncoding;
   settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
   ops: Ops;
   metrics: CoordinatorMetrics;
@@ -179,7 +182,7 @@ async function coordinate(c: Coordinate): Promise<number> {
   }
 }
 
-async function runJob({ cfg, own, shards, host, port, token, job, consistency, taskQueue, settings, ops, metrics, log }: Coordinate, nats: Nats | null): Promise<number> {
+async function runJob({ cfg, own, shards, host, port, token, job, consistency, taskQueue, wire, settings, ops, metrics, log }: Coordinate, nats: Nats | null): Promise<number> {
   const model = models.get(cfg.model);
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
@@ -211,12 +214,12 @@ async function runJob({ cfg, own, shards, host, port, token, job, consistency, t
     closers.push(() => evaluator.close());
     const provenance = {
       ...runProvenance(backend),
-      distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), events: bus.mode, taskQueue },
+      distributed: { shards: shards.length, tasksPerStep: settings.tasksPerStep, consistency: formatConsistency(consistency), wire, events: bus.mode, taskQueue },
     };
     const coordinator = new CoordinatorJob({
       ...settings,
       ...(resumeFrom ? { resumeFrom } : {}),
-      job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency,
+      job, cfg, data, model, store, shards, dir, evaluator, bus, log, provenance, consistency, wire,
       evalOnCoordinator: own.evalOnCoordinator === true,
       ...(nats?.queue ? { taskQueue: nats.queue, natsUrl: own.nats } : {}),
       onStep: (s) => metrics.stepDone(s),

@@ -15,6 +15,7 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
 import { opsFlags } from './ops.js';
 import { NEIGHBOURHOODS } from '../train/index.js';
+import { WIRE_ENCODINGS } from '../paramserver/index.js';
 
 /** Parse only: each command's parsed flags go to `onParsed` instead of running it (manifest checks, test/ops). */
 export interface MainOptions {
@@ -44,6 +45,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--task-queue <kind>', 'with --distributed: policy (default: the coordinator leases tasks) or jetstream (a JetStream work queue on --nats holds them)', taskQueueFlag)
     .option('--eval-on-coordinator', 'with --distributed: evaluate on the coordinator alone, not sharded over the workers')
     .addOption(neighbourhoodOption('with --distributed: '))
+    .addOption(wireOption('with --distributed: '))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await trainCommand(opts);
     });
@@ -130,6 +132,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))
     .option('--heartbeat-ms <n>', 'how often workers send heartbeats (default 1000)', numberFlag('--heartbeat-ms'))
     .option('--eval-on-coordinator', 'evaluate on the coordinator alone (default: sharded over the workers when two or more evaluate)')
+    .addOption(wireOption(''))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await coordinatorCommand(opts);
     });
@@ -149,6 +152,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .addOption(neighbourhoodOption())
     .option('--no-native', 'do not use the optional native kernels')
     .option('--json', 'print one JSON line with the worker\'s totals on stdout')
+    .addOption(wireOption('', ' (default: the job\'s)'))
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: WorkerFlags) => {
       exitCode = await workerCommand(opts);
@@ -165,6 +169,11 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
 /** `--neighbourhood full|blocks`: what a worker's task reads of the graph (docs/distributed.md §5). */
 function neighbourhoodOption(prefix = ''): Option {
   return new Option('--neighbourhood <mode>', `${prefix}full: a task reads the rows the model names (every row for lightgcn, camrec); blocks: only its triples' L-hop neighbourhood, on message-flow blocks (default full)`).choices([...NEIGHBOURHOODS]);
+}
+
+/** --wire: how row values travel between workers and shards (docs/paramserver.md "Reduced-precision wire"). */
+function wireOption(prefix: string, suffix = ' (default f32: exact)'): Option {
+  return new Option('--wire <encoding>', `${prefix}row values between workers and shards: f32, bf16 or f16${suffix}`).choices([...WIRE_ENCODINGS]);
 }
 
 /** The flags of one training run, shared by `train` and `coordinator`. */

@@ -61,6 +61,7 @@ const DISTRIBUTED_ONLY = [
   ['consistency', '--consistency'],
   ['evalOnCoordinator', '--eval-on-coordinator'],
   ['neighbourhood', '--neighbourhood'],
+  ['wire', '--wire'],
 ] as const;
 
 export async function trainCommand(opts: Record<string, unknown>): Promise<number> {
@@ -121,7 +122,7 @@ async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, se
 
 /** `--distributed local:W:S`: the same run through S shards, a coordinator and W workers on this machine. */
 async function trainDistributed(opts: Record<string, unknown>): Promise<number> {
-  const { distributed, tasksPerStep, nats, taskQueue, consistency, evalOnCoordinator, neighbourhood, ...rest } = opts;
+  const { distributed, tasksPerStep, nats, taskQueue, consistency, evalOnCoordinator, neighbourhood, wire, ...rest } = opts;
   const cluster = parseDistributed(String(distributed));
   if (typeof consistency === 'string') parseConsistency(consistency);
   const queue = checkTaskQueue(taskQueue as TaskQueueKind | undefined, nats);
@@ -143,6 +144,7 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     ...(queue === 'jetstream' ? ['--task-queue', queue] : []),
     ...(typeof consistency === 'string' ? ['--consistency', consistency] : []),
     ...(evalOnCoordinator === true ? ['--eval-on-coordinator'] : []),
+    ...(typeof wire === 'string' ? ['--wire', wire] : []),
   ];
   const workerFlags = typeof neighbourhood === 'string' ? ['--neighbourhood', neighbourhood] : [];
   if (cfg.seeds || cfg.grid) root.writeJson('config.json', cfg); // each seed's coordinator writes its own

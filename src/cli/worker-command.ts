@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { BackendChoice } from '../compute/index.js';
 import type { Neighbourhood } from '../train/index.js';
 import { WORKER_JOINED, workerMetrics } from '../metrics/index.js';
+import { parseWire } from '../paramserver/index.js';
 import { runWorker } from '../worker/index.js';
 import { parseAddresses } from './coordinator-command.js';
 import type { TaskQueueKind } from './flags.js';
@@ -28,6 +29,7 @@ export interface WorkerFlags extends OpsFlags {
   native?: boolean;
   backend?: BackendChoice;
   neighbourhood?: Neighbourhood;
+  wire?: string;
   json?: boolean;
   logLevel?: string;
 }
@@ -59,6 +61,7 @@ export async function workerCommand(f: WorkerFlags): Promise<number> {
     native: f.native !== false && process.env.CAMREC_NATIVE !== '0',
     backend: f.backend,
     neighbourhood: f.neighbourhood,
+    wire: f.wire === undefined ? undefined : parseWire(f.wire, 'flag --wire'),
     signal: stop.signal,
     credentials: ops.channelCredentials(),
     observer: workerMetrics(ops.registry, ops.readiness),

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -145,6 +145,14 @@ export interface NativeKernels {
   ): void;
   /** One Adagrad step, as adamRows (s the accumulated squares). */
   adagradRows(p: Float32Array, s: Float32Array, ids: Int32Array | null, g: Float32Array, dim: number, lr: number, eps: number): void;
+  /**
+   * out[k, :] = narrow(src[rows[k], :]) for the rows of out (src's rows in order when rows is null), rows of `dim`
+   * values: float32 to bfloat16 (kind 1) or binary16 (kind 2), round to nearest even, the same bits as
+   * src/paramserver/encoding.ts narrowRowsReference.
+   */
+  narrowRows(src: Float32Array, dim: number, rows: Int32Array | null, out: Uint16Array, kind: 1 | 2): void;
+  /** out[rows[k], :] = widen(src[k, :]) for the rows of src (in order when rows is null): exact, as widenRowsReference. */
+  widenRows(src: Uint16Array, dim: number, rows: Int32Array | null, out: Float32Array, kind: 1 | 2): void;
 }
 
 export interface LoadNativeOptions {

@@ -13,7 +13,7 @@ import { CheckpointError } from '../errors/index.js';
 import { evaluatedUsers, type MetricTotals } from '../eval/index.js';
 import type { EventBus, EventData, EventKind } from '../events/index.js';
 import type { Batch, Model, Prepared } from '../models/types.js';
-import type { RemoteParamStore } from '../paramserver/index.js';
+import type { RemoteParamStore, WireEncoding } from '../paramserver/index.js';
 import {
   adagrad,
   adam,
@@ -63,6 +63,8 @@ export interface JobOptions {
   readonly tasksPerStep: number;
   /** bsp (default), ssp:s or async (consistency.ts). */
   readonly consistency: Consistency;
+  /** How row values travel between the workers and the shards (default f32); the coordinator's own reads are float32. */
+  readonly wire?: WireEncoding;
   readonly leaseMs: number;
   readonly maxAttempts: number;
   /**
@@ -274,6 +276,7 @@ export class CoordinatorJob {
       taskQueue: this.opts.taskQueue?.kind ?? 'policy',
       nats: this.opts.natsUrl ?? '',
       leaseMs: this.opts.leaseMs,
+      wire: this.opts.wire ?? 'f32',
     };
   }
 

@@ -40,6 +40,8 @@ export interface JobSpec {
   nats: string;
   /** The task queue's lease, its ack wait (jetstream). */
   leaseMs: number;
+  /** How row values travel between workers and shards (paramserver/encoding.ts); empty from coordinators before it: f32. */
+  wire: string;
 }
 
 export interface JoinRequest {

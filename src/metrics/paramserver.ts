@@ -11,8 +11,8 @@ type ShardCounterName = keyof ShardState['counters'];
 const COUNTERS: readonly (readonly [ShardCounterName, string, string])[] = [
   ['rowsPulled', 'camrec_ps_rows_pulled_total', 'rows returned by Pull'],
   ['rowsPushed', 'camrec_ps_rows_pushed_total', 'gradient rows received by Push and Prepare'],
-  ['bytesPulled', 'camrec_ps_pulled_bytes_total', 'payload bytes (ids and values) returned by Pull'],
-  ['bytesPushed', 'camrec_ps_pushed_bytes_total', 'payload bytes (ids and gradients) received by Push and Prepare'],
+  ['bytesPulled', 'camrec_ps_pulled_bytes_total', 'payload bytes (ids and values, as they travel) returned by Pull'],
+  ['bytesPushed', 'camrec_ps_pushed_bytes_total', 'payload bytes (ids and gradients, as they travel) received by Push and Prepare'],
   ['pulls', 'camrec_ps_pulls_total', 'Pull calls answered'],
   ['pushes', 'camrec_ps_pushes_total', 'Push and Prepare calls accepted'],
   ['commits', 'camrec_ps_commits_total', 'bsp steps committed'],

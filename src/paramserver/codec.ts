@@ -11,14 +11,18 @@
  * message offset ≡ 3 (mod 4). grpc frames a message behind a 5-byte header in a buffer of its own, so there
  * the data starts at a multiple of 4 and the receiver views it as a Float32Array/Uint32Array without copying
  * (wire.ts copies when it is not aligned, e.g. from another encoder). The message itself starts at byte 1 of its
- * ArrayBuffer, so the same data is aligned in the sender's buffer too and rows can be gathered straight into it.
+ * ArrayBuffer, so the same data is aligned in the sender's buffer too and rows can be gathered straight into it —
+ * narrowed to 16 bits on the way when the message's `encoding` says so (encoding.ts). The `encoding` field is
+ * written only when the object holds it; a client leaves it out for float32, so those bytes are as they were
+ * before the field existed.
  *
  * Decoding: fields in any order, unknown fields skipped, missing ones given their proto3 defaults (as
  * @grpc/proto-loader with `defaults: true, longs: Number` gives them); `bytes` fields are views into the message.
  * Malformed bytes throw, which grpc-js answers with INTERNAL, as for protobufjs.
  */
-import type { PickedRows, PrepareRequest, PrepareRequestOut, PullReply, PushRequest, PushRequestOut, RowBlockMsg, RowBlockOut } from './proto.js';
-import { gatherRowsInto } from './wire.js';
+import { encodingFromMsg, encodingToMsg } from './convert.js';
+import { bytesPerValue, writeRows, type WireEncoding, type WireValues } from './encoding.js';
+import type { PickedRows, PrepareRequest, PrepareRequestOut, PullReply, PushRequest, PushRequestOut, RowBlockMsg, RowBlockOut, ValueEncodingMsg } from './proto.js';
 
 /** grpc's message header: a compression flag and a 4-byte length. */
 const FRAME_HEADER_BYTES = 5;
@@ -31,6 +35,21 @@ const LEN = 2;
 const FIXED32 = 5;
 
 const TWO_32 = 4294967296;
+
+/** proto ValueEncoding's names, by number. */
+const ENCODING_NAMES: readonly ValueEncodingMsg[] = ['VALUE_ENCODING_F32', 'VALUE_ENCODING_BF16', 'VALUE_ENCODING_F16'];
+
+/** A ValueEncoding's name as protobufjs decodes it (enums: String), or its number when this build does not know it. */
+function encodingName(n: number): ValueEncodingMsg {
+  return ENCODING_NAMES[n] ?? n;
+}
+
+function encodingNumber(v: ValueEncodingMsg): number {
+  if (typeof v === 'number') return v;
+  const n = ENCODING_NAMES.indexOf(v);
+  if (n < 0) throw new RangeError(`unknown value encoding '${v}'`);
+  return n;
+}
 
 function varintSize(n: number): number {
   let size = 1;
@@ -80,6 +99,10 @@ class Out {
     this.uint(field, b == null ? b : b ? 1 : 0);
   }
 
+  encoding(field: number, v: ValueEncodingMsg | undefined): void {
+    this.uint(field, v == null ? v : encodingNumber(v));
+  }
+
   string(field: number, s: string | undefined): void {
     if (s == null) return;
     const n = Buffer.byteLength(s);
@@ -100,12 +123,13 @@ class Out {
     return at;
   }
 
-  bulk(field: number, bytes: Uint8Array | PickedRows | undefined): void {
+  /** A bulk field from bytes, or from rows to gather (and narrow to `encoding`). */
+  bulk(field: number, bytes: Uint8Array | PickedRows | undefined, encoding: WireEncoding = 'f32'): void {
     if (bytes == null) return;
-    const at = this.bulkHeader(field, bulkByteLength(bytes));
+    const at = this.bulkHeader(field, bulkByteLength(bytes, encoding));
     if (!this.buf) return;
     if (bytes instanceof Uint8Array) this.buf.set(bytes, at);
-    else gatherInto(this.buf, at, bytes);
+    else gatherInto(this.buf, at, bytes, encoding);
   }
 
   /** An embedded message of `size(start)` bytes (its length varint padded when the size needs it). */
@@ -119,18 +143,24 @@ class Out {
   }
 }
 
-/** The bytes a bulk field's data takes. */
-export function bulkByteLength(v: Uint8Array | PickedRows): number {
-  return v instanceof Uint8Array ? v.byteLength : 4 * v.pick.length * v.dim;
+/** The bytes a bulk field's data takes (picked rows in `encoding`). */
+export function bulkByteLength(v: Uint8Array | PickedRows, encoding: WireEncoding = 'f32'): number {
+  return v instanceof Uint8Array ? v.byteLength : bytesPerValue(encoding) * (v.pick ? v.pick.length * v.dim : v.from.length);
+}
+
+/** `n` values in `encoding` viewed at byte `at` of buf (which must be aligned for them). */
+function valuesAt(buf: Buffer, at: number, n: number, encoding: WireEncoding): WireValues {
+  const offset = buf.byteOffset + at;
+  return encoding === 'f32' ? { encoding, array: new Float32Array(buf.buffer, offset, n) } : { encoding, array: new Uint16Array(buf.buffer, offset, n) };
 }
 
 /** Gathers picked rows into buf at `at`: in place when that is 4-byte aligned (encode() makes it so), else through a copy. */
-function gatherInto(buf: Buffer, at: number, rows: PickedRows): void {
-  const n = rows.pick.length * rows.dim;
+function gatherInto(buf: Buffer, at: number, rows: PickedRows, encoding: WireEncoding): void {
+  const n = rows.pick ? rows.pick.length * rows.dim : rows.from.length;
   const aligned = (buf.byteOffset + at) % 4 === 0;
-  const out = aligned ? new Float32Array(buf.buffer, buf.byteOffset + at, n) : new Float32Array(n);
-  gatherRowsInto(out, rows.from, rows.dim, rows.pick);
-  if (!aligned) buf.set(new Uint8Array(out.buffer), at);
+  const scratch = aligned ? null : Buffer.alloc(n * bytesPerValue(encoding));
+  writeRows(scratch ? valuesAt(scratch, 0, n, encoding) : valuesAt(buf, at, n, encoding), rows.from, rows.dim, rows.pick);
+  if (scratch) buf.set(scratch, at);
 }
 
 /** Gives an ArrayBuffer of at least `bytes` bytes to encode into (default: a new one). */
@@ -158,8 +188,9 @@ function sizeAt(start: number, write: (out: Out) => void): number {
 function writeRowBlock(out: Out, b: RowBlockOut): void {
   out.string(1, b.table);
   out.bulk(2, b.ids);
-  out.bulk(3, b.values);
+  out.bulk(3, b.values, b.values instanceof Uint8Array ? 'f32' : encodingFromMsg(b.encoding, `table ${b.table}`));
   out.bool(4, b.allRows);
+  out.encoding(5, b.encoding);
 }
 
 function writeBlocks(out: Out, field: number, blocks: readonly RowBlockOut[] | undefined): void {
@@ -197,25 +228,27 @@ export function encodePrepareRequest(m: PrepareRequestOut | Buffer, alloc?: Allo
 export interface PullReplyFrame {
   readonly message: Buffer;
   readonly ids: Uint32Array;
-  readonly values: Float32Array;
+  readonly values: WireValues;
   readonly rowVersions: Uint32Array;
 }
 
-export function pullReplyFrame(table: string, rows: number, dim: number, version: number, incarnation: number): PullReplyFrame {
+/** The frame of a reply whose values travel in `encoding` (the field is written only when it is not float32). */
+export function pullReplyFrame(table: string, rows: number, dim: number, version: number, incarnation: number, encoding: WireEncoding = 'f32'): PullReplyFrame {
   const at = { ids: 0, values: 0, rowVersions: 0 };
   const message = encode((out) => {
     out.string(1, table);
     at.ids = out.bulkHeader(2, 4 * rows);
-    at.values = out.bulkHeader(3, 4 * rows * dim);
+    at.values = out.bulkHeader(3, bytesPerValue(encoding) * rows * dim);
     at.rowVersions = out.bulkHeader(4, 4 * rows);
     out.uint(5, version);
     out.uint(6, incarnation);
+    out.encoding(7, encodingToMsg(encoding));
   });
   const { buffer, byteOffset } = message;
   return {
     message,
     ids: new Uint32Array(buffer, byteOffset + at.ids, rows),
-    values: new Float32Array(buffer, byteOffset + at.values, rows * dim),
+    values: valuesAt(message, at.values, rows * dim, encoding),
     rowVersions: new Uint32Array(buffer, byteOffset + at.rowVersions, rows),
   };
 }
@@ -230,6 +263,7 @@ export function encodePullReply(m: PullReply | Buffer): Buffer {
     out.bulk(4, m.rowVersions);
     out.uint(5, m.version);
     out.uint(6, m.incarnation);
+    out.encoding(7, m.encoding);
   });
 }
 
@@ -310,13 +344,14 @@ function expectWire(wire: number, want: number): void {
 const EMPTY = Buffer.alloc(0);
 
 function readRowBlock(r: In): RowBlockMsg {
-  const b: RowBlockMsg = { table: '', ids: EMPTY, values: EMPTY, allRows: false };
+  const b: RowBlockMsg = { table: '', ids: EMPTY, values: EMPTY, allRows: false, encoding: ENCODING_NAMES[0] };
   r.fields((field, wire) => {
     switch (field) {
       case 1: b.table = r.string(wire); return true;
       case 2: b.ids = r.bytes(wire); return true;
       case 3: b.values = r.bytes(wire); return true;
       case 4: b.allRows = r.varint(wire) !== 0; return true;
+      case 5: b.encoding = encodingName(r.varint(wire)); return true;
       default: return false;
     }
   });
@@ -361,7 +396,7 @@ export function decodePrepareRequest(buf: Buffer): PrepareRequest {
 }
 
 export function decodePullReply(buf: Buffer): PullReply {
-  const m: PullReply = { table: '', ids: EMPTY, values: EMPTY, rowVersions: EMPTY, version: 0, incarnation: 0 };
+  const m: PullReply = { table: '', ids: EMPTY, values: EMPTY, rowVersions: EMPTY, version: 0, incarnation: 0, encoding: ENCODING_NAMES[0] };
   const r = new In(buf, 0, buf.length);
   r.fields((field, wire) => {
     switch (field) {
@@ -371,6 +406,7 @@ export function decodePullReply(buf: Buffer): PullReply {
       case 4: m.rowVersions = r.bytes(wire); return true;
       case 5: m.version = r.varint(wire); return true;
       case 6: m.incarnation = r.varint(wire); return true;
+      case 7: m.encoding = encodingName(r.varint(wire)); return true;
       default: return false;
     }
   });

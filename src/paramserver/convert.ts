@@ -3,11 +3,12 @@
  * and the client so that both read and write the same encoding.
  */
 import type { OptimizerConfig, TableInit, TableSpec } from '../train/index.js';
+import { floatValues, WIRE_ENCODINGS, type WireEncoding } from './encoding.js';
 import { InvalidRequest } from './errors.js';
 import type { Placement } from './placement.js';
-import type { ConsistencyMsg, OptimizerMsg, PlacementMsg, RowBlockMsg, TableDefMsg } from './proto.js';
+import type { ConsistencyMsg, OptimizerMsg, PlacementMsg, RowBlockMsg, TableDefMsg, ValueEncodingMsg } from './proto.js';
 import type { Consistency, RowBlockIn, ShardTableDef } from './shard.js';
-import { bytesOf, floatsOf, uintsOf } from './wire.js';
+import { bytesOf, floatsOf, uintsOf, wireValuesOf } from './wire.js';
 
 export function placementToMsg(p: Placement): PlacementMsg {
   return p === 'whole' ? 'PLACEMENT_WHOLE' : 'PLACEMENT_ROWS';
@@ -63,10 +64,28 @@ export function tableDefFromMsg(m: TableDefMsg): ShardTableDef {
   return { name: m.name, rows: m.rows, dim: m.dim, trainable: m.trainable, ...(m.dense ? { dense: true } : {}), placement: placementFromMsg(m.placement), init };
 }
 
+const ENCODING_MSG: Record<WireEncoding, ValueEncodingMsg> = { f32: 'VALUE_ENCODING_F32', bf16: 'VALUE_ENCODING_BF16', f16: 'VALUE_ENCODING_F16' };
+
+/** A message's `encoding` field: left out for float32, so that such messages stay byte for byte what they were before it. */
+export function encodingToMsg(e: WireEncoding): ValueEncodingMsg | undefined {
+  return e === 'f32' ? undefined : ENCODING_MSG[e];
+}
+
+/** The encoding a message's field names (absent: float32); one this build does not know is an InvalidRequest. */
+export function encodingFromMsg(m: ValueEncodingMsg | undefined, what: string): WireEncoding {
+  if (m === undefined) return 'f32';
+  const e = typeof m === 'number' ? WIRE_ENCODINGS[m] : WIRE_ENCODINGS.find((k) => ENCODING_MSG[k] === m);
+  if (e) return e;
+  throw new InvalidRequest(`${what}: unknown value encoding ${JSON.stringify(m)} (known: ${WIRE_ENCODINGS.map((k) => ENCODING_MSG[k]).join(', ')})`);
+}
+
+/** A pushed block, its values widened to float32 when they travelled in 16 bits. */
 export function rowBlockFromMsg(m: RowBlockMsg): RowBlockIn {
+  const what = `table ${m.table}`;
   return {
     table: m.table,
-    ids: m.allRows ? null : uintsOf(m.ids, `table ${m.table} ids`),
-    values: floatsOf(m.values, `table ${m.table} values`),
+    ids: m.allRows ? null : uintsOf(m.ids, `${what} ids`),
+    values: floatValues(wireValuesOf(m.values, encodingFromMsg(m.encoding, what), `${what} values`)),
+    wireBytes: m.values.byteLength,
   };
 }

@@ -13,6 +13,8 @@ export type { ClientTraffic, RemoteStoreOptions, ShardTableVersion, UpdateTarget
 export { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
 export { Fenced, InvalidRequest, NotReady, ShuttingDown, ParamServerError } from './errors.js';
 export { floatsOf, uintsOf, bytesOf } from './wire.js';
+export { WIRE_ENCODINGS, bytesPerValue, isWireEncoding, parseWire } from './encoding.js';
+export type { WireEncoding } from './encoding.js';
 export { PROTO_DIR, PROTOCOL_VERSION, PARAM_SERVER_SERVICE } from './proto.js';
 export { spawnShard } from './processes.js';
 export type { ShardProcess, ShardLaunch } from './processes.js';

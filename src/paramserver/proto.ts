@@ -79,12 +79,20 @@ export interface DescribeReply {
   generation: number;
 }
 
+/**
+ * A ValueEncoding as @grpc/proto-loader decodes it (enums: String): its name, or its number when this build does
+ * not know it (a newer peer's); codec.ts decodes the same way.
+ */
+export type ValueEncodingMsg = 'VALUE_ENCODING_F32' | 'VALUE_ENCODING_BF16' | 'VALUE_ENCODING_F16' | number;
+
 export interface PullRequest {
   table: string;
   ids: Uint8Array;
   allRows: boolean;
   changedOnly: boolean;
   sinceVersion: number;
+  /** Absent on the way out: float32 (the field left out, as before it existed). */
+  encoding?: ValueEncodingMsg;
 }
 
 export interface PullReply {
@@ -94,6 +102,7 @@ export interface PullReply {
   rowVersions: Uint8Array;
   version: number;
   incarnation: number;
+  encoding?: ValueEncodingMsg;
 }
 
 export interface RowBlockMsg {
@@ -101,19 +110,21 @@ export interface RowBlockMsg {
   ids: Uint8Array;
   values: Uint8Array;
   allRows: boolean;
+  encoding?: ValueEncodingMsg;
 }
 
 /**
- * Rows picked from a [n, dim] array, to be sent as a `values` field: from[pick[0]], from[pick[1]], … (codec.ts
- * gathers them straight into the message).
+ * Rows picked from a [n, dim] array, to be sent as a `values` field: from[pick[0]], from[pick[1]], … (every row
+ * of `from` when pick is null); codec.ts gathers them straight into the message, narrowed when the block's
+ * encoding is 16-bit.
  */
 export interface PickedRows {
   readonly from: Float32Array;
-  readonly pick: ArrayLike<number>;
+  readonly pick: ArrayLike<number> | null;
   readonly dim: number;
 }
 
-/** A RowBlock as a client sends it: the values as bytes or as rows to gather. */
+/** A RowBlock as a client sends it: the values as bytes (already in the block's encoding) or as rows to gather. */
 export interface RowBlockOut extends Omit<RowBlockMsg, 'values'> {
   values: Uint8Array | PickedRows;
 }

@@ -10,13 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { StaleVersion } from '../errors/index.js';
 import type { OptimizerConfig, ParamStore, RowGrad, StoreState, TableSpec } from '../train/index.js';
 import { ShardClient, type ShardClientOptions } from './client.js';
-import { consistencyToMsg, optimizerToMsg, tableDefToMsg } from './convert.js';
+import { consistencyToMsg, encodingFromMsg, encodingToMsg, optimizerToMsg, tableDefToMsg } from './convert.js';
+import { bytesPerValue, readRows, type WireEncoding, type WireValues } from './encoding.js';
 import { defaultPlacement, heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
 import { bulkByteLength } from './codec.js';
-import type { PickedRows, RowBlockOut, StateChunk, StatsReply } from './proto.js';
+import type { PickedRows, PullReply, RowBlockOut, StateChunk, StatsReply } from './proto.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import type { Consistency } from './shard.js';
-import { bytesOf, floatsOf, gatherRows, gatherRowsInto, scatterRowsInto, uintsOf } from './wire.js';
+import { bytesOf, floatsOf, gatherRows, gatherRowsInto, scatterRowsInto, uintsOf, wireValuesOf } from './wire.js';
 
 export interface RemoteStoreOptions extends ShardClientOptions {
   /** Shard i's address (host:port) is addresses[i]. */
@@ -38,6 +39,12 @@ export interface RemoteStoreOptions extends ShardClientOptions {
    * they were between two pulls of this client (several tasks of one bsp step); costs a table's memory.
    */
   readonly rowCache?: boolean;
+  /**
+   * How row values travel in pulls and pushes (docs/paramserver.md "Reduced-precision wire"): 'f32' (default,
+   * exact), or 16-bit 'bf16' / 'f16', narrowed by the sender (round to nearest even) and widened by the receiver.
+   * Init, state export/import and checkpoints stay float32.
+   */
+  readonly wire?: WireEncoding;
 }
 
 /** A whole table as this client last saw it, and per shard the version and incarnation it was read at. */
@@ -82,6 +89,8 @@ export class RemoteParamStore implements ParamStore {
   private readonly consistency: Consistency;
   private readonly clientId: string;
   private readonly maxMessageBytes: number;
+  private readonly wire: WireEncoding;
+  /** Whole tables as pulled in this store's wire encoding (rowCache). */
   private readonly cache = new Map<string, CachedTable>();
   private steps = 0;
   /** The oldest version of each (table, shard) read since the last takeReads(). */
@@ -95,6 +104,7 @@ export class RemoteParamStore implements ParamStore {
     this.consistency = opts.consistency ?? { mode: 'bsp' };
     this.clientId = opts.clientId ?? randomUUID();
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.wire = opts.wire ?? 'f32';
   }
 
   /**
@@ -142,21 +152,26 @@ export class RemoteParamStore implements ParamStore {
     return this.steps;
   }
 
-  async pull(table: string, ids: Int32Array | null): Promise<Float32Array> {
+  /**
+   * Rows of a table (ParamStore.pull), their values travelling in `wire` (default: this store's). Whole pulls go
+   * through the row cache (with `rowCache`) when they travel in this store's encoding.
+   */
+  async pull(table: string, ids: Int32Array | null, wire: WireEncoding = this.wire): Promise<Float32Array> {
     const t = this.table(table);
-    if (ids === null && this.opts.rowCache) return (await this.refreshCached(t)).slice();
+    if (ids === null && this.opts.rowCache && wire === this.wire) return (await this.refreshCached(t)).slice();
     const dim = t.spec.dim;
     const n = ids ? ids.length : t.spec.rows;
     const order = ids ? sortedUnique(ids, t.spec) : null;
     const wanted = order ? order.unique : null;
-    const parts = await Promise.all(this.pullPlan(t, wanted).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest, shard: p.shard })));
-    for (const p of parts) {
+    const parts = await Promise.all(this.pullPlan(t, wanted, wire).map(async (p) => ({ reply: await this.clients[p.shard].pull(p.request), dest: p.dest, shard: p.shard })));
+    const values = parts.map((p) => replyValues(p.reply));
+    parts.forEach((p, k) => {
       this.noteRead(table, p.shard, p.reply.version);
-      this.countPulled(p.reply.values.byteLength / (4 * dim), p.reply.values.byteLength + (wanted ? 4 * p.dest.length : 0));
-    }
-    if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n)) return floatsOf(parts[0].reply.values);
+      this.countPulled(values[k].array.length / dim, p.reply.values.byteLength + p.reply.ids.byteLength);
+    });
+    if (parts.length === 1 && !order?.where && isIdentity(parts[0].dest, n) && values[0].encoding === 'f32') return values[0].array;
     const merged = new Float32Array((wanted ? wanted.length : n) * dim);
-    for (const p of parts) scatterRowsInto(merged, floatsOf(p.reply.values), p.dest, dim);
+    parts.forEach((p, k) => readRows(merged, values[k], dim, p.dest));
     if (!order?.where) return merged;
     const out = new Float32Array(n * dim);
     gatherRowsInto(out, merged, dim, order.where);
@@ -173,6 +188,14 @@ export class RemoteParamStore implements ParamStore {
       if (this.consistency.mode === 'ssp') await Promise.all(this.clients.map((c) => c.clock({ worker: this.opts.worker ?? 0, clock: step })));
     }
     this.steps = step;
+  }
+
+  /**
+   * This store read in float32 whatever its wire (through the row cache only when the wire is float32):
+   * evaluation reads the parameters themselves, so that its metrics do not depend on `wire`.
+   */
+  exactReads(): ParamStore {
+    return floatReads(this);
   }
 
   /**
@@ -311,7 +334,7 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /** The calls a pull needs: per shard its ids (sorted), in pieces that fit a message, and where each row goes. */
-  private pullPlan(t: RemoteTable, wanted: Uint32Array | null) {
+  private pullPlan(t: RemoteTable, wanted: Uint32Array | null, wire: WireEncoding) {
     const S = this.clients.length;
     const perShard: { shard: number; ids: Uint32Array; dest: Int32Array }[] = [];
     if (t.placement === 'whole') {
@@ -325,13 +348,15 @@ export class RemoteParamStore implements ParamStore {
     } else {
       perShard.push(...splitByShard(wanted, S));
     }
-    const rowsPerCall = Math.max(1, Math.floor((this.maxMessageBytes - MESSAGE_SLACK_BYTES) / (t.spec.dim * 4 + 8)));
+    const rowsPerCall = Math.max(1, Math.floor((this.maxMessageBytes - MESSAGE_SLACK_BYTES) / (t.spec.dim * bytesPerValue(wire) + 8)));
+    const encoding = encodingToMsg(wire);
     return perShard.flatMap((p) => {
       const out = [];
       for (let k = 0; k < p.ids.length; k += rowsPerCall) {
         const ids = p.ids.subarray(k, k + rowsPerCall);
         const allRows = !wanted && t.placement === 'rows' && ids.length === localRowCount(t.spec.rows, p.shard, S);
-        out.push({ shard: p.shard, dest: p.dest.subarray(k, k + rowsPerCall), request: { table: t.spec.name, ids: allRows ? Buffer.alloc(0) : bytesOf(ids), allRows } });
+        const request = { table: t.spec.name, ids: allRows ? Buffer.alloc(0) : bytesOf(ids), allRows, ...(encoding ? { encoding } : {}) };
+        out.push({ shard: p.shard, dest: p.dest.subarray(k, k + rowsPerCall), request });
       }
       return out;
     });
@@ -351,7 +376,7 @@ export class RemoteParamStore implements ParamStore {
       this.cache.set(t.spec.name, c);
     }
     const cached = c;
-    const plan = this.pullPlan(t, null);
+    const plan = this.pullPlan(t, null, this.wire);
     const read = await Promise.all(
       plan.map(async (p) => {
         const seen = cached.seen[p.shard];
@@ -365,7 +390,7 @@ export class RemoteParamStore implements ParamStore {
     for (const { shard, reply } of read) {
       const got = uintsOf(reply.ids);
       this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
-      scatterRowsInto(cached.values, floatsOf(reply.values), got, dim);
+      readRows(cached.values, replyValues(reply), dim, got);
       this.noteRead(t.spec.name, shard, reply.version);
       const v = versions[shard];
       v.version = Math.min(v.version, reply.version);
@@ -383,8 +408,8 @@ export class RemoteParamStore implements ParamStore {
       this.splitGrad(g).forEach((b, s) => {
         if (!b) return;
         blocks[s].push(b);
-        const bytes = bulkByteLength(b.values);
-        this.traffic.rowsPushed += bytes / (4 * dim);
+        const bytes = bulkByteLength(b.values, this.wire);
+        this.traffic.rowsPushed += bytes / (bytesPerValue(this.wire) * dim);
         this.traffic.bytesPushed += bytes + b.ids.byteLength;
       });
     }
@@ -404,12 +429,12 @@ export class RemoteParamStore implements ParamStore {
     if (g.ids) for (const id of g.ids) if (id < 0) throw new RangeError(`table ${g.table}: row ${id} out of range`);
     if (t.placement === 'whole') {
       const owner = wholeOwner(t.spec.name, S);
-      return this.clients.map((_, s) => (s === owner ? block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad) : null));
+      return this.clients.map((_, s) => (s === owner ? block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad, this.wire) : null));
     }
-    if (S === 1) return [block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad)];
+    if (S === 1) return [block(g.table, g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null, g.grad, this.wire)];
     const ids = g.ids ? new Uint32Array(g.ids.buffer, g.ids.byteOffset, g.ids.length) : null;
     const parts = ids ? splitByShard(ids, S) : this.clients.map((_, s) => ({ shard: s, ids: null, dest: Int32Array.from(heldIds(t.spec.rows, 'rows', s, S)) }));
-    return parts.map((p) => block(g.table, p.ids, { from: g.grad, pick: p.dest, dim }));
+    return parts.map((p) => block(g.table, p.ids, { from: g.grad, pick: p.dest, dim }, this.wire));
   }
 
   private noteRead(table: string, shard: number, version: number): void {
@@ -450,13 +475,38 @@ export class RemoteParamStore implements ParamStore {
   }
 }
 
+function floatReads(store: RemoteParamStore): ParamStore {
+  return {
+    specs: store.specs,
+    get step() {
+      return store.step;
+    },
+    pull: (table, ids) => store.pull(table, ids, 'f32'),
+    push: (grads) => store.push(grads),
+    exportState: () => store.exportState(),
+    importState: (state) => store.importState(state),
+  };
+}
+
 function targetsOf(blocks: readonly (readonly RowBlockOut[])[]): { table: string; shard: number }[] {
   return blocks.flatMap((bs, shard) => bs.map((b) => ({ table: b.table, shard })));
 }
 
-/** A gradient block; rows picked from a larger gradient are gathered only when the message is written. */
-function block(table: string, ids: Uint32Array | null, grad: Float32Array | PickedRows): RowBlockOut {
-  return { table, ids: ids ? bytesOf(ids) : Buffer.alloc(0), values: grad instanceof Float32Array ? bytesOf(grad) : grad, allRows: ids === null };
+/**
+ * A gradient block; rows picked from a larger gradient are gathered only when the message is written, and narrowed
+ * there when they travel in 16 bits.
+ */
+function block(table: string, ids: Uint32Array | null, grad: Float32Array | PickedRows, wire: WireEncoding): RowBlockOut {
+  const head = { table, ids: ids ? bytesOf(ids) : Buffer.alloc(0), allRows: ids === null };
+  if (wire === 'f32') return { ...head, values: grad instanceof Float32Array ? bytesOf(grad) : grad };
+  const rows = grad instanceof Float32Array ? { from: grad, pick: null, dim: 1 } : grad;
+  return { ...head, values: rows, encoding: encodingToMsg(wire) };
+}
+
+/** A pull reply's values, as the encoding its `encoding` field names. */
+function replyValues(reply: PullReply): WireValues {
+  const what = `pull of table ${reply.table}`;
+  return wireValuesOf(reply.values, encodingFromMsg(reply.encoding, what), `${what}: values`);
 }
 
 /** Sorted ids by shard (id % S), with each id's position in the input. */

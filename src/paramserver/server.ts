@@ -12,7 +12,7 @@ import { checkToken, type StatusLike, unaryHandler, widenServerWindow } from '..
 import { CheckpointError, StaleVersion } from '../errors/index.js';
 import { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
 import { pullReplyFrame } from './codec.js';
-import { consistencyFromMsg, consistencyToMsg, optimizerFromMsg, placementToMsg, rowBlockFromMsg, tableDefFromMsg } from './convert.js';
+import { consistencyFromMsg, consistencyToMsg, encodingFromMsg, optimizerFromMsg, placementToMsg, rowBlockFromMsg, tableDefFromMsg } from './convert.js';
 import { Fenced, InvalidRequest, NotReady, ShuttingDown } from './errors.js';
 import { HealthService } from './health.js';
 import {
@@ -248,11 +248,12 @@ export class ParamServer {
     };
   }
 
-  /** The reply is encoded here (codec.ts), the rows gathered straight into the message. */
+  /** The reply is encoded here (codec.ts), the rows gathered straight into the message in the encoding asked for. */
   private pull(r: PullRequest): Buffer {
     const ids = r.allRows ? null : uintsOf(r.ids, `table ${r.table} ids`);
+    const encoding = encodingFromMsg(r.encoding, `pull of table ${r.table}`);
     const rows = this.need().read(r.table, ids, r.changedOnly ? r.sinceVersion : null);
-    const frame = pullReplyFrame(r.table, rows.ids.length, rows.dim, rows.version, rows.incarnation);
+    const frame = pullReplyFrame(r.table, rows.ids.length, rows.dim, rows.version, rows.incarnation, encoding);
     frame.ids.set(rows.ids);
     rows.copyTo(frame.values, frame.rowVersions);
     return frame.message;

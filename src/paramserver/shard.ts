@@ -9,7 +9,8 @@ import { StaleVersion } from '../errors/index.js';
 import { applyRows, initialState, initTable, type OptimizerConfig, type TableInit } from '../train/index.js';
 import { Fenced, InvalidRequest, NotReady } from './errors.js';
 import { heldIds, localRowCount, wholeOwner, type Placement } from './placement.js';
-import { gatherRows, gatherRowsInto } from './wire.js';
+import { writeRows, type WireValues } from './encoding.js';
+import { gatherRows } from './wire.js';
 
 export type Consistency =
   | { readonly mode: 'bsp' }
@@ -42,6 +43,8 @@ export interface RowBlockIn {
   readonly table: string;
   readonly ids: Uint32Array | null;
   readonly values: Float32Array;
+  /** The values' bytes as they travelled (16-bit values are widened on arrival); default values.byteLength. */
+  readonly wireBytes?: number;
 }
 
 export interface PullOut {
@@ -61,8 +64,8 @@ export interface PullRows {
   readonly dim: number;
   readonly version: number;
   readonly incarnation: number;
-  /** Copies the rows' values ([ids.length, dim]) and row versions into these arrays. */
-  copyTo(values: Float32Array, rowVersions: Uint32Array): void;
+  /** Copies the rows' values ([ids.length, dim], narrowed when `values` is 16-bit) and row versions into these arrays. */
+  copyTo(values: WireValues, rowVersions: Uint32Array): void;
 }
 
 export interface TableInfo {
@@ -106,6 +109,7 @@ interface Resolved {
   readonly held: Held;
   readonly local: Int32Array | null;
   readonly grad: Float32Array;
+  readonly wireBytes: number;
 }
 
 interface StagedTask {
@@ -254,7 +258,7 @@ export class ShardState {
     const r = this.read(table, ids, since);
     const values = new Float32Array(r.ids.length * r.dim);
     const rowVersions = new Uint32Array(r.ids.length);
-    r.copyTo(values, rowVersions);
+    r.copyTo({ encoding: 'f32', array: values }, rowVersions);
     return { ids: r.ids, values, rowVersions, version: r.version, incarnation: r.incarnation };
   }
 
@@ -276,20 +280,16 @@ export class ShardState {
     const dim = h.def.dim;
     this.counters.pulls++;
     this.counters.rowsPulled += global.length;
-    this.counters.bytesPulled += global.length * dim * 4 + global.byteLength;
     return {
       ids: global,
       dim,
       version: h.version,
       incarnation: this.incarnation,
       copyTo: (values, rowVersions) => {
-        if (!local) {
-          values.set(h.values);
-          rowVersions.set(h.rowVersions);
-          return;
-        }
-        gatherRowsInto(values, h.values, dim, local);
-        for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
+        this.counters.bytesPulled += values.array.byteLength + global.byteLength;
+        writeRows(values, h.values, dim, local);
+        if (!local) rowVersions.set(h.rowVersions);
+        else for (let k = 0; k < local.length; k++) rowVersions[k] = h.rowVersions[local[k]];
       },
     };
   }
@@ -488,7 +488,7 @@ export class ShardState {
       if (b.values.length !== n * h.def.dim) {
         throw new InvalidRequest(`table ${b.table}: wrong row width: ${b.values.length} values for ${n} rows of dim ${h.def.dim} (expected ${n * h.def.dim})`);
       }
-      return { held: h, local, grad: b.values };
+      return { held: h, local, grad: b.values, wireBytes: b.wireBytes ?? b.values.byteLength };
     });
   }
 
@@ -516,7 +516,7 @@ export class ShardState {
       if (sum.local) for (const l of sum.local) h.rowVersions[l] = h.version;
       else h.rowVersions.fill(h.version);
       this.counters.rowsPushed += parts.reduce((n, p) => n + (p.local ? p.local.length : h.local), 0);
-      this.counters.bytesPushed += parts.reduce((n, p) => n + p.grad.byteLength + (p.local ? p.local.byteLength : 0), 0);
+      this.counters.bytesPushed += parts.reduce((n, p) => n + p.wireBytes + (p.local ? p.local.byteLength : 0), 0);
     }
     this.steps = step;
   }

@@ -1,16 +1,17 @@
 /**
  * Rows on the wire (proto/paramserver.proto): ids as little-endian uint32 and values as little-endian float32
- * in `bytes` fields. A decoded `bytes` field is a Buffer at any byte offset, and a typed-array view needs an
+ * (or 16-bit, encoding.ts) in `bytes` fields. A decoded `bytes` field is a Buffer at any byte offset, and a typed-array view needs an
  * offset that is a multiple of the element size, so a misaligned buffer is copied first (DESIGN.md §5).
  */
 import { endianness } from 'node:os';
+import type { WireEncoding, WireValues } from './encoding.js';
 import { InvalidRequest } from './errors.js';
 
 if (endianness() !== 'LE') throw new Error('the parameter server wire format needs a little-endian host');
 
-function aligned(buf: Uint8Array, what: string): Uint8Array {
-  if (buf.byteLength % 4 !== 0) throw new InvalidRequest(`${what}: ${buf.byteLength} bytes is not a multiple of 4`);
-  return buf.byteOffset % 4 === 0 ? buf : new Uint8Array(buf);
+function aligned(buf: Uint8Array, what: string, size = 4): Uint8Array {
+  if (buf.byteLength % size !== 0) throw new InvalidRequest(`${what}: ${buf.byteLength} bytes is not a multiple of ${size}`);
+  return buf.byteOffset % size === 0 ? buf : new Uint8Array(buf);
 }
 
 /** The float32 values in `buf`, viewed in place when aligned, copied when not. */
@@ -25,8 +26,19 @@ export function uintsOf(buf: Uint8Array, what = 'ids'): Uint32Array {
   return new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4);
 }
 
+/** The uint16 values in `buf`, viewed in place when aligned, copied when not. */
+export function halvesOf(buf: Uint8Array, what = 'values'): Uint16Array {
+  const a = aligned(buf, what, 2);
+  return new Uint16Array(a.buffer, a.byteOffset, a.byteLength / 2);
+}
+
+/** A `values` field's bytes as the values they carry in `encoding` (a view when aligned). */
+export function wireValuesOf(buf: Uint8Array, encoding: WireEncoding, what = 'values'): WireValues {
+  return encoding === 'f32' ? { encoding, array: floatsOf(buf, what) } : { encoding, array: halvesOf(buf, what) };
+}
+
 /** A Buffer over a typed array's bytes, without copying. */
-export function bytesOf(a: Float32Array | Uint32Array | Int32Array): Buffer {
+export function bytesOf(a: Float32Array | Uint32Array | Int32Array | Uint16Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 

@@ -38,7 +38,7 @@ import { ConfigError, PeerUnavailable, StaleVersion } from '../errors/index.js';
 import { connectNats } from '../events/index.js';
 import { createEvaluator, type Evaluator, type RangeResult } from '../eval/index.js';
 import { models, type Batch, type Model, type Prepared } from '../models/index.js';
-import { RemoteParamStore, type RemoteStoreOptions } from '../paramserver/index.js';
+import { parseWire, RemoteParamStore, type RemoteStoreOptions, type WireEncoding } from '../paramserver/index.js';
 import { checkNeighbourhood, pullRows, representations, taskBlocks, taskLossAndGrads, taskRows, type Neighbourhood, type OptimizerConfig, type TaskShare } from '../train/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -74,6 +74,8 @@ export interface WorkerOptions {
    * without a block forward refuses `blocks` (ConfigError).
    */
   readonly neighbourhood?: Neighbourhood;
+  /** How row values travel to and from the shards; default the job's (JobSpec.wire). */
+  readonly wire?: WireEncoding;
   /** How long to keep trying to reach the coordinator at start (default 30 s). */
   readonly connectTimeoutMs?: number;
   /**
@@ -263,6 +265,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       credentials: opts.credentials,
       // Several tasks of one step on this worker read the same whole tables: the second moves only changed rows.
       rowCache: true,
+      wire: opts.wire ?? parseWire(spec.wire, 'JobSpec.wire'),
     });
     return {
       data,
@@ -361,7 +364,7 @@ class WorkerLoop {
     const now = await this.call('GetJob', () => this.client.getJob());
     const was = this.opts.spec;
     // What decides the computation; the job's name may change (a coordinator started without --job draws one).
-    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency', 'taskQueue'] as const;
+    const fields = ['model', 'hyperJson', 'seed', 'datasetChecksum', 'optimizerJson', 'consistency', 'taskQueue', 'wire'] as const;
     const changed = fields.filter((f) => now[f] !== was[f]);
     if (changed.length) {
       throw new ConfigError(`the coordinator at ${this.client.address} now runs another job (${changed.map((f) => `${f}: ${String(was[f])} → ${String(now[f])}`).join('; ')}): this worker stops`);
@@ -517,7 +520,7 @@ class WorkerLoop {
     if (r.split !== 'valid' && r.split !== 'test') throw new ConfigError(`evaluation range ${r.epoch}.${r.split}.${r.index}: split is not valid or test`);
     const { data, model, store, prep, hyper } = this.ctx;
     const key = `${r.generation}.${r.epoch}`;
-    if (this.reps?.key !== key) this.reps = { key, ...(await representations(model, store, prep, hyper)) };
+    if (this.reps?.key !== key) this.reps = { key, ...(await representations(model, store.exactReads(), prep, hyper)) };
     this.evaluator ??= await createEvaluator({ threads: this.ctx.evalThreads, native: nativeKernels() });
     const truth = r.split === 'valid' ? data.validByUser : data.testByUser;
     const { users, items, dim } = this.reps;

@@ -26,7 +26,7 @@ import { loadDataset } from '../../src/data/index.js';
 import type { Dataset } from '../../src/data/types.js';
 import { connectNats, InMemoryEventBus } from '../../src/events/index.js';
 import { models } from '../../src/models/index.js';
-import { RemoteParamStore } from '../../src/paramserver/index.js';
+import { RemoteParamStore, type WireEncoding } from '../../src/paramserver/index.js';
 import { adam, RunDir, type SeedResult } from '../../src/train/index.js';
 import { tempDir, writeInter } from '../helpers/files.js';
 import { CAMREC_DEV, spawnShard, type ShardProcess } from '../paramserver/children.js';
@@ -51,6 +51,8 @@ export interface ClusterOptions {
   readonly evalOnCoordinator?: boolean;
   /** --task-queue jetstream on this NATS server (with JetStream): the workers take their tasks from the job's queue. */
   readonly nats?: string;
+  /** --wire: how the workers' row values travel (JobSpec.wire; default f32). */
+  readonly wire?: WireEncoding;
   readonly onLease?: (l: { worker: string; task: Task; attempt: number }, cluster: Cluster) => void;
   readonly onRangeLease?: (l: { worker: string; range: EvalRange; attempt: number }, cluster: Cluster) => void;
   /** Each result the coordinator accepts (from the job's task events). */
@@ -128,6 +130,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     maxAttempts: 5,
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
     evalOnCoordinator: o.evalOnCoordinator ?? false,
+    wire: o.wire,
     heartbeatMs: 200,
     ...(taskQueue ? { taskQueue, natsUrl: o.nats } : {}),
     onStep: (s) => steps.push(s),

@@ -131,4 +131,10 @@ test('--distributed refuses a malformed layout and what it does not support yet,
   const grid = await camrec(['train', ...common, '--data', dataDir, '--distributed', 'local:1:1', '--grid', 'nope=1,2']);
   assert.equal(grid.code, 2, 'a grid over an unknown hyper-parameter is refused before any cluster starts');
   assert.match(grid.stderr, /hyper-parameter/);
+  const wire = await camrec(['train', ...common, '--data', dataDir, '--distributed', 'local:1:1', '--wire', 'f8']);
+  assert.equal(wire.code, 2);
+  assert.match(wire.stderr, /--wire <encoding>' argument 'f8' is invalid\. Allowed choices are f32, bf16, f16/);
+  const alone = await camrec(['train', ...common, '--data', dataDir, '--wire', 'bf16']);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /flag --wire needs --distributed local:W:S/);
 });

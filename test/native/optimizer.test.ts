@@ -56,3 +56,13 @@ test('native rows optimizers refuse bad arguments before changing anything', (t)
   assert.deepEqual([...p], new Array(8).fill(1));
   assert.deepEqual([...m], new Array(8).fill(0));
 });
+
+test('an empty id list updates no row (an empty typed array has no storage; it was taken for null: every row)', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const p = new Float32Array(8).fill(1);
+  const [m, v] = [new Float32Array(8), new Float32Array(8)];
+  native.adamRows(p, m, v, new Int32Array(0), new Float32Array(0), 4, 0.9, 0.999, 0.1, 0.03, 1e-8);
+  native.adagradRows(p, m, new Int32Array(0), new Float32Array(0), 4, 0.1, 1e-8);
+  assert.deepEqual([...p, ...m, ...v], [...new Array(8).fill(1), ...new Array(16).fill(0)]);
+});

@@ -1,7 +1,9 @@
 /**
- * codec.ts against protobufjs (what @grpc/proto-loader serialises with): on random messages each reads the
- * other's bytes as the same message, bulk fields land 4-byte aligned behind grpc's 5-byte frame header, bytes
- * from another encoder decode at any offset, and malformed bytes throw.
+ * codec.ts against protobufjs (what @grpc/proto-loader serialises with): on random messages — with and without
+ * the `encoding` field, known values and one from a newer peer — each reads the other's bytes as the same message,
+ * bulk fields land 4-byte aligned behind grpc's 5-byte frame header, bytes from another encoder decode at any
+ * offset, and malformed bytes throw. Rows gathered in 16 bits are the narrowed rows; float32 messages are byte for
+ * byte what they were before the field existed.
  */
 import * as protoLoader from '@grpc/proto-loader';
 import assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import {
   encodePushRequest,
   pullReplyFrame,
 } from '../../src/paramserver/codec.js';
+import { narrowRowsReference } from '../../src/paramserver/encoding.js';
 import { PROTO_DIR } from '../../src/paramserver/proto.js';
 import { floatsOf, gatherRows, scatterRowsInto } from '../../src/paramserver/wire.js';
 import { RandomStream } from '../../src/random/index.js';
@@ -42,11 +45,18 @@ const name = () => ['', 'users', 'items', 'é-表', 'x'.repeat(200)][int(5)];
 const big = () => [0, 1, 127, 128, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1][int(7)];
 /** Row counts around the varint width boundaries of the bulk fields' lengths. */
 const rows = () => [0, 1, 3, 31, 32, 4095, 4096, 70000][int(8)];
+/** 2-byte values, an odd count included (16-bit rows of an odd width). */
+const halves = (n: number) => Buffer.from(Uint16Array.from({ length: n }, () => rng.nextUint32() & 0xffff).buffer);
+/** The `encoding` field: absent, each known value, and 7, which a newer peer might send (decoded as its number). */
+const encodings = [{}, { encoding: 'VALUE_ENCODING_F32' }, { encoding: 'VALUE_ENCODING_BF16' }, { encoding: 'VALUE_ENCODING_F16' }, { encoding: 7 }];
+const someEncoding = (): object => encodings[int(encodings.length)];
+const valuesIn = (e: object, n: number) => ('encoding' in e && e.encoding !== 'VALUE_ENCODING_F32' ? halves(n * (1 + int(3)) + int(2)) : bytes(n * (1 + int(3))));
 
 function block() {
   const n = rows();
   const all = int(4) === 0;
-  return { table: name(), ids: all ? Buffer.alloc(0) : bytes(n), values: bytes(n * (1 + int(3))), allRows: all };
+  const e = someEncoding();
+  return { table: name(), ids: all ? Buffer.alloc(0) : bytes(n), values: valuesIn(e, n), allRows: all, ...e };
 }
 
 const random = {
@@ -54,7 +64,8 @@ const random = {
   prepare: () => ({ step: big(), task: name(), attempt: int(5), blocks: Array.from({ length: int(4) }, block), generation: big() }),
   pull: () => {
     const n = rows();
-    return { table: name(), ids: bytes(n), values: bytes(n * (1 + int(4))), rowVersions: bytes(n), version: big(), incarnation: big() };
+    const e = someEncoding();
+    return { table: name(), ids: bytes(n), values: valuesIn(e, n), rowVersions: bytes(n), version: big(), incarnation: big(), ...e };
   },
 };
 
@@ -122,7 +133,7 @@ test('pullReplyFrame: filling its views gives the message encodePullReply writes
     const rowVersions = Uint32Array.from({ length: n }, (_, k) => k % 5);
     const frame = pullReplyFrame('items', n, dim, 9, 2 ** 40);
     frame.ids.set(ids);
-    frame.values.set(values);
+    frame.values.array.set(values);
     frame.rowVersions.set(rowVersions);
     const want = { table: 'items', ids: Buffer.from(ids.buffer), values: Buffer.from(values.buffer), rowVersions: Buffer.from(rowVersions.buffer), version: 9, incarnation: 2 ** 40 };
     assert.deepEqual(reference.pull.decode(frame.message), reference.pull.decode(reference.pull.encode(want)));
@@ -160,4 +171,46 @@ test('encoding into a reused, larger, dirty buffer (a client pool) writes the sa
     if (encodePushRequest(p).length + 1 > dirty.byteLength) continue;
     assert.deepEqual(encodePushRequest(p, () => dirty), encodePushRequest(p));
   }
+});
+
+test('16-bit frames and picked rows: the values are the rows narrowed, and the encoding field names how', () => {
+  const dim = 3;
+  for (const [e, name] of [['bf16', 'VALUE_ENCODING_BF16'], ['f16', 'VALUE_ENCODING_F16']] as const) {
+    const from = Float32Array.from({ length: 20 * dim }, () => rng.nextNormal() * 1e-3);
+    const pick = Int32Array.from([4, 5, 6, 19, 0, 2, 2]);
+    const narrowed = new Uint16Array(pick.length * dim);
+    narrowRowsReference(narrowed, from, dim, pick, e);
+    const ids = Buffer.from(Uint32Array.from(pick.keys()).buffer);
+    const asPicked = { step: 2, task: 't', attempt: 0, blocks: [{ table: 'u', ids, values: { from, pick, dim }, allRows: false, encoding: name }], generation: 0 };
+    const asBytes = { ...asPicked, blocks: [{ ...asPicked.blocks[0], values: Buffer.from(narrowed.buffer) }] };
+    const got = reference.prepare.decode(encodePrepareRequest(asPicked)) as { blocks: { values: Buffer; encoding: string }[] };
+    assert.deepEqual(got, reference.prepare.decode(reference.prepare.encode(asBytes)), e);
+    assert.equal(got.blocks[0].encoding, name);
+    const whole = { ...asPicked, blocks: [{ ...asPicked.blocks[0], values: { from, pick: null, dim: 1 } }] };
+    const all = new Uint16Array(from.length);
+    narrowRowsReference(all, from, 1, null, e);
+    assert.deepEqual(decodePrepareRequest(encodePrepareRequest(whole)).blocks[0].values, Buffer.from(all.buffer), `${e}: every row`);
+    const frame = pullReplyFrame('items', 2, dim, 9, 4, e);
+    assert.ok(frame.values.array instanceof Uint16Array && frame.values.array.length === 2 * dim);
+    frame.values.array.set(narrowed.subarray(0, 2 * dim));
+    const reply = reference.pull.decode(frame.message) as { values: Buffer; encoding: string };
+    assert.equal(reply.encoding, name);
+    assert.deepEqual(reply.values, Buffer.from(narrowed.buffer, 0, 4 * dim));
+  }
+});
+
+test('float32 messages are byte for byte what camrec wrote before the encoding field existed', () => {
+  // Written by codec.ts at commit fc62f63 (before the field) for these messages.
+  const ids = Buffer.from(Uint32Array.of(1, 5).buffer);
+  const from = Float32Array.of(0.5, -1, 2, 0.25, 3, 9);
+  const prepare = { step: 3, task: 't', attempt: 1, blocks: [{ table: 'u', ids, values: { from, pick: Int32Array.of(2, 0), dim: 2 }, allRows: false }], generation: 0 };
+  assert.equal(
+    encodePrepareRequest(prepare).toString('hex'),
+    '0803120174180122240a017592000801000000050000009a80001000004040000010410000003f000080bf20002800',
+  );
+  const frame = pullReplyFrame('u', 2, 2, 7, 9);
+  frame.ids.set([1, 5]);
+  frame.values.array.set([0.5, -1, 2, 0.25]);
+  frame.rowVersions.set([3, 4]);
+  assert.equal(frame.message.toString('hex'), '0a01759280000801000000050000009a8000100000003f000080bf000000400000803ea2800008030000000400000028073009');
 });

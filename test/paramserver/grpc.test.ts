@@ -1,6 +1,7 @@
 /**
  * The parameter server over real gRPC on loopback, shards in this process: RemoteParamStore equals
- * LocalParamStore, bad requests get their status codes and change nothing, ssp waits, async applies on arrival.
+ * LocalParamStore (with a 16-bit wire: LocalParamStore reading and fed the rows rounded to 16 bits), bad requests
+ * get their status codes and change nothing, ssp waits, async applies on arrival.
  */
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
@@ -19,7 +20,8 @@ import {
   type ParamServerOptions,
   type ShardTableVersion,
 } from '../../src/paramserver/index.js';
-import { adagrad, adam, LocalParamStore, type OptimizerConfig } from '../../src/train/index.js';
+import { narrowRowsReference, widenRowsReference, type NarrowEncoding } from '../../src/paramserver/encoding.js';
+import { adagrad, adam, LocalParamStore, type OptimizerConfig, type RowGrad } from '../../src/train/index.js';
 import { assertSameState, copySnapshot, maxRelDiff, placement, randomGrads, SPECS } from './helpers.js';
 
 const log = pino({ level: 'silent' });
@@ -137,6 +139,17 @@ test('row cache: a shard restarted in another incarnation, at the same version, 
   assert.deepEqual(await cached.pull('users', null), want);
 });
 
+test('a sparse gradient whose rows all live on one shard: the other stages an empty block, and the step commits on both', async () => {
+  const ps = await startShards(2);
+  const remote = await connect(ps, adam(0.01));
+  const local = new LocalParamStore(SPECS, adam(0.01), 11);
+  locals.push(local);
+  const grads = [{ table: 'users', ids: Int32Array.of(2, 4), grad: new Float32Array(16).fill(0.5) }];
+  await remote.push(grads);
+  await local.push(grads);
+  assertSameState(await remote.exportState(), await local.exportState());
+});
+
 test('a pull in any order, with repeated ids, returns the rows in the caller order', async () => {
   const ps = await startShards(2);
   const remote = await connect(ps, adam(0.01));
@@ -195,6 +208,14 @@ describe('bad requests: status codes, and the stored tables stay as they were', 
   test('ids not a multiple of 4 bytes → INVALID_ARGUMENT', () => refused(prep([{ table: 'users', ids: Buffer.from([0, 0, 0]), values: rows(1) }]), grpc.status.INVALID_ARGUMENT, /multiple of 4/));
   test('pull of an unknown table → INVALID_ARGUMENT', () => refused(() => client.pull({ table: 'nope', allRows: true }), grpc.status.INVALID_ARGUMENT, /unknown table/));
   test('a message over the size limit → RESOURCE_EXHAUSTED', () => refused(prep([{ table: 'users', ids: ids([0]), values: rows(3000) }]), grpc.status.RESOURCE_EXHAUSTED, /RESOURCE_EXHAUSTED/));
+  test('a value encoding the shard does not know (a newer peer\'s) → INVALID_ARGUMENT', () =>
+    refused(prep([{ table: 'users', ids: ids([0]), values: rows(1), encoding: 7 }]), grpc.status.INVALID_ARGUMENT, /table users: unknown value encoding 7/));
+  test('a pull asking for an encoding the shard does not know → INVALID_ARGUMENT', () =>
+    refused(() => client.pull({ table: 'users', allRows: true, encoding: 9 }), grpc.status.INVALID_ARGUMENT, /unknown value encoding 9/));
+  test('16-bit values of an odd byte count → INVALID_ARGUMENT', () =>
+    refused(prep([{ table: 'users', ids: ids([0]), values: Buffer.alloc(15), encoding: 'VALUE_ENCODING_BF16' }]), grpc.status.INVALID_ARGUMENT, /15 bytes is not a multiple of 2/));
+  test('float32 bytes labelled 16-bit → INVALID_ARGUMENT (twice the values a row has)', () =>
+    refused(prep([{ table: 'users', ids: ids([0]), values: rows(1), encoding: 'VALUE_ENCODING_F16' }]), grpc.status.INVALID_ARGUMENT, /wrong row width: 16 values for 1 rows of dim 8/));
 
   test('undecodable bytes → the transport error (INTERNAL)', () =>
     refused(
@@ -310,4 +331,59 @@ async function waitFor<T>(get: () => Promise<T>, ok: (v: T) => boolean): Promise
     if (ok(v)) return v;
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Float32 values rounded to the 16-bit encoding and widened back: what the other side of a 16-bit wire sees. */
+function rounded(x: Float32Array, e: NarrowEncoding): Float32Array {
+  const h = new Uint16Array(x.length);
+  narrowRowsReference(h, x, 1, null, e);
+  const out = new Float32Array(x.length);
+  widenRowsReference(out, h, 1, null, e);
+  return out;
+}
+
+for (const e of ['bf16', 'f16'] as const) {
+  for (const shards of [1, 2]) {
+    test(`${e} wire, ${shards} shard(s), bsp: pulls are the tables rounded to ${e}, and the shards apply the rounded gradients to float32 state`, async () => {
+      const ps = await startShards(shards);
+      const remote = await connect(ps, adam(0.01), undefined, { wire: e, rowCache: shards === 2 });
+      const local = new LocalParamStore(SPECS, adam(0.01), 11);
+      locals.push(local);
+      for (let step = 1; step <= 10; step++) {
+        const grads = randomGrads(step).map((g): RowGrad => ({ ...g, grad: g.grad.map((x, k) => (k % 5 === 0 ? x * 1e-6 : x)) }));
+        for (const g of grads) {
+          for (const ids of [g.ids, null]) {
+            const want = await local.pull(g.table, ids);
+            assert.deepEqual(await remote.pull(g.table, ids), rounded(want, e), `pull ${g.table} at step ${step}`);
+            assert.ok(maxRelDiff(await remote.exactReads().pull(g.table, ids), want) <= 1e-5, `exact (float32) pull ${g.table} at step ${step}`);
+          }
+        }
+        await remote.push(grads);
+        await local.push(grads.map((g) => ({ ...g, grad: rounded(g.grad, e) })));
+      }
+      assertSameState(await remote.exportState(), await local.exportState());
+    });
+  }
+
+  test(`${e} wire: half the payload bytes of float32 both ways, counted by the client and the shards`, async () => {
+    const ps = await startShards(2);
+    /** One whole pull, one pull of 3 named ids and one push; the payload bytes the store and the shards counted. */
+    const moved = async (wire: 'f32' | NarrowEncoding) => {
+      const store = await connect(ps, adam(0.01), undefined, { wire });
+      const before = await store.stats();
+      await store.pull('users', null);
+      await store.pull('items', Int32Array.from([1, 4, 9]));
+      await store.push(randomGrads(1));
+      const after = await store.stats();
+      const shards = (k: 'bytesPulled' | 'bytesPushed') => after.reduce((b, st, s) => b + st[k] - before[s][k], 0);
+      const ids = { pulled: (37 + 3) * 4, pushed: randomGrads(1).reduce((b, g) => b + (g.ids ? 4 * g.ids.length : 0), 0) };
+      assert.equal(shards('bytesPulled'), store.traffic.bytesPulled, 'the shards count the bytes they sent');
+      assert.equal(shards('bytesPushed'), store.traffic.bytesPushed, 'the shards count the bytes they received');
+      return { pulled: store.traffic.bytesPulled - ids.pulled, pushed: store.traffic.bytesPushed - ids.pushed };
+    };
+    const wide = await moved('f32');
+    const narrow = await moved(e);
+    assert.equal(wide.pulled, (37 + 3) * 8 * 4, 'float32: 4 bytes a value');
+    assert.deepEqual(narrow, { pulled: wide.pulled / 2, pushed: wide.pushed / 2 });
+  });
 }
