@@ -9,7 +9,8 @@
         "native/kernels_generic.cc",
         "native/kernels_avx2.cc",
         "native/topk.cc",
-        "native/optimizer.cc"
+        "native/optimizer.cc",
+        "native/noise.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

@@ -29,7 +29,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 4;
+constexpr int32_t kAbiVersion = 5;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -760,6 +760,48 @@ napi_value ScoreTopKAsync(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- noise -----------------------------------------------------------------------------------------
+
+constexpr int64_t kMaxUint32 = 4294967295;
+constexpr int64_t kNoiseRowsPerThread = 256;  // fewer rows than this per thread run on the calling thread
+
+// (seed, purposeKey, epoch, step, entityOffset, width, out, threads): rows = out.length / width, split over threads
+// in contiguous ranges (each row is drawn on its own, so the split does not change a bit).
+template <class T, class Rows>
+napi_value NoiseRows(napi_env env, napi_callback_info info, const char* fn, const char* widthName, int64_t minWidth,
+                     int64_t rowWidth, const Rows& rows) {
+  return guard(env, [&]() -> napi_value {
+    const auto argv = arguments(env, info, fn, 8);
+    NoiseAt at{};
+    at.seed = static_cast<uint32_t>(integer(env, argv[0], fn, "seed", 0, kMaxUint32));
+    at.purposeKey = static_cast<uint32_t>(integer(env, argv[1], fn, "purposeKey", 0, kMaxUint32));
+    at.epoch = static_cast<uint32_t>(integer(env, argv[2], fn, "epoch", 0, kMaxUint32));
+    at.step = static_cast<uint32_t>(integer(env, argv[3], fn, "step", 0, kMaxUint32));
+    at.entityOffset = integer(env, argv[4], fn, "entityOffset", 0, kMaxUint32);
+    const int64_t width = integer(env, argv[5], fn, widthName, minWidth, kMaxInt32);
+    const auto out = typedArray<T>(env, argv[6], fn, "out");
+    const int64_t threads = integer(env, argv[7], fn, "threads", 1, kMaxThreads);
+    const int64_t stride = rowWidth == 0 ? width : rowWidth;
+    if (out.length % stride != 0) rangeError(fn, "out has ", out.length, " entries, not whole rows of ", stride);
+    const int64_t n = out.length / stride;
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, n / kNoiseRowsPerThread));
+    runParts(parts, [&](int64_t t) { rows(at, n * t / parts, n * (t + 1) / parts, width, out.data); });
+    return nullptr;
+  });
+}
+
+napi_value NormalRows(napi_env env, napi_callback_info info) {
+  return NoiseRows<float>(env, info, "normalRows", "dim", 1, 0, normalRows);
+}
+
+napi_value UniformRows(napi_env env, napi_callback_info info) {
+  return NoiseRows<float>(env, info, "uniformRows", "count", 1, 0, uniformRows);
+}
+
+napi_value IntPerRow(napi_env env, napi_callback_info info) {
+  return NoiseRows<int32_t>(env, info, "intPerRow", "n", 1, 1, intPerRow);
+}
+
 // ---- instruction-set selection ---------------------------------------------------------------------
 
 napi_value Isa(napi_env env, napi_callback_info) {
@@ -831,6 +873,9 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "gemm", Gemm);
     setFunction(env, exports, "adamRows", AdamRows);
     setFunction(env, exports, "adagradRows", AdagradRows);
+    setFunction(env, exports, "normalRows", NormalRows);
+    setFunction(env, exports, "uniformRows", UniformRows);
+    setFunction(env, exports, "intPerRow", IntPerRow);
     return exports;
   });
 }

@@ -130,6 +130,21 @@ struct AdagradRowsArgs {
 void adamRows(const AdamRowsArgs& a);
 void adagradRows(const AdagradRowsArgs& a);
 
+// A step's noise coordinates (noise.cc, src/models/modules/noise.ts): row r is entity entityOffset + r (mod 2^32).
+struct NoiseAt {
+  uint32_t seed;
+  uint32_t purposeKey;
+  uint32_t epoch;
+  uint32_t step;
+  int64_t entityOffset;
+};
+
+// Rows [rowStart, rowEnd) of [rows, dim] standard normals, [rows, count] uniforms in (0, 1), and one integer in
+// [0, n) per row, each the bits of the TypeScript generator's (normals: see noise.cc).
+void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out);
+void uniformRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t count, float* out);
+void intPerRow(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t n, int32_t* out);
+
 struct IsaKernels {
   const char* name;
   int64_t panelWidth;    // items per packed panel

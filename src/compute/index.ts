@@ -34,6 +34,6 @@ export { blockLogSumExp } from './kernels/block-logsumexp.js';
 export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-mlp-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';
-export { type NativeKernels, loadNative, probeNative } from './native.js';
+export { type NativeKernels, type NoiseArgs, loadNative, probeNative } from './native.js';
 export { balancedRowBounds } from './jobs.js';
 export { SharedHeap, sharedHeap } from './heap.js';

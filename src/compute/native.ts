@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -43,6 +43,18 @@ export type ScoreTopKArgs = [
   k: number,
   outItems: Int32Array,
   outScores: Float32Array,
+  threads: number,
+];
+
+/** The arguments of normalRows, uniformRows (width: values per row) and intPerRow (width: the range n). */
+export type NoiseArgs<T extends Float32Array | Int32Array> = [
+  seed: number,
+  purposeKey: number,
+  epoch: number,
+  step: number,
+  entityOffset: number,
+  width: number,
+  out: T,
   threads: number,
 ];
 
@@ -145,6 +157,16 @@ export interface NativeKernels {
   ): void;
   /** One Adagrad step, as adamRows (s the accumulated squares). */
   adagradRows(p: Float32Array, s: Float32Array, ids: Int32Array | null, g: Float32Array, dim: number, lr: number, eps: number): void;
+  /**
+   * The noise of src/models/modules/noise.ts at (seed, purposeKey, epoch, step), row r being entity
+   * entityOffset + r: out.length / dim rows of `dim` standard normals (Box–Muller in double, the C library's log,
+   * cos and sin), over `threads` threads; each row is drawn on its own, so the split changes nothing.
+   */
+  normalRows(...args: NoiseArgs<Float32Array>): void;
+  /** out.length / count rows of `count` uniforms in (0, 1), the bits of the TypeScript generator's. */
+  uniformRows(...args: NoiseArgs<Float32Array>): void;
+  /** One integer in [0, n) per entry of out (from the row's second Philox block), the TypeScript generator's. */
+  intPerRow(...args: NoiseArgs<Int32Array>): void;
 }
 
 export interface LoadNativeOptions {
