@@ -104,6 +104,19 @@ struct GemmOuterArgs {
   float* acc;
 };
 
+// gemmOuterDirect: acc += Aᵀ·B over rows [d0, d0 + depth) of A [k, m] and B [k, n], both row-major and read in
+// place (no packing); n must be a multiple of the panel width. acc is row-major [m, n]. The same register tiles
+// and the same order of sums as gemmOuter, so the same bits.
+struct GemmOuterDirectArgs {
+  const float* a;
+  int64_t m;
+  const float* b;
+  int64_t n;
+  int64_t d0;
+  int64_t depth;
+  float* acc;
+};
+
 // Row-wise optimizers (optimizer.cc): rows ids[0..n) of [rows, dim] tables (rows 0..n when ids is null),
 // g holding one row per id, in double precision as src/train/optimizer.ts computes them.
 struct RowUpdate {
@@ -172,6 +185,7 @@ struct IsaKernels {
   void (*scoreTopK)(const ScoreArgs& a, int64_t first, int64_t last, const ScoreScratch& s);
   void (*gemmRows)(const GemmRowsArgs& a, int64_t rowStart, int64_t rowEnd);
   void (*gemmOuter)(const GemmOuterArgs& a);
+  void (*gemmOuterDirect)(const GemmOuterDirectArgs& a);
 };
 
 namespace generic {

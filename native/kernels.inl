@@ -478,9 +478,50 @@ void gemmOuter(const GemmOuterArgs& g) {
   }
 }
 
+// R rows (R <= MR) of acc from row i0 and NR columns from j0 (GemmOuterDirectArgs).
+template <int R>
+void outerDirectTile(const GemmOuterDirectArgs& g, int64_t i0, int64_t j0) {
+  vf acc[MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = vf{};
+  const float* ap = g.a + g.d0 * g.m + i0;
+  const float* bp = g.b + g.d0 * g.n + j0;
+  for (int64_t d = 0; d < g.depth; ++d, ap += g.m, bp += g.n) {
+    const vf b0 = loadu(bp);
+    const vf b1 = loadu(bp + VW);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] += ap[r] * b0;
+      acc[r][1] += ap[r] * b1;
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* o = g.acc + (i0 + r) * g.n + j0;
+    storeu(o, loadu(o) + acc[r][0]);
+    storeu(o + VW, loadu(o + VW) + acc[r][1]);
+  }
+}
+
+void gemmOuterDirect(const GemmOuterDirectArgs& g) {
+  const int64_t full = g.m - g.m % MR;
+  for (int64_t j0 = 0; j0 < g.n; j0 += NR)
+    for (int64_t i0 = 0; i0 < full; i0 += MR) outerDirectTile<MR>(g, i0, j0);
+  const int64_t i0 = full;
+  for (int64_t j0 = 0; j0 < g.n && i0 < g.m; j0 += NR) {
+    switch (g.m - i0) {
+      case 5: outerDirectTile<5>(g, i0, j0); break;
+      case 4: outerDirectTile<4>(g, i0, j0); break;
+      case 3: outerDirectTile<3>(g, i0, j0); break;
+      case 2: outerDirectTile<2>(g, i0, j0); break;
+      default: outerDirectTile<1>(g, i0, j0); break;
+    }
+  }
+}
+
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, gatherScaled, scatterScaled, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, gatherScaled, scatterScaled, packItems, scoreTopK, gemmRows, gemmOuter, gemmOuterDirect};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec
