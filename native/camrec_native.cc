@@ -768,6 +768,126 @@ napi_value ScoreTopKAsync(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- edge-mask MLP ------------------------------------------------------------------------------------
+
+struct EdgeMlpJob {
+  EdgeMlpArgs args;
+  View<const float> a;
+  View<const float> b;
+  int64_t nUsers;
+  int64_t nItems;
+  int64_t nEdges;
+};
+
+// Checks (indptr, items, a, b, bias, wo) at argv[0..5]: a user-major edge CSR whose items index rows of b, a with
+// at least one row per user, rows of h = bias.length floats.
+EdgeMlpJob edgeMlpJob(napi_env env, const std::vector<napi_value>& argv, const char* fn) {
+  const auto indptr = typedArray<const int32_t>(env, argv[0], fn, "indptr");
+  const auto items = typedArray<const int32_t>(env, argv[1], fn, "items");
+  const auto a = typedArray<const float>(env, argv[2], fn, "a");
+  const auto b = typedArray<const float>(env, argv[3], fn, "b");
+  const auto bias = typedArray<const float>(env, argv[4], fn, "bias");
+  const auto wo = typedArray<const float>(env, argv[5], fn, "wo");
+  const int64_t h = bias.length;
+  if (h == 0) rangeError(fn, "bias is empty");
+  if (wo.length != h) rangeError(fn, "wo has ", wo.length, " floats, bias ", h);
+  if (a.length % h != 0 || b.length % h != 0) rangeError(fn, "a and b must hold whole rows of ", h, " floats");
+  if (indptr.length < 1) rangeError(fn, "indptr is empty");
+  const int64_t nUsers = indptr.length - 1;
+  if (a.length < nUsers * h) rangeError(fn, "a has ", a.length / h, " rows, the edges have ", nUsers, " users");
+  checkCsrRows(fn, "edge", indptr, items, 0, nUsers, b.length / h);
+  if (indptr.data[0] != 0) rangeError(fn, "indptr[0] must be 0");
+  return EdgeMlpJob{EdgeMlpArgs{indptr.data, items.data, a.data, b.data, bias.data, wo.data, h}, a, b, nUsers,
+                    b.length / h, indptr.data[nUsers]};
+}
+
+constexpr int64_t kEdgeMlpParallelEdges = 4096;  // fewer edges run on the calling thread
+
+int64_t edgeParts(const EdgeMlpJob& job, int64_t threads) {
+  return job.nEdges < kEdgeMlpParallelEdges ? 1 : std::max<int64_t>(1, std::min(threads, job.nUsers));
+}
+
+// (indptr, items, a, b, bias, wo, outBias, omega, threads): ω of every edge; users split over threads by edges.
+napi_value EdgeMlp(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "edgeMlp";
+    const auto argv = arguments(env, info, fn, 9);
+    const EdgeMlpJob job = edgeMlpJob(env, argv, fn);
+    const float outBias = static_cast<float>(real(env, argv[6], fn, "outBias"));
+    const auto omega = typedArray<float>(env, argv[7], fn, "omega");
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    if (omega.length != job.nEdges) rangeError(fn, "omega has ", omega.length, " floats, there are ", job.nEdges, " edges");
+    if (overlap(omega, job.a) || overlap(omega, job.b)) rangeError(fn, "omega overlaps a or b");
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t parts = edgeParts(job, threads);
+    const auto bounds = balancedRows(job.args.indptr, 0, job.nUsers, parts);
+    runParts(parts, [&](int64_t t) {
+      std::vector<float> row(static_cast<size_t>(job.args.h));
+      isa.edgeMlpRows(job.args, outBias, bounds[t], bounds[t + 1], omega.data, row.data());
+    });
+    return nullptr;
+  });
+}
+
+// (indptr, items, a, b, bias, wo, g, ga, gb, gBias, gOut, gOutBias, threads): the gradients of Σ_e g_e ω_e. Each
+// thread takes a block of users (so ga rows have one writer) and adds into its own partial gb and gOut, summed in
+// block order afterwards; gBias = Σ_u ga[u] and gOutBias = Σ_e g_e in double. ga's rows past the users are zero.
+napi_value EdgeMlpGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "edgeMlpGrad";
+    const auto argv = arguments(env, info, fn, 13);
+    const EdgeMlpJob job = edgeMlpJob(env, argv, fn);
+    const int64_t h = job.args.h;
+    const auto g = typedArray<const float>(env, argv[6], fn, "g");
+    const auto ga = typedArray<float>(env, argv[7], fn, "ga");
+    const auto gb = typedArray<float>(env, argv[8], fn, "gb");
+    const auto gBias = typedArray<float>(env, argv[9], fn, "gBias");
+    const auto gOut = typedArray<float>(env, argv[10], fn, "gOut");
+    const auto gOutBias = typedArray<float>(env, argv[11], fn, "gOutBias");
+    const int64_t threads = integer(env, argv[12], fn, "threads", 1, kMaxThreads);
+    if (g.length != job.nEdges) rangeError(fn, "g has ", g.length, " floats, there are ", job.nEdges, " edges");
+    if (ga.length != job.a.length || gb.length != job.b.length) rangeError(fn, "ga and gb must have the shapes of a and b");
+    if (gBias.length != h || gOut.length != h || gOutBias.length != 1) rangeError(fn, "gBias and gOut need h floats, gOutBias 1");
+    const std::vector<View<float>> outs{ga, gb, gBias, gOut, gOutBias};
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (overlap(outs[i], job.a) || overlap(outs[i], job.b) || overlap(outs[i], g)) rangeError(fn, "an output overlaps a, b or g");
+      for (size_t j = i + 1; j < outs.size(); ++j)
+        if (overlap(outs[i], outs[j])) rangeError(fn, "the outputs overlap");
+    }
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t parts = edgeParts(job, threads);
+    const auto bounds = balancedRows(job.args.indptr, 0, job.nUsers, parts);
+    // part 0 adds into gb itself; the others into partials added to it in order
+    std::vector<float> partials(static_cast<size_t>((parts - 1) * (job.nItems * h + h)), 0.0f);
+    std::vector<float> outParts(static_cast<size_t>(parts * h), 0.0f);
+    std::fill(gb.data, gb.data + gb.length, 0.0f);
+    runParts(parts, [&](int64_t t) {
+      std::vector<float> row(static_cast<size_t>(h));
+      float* gbPart = t == 0 ? gb.data : partials.data() + (t - 1) * job.nItems * h;
+      isa.edgeMlpGradRows(EdgeMlpGradArgs{job.args, g.data, ga.data, gbPart, outParts.data() + t * h}, bounds[t], bounds[t + 1],
+                          row.data());
+    });
+    for (int64_t t = 1; t < parts; ++t) {
+      const float* part = partials.data() + (t - 1) * job.nItems * h;
+      for (int64_t x = 0; x < job.nItems * h; ++x) gb.data[x] += part[x];
+    }
+    std::fill(ga.data + job.nUsers * h, ga.data + ga.length, 0.0f);
+    std::vector<double> sums(static_cast<size_t>(2 * h), 0.0);
+    for (int64_t u = 0; u < job.nUsers; ++u)
+      for (int64_t j = 0; j < h; ++j) sums[j] += ga.data[u * h + j];
+    for (int64_t t = 0; t < parts; ++t)
+      for (int64_t j = 0; j < h; ++j) sums[h + j] += outParts[t * h + j];
+    for (int64_t j = 0; j < h; ++j) {
+      gBias.data[j] = static_cast<float>(sums[j]);
+      gOut.data[j] = static_cast<float>(sums[h + j]);
+    }
+    double total = 0;
+    for (int64_t e = 0; e < job.nEdges; ++e) total += g.data[e];
+    gOutBias.data[0] = static_cast<float>(total);
+    return nullptr;
+  });
+}
+
 // ---- noise -----------------------------------------------------------------------------------------
 
 constexpr int64_t kMaxUint32 = 4294967295;
@@ -881,6 +1001,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "gemm", Gemm);
     setFunction(env, exports, "adamRows", AdamRows);
     setFunction(env, exports, "adagradRows", AdagradRows);
+    setFunction(env, exports, "edgeMlp", EdgeMlp);
+    setFunction(env, exports, "edgeMlpGrad", EdgeMlpGrad);
     setFunction(env, exports, "normalRows", NormalRows);
     setFunction(env, exports, "uniformRows", UniformRows);
     setFunction(env, exports, "intPerRow", IntPerRow);

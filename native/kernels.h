@@ -117,6 +117,28 @@ struct GemmOuterDirectArgs {
   float* acc;
 };
 
+// CaMRec's edge-mask MLP over a user-major edge list (src/compute/kernels/edge-mlp.ts): for edge e of user u,
+// v_e = (a[u] + bias) + b[items[e]], ω_e = outBias + Σ_j wo[j]·ReLU(v_e[j]); a [U, h] and b [I, h] row-major.
+struct EdgeMlpArgs {
+  const int32_t* indptr;  // edges of user u: [indptr[u], indptr[u + 1])
+  const int32_t* items;
+  const float* a;
+  const float* b;
+  const float* bias;
+  const float* wo;
+  int64_t h;
+};
+
+// The backward's outputs for users [u0, u1): ga rows of those users (written, not added), gb and gOut added to
+// (the caller's per-thread partials); t_e = g_e·wo ⊙ [v_e > 0], ga[u] = Σ_e t_e, gb[i] += t_e, gOut += g_e·ReLU(v_e).
+struct EdgeMlpGradArgs {
+  EdgeMlpArgs mlp;
+  const float* g;
+  float* ga;
+  float* gb;
+  float* gOut;
+};
+
 // Row-wise optimizers (optimizer.cc): rows ids[0..n) of [rows, dim] tables (rows 0..n when ids is null),
 // g holding one row per id, in double precision as src/train/optimizer.ts computes them.
 struct RowUpdate {
@@ -186,6 +208,9 @@ struct IsaKernels {
   void (*gemmRows)(const GemmRowsArgs& a, int64_t rowStart, int64_t rowEnd);
   void (*gemmOuter)(const GemmOuterArgs& a);
   void (*gemmOuterDirect)(const GemmOuterDirectArgs& a);
+  // ω for the edges of users [u0, u1) (omega indexed by edge); `row` is scratch of h floats.
+  void (*edgeMlpRows)(const EdgeMlpArgs& a, float outBias, int64_t u0, int64_t u1, float* omega, float* row);
+  void (*edgeMlpGradRows)(const EdgeMlpGradArgs& a, int64_t u0, int64_t u1, float* row);
 };
 
 namespace generic {

@@ -158,6 +158,32 @@ export interface NativeKernels {
   /** One Adagrad step, as adamRows (s the accumulated squares). */
   adagradRows(p: Float32Array, s: Float32Array, ids: Int32Array | null, g: Float32Array, dim: number, lr: number, eps: number): void;
   /**
+   * CaMRec's edge-mask MLP (src/compute/kernels/edge-mlp.ts) over a user-major edge list in CSR form (indptr over
+   * users, items): omega[e] = outBias + Σ_j wo[j]·ReLU(a[u_e, j] + bias[j] + b[i_e, j]), a and b row-major with
+   * h = bias.length columns, over `threads` threads (users in blocks of about equal edges; each ω on its own).
+   */
+  edgeMlp(indptr: Int32Array, items: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array, wo: Float32Array, outBias: number, omega: Float32Array, threads: number): void;
+  /**
+   * The gradients of Σ_e g_e·ω_e in a (ga, zero past the users), b (gb), bias, wo (gOut) and outBias (gOutBias, one
+   * float), all written. ga does not depend on the threads; gb, gBias and gOut only through the order in which the
+   * threads' partial sums are added.
+   */
+  edgeMlpGrad(
+    indptr: Int32Array,
+    items: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array,
+    wo: Float32Array,
+    g: Float32Array,
+    ga: Float32Array,
+    gb: Float32Array,
+    gBias: Float32Array,
+    gOut: Float32Array,
+    gOutBias: Float32Array,
+    threads: number,
+  ): void;
+  /**
    * The noise of src/models/modules/noise.ts at (seed, purposeKey, epoch, step), row r being entity
    * entityOffset + r: out.length / dim rows of `dim` standard normals (Box–Muller in double, the C library's log,
    * cos and sin), over `threads` threads; each row is drawn on its own, so the split changes nothing.
