@@ -543,6 +543,94 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- InfoNCE -----------------------------------------------------------------------------------------
+
+// Row r of x scaled to unit norm into unit (x·(‖x‖² + 1e-24)^(−1/2), as l2Normalize), the scale into scale[r].
+void unitRows(const float* x, int64_t n, int64_t d, float* unit, float* scale) {
+  for (int64_t r = 0; r < n; ++r) {
+    float q = 0;
+    for (int64_t k = 0; k < d; ++k) q += x[r * d + k] * x[r * d + k];
+    const float s = 1.0f / std::sqrt(q + 1e-24f);
+    scale[r] = s;
+    for (int64_t k = 0; k < d; ++k) unit[r * d + k] = x[r * d + k] * s;
+  }
+}
+
+// In place g_r ← s_r·(g_r − û_r⟨û_r, g_r⟩): a gradient in the unit rows taken back to the rows.
+void throughUnitRows(float* g, const float* unit, const float* scale, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r) {
+    float dot = 0;
+    for (int64_t k = 0; k < d; ++k) dot += unit[r * d + k] * g[r * d + k];
+    for (int64_t k = 0; k < d; ++k) g[r * d + k] = scale[r] * (g[r * d + k] - unit[r * d + k] * dot);
+  }
+}
+
+// The blocked InfoNCE of x against y and its gradients (src/compute/kernels/infonce.ts has the formulas): per
+// block, Z = X̂·Ŷᵀ, exp(Z/T − max) with row sums, lse; Z becomes P/(nT); ∂x̂ = Z·Ŷ, ∂ŷ = Zᵀ·X̂; then the positive
+// term and the normalisation's gradient. Returns L.
+double infoNceBlocks(const IsaKernels& isa, const float* x, const float* y, int64_t n, int64_t d, double temperature,
+                     int64_t block, float* gx, float* gy, int64_t threads) {
+  std::vector<float> ux(static_cast<size_t>(n * d)), uy(static_cast<size_t>(n * d)), sx(static_cast<size_t>(n)),
+      sy(static_cast<size_t>(n));
+  unitRows(x, n, d, ux.data(), sx.data());
+  unitRows(y, n, d, uy.data(), sy.data());
+  const int64_t width = std::min(block, n);
+  std::vector<float> z(static_cast<size_t>(width * width)), max(static_cast<size_t>(width)), sums(static_cast<size_t>(width));
+  const float invT = static_cast<float>(1 / temperature);
+  const double inv = 1 / (static_cast<double>(n) * temperature);
+  double total = 0;
+  for (int64_t start = 0; start < n; start += block) {
+    const int64_t size = std::min(block, n - start);
+    const float* bx = ux.data() + start * d;
+    const float* by = uy.data() + start * d;
+    gemmByRows(isa, bx, by, true, size, d, size, z.data(), threads);
+    isa.expShiftedRows(z.data(), size, size, invT, max.data(), sums.data());
+    for (int64_t r = 0; r < size; ++r) {
+      double positive = 0;
+      for (int64_t k = 0; k < d; ++k) positive += static_cast<double>(bx[r * d + k]) * by[r * d + k];
+      total += max[r] + std::log(static_cast<double>(sums[r])) - positive / temperature;
+      const float scale = static_cast<float>(inv / sums[r]);
+      for (int64_t s = r * size; s < (r + 1) * size; ++s) z[s] *= scale;
+    }
+    gemmByRows(isa, z.data(), by, false, size, size, d, gx + start * d, threads);
+    gemmByOuter(isa, z.data(), bx, false, size, size, d, gy + start * d, threads);
+  }
+  const float invF = static_cast<float>(inv);
+  for (int64_t k = 0; k < n * d; ++k) {
+    gx[k] -= uy[k] * invF;
+    gy[k] -= ux[k] * invF;
+  }
+  throughUnitRows(gx, ux.data(), sx.data(), n, d);
+  throughUnitRows(gy, uy.data(), sy.data(), n, d);
+  return total / n;
+}
+
+// (x, y, rows, dim, temperature, block, gx, gy, threads) → L; gx and gy receive ∂L/∂x and ∂L/∂y.
+napi_value InfoNce(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "infoNce";
+    const auto argv = arguments(env, info, fn, 9);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const auto y = typedArray<const float>(env, argv[1], fn, "y");
+    const int64_t n = integer(env, argv[2], fn, "rows", 1, kMaxInt32);
+    const int64_t d = integer(env, argv[3], fn, "dim", 1, kMaxInt32);
+    const double temperature = real(env, argv[4], fn, "temperature");
+    const int64_t block = integer(env, argv[5], fn, "block", 1, kMaxInt32);
+    const auto gx = typedArray<float>(env, argv[6], fn, "gx");
+    const auto gy = typedArray<float>(env, argv[7], fn, "gy");
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
+    for (const int64_t length : {x.length, y.length, gx.length, gy.length})
+      if (length != n * d) rangeError(fn, "x, y, gx and gy must hold rows * dim = ", n * d, " floats");
+    if (overlap(gx, gy) || overlap(gx, x) || overlap(gx, y) || overlap(gy, x) || overlap(gy, y))
+      rangeError(fn, "gx and gy must not overlap each other, x or y");
+    const double loss = infoNceBlocks(currentIsa(env), x.data, y.data, n, d, temperature, block, gx.data, gy.data, threads);
+    napi_value out;
+    check(napi_create_double(env, loss, &out));
+    return out;
+  });
+}
+
 // ---- row-wise optimizers -----------------------------------------------------------------------------
 
 // The update of rows `ids` (every row when null) of [rows, dim] tables that all have tables[0]'s length: checks
@@ -1001,6 +1089,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "gemm", Gemm);
     setFunction(env, exports, "adamRows", AdamRows);
     setFunction(env, exports, "adagradRows", AdagradRows);
+    setFunction(env, exports, "infoNce", InfoNce);
     setFunction(env, exports, "edgeMlp", EdgeMlp);
     setFunction(env, exports, "edgeMlpGrad", EdgeMlpGrad);
     setFunction(env, exports, "normalRows", NormalRows);

@@ -31,6 +31,8 @@ export {
 export { gatedSddmmReference, gatedSpmmReference } from './kernels/gated-spmm-ref.js';
 export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
 export { blockLogSumExp } from './kernels/block-logsumexp.js';
+export { fusedInfoNce } from './kernels/infonce.js';
+export { infoNceReference } from './kernels/infonce-ref.js';
 export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-mlp-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';

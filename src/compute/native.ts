@@ -158,6 +158,12 @@ export interface NativeKernels {
   /** One Adagrad step, as adamRows (s the accumulated squares). */
   adagradRows(p: Float32Array, s: Float32Array, ids: Int32Array | null, g: Float32Array, dim: number, lr: number, eps: number): void;
   /**
+   * The blocked InfoNCE of x against y ([rows, dim] each; src/compute/kernels/infonce.ts has the formulas), rows cut
+   * into blocks of `block`, and its gradients, written to gx and gy; returns the loss. Products on the gemm over
+   * `threads` threads; results do not depend on them.
+   */
+  infoNce(x: Float32Array, y: Float32Array, rows: number, dim: number, temperature: number, block: number, gx: Float32Array, gy: Float32Array, threads: number): number;
+  /**
    * CaMRec's edge-mask MLP (src/compute/kernels/edge-mlp.ts) over a user-major edge list in CSR form (indptr over
    * users, items): omega[e] = outBias + Σ_j wo[j]·ReLU(a[u_e, j] + bias[j] + b[i_e, j]), a and b row-major with
    * h = bias.length columns, over `threads` threads (users in blocks of about equal edges; each ω on its own).
