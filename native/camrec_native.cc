@@ -631,6 +631,154 @@ napi_value InfoNce(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- the diffusion denoiser ---------------------------------------------------------------------------
+
+// The arrays of one denoiser call (src/compute/kernels/denoise.ts has the formulas): n rows of width d, hidden
+// width h, T step embeddings.
+struct DenoiseArrays {
+  const float* h0;          // [n, d]
+  const float* cond;        // [n, d]
+  const float* noise;       // [n, d], or null (h_t = signal·h0)
+  const float* signal;      // [n]
+  const float* noiseScale;  // [n], or null with noise
+  const int32_t* steps;     // [n], each in [0, T)
+  const float* wNoisy;      // [d, h]
+  const float* wCond;       // [d, h]
+  const float* wOut;        // [h, d]
+  int64_t n, d, h;
+};
+
+// Reads argv[0..11] as (h0, cond, noise|null, signal, noiseScale|null, steps, wNoisy, wCond, stepEmb, bias, wOut,
+// outBias) and checks every length against n = steps.length, d = outBias.length, h = bias.length.
+struct DenoiseInputs {
+  DenoiseArrays arrays;
+  View<const float> stepEmb, bias, outBias;
+  std::vector<View<const float>> all;
+};
+
+DenoiseInputs denoiseInputs(napi_env env, const std::vector<napi_value>& argv, const char* fn) {
+  const auto h0 = typedArray<const float>(env, argv[0], fn, "h0");
+  const auto cond = typedArray<const float>(env, argv[1], fn, "cond");
+  const auto noise = typedArray<const float>(env, argv[2], fn, "noise", true);
+  const auto signal = typedArray<const float>(env, argv[3], fn, "signal");
+  const auto noiseScale = typedArray<const float>(env, argv[4], fn, "noiseScale", true);
+  const auto steps = typedArray<const int32_t>(env, argv[5], fn, "steps");
+  const auto wNoisy = typedArray<const float>(env, argv[6], fn, "wNoisy");
+  const auto wCond = typedArray<const float>(env, argv[7], fn, "wCond");
+  const auto stepEmb = typedArray<const float>(env, argv[8], fn, "stepEmb");
+  const auto bias = typedArray<const float>(env, argv[9], fn, "bias");
+  const auto wOut = typedArray<const float>(env, argv[10], fn, "wOut");
+  const auto outBias = typedArray<const float>(env, argv[11], fn, "outBias");
+  const int64_t n = steps.length, d = outBias.length, h = bias.length;
+  if (d == 0 || h == 0) rangeError(fn, "outBias and bias must not be empty");
+  const auto expect = [&](const char* name, int64_t length, int64_t want) {
+    if (length != want) rangeError(fn, name, " has ", length, " entries, expected ", want);
+  };
+  expect("h0", h0.length, n * d);
+  expect("cond", cond.length, n * d);
+  expect("signal", signal.length, n);
+  if (noise.data != nullptr) {
+    expect("noise", noise.length, n * d);
+    if (noiseScale.data == nullptr) typeError(fn, "noiseScale must be a Float32Array when noise is given");
+    expect("noiseScale", noiseScale.length, n);
+  }
+  expect("wNoisy", wNoisy.length, d * h);
+  expect("wCond", wCond.length, d * h);
+  expect("wOut", wOut.length, h * d);
+  if (stepEmb.length % h != 0 || stepEmb.length == 0) rangeError(fn, "stepEmb must hold whole rows of ", h, " floats");
+  const int64_t stepCount = stepEmb.length / h;
+  for (int64_t r = 0; r < n; ++r)
+    if (steps.data[r] < 0 || steps.data[r] >= stepCount) rangeError(fn, "step ", steps.data[r], " of row ", r, " is outside [0, ", stepCount, ")");
+  DenoiseArrays arrays{h0.data, cond.data, noise.data, signal.data, noise.data ? noiseScale.data : nullptr, steps.data,
+                       wNoisy.data, wCond.data, wOut.data, n, d, h};
+  return DenoiseInputs{arrays, stepEmb, bias, outBias, {h0, cond, noise, signal, noiseScale, wNoisy, wCond, stepEmb, bias, wOut, outBias}};
+}
+
+// Throws unless no two outputs overlap and no output overlaps an input.
+void checkOutputs(const char* fn, const std::vector<View<float>>& outs, const std::vector<View<const float>>& ins) {
+  for (size_t i = 0; i < outs.size(); ++i) {
+    for (const auto& in : ins)
+      if (overlap(outs[i], in)) rangeError(fn, "an output overlaps an input");
+    for (size_t j = i + 1; j < outs.size(); ++j)
+      if (overlap(outs[i], outs[j])) rangeError(fn, "the outputs overlap");
+  }
+}
+
+// (h0, cond, noise|null, signal, noiseScale|null, steps, wNoisy, wCond, stepEmb, bias, wOut, outBias, est, act,
+// threads) → Σ (h0 − est)² / (n·d). est = tanh((h_t·W_h + cond·W_c) + (E[t] + b))·W_o + b_o, act the tanh.
+napi_value Denoise(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "denoise";
+    const auto argv = arguments(env, info, fn, 15);
+    const DenoiseInputs in = denoiseInputs(env, argv, fn);
+    const DenoiseArrays& x = in.arrays;
+    const auto est = typedArray<float>(env, argv[12], fn, "est");
+    const auto act = typedArray<float>(env, argv[13], fn, "act");
+    const int64_t threads = integer(env, argv[14], fn, "threads", 1, kMaxThreads);
+    if (est.length != x.n * x.d || act.length != x.n * x.h) rangeError(fn, "est must hold n·d floats and act n·h");
+    checkOutputs(fn, {est, act}, in.all);
+    const IsaKernels& isa = currentIsa(env);
+    std::vector<float> ht(static_cast<size_t>(x.n * x.d)), condPart(static_cast<size_t>(x.n * x.h));
+    noisyRows(x.h0, x.noise, x.signal, x.noiseScale, x.n, x.d, ht.data());
+    gemmByRows(isa, ht.data(), x.wNoisy, false, x.n, x.d, x.h, act.data, threads);
+    gemmByRows(isa, x.cond, x.wCond, false, x.n, x.d, x.h, condPart.data(), threads);
+    denoiserPreActivation(act.data, condPart.data(), in.stepEmb.data, x.steps, in.bias.data, x.n, x.h);
+    isa.tanhRange(act.data, act.data, x.n * x.h);
+    gemmByRows(isa, act.data, x.wOut, false, x.n, x.h, x.d, est.data, threads);
+    const double sum = addBiasSquaredError(est.data, in.outBias.data, x.h0, x.n, x.d);
+    napi_value loss;
+    check(napi_create_double(env, x.n == 0 ? 0.0 : sum / static_cast<double>(x.n * x.d), &loss));
+    return loss;
+  });
+}
+
+// (h0, cond, noise|null, signal, noiseScale|null, steps, wNoisy, wCond, stepEmb, bias, wOut, outBias, est, act,
+// dEst, dLoss, dh0, dCond, dWNoisy, dWCond, dStepEmb, dBias, dWOut, dOutBias, threads): the gradients of
+// ⟨dEst, est⟩ + dLoss·loss, the loss's target h0 held constant (a stop-gradient).
+napi_value DenoiseGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "denoiseGrad";
+    const auto argv = arguments(env, info, fn, 25);
+    const DenoiseInputs in = denoiseInputs(env, argv, fn);
+    const DenoiseArrays& x = in.arrays;
+    const auto est = typedArray<const float>(env, argv[12], fn, "est");
+    const auto act = typedArray<const float>(env, argv[13], fn, "act");
+    const auto dEst = typedArray<const float>(env, argv[14], fn, "dEst");
+    const double dLoss = real(env, argv[15], fn, "dLoss");
+    std::vector<View<float>> outs;
+    const char* names[] = {"dh0", "dCond", "dWNoisy", "dWCond", "dStepEmb", "dBias", "dWOut", "dOutBias"};
+    for (int k = 0; k < 8; ++k) outs.push_back(typedArray<float>(env, argv[16 + k], fn, names[k]));
+    const int64_t threads = integer(env, argv[24], fn, "threads", 1, kMaxThreads);
+    const int64_t n = x.n, d = x.d, h = x.h;
+    if (est.length != n * d || dEst.length != n * d || act.length != n * h) rangeError(fn, "est and dEst must hold n·d floats, act n·h");
+    const int64_t want[] = {n * d, n * d, d * h, d * h, in.stepEmb.length, h, h * d, d};
+    for (int k = 0; k < 8; ++k)
+      if (outs[k].length != want[k]) rangeError(fn, names[k], " has ", outs[k].length, " floats, expected ", want[k]);
+    auto ins = in.all;
+    ins.insert(ins.end(), {est, act, dEst});
+    checkOutputs(fn, outs, ins);
+    const IsaKernels& isa = currentIsa(env);
+    float* const dh0 = outs[0].data;
+    std::vector<float> dOut(static_cast<size_t>(n * d)), dPre(static_cast<size_t>(n * h)), ht(static_cast<size_t>(n * d));
+    const float scale = static_cast<float>(n == 0 ? 0.0 : 2 * dLoss / static_cast<double>(n * d));
+    squaredErrorGradient(dEst.data, scale, est.data, x.h0, n * d, dOut.data());
+    isa.columnSums(dOut.data(), n, d, 1.0, outs[7].data);                                  // ∂b_o
+    gemmByOuter(isa, act.data, dOut.data(), false, h, n, d, outs[6].data, threads);        // ∂W_o = actᵀ·dOut
+    gemmByRows(isa, dOut.data(), x.wOut, true, n, d, h, dPre.data(), threads);             // dOut·W_oᵀ
+    tanhGradient(dPre.data(), act.data, n * h);
+    isa.columnSums(dPre.data(), n, h, 1.0, outs[5].data);                                  // ∂b
+    std::fill(outs[4].data, outs[4].data + outs[4].length, 0.0f);
+    isa.scatterAddRows(dPre.data(), x.steps, n, h, outs[4].data);                          // ∂E, rows in order
+    noisyRows(x.h0, x.noise, x.signal, x.noiseScale, n, d, ht.data());
+    gemmByOuter(isa, ht.data(), dPre.data(), false, d, n, h, outs[2].data, threads);       // ∂W_h = h_tᵀ·dPre
+    gemmByOuter(isa, x.cond, dPre.data(), false, d, n, h, outs[3].data, threads);          // ∂W_c = condᵀ·dPre
+    gemmByRows(isa, dPre.data(), x.wNoisy, true, n, h, d, dh0, threads);                   // ∂h_t = dPre·W_hᵀ
+    scaleRows(dh0, x.signal, n, d);                                                        // ∂h_0 = √ᾱ_t ∂h_t
+    gemmByRows(isa, dPre.data(), x.wCond, true, n, h, d, outs[1].data, threads);           // ∂cond = dPre·W_cᵀ
+    return nullptr;
+  });
+}
+
 // ---- row-wise optimizers -----------------------------------------------------------------------------
 
 // The update of rows `ids` (every row when null) of [rows, dim] tables that all have tables[0]'s length: checks
@@ -1090,6 +1238,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "adamRows", AdamRows);
     setFunction(env, exports, "adagradRows", AdagradRows);
     setFunction(env, exports, "infoNce", InfoNce);
+    setFunction(env, exports, "denoise", Denoise);
+    setFunction(env, exports, "denoiseGrad", DenoiseGrad);
     setFunction(env, exports, "edgeMlp", EdgeMlp);
     setFunction(env, exports, "edgeMlpGrad", EdgeMlpGrad);
     setFunction(env, exports, "normalRows", NormalRows);

@@ -165,6 +165,23 @@ struct AdagradRowsArgs {
 void adamRows(const AdamRowsArgs& a);
 void adagradRows(const AdagradRowsArgs& a);
 
+// Elementwise steps of the fused denoiser (fused.cc), each value the float32 result of the tfjs ops it replaces.
+// ht[r] = h0[r]·signal[r] + noise[r]·noiseScale[r] (ht[r] = h0[r]·signal[r] when noise is null).
+void noisyRows(const float* h0, const float* noise, const float* signal, const float* noiseScale, int64_t n, int64_t d,
+               float* ht);
+// pre[r] = (pre[r] + condPart[r]) + (stepEmb[steps[r]] + bias), rows of h, in place.
+void denoiserPreActivation(float* pre, const float* condPart, const float* stepEmb, const int32_t* steps,
+                           const float* bias, int64_t n, int64_t h);
+// est[r] += outBias; returns Σ (target − est)² over every entry, summed in double.
+double addBiasSquaredError(float* est, const float* outBias, const float* target, int64_t n, int64_t d);
+// out = dEst + scale·(est − target), `size` entries.
+void squaredErrorGradient(const float* dEst, float scale, const float* est, const float* target, int64_t size,
+                          float* out);
+// g = g·(1 − act²) in place (tanh's gradient from its output).
+void tanhGradient(float* g, const float* act, int64_t size);
+// x[r] = x[r]·scale[r], rows of d, in place.
+void scaleRows(float* x, const float* scale, int64_t n, int64_t d);
+
 // A step's noise coordinates (noise.cc, src/models/modules/noise.ts): row r is entity entityOffset + r (mod 2^32).
 struct NoiseAt {
   uint32_t seed;

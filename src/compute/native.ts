@@ -46,6 +46,22 @@ export type ScoreTopKArgs = [
   threads: number,
 ];
 
+/** The inputs of denoise and denoiseGrad, in order. */
+export type DenoiseArgs = [
+  h0: Float32Array,
+  cond: Float32Array,
+  noise: Float32Array | null,
+  signal: Float32Array,
+  noiseScale: Float32Array | null,
+  steps: Int32Array,
+  wNoisy: Float32Array,
+  wCond: Float32Array,
+  stepEmb: Float32Array,
+  bias: Float32Array,
+  wOut: Float32Array,
+  outBias: Float32Array,
+];
+
 /** The arguments of normalRows, uniformRows (width: values per row) and intPerRow (width: the range n). */
 export type NoiseArgs<T extends Float32Array | Int32Array> = [
   seed: number,
@@ -163,6 +179,31 @@ export interface NativeKernels {
    * `threads` threads; results do not depend on them.
    */
   infoNce(x: Float32Array, y: Float32Array, rows: number, dim: number, temperature: number, block: number, gx: Float32Array, gy: Float32Array, threads: number): number;
+  /**
+   * CaMRec's denoiser with its noising and loss (src/compute/kernels/denoise.ts has the formulas): writes est [n, d]
+   * and act [n, h], returns the loss. n = steps.length, d = outBias.length, h = bias.length; noise and noiseScale
+   * are both null (h_t = signal ⊙ h0) or both given. Products on the gemm over `threads` threads.
+   */
+  denoise(...args: [...DenoiseArgs, est: Float32Array, act: Float32Array, threads: number]): number;
+  /** The eight gradients of ⟨dEst, est⟩ + dLoss·loss (the loss's target h0 constant), all written. */
+  denoiseGrad(
+    ...args: [
+      ...DenoiseArgs,
+      est: Float32Array,
+      act: Float32Array,
+      dEst: Float32Array,
+      dLoss: number,
+      dh0: Float32Array,
+      dCond: Float32Array,
+      dWNoisy: Float32Array,
+      dWCond: Float32Array,
+      dStepEmb: Float32Array,
+      dBias: Float32Array,
+      dWOut: Float32Array,
+      dOutBias: Float32Array,
+      threads: number,
+    ]
+  ): void;
   /**
    * CaMRec's edge-mask MLP (src/compute/kernels/edge-mlp.ts) over a user-major edge list in CSR form (indptr over
    * users, items): omega[e] = outBias + Σ_j wo[j]·ReLU(a[u_e, j] + bias[j] + b[i_e, j]), a and b row-major with

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
+import { denoiseGradient, denoiseKernels } from './denoise.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
 import { gatherKernels } from './gather.js';
@@ -22,6 +23,7 @@ const OUR_KERNELS = [
   ...gatedSpmmKernels,
   ...edgeMlpKernels,
   ...infoNceKernels,
+  ...denoiseKernels,
 ];
 const OUR_GRADIENTS = [
   weightedSpmmGradient,
@@ -30,6 +32,7 @@ const OUR_GRADIENTS = [
   gatedSddmmGradient,
   edgeMlpGradient,
   infoNceGradient,
+  denoiseGradient,
   sumGradient,
   meanGradient,
 ];
@@ -38,7 +41,7 @@ const OUR_GRADIENTS = [
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
  * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp and CamrecInfoNce, and ours of Sum and Mean (reduce-gradients.ts).
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce and CamrecDenoise, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
