@@ -779,6 +779,43 @@ napi_value DenoiseGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- the concrete gate --------------------------------------------------------------------------------
+
+// (logits, uniforms|null, temperature, rho): ρ = σ((ω + log u − log(1 − u))/τ) per edge.
+napi_value ConcreteGate(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "concreteGate";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto logits = typedArray<const float>(env, argv[0], fn, "logits");
+    const auto uniforms = typedArray<const float>(env, argv[1], fn, "uniforms", true);
+    const double temperature = real(env, argv[2], fn, "temperature");
+    const auto rho = typedArray<float>(env, argv[3], fn, "rho");
+    if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
+    if (rho.length != logits.length || (uniforms.data != nullptr && uniforms.length != logits.length))
+      rangeError(fn, "logits, uniforms and rho must have one entry per edge");
+    if (overlap(rho, logits) || overlap(rho, uniforms)) rangeError(fn, "rho overlaps an input");
+    concreteGate(logits.data, uniforms.data, static_cast<float>(temperature), logits.length, rho.data);
+    return nullptr;
+  });
+}
+
+// (dy, rho, temperature, out): out = (dy·ρ(1 − ρ))/τ.
+napi_value ConcreteGateGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "concreteGateGrad";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto dy = typedArray<const float>(env, argv[0], fn, "dy");
+    const auto rho = typedArray<const float>(env, argv[1], fn, "rho");
+    const double temperature = real(env, argv[2], fn, "temperature");
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
+    if (rho.length != dy.length || out.length != dy.length) rangeError(fn, "dy, rho and out must have one entry per edge");
+    if (overlap(out, dy) || overlap(out, rho)) rangeError(fn, "out overlaps an input");
+    concreteGateGradient(dy.data, rho.data, static_cast<float>(temperature), dy.length, out.data);
+    return nullptr;
+  });
+}
+
 // ---- row-wise optimizers -----------------------------------------------------------------------------
 
 // The update of rows `ids` (every row when null) of [rows, dim] tables that all have tables[0]'s length: checks
@@ -1238,6 +1275,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "adamRows", AdamRows);
     setFunction(env, exports, "adagradRows", AdagradRows);
     setFunction(env, exports, "infoNce", InfoNce);
+    setFunction(env, exports, "concreteGate", ConcreteGate);
+    setFunction(env, exports, "concreteGateGrad", ConcreteGateGrad);
     setFunction(env, exports, "denoise", Denoise);
     setFunction(env, exports, "denoiseGrad", DenoiseGrad);
     setFunction(env, exports, "edgeMlp", EdgeMlp);

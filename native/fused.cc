@@ -2,6 +2,7 @@
 // float32 result of the same operations, in the same order, as the tfjs ops they replace: products and sums
 // rounded one at a time, no contraction into fused multiply-adds. Compiled for the target's baseline; the
 // compiler may vectorize the loops.
+#include <cmath>
 #include <cstdint>
 
 #include "kernels.h"
@@ -66,6 +67,22 @@ void tanhGradient(float* g, const float* act, int64_t size) {
 void scaleRows(float* x, const float* scale, int64_t n, int64_t d) {
   for (int64_t r = 0; r < n; ++r)
     for (int64_t k = 0; k < d; ++k) x[r * d + k] = x[r * d + k] * scale[r];
+}
+
+void concreteGate(const float* logits, const float* uniforms, float temperature, int64_t n, float* rho) {
+  for (int64_t e = 0; e < n; ++e) {
+    float x = logits[e];
+    if (uniforms != nullptr) {
+      const double u = uniforms[e];
+      x = x + static_cast<float>(std::log(u) - std::log(1 - u));
+    }
+    x = x / temperature;
+    rho[e] = 1.0f / (1.0f + std::exp(-x));
+  }
+}
+
+void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out) {
+  for (int64_t e = 0; e < n; ++e) out[e] = (dy[e] * (rho[e] * (1.0f - rho[e]))) / temperature;
 }
 
 }  // namespace camrec

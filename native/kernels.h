@@ -182,6 +182,12 @@ void tanhGradient(float* g, const float* act, int64_t size);
 // x[r] = x[r]·scale[r], rows of d, in place.
 void scaleRows(float* x, const float* scale, int64_t n, int64_t d);
 
+// The binary concrete gate of CaMRec's edge mask: rho = σ((ω + log u − log(1 − u))/τ) (the logistic noise in
+// double from float u, rounded once, as the TypeScript loop computes it; uniforms null: σ(ω/τ)), and the gradient
+// out = (dy·ρ(1 − ρ))/τ.
+void concreteGate(const float* logits, const float* uniforms, float temperature, int64_t n, float* rho);
+void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out);
+
 // A step's noise coordinates (noise.cc, src/models/modules/noise.ts): row r is entity entityOffset + r (mod 2^32).
 struct NoiseAt {
   uint32_t seed;

@@ -32,6 +32,8 @@ export { gatedSddmmReference, gatedSpmmReference } from './kernels/gated-spmm-re
 export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
 export { blockLogSumExp } from './kernels/block-logsumexp.js';
 export { fusedInfoNce } from './kernels/infonce.js';
+export { fusedConcreteGate } from './kernels/concrete-gate.js';
+export { concreteGateReference } from './kernels/concrete-gate-ref.js';
 export { type DenoiseNoising, type DenoiseWeights, fusedDenoise } from './kernels/denoise.js';
 export { type DenoiseProblem, denoiseBackwardReference, denoiseForwardReference } from './kernels/denoise-ref.js';
 export { infoNceReference } from './kernels/infonce-ref.js';

@@ -180,6 +180,14 @@ export interface NativeKernels {
    */
   infoNce(x: Float32Array, y: Float32Array, rows: number, dim: number, temperature: number, block: number, gx: Float32Array, gy: Float32Array, threads: number): number;
   /**
+   * CaMRec's binary concrete edge gate: rho[e] = σ((logits[e] + log u_e − log(1 − u_e))/τ), the logistic noise
+   * computed in double from the float uniform and rounded once (as src/models/modules/edge-mask.ts computes it);
+   * σ(logits/τ) when uniforms is null.
+   */
+  concreteGate(logits: Float32Array, uniforms: Float32Array | null, temperature: number, rho: Float32Array): void;
+  /** The gate's gradient in its logits: out = (dy·ρ(1 − ρ))/τ. */
+  concreteGateGrad(dy: Float32Array, rho: Float32Array, temperature: number, out: Float32Array): void;
+  /**
    * CaMRec's denoiser with its noising and loss (src/compute/kernels/denoise.ts has the formulas): writes est [n, d]
    * and act [n, h], returns the loss. n = steps.length, d = outBias.length, h = bias.length; noise and noiseScale
    * are both null (h_t = signal ⊙ h0) or both given. Products on the gemm over `threads` threads.

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
+import { concreteGateGradient, concreteGateKernels } from './concrete-gate.js';
 import { denoiseGradient, denoiseKernels } from './denoise.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
@@ -24,6 +25,7 @@ const OUR_KERNELS = [
   ...edgeMlpKernels,
   ...infoNceKernels,
   ...denoiseKernels,
+  ...concreteGateKernels,
 ];
 const OUR_GRADIENTS = [
   weightedSpmmGradient,
@@ -33,6 +35,7 @@ const OUR_GRADIENTS = [
   edgeMlpGradient,
   infoNceGradient,
   denoiseGradient,
+  concreteGateGradient,
   sumGradient,
   meanGradient,
 ];
@@ -41,7 +44,7 @@ const OUR_GRADIENTS = [
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
  * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce and CamrecDenoise, and ours of Sum and Mean (reduce-gradients.ts).
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise and CamrecConcreteGate, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {

@@ -8,7 +8,7 @@
  * tensors, their gathers and their segment-sum gradients cost more than everything else in a step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type EdgeList, edgeMlp, edgeMlpBackward, edgeMlpForward } from '../../compute/index.js';
+import { type EdgeList, edgeMlp, edgeMlpBackward, edgeMlpForward, fusedConcreteGate } from '../../compute/index.js';
 import { matMul } from './ops.js';
 
 export interface EdgeMaskWeights {
@@ -31,9 +31,12 @@ export function edgeMaskLogits(w: EdgeMaskWeights, users: tf.Tensor2D, items: tf
 
 /**
  * ρ = σ((g + ω)/τ), g = log ε − log(1 − ε) the logistic noise; `uniforms` null gives the deterministic mask at
- * the noise's median (g = 0), used at inference and by `camrec explain`.
+ * the noise's median (g = 0), used at inference and by `camrec explain`. One op with the native addon
+ * (src/compute/kernels/concrete-gate.ts), else tfjs ops.
  */
 export function concreteMask(logits: tf.Tensor1D, uniforms: Float32Array | null, temperature: number): tf.Tensor1D {
+  const fused = fusedConcreteGate(logits, uniforms, temperature);
+  if (fused) return fused;
   if (!uniforms) return tf.sigmoid(tf.div(logits, temperature)) as tf.Tensor1D;
   const g = new Float32Array(uniforms.length);
   for (let e = 0; e < g.length; e++) g[e] = Math.log(uniforms[e]) - Math.log(1 - uniforms[e]);
