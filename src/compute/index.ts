@@ -33,6 +33,8 @@ export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
 export { blockLogSumExp } from './kernels/block-logsumexp.js';
 export { fusedInfoNce } from './kernels/infonce.js';
 export { fusedConcreteGate } from './kernels/concrete-gate.js';
+export { fusedSplitLinear } from './kernels/split-linear.js';
+export { splitLinearReference } from './kernels/split-linear-ref.js';
 export { concreteGateReference } from './kernels/concrete-gate-ref.js';
 export { type DenoiseNoising, type DenoiseWeights, fusedDenoise } from './kernels/denoise.js';
 export { type DenoiseProblem, denoiseBackwardReference, denoiseForwardReference } from './kernels/denoise-ref.js';

@@ -406,10 +406,13 @@ function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLa
 function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[]): tf.Tensor1D[] {
   const logits: tf.Tensor1D[] = [];
   for (let l = 0; l < h.layers; l++) {
+    const mlp = edgeMaskLogits(maskWeights(params, l), outputs[l], prep.nUsers, prep.edges);
+    if (!prep.edgePairs) {
+      logits.push(mlp);
+      continue;
+    }
     const [users, items] = tf.split(outputs[l], [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
-    const mlp = edgeMaskLogits(maskWeights(params, l), users, items, prep.edges);
-    if (!prep.edgePairs) logits.push(mlp);
-    else logits.push(tf.add(mlp, tf.mul(tf.reshape(value(params, `mask${l}.agree`), []), gatedSddmm(prep.edgePairs, users, items))) as tf.Tensor1D);
+    logits.push(tf.add(mlp, tf.mul(tf.reshape(value(params, `mask${l}.agree`), []), gatedSddmm(prep.edgePairs, users, items))) as tf.Tensor1D);
   }
   return logits;
 }

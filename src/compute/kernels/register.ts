@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
 import { concreteGateGradient, concreteGateKernels } from './concrete-gate.js';
+import { splitLinearGradient, splitLinearKernels } from './split-linear.js';
 import { denoiseGradient, denoiseKernels } from './denoise.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
@@ -26,6 +27,7 @@ const OUR_KERNELS = [
   ...infoNceKernels,
   ...denoiseKernels,
   ...concreteGateKernels,
+  ...splitLinearKernels,
 ];
 const OUR_GRADIENTS = [
   weightedSpmmGradient,
@@ -36,6 +38,7 @@ const OUR_GRADIENTS = [
   infoNceGradient,
   denoiseGradient,
   concreteGateGradient,
+  splitLinearGradient,
   sumGradient,
   meanGradient,
 ];
@@ -44,7 +47,7 @@ const OUR_GRADIENTS = [
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
  * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise and CamrecConcreteGate, and ours of Sum and Mean (reduce-gradients.ts).
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise, CamrecConcreteGate and CamrecSplitLinear, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
