@@ -10,7 +10,9 @@
         "native/kernels_avx2.cc",
         "native/topk.cc",
         "native/optimizer.cc",
-        "native/wire.cc"
+        "native/wire.cc",
+        "native/noise.cc",
+        "native/fused.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

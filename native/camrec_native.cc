@@ -29,7 +29,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 5;
+constexpr int32_t kAbiVersion = 6;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -448,7 +448,7 @@ class FlushDenormals {
 };
 
 constexpr int64_t kGemmParallelWork = int64_t{1} << 18;  // m·n·k below this runs on the calling thread
-constexpr int64_t kOuterChunk = 256;                     // rows of A and B packed at a time by the Aᵀ·B path
+constexpr int64_t kOuterChunk = 64;  // rows of A and B per Aᵀ·B chunk: 2 × 64 rows of 64 floats stay in L1 for every tile
 constexpr int64_t kOuterGroups = 8;                      // fixed partial sums of Aᵀ·B (not one per thread)
 constexpr int64_t kOuterMaxAcc = int64_t{1} << 20;       // largest m·n the Aᵀ·B path accumulates
 
@@ -478,19 +478,27 @@ void gemmByOuter(const IsaKernels& isa, const float* a, const float* b, bool tra
   const int64_t mTiles = (m + mr - 1) / mr;
   const int64_t nPanels = (n + w - 1) / w;
   const int64_t stride = nPanels * w;
-  const int64_t accSize = mTiles * mr * stride;
   const int64_t chunks = (k + kOuterChunk - 1) / kOuterChunk;
   const int64_t groups = std::min(kOuterGroups, chunks);
+  // B with whole panels and no transpose is read in place (a tile's rows of A and columns of B are contiguous in
+  // each row d); packing cost more than the products on [7050, 64]ᵀ·[7050, 64] (4 ms against 1).
+  const bool direct = !transB && n % w == 0;
+  const int64_t accStride = direct ? n : stride;
+  const int64_t accSize = direct ? m * n : mTiles * mr * stride;
   std::vector<float> acc(static_cast<size_t>(accSize * groups), 0.0f);
   const int64_t parts = m * n * k < kGemmParallelWork ? 1 : std::max<int64_t>(1, std::min(threads, groups));
   runParts(parts, [&](int64_t t) {
     const FlushDenormals flush;
-    std::vector<float> ap(static_cast<size_t>(mTiles * mr * kOuterChunk));
-    std::vector<float> bp(static_cast<size_t>(stride * kOuterChunk));
+    std::vector<float> ap(direct ? 0 : static_cast<size_t>(mTiles * mr * kOuterChunk));
+    std::vector<float> bp(direct ? 0 : static_cast<size_t>(stride * kOuterChunk));
     for (int64_t g = t; g < groups; g += parts) {
       for (int64_t ch = chunks * g / groups; ch < chunks * (g + 1) / groups; ++ch) {
         const int64_t d0 = ch * kOuterChunk;
         const int64_t depth = std::min(kOuterChunk, k - d0);
+        if (direct) {
+          isa.gemmOuterDirect(GemmOuterDirectArgs{a, m, b, n, d0, depth, acc.data() + g * accSize});
+          continue;
+        }
         packPanels(a, m, 1, d0, depth, m, mr, ap.data());
         packPanels(b, transB ? 1 : n, transB ? k : 1, d0, depth, n, w, bp.data());
         isa.gemmOuter(GemmOuterArgs{ap.data(), mTiles, bp.data(), nPanels, depth, acc.data() + g * accSize});
@@ -500,8 +508,8 @@ void gemmByOuter(const IsaKernels& isa, const float* a, const float* b, bool tra
   const FlushDenormals flush;
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
-      float s = acc[static_cast<size_t>(i * stride + j)];
-      for (int64_t g = 1; g < groups; ++g) s += acc[static_cast<size_t>(g * accSize + i * stride + j)];
+      float s = acc[static_cast<size_t>(i * accStride + j)];
+      for (int64_t g = 1; g < groups; ++g) s += acc[static_cast<size_t>(g * accSize + i * accStride + j)];
       c[i * n + j] = s;
     }
   }
@@ -536,6 +544,279 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     } else {
       gemmByRows(isa, a.data, b.data, transB, m, k, n, c.data, threads);
     }
+    return nullptr;
+  });
+}
+
+// ---- InfoNCE -----------------------------------------------------------------------------------------
+
+// Row r of x scaled to unit norm into unit (x·(‖x‖² + 1e-24)^(−1/2), as l2Normalize), the scale into scale[r].
+void unitRows(const float* x, int64_t n, int64_t d, float* unit, float* scale) {
+  for (int64_t r = 0; r < n; ++r) {
+    float q = 0;
+    for (int64_t k = 0; k < d; ++k) q += x[r * d + k] * x[r * d + k];
+    const float s = 1.0f / std::sqrt(q + 1e-24f);
+    scale[r] = s;
+    for (int64_t k = 0; k < d; ++k) unit[r * d + k] = x[r * d + k] * s;
+  }
+}
+
+// In place g_r ← s_r·(g_r − û_r⟨û_r, g_r⟩): a gradient in the unit rows taken back to the rows.
+void throughUnitRows(float* g, const float* unit, const float* scale, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r) {
+    float dot = 0;
+    for (int64_t k = 0; k < d; ++k) dot += unit[r * d + k] * g[r * d + k];
+    for (int64_t k = 0; k < d; ++k) g[r * d + k] = scale[r] * (g[r * d + k] - unit[r * d + k] * dot);
+  }
+}
+
+// The blocked InfoNCE of x against y and its gradients (src/compute/kernels/infonce.ts has the formulas): per
+// block, Z = X̂·Ŷᵀ, exp(Z/T − max) with row sums, lse; Z becomes P/(nT); ∂x̂ = Z·Ŷ, ∂ŷ = Zᵀ·X̂; then the positive
+// term and the normalisation's gradient. Returns L.
+double infoNceBlocks(const IsaKernels& isa, const float* x, const float* y, int64_t n, int64_t d, double temperature,
+                     int64_t block, float* gx, float* gy, int64_t threads) {
+  std::vector<float> ux(static_cast<size_t>(n * d)), uy(static_cast<size_t>(n * d)), sx(static_cast<size_t>(n)),
+      sy(static_cast<size_t>(n));
+  unitRows(x, n, d, ux.data(), sx.data());
+  unitRows(y, n, d, uy.data(), sy.data());
+  const int64_t width = std::min(block, n);
+  std::vector<float> z(static_cast<size_t>(width * width)), max(static_cast<size_t>(width)), sums(static_cast<size_t>(width));
+  const float invT = static_cast<float>(1 / temperature);
+  const double inv = 1 / (static_cast<double>(n) * temperature);
+  double total = 0;
+  for (int64_t start = 0; start < n; start += block) {
+    const int64_t size = std::min(block, n - start);
+    const float* bx = ux.data() + start * d;
+    const float* by = uy.data() + start * d;
+    gemmByRows(isa, bx, by, true, size, d, size, z.data(), threads);
+    isa.expShiftedRows(z.data(), size, size, invT, max.data(), sums.data());
+    for (int64_t r = 0; r < size; ++r) {
+      double positive = 0;
+      for (int64_t k = 0; k < d; ++k) positive += static_cast<double>(bx[r * d + k]) * by[r * d + k];
+      total += max[r] + std::log(static_cast<double>(sums[r])) - positive / temperature;
+      const float scale = static_cast<float>(inv / sums[r]);
+      for (int64_t s = r * size; s < (r + 1) * size; ++s) z[s] *= scale;
+    }
+    gemmByRows(isa, z.data(), by, false, size, size, d, gx + start * d, threads);
+    gemmByOuter(isa, z.data(), bx, false, size, size, d, gy + start * d, threads);
+  }
+  const float invF = static_cast<float>(inv);
+  for (int64_t k = 0; k < n * d; ++k) {
+    gx[k] -= uy[k] * invF;
+    gy[k] -= ux[k] * invF;
+  }
+  throughUnitRows(gx, ux.data(), sx.data(), n, d);
+  throughUnitRows(gy, uy.data(), sy.data(), n, d);
+  return total / n;
+}
+
+// (x, y, rows, dim, temperature, block, gx, gy, threads) → L; gx and gy receive ∂L/∂x and ∂L/∂y.
+napi_value InfoNce(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "infoNce";
+    const auto argv = arguments(env, info, fn, 9);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const auto y = typedArray<const float>(env, argv[1], fn, "y");
+    const int64_t n = integer(env, argv[2], fn, "rows", 1, kMaxInt32);
+    const int64_t d = integer(env, argv[3], fn, "dim", 1, kMaxInt32);
+    const double temperature = real(env, argv[4], fn, "temperature");
+    const int64_t block = integer(env, argv[5], fn, "block", 1, kMaxInt32);
+    const auto gx = typedArray<float>(env, argv[6], fn, "gx");
+    const auto gy = typedArray<float>(env, argv[7], fn, "gy");
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
+    for (const int64_t length : {x.length, y.length, gx.length, gy.length})
+      if (length != n * d) rangeError(fn, "x, y, gx and gy must hold rows * dim = ", n * d, " floats");
+    if (overlap(gx, gy) || overlap(gx, x) || overlap(gx, y) || overlap(gy, x) || overlap(gy, y))
+      rangeError(fn, "gx and gy must not overlap each other, x or y");
+    const double loss = infoNceBlocks(currentIsa(env), x.data, y.data, n, d, temperature, block, gx.data, gy.data, threads);
+    napi_value out;
+    check(napi_create_double(env, loss, &out));
+    return out;
+  });
+}
+
+// ---- the diffusion denoiser ---------------------------------------------------------------------------
+
+// The arrays of one denoiser call (src/compute/kernels/denoise.ts has the formulas): n rows of width d, hidden
+// width h, T step embeddings.
+struct DenoiseArrays {
+  const float* h0;          // [n, d]
+  const float* cond;        // [n, d]
+  const float* noise;       // [n, d], or null (h_t = signal·h0)
+  const float* signal;      // [n]
+  const float* noiseScale;  // [n], or null with noise
+  const int32_t* steps;     // [n], each in [0, T)
+  const float* wNoisy;      // [d, h]
+  const float* wCond;       // [d, h]
+  const float* wOut;        // [h, d]
+  int64_t n, d, h;
+};
+
+// Reads argv[0..11] as (h0, cond, noise|null, signal, noiseScale|null, steps, wNoisy, wCond, stepEmb, bias, wOut,
+// outBias) and checks every length against n = steps.length, d = outBias.length, h = bias.length.
+struct DenoiseInputs {
+  DenoiseArrays arrays;
+  View<const float> stepEmb, bias, outBias;
+  std::vector<View<const float>> all;
+};
+
+DenoiseInputs denoiseInputs(napi_env env, const std::vector<napi_value>& argv, const char* fn) {
+  const auto h0 = typedArray<const float>(env, argv[0], fn, "h0");
+  const auto cond = typedArray<const float>(env, argv[1], fn, "cond");
+  const auto noise = typedArray<const float>(env, argv[2], fn, "noise", true);
+  const auto signal = typedArray<const float>(env, argv[3], fn, "signal");
+  const auto noiseScale = typedArray<const float>(env, argv[4], fn, "noiseScale", true);
+  const auto steps = typedArray<const int32_t>(env, argv[5], fn, "steps");
+  const auto wNoisy = typedArray<const float>(env, argv[6], fn, "wNoisy");
+  const auto wCond = typedArray<const float>(env, argv[7], fn, "wCond");
+  const auto stepEmb = typedArray<const float>(env, argv[8], fn, "stepEmb");
+  const auto bias = typedArray<const float>(env, argv[9], fn, "bias");
+  const auto wOut = typedArray<const float>(env, argv[10], fn, "wOut");
+  const auto outBias = typedArray<const float>(env, argv[11], fn, "outBias");
+  const int64_t n = steps.length, d = outBias.length, h = bias.length;
+  if (d == 0 || h == 0) rangeError(fn, "outBias and bias must not be empty");
+  const auto expect = [&](const char* name, int64_t length, int64_t want) {
+    if (length != want) rangeError(fn, name, " has ", length, " entries, expected ", want);
+  };
+  expect("h0", h0.length, n * d);
+  expect("cond", cond.length, n * d);
+  expect("signal", signal.length, n);
+  if (noise.data != nullptr) {
+    expect("noise", noise.length, n * d);
+    if (noiseScale.data == nullptr) typeError(fn, "noiseScale must be a Float32Array when noise is given");
+    expect("noiseScale", noiseScale.length, n);
+  }
+  expect("wNoisy", wNoisy.length, d * h);
+  expect("wCond", wCond.length, d * h);
+  expect("wOut", wOut.length, h * d);
+  if (stepEmb.length % h != 0 || stepEmb.length == 0) rangeError(fn, "stepEmb must hold whole rows of ", h, " floats");
+  const int64_t stepCount = stepEmb.length / h;
+  for (int64_t r = 0; r < n; ++r)
+    if (steps.data[r] < 0 || steps.data[r] >= stepCount) rangeError(fn, "step ", steps.data[r], " of row ", r, " is outside [0, ", stepCount, ")");
+  DenoiseArrays arrays{h0.data, cond.data, noise.data, signal.data, noise.data ? noiseScale.data : nullptr, steps.data,
+                       wNoisy.data, wCond.data, wOut.data, n, d, h};
+  return DenoiseInputs{arrays, stepEmb, bias, outBias, {h0, cond, noise, signal, noiseScale, wNoisy, wCond, stepEmb, bias, wOut, outBias}};
+}
+
+// Throws unless no two outputs overlap and no output overlaps an input.
+void checkOutputs(const char* fn, const std::vector<View<float>>& outs, const std::vector<View<const float>>& ins) {
+  for (size_t i = 0; i < outs.size(); ++i) {
+    for (const auto& in : ins)
+      if (overlap(outs[i], in)) rangeError(fn, "an output overlaps an input");
+    for (size_t j = i + 1; j < outs.size(); ++j)
+      if (overlap(outs[i], outs[j])) rangeError(fn, "the outputs overlap");
+  }
+}
+
+// (h0, cond, noise|null, signal, noiseScale|null, steps, wNoisy, wCond, stepEmb, bias, wOut, outBias, est, act,
+// threads) → Σ (h0 − est)² / (n·d). est = tanh((h_t·W_h + cond·W_c) + (E[t] + b))·W_o + b_o, act the tanh.
+napi_value Denoise(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "denoise";
+    const auto argv = arguments(env, info, fn, 15);
+    const DenoiseInputs in = denoiseInputs(env, argv, fn);
+    const DenoiseArrays& x = in.arrays;
+    const auto est = typedArray<float>(env, argv[12], fn, "est");
+    const auto act = typedArray<float>(env, argv[13], fn, "act");
+    const int64_t threads = integer(env, argv[14], fn, "threads", 1, kMaxThreads);
+    if (est.length != x.n * x.d || act.length != x.n * x.h) rangeError(fn, "est must hold n·d floats and act n·h");
+    checkOutputs(fn, {est, act}, in.all);
+    const IsaKernels& isa = currentIsa(env);
+    std::vector<float> ht(static_cast<size_t>(x.n * x.d)), condPart(static_cast<size_t>(x.n * x.h));
+    noisyRows(x.h0, x.noise, x.signal, x.noiseScale, x.n, x.d, ht.data());
+    gemmByRows(isa, ht.data(), x.wNoisy, false, x.n, x.d, x.h, act.data, threads);
+    gemmByRows(isa, x.cond, x.wCond, false, x.n, x.d, x.h, condPart.data(), threads);
+    denoiserPreActivation(act.data, condPart.data(), in.stepEmb.data, x.steps, in.bias.data, x.n, x.h);
+    isa.tanhRange(act.data, act.data, x.n * x.h);
+    gemmByRows(isa, act.data, x.wOut, false, x.n, x.h, x.d, est.data, threads);
+    const double sum = addBiasSquaredError(est.data, in.outBias.data, x.h0, x.n, x.d);
+    napi_value loss;
+    check(napi_create_double(env, x.n == 0 ? 0.0 : sum / static_cast<double>(x.n * x.d), &loss));
+    return loss;
+  });
+}
+
+// (h0, cond, noise|null, signal, noiseScale|null, steps, wNoisy, wCond, stepEmb, bias, wOut, outBias, est, act,
+// dEst, dLoss, dh0, dCond, dWNoisy, dWCond, dStepEmb, dBias, dWOut, dOutBias, threads): the gradients of
+// ⟨dEst, est⟩ + dLoss·loss, the loss's target h0 held constant (a stop-gradient).
+napi_value DenoiseGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "denoiseGrad";
+    const auto argv = arguments(env, info, fn, 25);
+    const DenoiseInputs in = denoiseInputs(env, argv, fn);
+    const DenoiseArrays& x = in.arrays;
+    const auto est = typedArray<const float>(env, argv[12], fn, "est");
+    const auto act = typedArray<const float>(env, argv[13], fn, "act");
+    const auto dEst = typedArray<const float>(env, argv[14], fn, "dEst");
+    const double dLoss = real(env, argv[15], fn, "dLoss");
+    std::vector<View<float>> outs;
+    const char* names[] = {"dh0", "dCond", "dWNoisy", "dWCond", "dStepEmb", "dBias", "dWOut", "dOutBias"};
+    for (int k = 0; k < 8; ++k) outs.push_back(typedArray<float>(env, argv[16 + k], fn, names[k]));
+    const int64_t threads = integer(env, argv[24], fn, "threads", 1, kMaxThreads);
+    const int64_t n = x.n, d = x.d, h = x.h;
+    if (est.length != n * d || dEst.length != n * d || act.length != n * h) rangeError(fn, "est and dEst must hold n·d floats, act n·h");
+    const int64_t want[] = {n * d, n * d, d * h, d * h, in.stepEmb.length, h, h * d, d};
+    for (int k = 0; k < 8; ++k)
+      if (outs[k].length != want[k]) rangeError(fn, names[k], " has ", outs[k].length, " floats, expected ", want[k]);
+    auto ins = in.all;
+    ins.insert(ins.end(), {est, act, dEst});
+    checkOutputs(fn, outs, ins);
+    const IsaKernels& isa = currentIsa(env);
+    float* const dh0 = outs[0].data;
+    std::vector<float> dOut(static_cast<size_t>(n * d)), dPre(static_cast<size_t>(n * h)), ht(static_cast<size_t>(n * d));
+    const float scale = static_cast<float>(n == 0 ? 0.0 : 2 * dLoss / static_cast<double>(n * d));
+    squaredErrorGradient(dEst.data, scale, est.data, x.h0, n * d, dOut.data());
+    isa.columnSums(dOut.data(), n, d, 1.0, outs[7].data);                                  // ∂b_o
+    gemmByOuter(isa, act.data, dOut.data(), false, h, n, d, outs[6].data, threads);        // ∂W_o = actᵀ·dOut
+    gemmByRows(isa, dOut.data(), x.wOut, true, n, d, h, dPre.data(), threads);             // dOut·W_oᵀ
+    tanhGradient(dPre.data(), act.data, n * h);
+    isa.columnSums(dPre.data(), n, h, 1.0, outs[5].data);                                  // ∂b
+    std::fill(outs[4].data, outs[4].data + outs[4].length, 0.0f);
+    isa.scatterAddRows(dPre.data(), x.steps, n, h, outs[4].data);                          // ∂E, rows in order
+    noisyRows(x.h0, x.noise, x.signal, x.noiseScale, n, d, ht.data());
+    gemmByOuter(isa, ht.data(), dPre.data(), false, d, n, h, outs[2].data, threads);       // ∂W_h = h_tᵀ·dPre
+    gemmByOuter(isa, x.cond, dPre.data(), false, d, n, h, outs[3].data, threads);          // ∂W_c = condᵀ·dPre
+    gemmByRows(isa, dPre.data(), x.wNoisy, true, n, h, d, dh0, threads);                   // ∂h_t = dPre·W_hᵀ
+    scaleRows(dh0, x.signal, n, d);                                                        // ∂h_0 = √ᾱ_t ∂h_t
+    gemmByRows(isa, dPre.data(), x.wCond, true, n, h, d, outs[1].data, threads);           // ∂cond = dPre·W_cᵀ
+    return nullptr;
+  });
+}
+
+// ---- the concrete gate --------------------------------------------------------------------------------
+
+// (logits, uniforms|null, temperature, rho): ρ = σ((ω + log u − log(1 − u))/τ) per edge.
+napi_value ConcreteGate(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "concreteGate";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto logits = typedArray<const float>(env, argv[0], fn, "logits");
+    const auto uniforms = typedArray<const float>(env, argv[1], fn, "uniforms", true);
+    const double temperature = real(env, argv[2], fn, "temperature");
+    const auto rho = typedArray<float>(env, argv[3], fn, "rho");
+    if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
+    if (rho.length != logits.length || (uniforms.data != nullptr && uniforms.length != logits.length))
+      rangeError(fn, "logits, uniforms and rho must have one entry per edge");
+    if (overlap(rho, logits) || overlap(rho, uniforms)) rangeError(fn, "rho overlaps an input");
+    concreteGate(logits.data, uniforms.data, static_cast<float>(temperature), logits.length, rho.data);
+    return nullptr;
+  });
+}
+
+// (dy, rho, temperature, out): out = (dy·ρ(1 − ρ))/τ.
+napi_value ConcreteGateGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "concreteGateGrad";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto dy = typedArray<const float>(env, argv[0], fn, "dy");
+    const auto rho = typedArray<const float>(env, argv[1], fn, "rho");
+    const double temperature = real(env, argv[2], fn, "temperature");
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
+    if (rho.length != dy.length || out.length != dy.length) rangeError(fn, "dy, rho and out must have one entry per edge");
+    if (overlap(out, dy) || overlap(out, rho)) rangeError(fn, "out overlaps an input");
+    concreteGateGradient(dy.data, rho.data, static_cast<float>(temperature), dy.length, out.data);
     return nullptr;
   });
 }
@@ -807,6 +1088,168 @@ napi_value ScoreTopKAsync(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- edge-mask MLP ------------------------------------------------------------------------------------
+
+struct EdgeMlpJob {
+  EdgeMlpArgs args;
+  View<const float> a;
+  View<const float> b;
+  int64_t nUsers;
+  int64_t nItems;
+  int64_t nEdges;
+};
+
+// Checks (indptr, items, a, b, bias, wo) at argv[0..5]: a user-major edge CSR whose items index rows of b, a with
+// at least one row per user, rows of h = bias.length floats.
+EdgeMlpJob edgeMlpJob(napi_env env, const std::vector<napi_value>& argv, const char* fn) {
+  const auto indptr = typedArray<const int32_t>(env, argv[0], fn, "indptr");
+  const auto items = typedArray<const int32_t>(env, argv[1], fn, "items");
+  const auto a = typedArray<const float>(env, argv[2], fn, "a");
+  const auto b = typedArray<const float>(env, argv[3], fn, "b");
+  const auto bias = typedArray<const float>(env, argv[4], fn, "bias");
+  const auto wo = typedArray<const float>(env, argv[5], fn, "wo");
+  const int64_t h = bias.length;
+  if (h == 0) rangeError(fn, "bias is empty");
+  if (wo.length != h) rangeError(fn, "wo has ", wo.length, " floats, bias ", h);
+  if (a.length % h != 0 || b.length % h != 0) rangeError(fn, "a and b must hold whole rows of ", h, " floats");
+  if (indptr.length < 1) rangeError(fn, "indptr is empty");
+  const int64_t nUsers = indptr.length - 1;
+  if (a.length < nUsers * h) rangeError(fn, "a has ", a.length / h, " rows, the edges have ", nUsers, " users");
+  checkCsrRows(fn, "edge", indptr, items, 0, nUsers, b.length / h);
+  if (indptr.data[0] != 0) rangeError(fn, "indptr[0] must be 0");
+  return EdgeMlpJob{EdgeMlpArgs{indptr.data, items.data, a.data, b.data, bias.data, wo.data, h}, a, b, nUsers,
+                    b.length / h, indptr.data[nUsers]};
+}
+
+constexpr int64_t kEdgeMlpParallelEdges = 4096;  // fewer edges run on the calling thread
+
+int64_t edgeParts(const EdgeMlpJob& job, int64_t threads) {
+  return job.nEdges < kEdgeMlpParallelEdges ? 1 : std::max<int64_t>(1, std::min(threads, job.nUsers));
+}
+
+// (indptr, items, a, b, bias, wo, outBias, omega, threads): ω of every edge; users split over threads by edges.
+napi_value EdgeMlp(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "edgeMlp";
+    const auto argv = arguments(env, info, fn, 9);
+    const EdgeMlpJob job = edgeMlpJob(env, argv, fn);
+    const float outBias = static_cast<float>(real(env, argv[6], fn, "outBias"));
+    const auto omega = typedArray<float>(env, argv[7], fn, "omega");
+    const int64_t threads = integer(env, argv[8], fn, "threads", 1, kMaxThreads);
+    if (omega.length != job.nEdges) rangeError(fn, "omega has ", omega.length, " floats, there are ", job.nEdges, " edges");
+    if (overlap(omega, job.a) || overlap(omega, job.b)) rangeError(fn, "omega overlaps a or b");
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t parts = edgeParts(job, threads);
+    const auto bounds = balancedRows(job.args.indptr, 0, job.nUsers, parts);
+    runParts(parts, [&](int64_t t) {
+      std::vector<float> row(static_cast<size_t>(job.args.h));
+      isa.edgeMlpRows(job.args, outBias, bounds[t], bounds[t + 1], omega.data, row.data());
+    });
+    return nullptr;
+  });
+}
+
+// (indptr, items, a, b, bias, wo, g, ga, gb, gBias, gOut, gOutBias, threads): the gradients of Σ_e g_e ω_e. Each
+// thread takes a block of users (so ga rows have one writer) and adds into its own partial gb and gOut, summed in
+// block order afterwards; gBias = Σ_u ga[u] and gOutBias = Σ_e g_e in double. ga's rows past the users are zero.
+napi_value EdgeMlpGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "edgeMlpGrad";
+    const auto argv = arguments(env, info, fn, 13);
+    const EdgeMlpJob job = edgeMlpJob(env, argv, fn);
+    const int64_t h = job.args.h;
+    const auto g = typedArray<const float>(env, argv[6], fn, "g");
+    const auto ga = typedArray<float>(env, argv[7], fn, "ga");
+    const auto gb = typedArray<float>(env, argv[8], fn, "gb");
+    const auto gBias = typedArray<float>(env, argv[9], fn, "gBias");
+    const auto gOut = typedArray<float>(env, argv[10], fn, "gOut");
+    const auto gOutBias = typedArray<float>(env, argv[11], fn, "gOutBias");
+    const int64_t threads = integer(env, argv[12], fn, "threads", 1, kMaxThreads);
+    if (g.length != job.nEdges) rangeError(fn, "g has ", g.length, " floats, there are ", job.nEdges, " edges");
+    if (ga.length != job.a.length || gb.length != job.b.length) rangeError(fn, "ga and gb must have the shapes of a and b");
+    if (gBias.length != h || gOut.length != h || gOutBias.length != 1) rangeError(fn, "gBias and gOut need h floats, gOutBias 1");
+    const std::vector<View<float>> outs{ga, gb, gBias, gOut, gOutBias};
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (overlap(outs[i], job.a) || overlap(outs[i], job.b) || overlap(outs[i], g)) rangeError(fn, "an output overlaps a, b or g");
+      for (size_t j = i + 1; j < outs.size(); ++j)
+        if (overlap(outs[i], outs[j])) rangeError(fn, "the outputs overlap");
+    }
+    const IsaKernels& isa = currentIsa(env);
+    const int64_t parts = edgeParts(job, threads);
+    const auto bounds = balancedRows(job.args.indptr, 0, job.nUsers, parts);
+    // part 0 adds into gb itself; the others into partials added to it in order
+    std::vector<float> partials(static_cast<size_t>((parts - 1) * (job.nItems * h + h)), 0.0f);
+    std::vector<float> outParts(static_cast<size_t>(parts * h), 0.0f);
+    std::fill(gb.data, gb.data + gb.length, 0.0f);
+    runParts(parts, [&](int64_t t) {
+      std::vector<float> row(static_cast<size_t>(h));
+      float* gbPart = t == 0 ? gb.data : partials.data() + (t - 1) * job.nItems * h;
+      isa.edgeMlpGradRows(EdgeMlpGradArgs{job.args, g.data, ga.data, gbPart, outParts.data() + t * h}, bounds[t], bounds[t + 1],
+                          row.data());
+    });
+    for (int64_t t = 1; t < parts; ++t) {
+      const float* part = partials.data() + (t - 1) * job.nItems * h;
+      for (int64_t x = 0; x < job.nItems * h; ++x) gb.data[x] += part[x];
+    }
+    std::fill(ga.data + job.nUsers * h, ga.data + ga.length, 0.0f);
+    std::vector<double> sums(static_cast<size_t>(2 * h), 0.0);
+    for (int64_t u = 0; u < job.nUsers; ++u)
+      for (int64_t j = 0; j < h; ++j) sums[j] += ga.data[u * h + j];
+    for (int64_t t = 0; t < parts; ++t)
+      for (int64_t j = 0; j < h; ++j) sums[h + j] += outParts[t * h + j];
+    for (int64_t j = 0; j < h; ++j) {
+      gBias.data[j] = static_cast<float>(sums[j]);
+      gOut.data[j] = static_cast<float>(sums[h + j]);
+    }
+    double total = 0;
+    for (int64_t e = 0; e < job.nEdges; ++e) total += g.data[e];
+    gOutBias.data[0] = static_cast<float>(total);
+    return nullptr;
+  });
+}
+
+// ---- noise -----------------------------------------------------------------------------------------
+
+constexpr int64_t kMaxUint32 = 4294967295;
+constexpr int64_t kNoiseRowsPerThread = 256;  // fewer rows than this per thread run on the calling thread
+
+// (seed, purposeKey, epoch, step, entityOffset, width, out, threads): rows = out.length / width, split over threads
+// in contiguous ranges (each row is drawn on its own, so the split does not change a bit).
+template <class T, class Rows>
+napi_value NoiseRows(napi_env env, napi_callback_info info, const char* fn, const char* widthName, int64_t minWidth,
+                     int64_t rowWidth, const Rows& rows) {
+  return guard(env, [&]() -> napi_value {
+    const auto argv = arguments(env, info, fn, 8);
+    NoiseAt at{};
+    at.seed = static_cast<uint32_t>(integer(env, argv[0], fn, "seed", 0, kMaxUint32));
+    at.purposeKey = static_cast<uint32_t>(integer(env, argv[1], fn, "purposeKey", 0, kMaxUint32));
+    at.epoch = static_cast<uint32_t>(integer(env, argv[2], fn, "epoch", 0, kMaxUint32));
+    at.step = static_cast<uint32_t>(integer(env, argv[3], fn, "step", 0, kMaxUint32));
+    at.entityOffset = integer(env, argv[4], fn, "entityOffset", 0, kMaxUint32);
+    const int64_t width = integer(env, argv[5], fn, widthName, minWidth, kMaxInt32);
+    const auto out = typedArray<T>(env, argv[6], fn, "out");
+    const int64_t threads = integer(env, argv[7], fn, "threads", 1, kMaxThreads);
+    const int64_t stride = rowWidth == 0 ? width : rowWidth;
+    if (out.length % stride != 0) rangeError(fn, "out has ", out.length, " entries, not whole rows of ", stride);
+    const int64_t n = out.length / stride;
+    const int64_t parts = std::max<int64_t>(1, std::min(threads, n / kNoiseRowsPerThread));
+    runParts(parts, [&](int64_t t) { rows(at, n * t / parts, n * (t + 1) / parts, width, out.data); });
+    return nullptr;
+  });
+}
+
+napi_value NormalRows(napi_env env, napi_callback_info info) {
+  return NoiseRows<float>(env, info, "normalRows", "dim", 1, 0, normalRows);
+}
+
+napi_value UniformRows(napi_env env, napi_callback_info info) {
+  return NoiseRows<float>(env, info, "uniformRows", "count", 1, 0, uniformRows);
+}
+
+napi_value IntPerRow(napi_env env, napi_callback_info info) {
+  return NoiseRows<int32_t>(env, info, "intPerRow", "n", 1, 1, intPerRow);
+}
+
 // ---- instruction-set selection ---------------------------------------------------------------------
 
 napi_value Isa(napi_env env, napi_callback_info) {
@@ -880,6 +1323,16 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "adagradRows", AdagradRows);
     setFunction(env, exports, "narrowRows", NarrowRows);
     setFunction(env, exports, "widenRows", WidenRows);
+    setFunction(env, exports, "infoNce", InfoNce);
+    setFunction(env, exports, "concreteGate", ConcreteGate);
+    setFunction(env, exports, "concreteGateGrad", ConcreteGateGrad);
+    setFunction(env, exports, "denoise", Denoise);
+    setFunction(env, exports, "denoiseGrad", DenoiseGrad);
+    setFunction(env, exports, "edgeMlp", EdgeMlp);
+    setFunction(env, exports, "edgeMlpGrad", EdgeMlpGrad);
+    setFunction(env, exports, "normalRows", NormalRows);
+    setFunction(env, exports, "uniformRows", UniformRows);
+    setFunction(env, exports, "intPerRow", IntPerRow);
     return exports;
   });
 }

@@ -104,6 +104,41 @@ struct GemmOuterArgs {
   float* acc;
 };
 
+// gemmOuterDirect: acc += Aᵀ·B over rows [d0, d0 + depth) of A [k, m] and B [k, n], both row-major and read in
+// place (no packing); n must be a multiple of the panel width. acc is row-major [m, n]. The same register tiles
+// and the same order of sums as gemmOuter, so the same bits.
+struct GemmOuterDirectArgs {
+  const float* a;
+  int64_t m;
+  const float* b;
+  int64_t n;
+  int64_t d0;
+  int64_t depth;
+  float* acc;
+};
+
+// CaMRec's edge-mask MLP over a user-major edge list (src/compute/kernels/edge-mlp.ts): for edge e of user u,
+// v_e = (a[u] + bias) + b[items[e]], ω_e = outBias + Σ_j wo[j]·ReLU(v_e[j]); a [U, h] and b [I, h] row-major.
+struct EdgeMlpArgs {
+  const int32_t* indptr;  // edges of user u: [indptr[u], indptr[u + 1])
+  const int32_t* items;
+  const float* a;
+  const float* b;
+  const float* bias;
+  const float* wo;
+  int64_t h;
+};
+
+// The backward's outputs for users [u0, u1): ga rows of those users (written, not added), gb and gOut added to
+// (the caller's per-thread partials); t_e = g_e·wo ⊙ [v_e > 0], ga[u] = Σ_e t_e, gb[i] += t_e, gOut += g_e·ReLU(v_e).
+struct EdgeMlpGradArgs {
+  EdgeMlpArgs mlp;
+  const float* g;
+  float* ga;
+  float* gb;
+  float* gOut;
+};
+
 // Row-wise optimizers (optimizer.cc): rows ids[0..n) of [rows, dim] tables (rows 0..n when ids is null),
 // g holding one row per id, in double precision as src/train/optimizer.ts computes them.
 struct RowUpdate {
@@ -144,6 +179,43 @@ struct WireRowsArgs {
 
 void narrowRows(const WireRowsArgs& a);
 void widenRows(const WireRowsArgs& a);
+// Elementwise steps of the fused denoiser (fused.cc), each value the float32 result of the tfjs ops it replaces.
+// ht[r] = h0[r]·signal[r] + noise[r]·noiseScale[r] (ht[r] = h0[r]·signal[r] when noise is null).
+void noisyRows(const float* h0, const float* noise, const float* signal, const float* noiseScale, int64_t n, int64_t d,
+               float* ht);
+// pre[r] = (pre[r] + condPart[r]) + (stepEmb[steps[r]] + bias), rows of h, in place.
+void denoiserPreActivation(float* pre, const float* condPart, const float* stepEmb, const int32_t* steps,
+                           const float* bias, int64_t n, int64_t h);
+// est[r] += outBias; returns Σ (target − est)² over every entry, summed in double.
+double addBiasSquaredError(float* est, const float* outBias, const float* target, int64_t n, int64_t d);
+// out = dEst + scale·(est − target), `size` entries.
+void squaredErrorGradient(const float* dEst, float scale, const float* est, const float* target, int64_t size,
+                          float* out);
+// g = g·(1 − act²) in place (tanh's gradient from its output).
+void tanhGradient(float* g, const float* act, int64_t size);
+// x[r] = x[r]·scale[r], rows of d, in place.
+void scaleRows(float* x, const float* scale, int64_t n, int64_t d);
+
+// The binary concrete gate of CaMRec's edge mask: rho = σ((ω + log u − log(1 − u))/τ) (the logistic noise in
+// double from float u, rounded once, as the TypeScript loop computes it; uniforms null: σ(ω/τ)), and the gradient
+// out = (dy·ρ(1 − ρ))/τ.
+void concreteGate(const float* logits, const float* uniforms, float temperature, int64_t n, float* rho);
+void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out);
+
+// A step's noise coordinates (noise.cc, src/models/modules/noise.ts): row r is entity entityOffset + r (mod 2^32).
+struct NoiseAt {
+  uint32_t seed;
+  uint32_t purposeKey;
+  uint32_t epoch;
+  uint32_t step;
+  int64_t entityOffset;
+};
+
+// Rows [rowStart, rowEnd) of [rows, dim] standard normals, [rows, count] uniforms in (0, 1), and one integer in
+// [0, n) per row, each the bits of the TypeScript generator's (normals: see noise.cc).
+void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out);
+void uniformRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t count, float* out);
+void intPerRow(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t n, int32_t* out);
 
 struct IsaKernels {
   const char* name;
@@ -172,6 +244,10 @@ struct IsaKernels {
   void (*scoreTopK)(const ScoreArgs& a, int64_t first, int64_t last, const ScoreScratch& s);
   void (*gemmRows)(const GemmRowsArgs& a, int64_t rowStart, int64_t rowEnd);
   void (*gemmOuter)(const GemmOuterArgs& a);
+  void (*gemmOuterDirect)(const GemmOuterDirectArgs& a);
+  // ω for the edges of users [u0, u1) (omega indexed by edge); `row` is scratch of h floats.
+  void (*edgeMlpRows)(const EdgeMlpArgs& a, float outBias, int64_t u0, int64_t u1, float* omega, float* row);
+  void (*edgeMlpGradRows)(const EdgeMlpGradArgs& a, int64_t u0, int64_t u1, float* row);
 };
 
 namespace generic {

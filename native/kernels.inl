@@ -250,6 +250,91 @@ void expShiftedRows(float* z, int64_t rows, int64_t cols, float scale, float* ma
   }
 }
 
+// ---- edge-mask MLP ------------------------------------------------------------------------------------
+
+// row = a[u] + bias (the part of v shared by the user's edges).
+inline void userRow(const EdgeMlpArgs& g, int64_t u, float* row) {
+  const float* au = g.a + u * g.h;
+  int64_t j = 0;
+  for (; j + VW <= g.h; j += VW) storeu(row + j, loadu(au + j) + loadu(g.bias + j));
+  for (; j < g.h; ++j) row[j] = au[j] + g.bias[j];
+}
+
+// Asks for the row of `x` that edge e + kEdgePrefetch reads (up to `end`, the caller's last edge): rows of b are
+// read at random.
+constexpr int64_t kEdgePrefetch = 24;
+
+template <int Write>
+inline void prefetchEdgeRow(const float* x, const int32_t* items, int64_t e, int64_t end, int64_t h) {
+  if (e + kEdgePrefetch >= end) return;
+  const float* ahead = x + static_cast<int64_t>(items[e + kEdgePrefetch]) * h;
+  for (int64_t q = 0; q < h; q += 16) __builtin_prefetch(ahead + q, Write);
+}
+
+void edgeMlpRows(const EdgeMlpArgs& g, float outBias, int64_t u0, int64_t u1, float* omega, float* row) {
+  const int64_t vecEnd = g.h - g.h % VW;
+  const int64_t last = g.indptr[u1];
+  for (int64_t u = u0; u < u1; ++u) {
+    if (g.indptr[u] == g.indptr[u + 1]) continue;
+    userRow(g, u, row);
+    for (int64_t e = g.indptr[u]; e < g.indptr[u + 1]; ++e) {
+      prefetchEdgeRow<0>(g.b, g.items, e, last, g.h);
+      const float* bi = g.b + static_cast<int64_t>(g.items[e]) * g.h;
+      vf acc = vf{};
+      for (int64_t j = 0; j < vecEnd; j += VW) {
+        const vf v = loadu(row + j) + loadu(bi + j);
+        acc += (v > splat(0.0f) ? v : vf{}) * loadu(g.wo + j);
+      }
+      float s = 0.0f;
+      for (int l = 0; l < VW; ++l) s += acc[l];
+      s += outBias;
+      for (int64_t j = vecEnd; j < g.h; ++j) {
+        const float v = row[j] + bi[j];
+        if (v > 0.0f) s += v * g.wo[j];
+      }
+      omega[e] = s;
+    }
+  }
+}
+
+void edgeMlpGradRows(const EdgeMlpGradArgs& g, int64_t u0, int64_t u1, float* row) {
+  const EdgeMlpArgs& m = g.mlp;
+  const int64_t vecEnd = m.h - m.h % VW;
+  const int64_t last = m.indptr[u1];
+  for (int64_t u = u0; u < u1; ++u) {
+    float* gau = g.ga + u * m.h;
+    for (int64_t j = 0; j < m.h; ++j) gau[j] = 0.0f;
+    if (m.indptr[u] == m.indptr[u + 1]) continue;
+    userRow(m, u, row);
+    for (int64_t e = m.indptr[u]; e < m.indptr[u + 1]; ++e) {
+      prefetchEdgeRow<0>(m.b, m.items, e, last, m.h);
+      prefetchEdgeRow<1>(g.gb, m.items, e, last, m.h);
+      const float ge = g.g[e];
+      if (ge == 0.0f) continue;
+      const int64_t i = m.items[e];
+      const float* bi = m.b + i * m.h;
+      float* gbi = g.gb + i * m.h;
+      const vf gv = splat(ge);
+      for (int64_t j = 0; j < vecEnd; j += VW) {
+        const vf v = loadu(row + j) + loadu(bi + j);
+        const vi on = v > splat(0.0f);
+        const vf t = on ? gv * loadu(m.wo + j) : vf{};
+        storeu(gau + j, loadu(gau + j) + t);
+        storeu(gbi + j, loadu(gbi + j) + t);
+        storeu(g.gOut + j, loadu(g.gOut + j) + (on ? gv * v : vf{}));
+      }
+      for (int64_t j = vecEnd; j < m.h; ++j) {
+        const float v = row[j] + bi[j];
+        if (v <= 0.0f) continue;
+        const float t = ge * m.wo[j];
+        gau[j] += t;
+        gbi[j] += t;
+        g.gOut[j] += ge * v;
+      }
+    }
+  }
+}
+
 // ---- column sums -----------------------------------------------------------------------------------
 
 void columnSums(const float* x, int64_t rows, int64_t cols, double scale, float* out) {
@@ -478,9 +563,50 @@ void gemmOuter(const GemmOuterArgs& g) {
   }
 }
 
+// R rows (R <= MR) of acc from row i0 and NR columns from j0 (GemmOuterDirectArgs).
+template <int R>
+void outerDirectTile(const GemmOuterDirectArgs& g, int64_t i0, int64_t j0) {
+  vf acc[MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = vf{};
+  const float* ap = g.a + g.d0 * g.m + i0;
+  const float* bp = g.b + g.d0 * g.n + j0;
+  for (int64_t d = 0; d < g.depth; ++d, ap += g.m, bp += g.n) {
+    const vf b0 = loadu(bp);
+    const vf b1 = loadu(bp + VW);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] += ap[r] * b0;
+      acc[r][1] += ap[r] * b1;
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* o = g.acc + (i0 + r) * g.n + j0;
+    storeu(o, loadu(o) + acc[r][0]);
+    storeu(o + VW, loadu(o + VW) + acc[r][1]);
+  }
+}
+
+void gemmOuterDirect(const GemmOuterDirectArgs& g) {
+  const int64_t full = g.m - g.m % MR;
+  for (int64_t j0 = 0; j0 < g.n; j0 += NR)
+    for (int64_t i0 = 0; i0 < full; i0 += MR) outerDirectTile<MR>(g, i0, j0);
+  const int64_t i0 = full;
+  for (int64_t j0 = 0; j0 < g.n && i0 < g.m; j0 += NR) {
+    switch (g.m - i0) {
+      case 5: outerDirectTile<5>(g, i0, j0); break;
+      case 4: outerDirectTile<4>(g, i0, j0); break;
+      case 3: outerDirectTile<3>(g, i0, j0); break;
+      case 2: outerDirectTile<2>(g, i0, j0); break;
+      default: outerDirectTile<1>(g, i0, j0); break;
+    }
+  }
+}
+
 }  // namespace
 
-const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, gatherScaled, scatterScaled, packItems, scoreTopK, gemmRows, gemmOuter};
+const IsaKernels kernels = {CAMREC_ISA_NAME, NR, MR, spmmRows, sddmmRows, tanhRange, expRange, expShiftedRows, columnSums, scatterAddRows, gatherScaled, scatterScaled, packItems, scoreTopK, gemmRows, gemmOuter, gemmOuterDirect, edgeMlpRows, edgeMlpGradRows};
 
 }  // namespace CAMREC_ISA_NS
 }  // namespace camrec

@@ -31,9 +31,17 @@ export {
 export { gatedSddmmReference, gatedSpmmReference } from './kernels/gated-spmm-ref.js';
 export { edgeMlp, releaseEdgeList } from './kernels/edge-mlp.js';
 export { blockLogSumExp } from './kernels/block-logsumexp.js';
+export { fusedInfoNce } from './kernels/infonce.js';
+export { fusedConcreteGate } from './kernels/concrete-gate.js';
+export { fusedSplitLinear } from './kernels/split-linear.js';
+export { splitLinearReference } from './kernels/split-linear-ref.js';
+export { concreteGateReference } from './kernels/concrete-gate-ref.js';
+export { type DenoiseNoising, type DenoiseWeights, fusedDenoise } from './kernels/denoise.js';
+export { type DenoiseProblem, denoiseBackwardReference, denoiseForwardReference } from './kernels/denoise-ref.js';
+export { infoNceReference } from './kernels/infonce-ref.js';
 export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-mlp-ref.js';
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';
-export { type NativeKernels, loadNative, probeNative } from './native.js';
+export { type NativeKernels, type NoiseArgs, loadNative, probeNative } from './native.js';
 export { balancedRowBounds } from './jobs.js';
 export { SharedHeap, sharedHeap } from './heap.js';

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -43,6 +43,34 @@ export type ScoreTopKArgs = [
   k: number,
   outItems: Int32Array,
   outScores: Float32Array,
+  threads: number,
+];
+
+/** The inputs of denoise and denoiseGrad, in order. */
+export type DenoiseArgs = [
+  h0: Float32Array,
+  cond: Float32Array,
+  noise: Float32Array | null,
+  signal: Float32Array,
+  noiseScale: Float32Array | null,
+  steps: Int32Array,
+  wNoisy: Float32Array,
+  wCond: Float32Array,
+  stepEmb: Float32Array,
+  bias: Float32Array,
+  wOut: Float32Array,
+  outBias: Float32Array,
+];
+
+/** The arguments of normalRows, uniformRows (width: values per row) and intPerRow (width: the range n). */
+export type NoiseArgs<T extends Float32Array | Int32Array> = [
+  seed: number,
+  purposeKey: number,
+  epoch: number,
+  step: number,
+  entityOffset: number,
+  width: number,
+  out: T,
   threads: number,
 ];
 
@@ -153,6 +181,81 @@ export interface NativeKernels {
   narrowRows(src: Float32Array, dim: number, rows: Int32Array | null, out: Uint16Array, kind: 1 | 2): void;
   /** out[rows[k], :] = widen(src[k, :]) for the rows of src (in order when rows is null): exact, as widenRowsReference. */
   widenRows(src: Uint16Array, dim: number, rows: Int32Array | null, out: Float32Array, kind: 1 | 2): void;
+  /**
+   * The blocked InfoNCE of x against y ([rows, dim] each; src/compute/kernels/infonce.ts has the formulas), rows cut
+   * into blocks of `block`, and its gradients, written to gx and gy; returns the loss. Products on the gemm over
+   * `threads` threads; results do not depend on them.
+   */
+  infoNce(x: Float32Array, y: Float32Array, rows: number, dim: number, temperature: number, block: number, gx: Float32Array, gy: Float32Array, threads: number): number;
+  /**
+   * CaMRec's binary concrete edge gate: rho[e] = σ((logits[e] + log u_e − log(1 − u_e))/τ), the logistic noise
+   * computed in double from the float uniform and rounded once (as src/models/modules/edge-mask.ts computes it);
+   * σ(logits/τ) when uniforms is null.
+   */
+  concreteGate(logits: Float32Array, uniforms: Float32Array | null, temperature: number, rho: Float32Array): void;
+  /** The gate's gradient in its logits: out = (dy·ρ(1 − ρ))/τ. */
+  concreteGateGrad(dy: Float32Array, rho: Float32Array, temperature: number, out: Float32Array): void;
+  /**
+   * CaMRec's denoiser with its noising and loss (src/compute/kernels/denoise.ts has the formulas): writes est [n, d]
+   * and act [n, h], returns the loss. n = steps.length, d = outBias.length, h = bias.length; noise and noiseScale
+   * are both null (h_t = signal ⊙ h0) or both given. Products on the gemm over `threads` threads.
+   */
+  denoise(...args: [...DenoiseArgs, est: Float32Array, act: Float32Array, threads: number]): number;
+  /** The eight gradients of ⟨dEst, est⟩ + dLoss·loss (the loss's target h0 constant), all written. */
+  denoiseGrad(
+    ...args: [
+      ...DenoiseArgs,
+      est: Float32Array,
+      act: Float32Array,
+      dEst: Float32Array,
+      dLoss: number,
+      dh0: Float32Array,
+      dCond: Float32Array,
+      dWNoisy: Float32Array,
+      dWCond: Float32Array,
+      dStepEmb: Float32Array,
+      dBias: Float32Array,
+      dWOut: Float32Array,
+      dOutBias: Float32Array,
+      threads: number,
+    ]
+  ): void;
+  /**
+   * CaMRec's edge-mask MLP (src/compute/kernels/edge-mlp.ts) over a user-major edge list in CSR form (indptr over
+   * users, items): omega[e] = outBias + Σ_j wo[j]·ReLU(a[u_e, j] + bias[j] + b[i_e, j]), a and b row-major with
+   * h = bias.length columns, over `threads` threads (users in blocks of about equal edges; each ω on its own).
+   */
+  edgeMlp(indptr: Int32Array, items: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array, wo: Float32Array, outBias: number, omega: Float32Array, threads: number): void;
+  /**
+   * The gradients of Σ_e g_e·ω_e in a (ga, zero past the users), b (gb), bias, wo (gOut) and outBias (gOutBias, one
+   * float), all written. ga does not depend on the threads; gb, gBias and gOut only through the order in which the
+   * threads' partial sums are added.
+   */
+  edgeMlpGrad(
+    indptr: Int32Array,
+    items: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array,
+    wo: Float32Array,
+    g: Float32Array,
+    ga: Float32Array,
+    gb: Float32Array,
+    gBias: Float32Array,
+    gOut: Float32Array,
+    gOutBias: Float32Array,
+    threads: number,
+  ): void;
+  /**
+   * The noise of src/models/modules/noise.ts at (seed, purposeKey, epoch, step), row r being entity
+   * entityOffset + r: out.length / dim rows of `dim` standard normals (Box–Muller in double, the C library's log,
+   * cos and sin), over `threads` threads; each row is drawn on its own, so the split changes nothing.
+   */
+  normalRows(...args: NoiseArgs<Float32Array>): void;
+  /** out.length / count rows of `count` uniforms in (0, 1), the bits of the TypeScript generator's. */
+  uniformRows(...args: NoiseArgs<Float32Array>): void;
+  /** One integer in [0, n) per entry of out (from the row's second Philox block), the TypeScript generator's. */
+  intPerRow(...args: NoiseArgs<Int32Array>): void;
 }
 
 export interface LoadNativeOptions {

@@ -32,11 +32,11 @@ import type { TableSpec } from '../train/tables.js';
 import { bprLoss, embLoss, uniqueSorted } from './common.js';
 import { propagate } from './lightgcn.js';
 import { nearestCodes, softAssignment, softQuantize, straightThrough, vqLoss } from './modules/codebook.js';
-import { crossModalDenoiser, type DenoiserWeights, type DiffusionSchedule, forwardNoise, linearSchedule } from './modules/diffusion.js';
+import { denoise, type DenoiserWeights, type DiffusionSchedule, linearSchedule } from './modules/diffusion.js';
 import { concreteMask, type EdgeList, edgeMaskLogits, type EdgeMaskWeights } from './modules/edge-mask.js';
 import { infoNce } from './modules/infonce.js';
 import { intPerRow, normalRows, uniformRows } from './modules/noise.js';
-import { l2Normalize, linear, matMul, mse, stopGradient } from './modules/ops.js';
+import { l2Normalize, linear, matMul } from './modules/ops.js';
 import { knnItemGraph, mixGraphs, modalityKnn, modalityWeights, unitRows } from './modules/semantic-graph.js';
 import type { Batch, LossOutput, Model, Params, PrepareContext, Prepared, Representations } from './types.js';
 
@@ -300,13 +300,12 @@ function confounder(
   const n = prep.nItems;
   if (!step) {
     const steps = new Int32Array(n).fill(h.inferStep);
-    return { estimate: crossModalDenoiser(weights, forwardNoise(sem, steps, null, prep.schedule), condition, steps), loss: null };
+    return { estimate: denoise(weights, sem, condition, steps, null, prep.schedule).estimate, loss: null };
   }
   const at = { seed: prep.seed, purpose: 'noise' as const, epoch: step.batch.epoch, step: step.batch.step };
   const steps = intPerRow(at, n, h.diffusionSteps, m * n);
-  const noise = tf.tensor2d(normalRows(at, n, h.dim, m * n), [n, h.dim]);
-  const estimate = crossModalDenoiser(weights, forwardNoise(sem, steps, noise, prep.schedule), condition, steps);
-  return { estimate, loss: mse(stopGradient(sem), estimate) }; // L_dm = ‖h_0 − f_θ(h_t, t, x^{m'})‖², CaMRec §4.1
+  // L_dm = ‖sg(h_0) − f_θ(h_t, t, x^{m'})‖², CaMRec §4.1
+  return denoise(weights, sem, condition, steps, normalRows(at, n, h.dim, m * n), prep.schedule);
 }
 
 /** Per modality: the semantic-graph features h^m and the confounder estimate H_c^m (h^m itself without diffusion). */
@@ -407,10 +406,13 @@ function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLa
 function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[]): tf.Tensor1D[] {
   const logits: tf.Tensor1D[] = [];
   for (let l = 0; l < h.layers; l++) {
+    const mlp = edgeMaskLogits(maskWeights(params, l), outputs[l], prep.nUsers, prep.edges);
+    if (!prep.edgePairs) {
+      logits.push(mlp);
+      continue;
+    }
     const [users, items] = tf.split(outputs[l], [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
-    const mlp = edgeMaskLogits(maskWeights(params, l), users, items, prep.edges);
-    if (!prep.edgePairs) logits.push(mlp);
-    else logits.push(tf.add(mlp, tf.mul(tf.reshape(value(params, `mask${l}.agree`), []), gatedSddmm(prep.edgePairs, users, items))) as tf.Tensor1D);
+    logits.push(tf.add(mlp, tf.mul(tf.reshape(value(params, `mask${l}.agree`), []), gatedSddmm(prep.edgePairs, users, items))) as tf.Tensor1D);
   }
   return logits;
 }

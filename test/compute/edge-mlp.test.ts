@@ -94,8 +94,10 @@ const SHAPES: [number, number, number, number][] = [
 // so each value is within 1e-5·(Σ|terms|) ≈ 1e-4 absolute of the reference at the largest shapes.
 const [RTOL, ATOL] = [1e-5, 1e-4];
 
-for (const backend of BACKENDS) {
-  test(`edgeMlp and all five gradients match the float64 references on ${backend}`, async () => {
+// With the addon the kernels are native (edgeMlp, edgeMlpGrad); without it, wasm SIMD row kernels on the pool.
+for (const [backend, native] of BACKENDS.flatMap((b) => [[b, true], [b, false]] as const)) {
+  test(`edgeMlp and all five gradients match the float64 references on ${backend}, native addon ${native ? 'on' : 'off'}`, async () => {
+    await configureCompute({ native });
     await tf.setBackend(backend);
     const r = rng(31);
     for (const [nUsers, nItems, h, perUser] of SHAPES) {
@@ -115,6 +117,7 @@ for (const backend of BACKENDS) {
       tf.dispose(ins);
       releaseEdgeList(edges);
     }
+    await configureCompute({});
   });
 }
 
@@ -178,7 +181,7 @@ test('gradients are right when more calls run than input copies are kept (six la
   releaseEdgeList(edges);
 });
 
-test('ω and ∂a do not depend on the thread count; ∂b, ∂b_1, ∂w_o only by float32 summation order', async () => {
+for (const native of [true, false]) test(`ω and ∂a do not depend on the thread count; ∂b, ∂b_1, ∂w_o only by float32 summation order (native ${native ? 'on' : 'off'})`, async () => {
   await tf.setBackend('wasm');
   const r = rng(33);
   const [nUsers, nItems, h] = [1500, 400, 33];
@@ -187,7 +190,7 @@ test('ω and ∂a do not depend on the thread count; ∂b, ∂b_1, ∂w_o only b
   const g = randomFloats(r, edges.users.length);
   const results: Float32Array[][] = [];
   for (const threads of [1, 2, 3]) {
-    await configureCompute({ threads });
+    await configureCompute({ threads, native });
     assert.equal(await computePool().ready(), threads);
     const ins = tensors(x, nUsers, nItems, h);
     results.push(omegaAndGrads(edgeMlp, ins, g, edges));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { forEachIsa, nativeFor, randomMatrix, stream } from './fixtures.js';
 
 /** [m, k, n]: tails in every dimension (tiles are 6 rows × 8 or 16 columns), Aᵀ·B over several row chunks
- * and groups (k > 256 · 8), and an Aᵀ·B too large to accumulate (m·n > 2²⁰), which transposes a instead. */
+ * and groups (k > 64 · 8), and an Aᵀ·B too large to accumulate (m·n > 2²⁰), which transposes a instead. */
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [7, 3, 17],
@@ -70,6 +70,25 @@ test('gemm on normal floats is within float32 rounding of the float64 product an
       assert.deepEqual(runs[1], runs[0], `[${m},${k},${n}] transA=${transA}: 2 threads`);
       assert.deepEqual(runs[2], runs[0], `[${m},${k},${n}] transA=${transA}: 5 threads`);
     }
+  }
+});
+
+test('Aᵀ·B reads B in place (whole panels) with the bits of the packed path (Aᵀ·(Bᵀ)ᵀ packs B)', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const s = stream(53);
+  for (const [m, k, n] of [[64, 7050, 64], [13, 700, 32], [5, 65, 16]] as [number, number, number][]) {
+    const a = randomMatrix(s, k * m);
+    const b = randomMatrix(s, k * n);
+    const bT = new Float32Array(n * k);
+    for (let d = 0; d < k; d++) for (let j = 0; j < n; j++) bT[j * k + d] = b[d * n + j];
+    forEachIsa(native, (isa) => {
+      const direct = new Float32Array(m * n);
+      const packed = new Float32Array(m * n);
+      native.gemm(a, b, direct, m, k, n, 1, 0, 2);
+      native.gemm(a, bT, packed, m, k, n, 1, 1, 2);
+      assert.deepEqual(direct, packed, `${isa} [${m},${k},${n}]`);
+    });
   }
 });
 

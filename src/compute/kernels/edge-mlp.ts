@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { Scratch, sharedHeap } from '../heap.js';
 import { balancedRowBounds } from '../jobs.js';
-import { computePool } from '../pool.js';
+import { computePool, nativeKernels } from '../pool.js';
 import { type EdgeList, edgeMlpBackward, edgeMlpForward } from './edge-mlp-ref.js';
 import { type KernelImpl, type KernelIo, expectFloat, kernelConfigs } from './io.js';
 import { CHUNKS_PER_THREAD, MIN_PARALLEL_WORK } from './spmm.js';
@@ -170,11 +170,26 @@ function loadWeights(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrM
   return [as, bs, copyIn(blocks.bias, io.read(inputs.bias as TensorInfo) as Float32Array), copyIn(blocks.wo, io.read(inputs.out as TensorInfo) as Float32Array)];
 }
 
+/** Views of the edge CSR in the shared heap, for the native kernels. */
+function edgeViews(s: HeapEdges): [Int32Array, Int32Array] {
+  const heap = sharedHeap();
+  return [heap.i32(s.indptr, s.nUsers + 1), heap.i32(s.items, s.nEdges)];
+}
+
 function edgeMlpKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
   const s = heapEdges(EDGE_MLP, attrs.edgesId as number);
   checkInputs(EDGE_MLP, s, inputs);
   const h = (inputs.a as TensorInfo).shape[1];
   const outBias = io.read(inputs.outBias as TensorInfo)[0];
+  const native = nativeKernels();
+  if (native) {
+    const threads = parallelFor(s.nEdges, h) ? computePool().threads : 1;
+    const [a, b, bias, out] = ['a', 'b', 'bias', 'out'].map((k) => inputs[k] as TensorInfo);
+    return io.output([s.nEdges], 'float32', (omega) => {
+      const read = (t: TensorInfo) => io.read(t) as Float32Array;
+      native.edgeMlp(...edgeViews(s), read(a), read(b), read(bias), read(out), outBias, omega as Float32Array, threads);
+    });
+  }
   const [as, bs, bias, wo] = loadWeights(io, inputs, attrs);
   const heap = sharedHeap();
   const omega = scratchBlocks().omega.ensure(s.nEdges * 4);
@@ -204,6 +219,15 @@ function edgeMlpGradKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Name
   const [a, b, dy] = [inputs.a, inputs.b, inputs.dy] as TensorInfo[];
   expectShape(EDGE_MLP_GRAD, 'dy', dy, [s.nEdges]);
   const [nItems, h] = b.shape;
+  const native = nativeKernels();
+  if (native) {
+    const threads = parallelFor(s.nEdges, h) ? computePool().threads : 1;
+    const [bias, out] = [inputs.bias, inputs.out] as TensorInfo[];
+    return io.outputs([a.shape, b.shape, [1, h], [h, 1], [1, 1]], ([ga, gb, gBias, gOut, gOutBias]) => {
+      const read = (t: TensorInfo) => io.read(t) as Float32Array;
+      native.edgeMlpGrad(...edgeViews(s), read(a), read(b), read(bias), read(out), read(dy), ga, gb, gBias, gOut, gOutBias, threads);
+    });
+  }
   const heap = sharedHeap();
   const blocks = scratchBlocks();
   const pool = computePool();

@@ -14,6 +14,8 @@ export interface KernelIo {
   read(t: TensorInfo): TypedArray;
   /** A new output tensor whose every element `fill` writes; read inputs inside `fill`, not before. */
   output(shape: number[], dtype: DataType, fill: (out: TypedArray) => void): TensorInfo;
+  /** New float32 outputs of the given shapes, all allocated before `fill` writes every element of each. */
+  outputs(shapes: number[][], fill: (outs: Float32Array[]) => void): TensorInfo[];
 }
 
 interface WasmBackendLike {
@@ -34,6 +36,12 @@ function wasmIo(backend: WasmBackendLike): KernelIo {
       fill(backend.typedArrayFromHeap(out));
       return out;
     },
+    outputs: (shapes, fill) => {
+      const outs = shapes.map((shape) => backend.makeOutput(shape, 'float32'));
+      // Views after the last allocation: a heap that grows detaches the older ones.
+      fill(outs.map((t) => backend.typedArrayFromHeap(t) as Float32Array));
+      return outs;
+    },
   };
 }
 
@@ -51,6 +59,11 @@ function cpuIo(backend: CpuBackendLike): KernelIo {
       const values = newTypedArray(dtype, shape.reduce((a, b) => a * b, 1));
       fill(values);
       return backend.makeTensorInfo(shape, dtype, values);
+    },
+    outputs: (shapes, fill) => {
+      const values = shapes.map((shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)));
+      fill(values);
+      return shapes.map((shape, k) => backend.makeTensorInfo(shape, 'float32', values[k]));
     },
   };
 }

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig } from './batch-matmul.js';
-import { blockLogSumExpGradient, blockLogSumExpKernels } from './block-logsumexp.js';
+import { concreteGateGradient, concreteGateKernels } from './concrete-gate.js';
+import { splitLinearGradient, splitLinearKernels } from './split-linear.js';
+import { denoiseGradient, denoiseKernels } from './denoise.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
 import { gatherKernels } from './gather.js';
+import { infoNceGradient, infoNceKernels } from './infonce.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
@@ -20,16 +23,22 @@ const OUR_KERNELS = [
   ...propagateKernels,
   ...weightedSpmmKernels,
   ...gatedSpmmKernels,
-  ...blockLogSumExpKernels,
   ...edgeMlpKernels,
+  ...infoNceKernels,
+  ...denoiseKernels,
+  ...concreteGateKernels,
+  ...splitLinearKernels,
 ];
 const OUR_GRADIENTS = [
   weightedSpmmGradient,
   sddmmGradient,
   gatedSpmmGradient,
   gatedSddmmGradient,
-  blockLogSumExpGradient,
   edgeMlpGradient,
+  infoNceGradient,
+  denoiseGradient,
+  concreteGateGradient,
+  splitLinearGradient,
   sumGradient,
   meanGradient,
 ];
@@ -38,7 +47,7 @@ const OUR_GRADIENTS = [
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
  * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm, CamrecBlockLogSumExp and CamrecEdgeMlp, and ours of Sum and Mean (reduce-gradients.ts).
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise, CamrecConcreteGate and CamrecSplitLinear, and ours of Sum and Mean (reduce-gradients.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {

@@ -7,7 +7,8 @@
  * checkpoint always gives the same scores (the authors' code samples the whole reverse chain instead).
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear, matMul } from './ops.js';
+import { fusedDenoise } from '../../compute/index.js';
+import { linear, matMul, mse, stopGradient } from './ops.js';
 
 export interface DiffusionSchedule {
   readonly steps: number;
@@ -33,17 +34,23 @@ export function linearSchedule(steps: number, betaStart: number, betaEnd: number
   return { steps, betas, sqrtAlphaBar, sqrtOneMinusAlphaBar };
 }
 
+/** √ᾱ_t and √(1 − ᾱ_t) of each row's step. */
+function rowScales(steps: Int32Array, s: DiffusionSchedule): { signal: Float32Array; noise: Float32Array } {
+  const signal = new Float32Array(steps.length);
+  const noise = new Float32Array(steps.length);
+  steps.forEach((t, i) => {
+    signal[i] = s.sqrtAlphaBar[t];
+    noise[i] = s.sqrtOneMinusAlphaBar[t];
+  });
+  return { signal, noise };
+}
+
 /** h_t = √ᾱ_t h_0 + √(1 − ᾱ_t) ε, row i at its own step t_i (CaMRec §4.1, the reparameterised forward process). */
 export function forwardNoise(h0: tf.Tensor2D, steps: Int32Array, noise: tf.Tensor2D | null, s: DiffusionSchedule): tf.Tensor2D {
   const n = steps.length;
-  const a = new Float32Array(n);
-  const b = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a[i] = s.sqrtAlphaBar[steps[i]];
-    b[i] = s.sqrtOneMinusAlphaBar[steps[i]];
-  }
-  const signal = tf.mul(h0, tf.tensor2d(a, [n, 1]));
-  return (noise ? tf.add(signal, tf.mul(noise, tf.tensor2d(b, [n, 1]))) : signal) as tf.Tensor2D;
+  const scales = rowScales(steps, s);
+  const signal = tf.mul(h0, tf.tensor2d(scales.signal, [n, 1]));
+  return (noise ? tf.add(signal, tf.mul(noise, tf.tensor2d(scales.noise, [n, 1]))) : signal) as tf.Tensor2D;
 }
 
 /** The denoiser's weights for one channel: a one-hidden-layer network over [h_t; x^{m'}; step]. */
@@ -61,4 +68,26 @@ export function crossModalDenoiser(w: DenoiserWeights, noisy: tf.Tensor2D, condi
   const stepEmb = tf.gather(w.step, tf.tensor1d(steps, 'int32')) as tf.Tensor2D;
   const pre = tf.add(tf.add(matMul(noisy, w.noisy), matMul(condition, w.condition)), tf.add(stepEmb, w.bias));
   return linear(tf.tanh(pre) as tf.Tensor2D, w.out, w.outBias);
+}
+
+/**
+ * The denoiser's one-shot estimate ĥ_0 = f_θ(h_t, t, x^{m'}) from h_0 noised at each row's step (with ε, or at the
+ * noise's mean when `noise` is null) and L_dm = mean‖sg(h_0) − ĥ_0‖² (CaMRec §4.1; the target's stop-gradient is
+ * docs/camrec.md choice 4). One op with the native addon (src/compute/kernels/denoise.ts), else tfjs ops.
+ */
+export function denoise(
+  w: DenoiserWeights,
+  h0: tf.Tensor2D,
+  condition: tf.Tensor2D,
+  steps: Int32Array,
+  noise: Float32Array | null,
+  s: DiffusionSchedule,
+): { estimate: tf.Tensor2D; loss: tf.Scalar } {
+  const scales = rowScales(steps, s);
+  const weights = { wNoisy: w.noisy, wCond: w.condition, stepEmb: w.step, bias: w.bias, wOut: w.out, outBias: w.outBias };
+  const noising = { steps, signal: scales.signal, noise: noise ? { values: noise, scale: scales.noise } : null };
+  const fused = fusedDenoise(weights, h0, condition, noising);
+  if (fused) return fused;
+  const estimate = crossModalDenoiser(w, forwardNoise(h0, steps, noise && tf.tensor2d(noise, h0.shape), s), condition, steps);
+  return { estimate, loss: mse(stopGradient(h0), estimate) };
 }

@@ -6,10 +6,16 @@
  * anchors keep the cost at B·block per view with the same form (docs/camrec.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { blockLogSumExp } from '../../compute/index.js';
+import { blockLogSumExp, fusedInfoNce } from '../../compute/index.js';
 import { l2Normalize } from './ops.js';
 
+/** One op with the native addon (src/compute/kernels/infonce.ts, value and gradients in one pass), else `infoNceComposite`. */
 export function infoNce(view: tf.Tensor2D, other: tf.Tensor2D, temperature: number, block: number): tf.Scalar {
+  return fusedInfoNce(view, other, temperature, block) ?? infoNceComposite(view, other, temperature, block);
+}
+
+/** The same loss from tfjs ops: normalise, the blocked log-sum-exp, the positive term, the mean. */
+export function infoNceComposite(view: tf.Tensor2D, other: tf.Tensor2D, temperature: number, block: number): tf.Scalar {
   const a = l2Normalize(view);
   const b = l2Normalize(other);
   const positive = tf.div(tf.sum(tf.mul(a, b), 1), temperature);

@@ -4,7 +4,11 @@
  * One Philox4x32-10 block at those coordinates seeds a xoshiro128** sequence for the entity's row (Blackman &
  * Vigna 2021): a row of d normals then costs one Philox block and d/2 cheap steps instead of d/2 Philox
  * blocks, which matters at 10⁵–10⁶ draws per step. Normals are Box–Muller pairs (both of the pair).
+ * With the native addon the same draws run there (native/noise.cc, over the compute pool's thread count):
+ * uniforms and integers are the same bits, normals too unless the C library's log, cos or sin and V8's differ
+ * in a double's last bit right at a float32 rounding boundary (never seen: test/native/noise.test.ts).
  */
+import { computePool, nativeKernels, type NoiseArgs } from '../../compute/index.js';
 import { philox4x32, purposeKey, type Purpose } from '../../random/index.js';
 
 const TWO_POW_32 = 4294967296;
@@ -54,8 +58,22 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
+/** The native addon's arguments for `out` at `at`. */
+function nativeArgs<T extends Float32Array | Int32Array>(at: NoiseCoordinates, entityOffset: number, width: number, out: T): NoiseArgs<T> {
+  return [at.seed >>> 0, purposeKey(at.purpose), at.epoch, at.step, entityOffset, width, out, computePool().threads];
+}
+
 /** [rows, dim] standard normals; row r is entity `entityOffset + r`. */
 export function normalRows(at: NoiseCoordinates, rows: number, dim: number, entityOffset = 0): Float32Array {
+  const native = nativeKernels();
+  if (!native) return normalRowsReference(at, rows, dim, entityOffset);
+  const out = new Float32Array(rows * dim);
+  native.normalRows(...nativeArgs(at, entityOffset, dim, out));
+  return out;
+}
+
+/** normalRows in TypeScript (the reference of the native kernel; used without the addon). */
+export function normalRowsReference(at: NoiseCoordinates, rows: number, dim: number, entityOffset = 0): Float32Array {
   const out = new Float32Array(rows * dim);
   const g = new RowGenerator(at);
   for (let r = 0; r < rows; r++) {
@@ -73,6 +91,15 @@ export function normalRows(at: NoiseCoordinates, rows: number, dim: number, enti
 
 /** [rows, count] uniforms in (0, 1), `count` per entity. */
 export function uniformRows(at: NoiseCoordinates, rows: number, count: number, entityOffset = 0): Float32Array {
+  const native = nativeKernels();
+  if (!native) return uniformRowsReference(at, rows, count, entityOffset);
+  const out = new Float32Array(rows * count);
+  native.uniformRows(...nativeArgs(at, entityOffset, count, out));
+  return out;
+}
+
+/** uniformRows in TypeScript (the reference of the native kernel; used without the addon). */
+export function uniformRowsReference(at: NoiseCoordinates, rows: number, count: number, entityOffset = 0): Float32Array {
   const out = new Float32Array(rows * count);
   const g = new RowGenerator(at);
   for (let r = 0; r < rows; r++) {
@@ -84,6 +111,15 @@ export function uniformRows(at: NoiseCoordinates, rows: number, count: number, e
 
 /** One uniform integer in [0, n) per entity (the diffusion step of each item), independent of its normals. */
 export function intPerRow(at: NoiseCoordinates, rows: number, n: number, entityOffset = 0): Int32Array {
+  const native = nativeKernels();
+  if (!native) return intPerRowReference(at, rows, n, entityOffset);
+  const out = new Int32Array(rows);
+  native.intPerRow(...nativeArgs(at, entityOffset, n, out));
+  return out;
+}
+
+/** intPerRow in TypeScript (the reference of the native kernel; used without the addon). */
+export function intPerRowReference(at: NoiseCoordinates, rows: number, n: number, entityOffset = 0): Int32Array {
   const out = new Int32Array(rows);
   const g = new RowGenerator(at);
   for (let r = 0; r < rows; r++) {

@@ -1,0 +1,111 @@
+// The per-entity noise of a training step (src/models/modules/noise.ts), drawn exactly as the TypeScript
+// generator draws it: one Philox4x32-10 block at (seed, purpose; epoch, step, entity, block) seeds a xoshiro128**
+// sequence for the entity's row, uniforms are (x + 0.5) / 2^32 in double, normals are Box–Muller pairs in double,
+// and every value is rounded to float32 once, when stored. Integer arithmetic is exact, so the uniforms and the
+// integers are the same bits as the TypeScript loop's; the normals go through the C library's log, cos and sin
+// where the TypeScript loop uses V8's, which agree to the last bit of a double nearly always (a float32 rounding
+// can differ only where two correctly rounded doubles straddle a float32 tie; test/native/noise.test.ts counts).
+// Compiled for the target's baseline, without contracting a·b + c.
+#include <cmath>
+#include <cstdint>
+
+#include "kernels.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace camrec {
+namespace {
+
+constexpr uint32_t kM0 = 0xd2511f53u;
+constexpr uint32_t kM1 = 0xcd9e8d57u;
+constexpr uint32_t kW0 = 0x9e3779b9u;
+constexpr uint32_t kW1 = 0xbb67ae85u;
+constexpr double kTwoPow32 = 4294967296.0;
+constexpr double kTwoPi = 2 * 3.141592653589793;  // Math.PI's double, doubled (exact)
+
+inline uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+// xoshiro128** seeded from one Philox block, as RowGenerator in noise.ts.
+class RowGenerator {
+ public:
+  explicit RowGenerator(const NoiseAt& at) : at_(at) {}
+
+  void seat(uint32_t entity, uint32_t block) {
+    uint32_t x0 = at_.epoch, x1 = at_.step, x2 = entity, x3 = block;
+    uint32_t key0 = at_.seed, key1 = at_.purposeKey;
+    for (int round = 0; round < 10; ++round) {
+      const uint64_t p0 = static_cast<uint64_t>(kM0) * x0;
+      const uint64_t p1 = static_cast<uint64_t>(kM1) * x2;
+      const uint32_t y0 = static_cast<uint32_t>(p1 >> 32) ^ x1 ^ key0;
+      const uint32_t y2 = static_cast<uint32_t>(p0 >> 32) ^ x3 ^ key1;
+      x1 = static_cast<uint32_t>(p1);
+      x3 = static_cast<uint32_t>(p0);
+      x0 = y0;
+      x2 = y2;
+      key0 += kW0;
+      key1 += kW1;
+    }
+    s_[0] = x0;
+    s_[1] = x1;
+    s_[2] = x2;
+    s_[3] = x3;
+    if ((x0 | x1 | x2 | x3) == 0) s_[0] = 1;
+  }
+
+  uint32_t next() {
+    const uint32_t result = rotl(s_[1] * 5u, 7) * 9u;
+    const uint32_t t = s_[1] << 9;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 11);
+    return result;
+  }
+
+  double open01() { return (static_cast<double>(next()) + 0.5) / kTwoPow32; }
+
+ private:
+  const NoiseAt& at_;
+  uint32_t s_[4] = {0, 0, 0, 0};
+};
+
+}  // namespace
+
+void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out) {
+  RowGenerator g(at);
+  for (int64_t r = rowStart; r < rowEnd; ++r) {
+    g.seat(static_cast<uint32_t>(at.entityOffset + r), 0);
+    float* o = out + r * dim;
+    for (int64_t j = 0; j < dim; j += 2) {
+      const double radius = std::sqrt(-2.0 * std::log(g.open01()));
+      const double angle = kTwoPi * g.open01();
+      o[j] = static_cast<float>(radius * std::cos(angle));
+      if (j + 1 < dim) o[j + 1] = static_cast<float>(radius * std::sin(angle));
+    }
+  }
+}
+
+void uniformRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t count, float* out) {
+  RowGenerator g(at);
+  for (int64_t r = rowStart; r < rowEnd; ++r) {
+    g.seat(static_cast<uint32_t>(at.entityOffset + r), 0);
+    for (int64_t j = 0; j < count; ++j) out[r * count + j] = static_cast<float>(g.open01());
+  }
+}
+
+void intPerRow(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t n, int32_t* out) {
+  RowGenerator g(at);
+  for (int64_t r = rowStart; r < rowEnd; ++r) {
+    g.seat(static_cast<uint32_t>(at.entityOffset + r), 1);
+    const double x = std::floor(g.open01() * static_cast<double>(n));
+    out[r] = static_cast<int32_t>(x < static_cast<double>(n - 1) ? x : static_cast<double>(n - 1));
+  }
+}
+
+}  // namespace camrec
