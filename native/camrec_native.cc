@@ -4,12 +4,15 @@
 #include <node_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <sstream>
 #include <stdexcept>
@@ -189,19 +192,63 @@ const IsaKernels& currentIsa(napi_env env) {
 
 // ---- threads ---------------------------------------------------------------------------------------
 
-// Runs part(0..parts-1), part 0 on the calling thread; parts whose thread cannot start run here too.
+// What the threads of one runParts call share: the next part not yet taken and how many parts have finished.
+// A helper holds it by shared_ptr, so one that starts after the call has returned still finds it.
+struct PartQueue {
+  explicit PartQueue(int64_t n) : parts(n) {}
+  const int64_t parts;
+  std::atomic<int64_t> next{0};
+  std::mutex mutex;
+  std::condition_variable finished;
+  int64_t done = 0;  // under mutex
+
+  void finish() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      ++done;
+    }
+    finished.notify_one();
+  }
+};
+
+// Runs part(0..parts-1) on the calling thread and up to parts - 1 helper threads, each thread taking the next part
+// not yet taken until none is left; the call returns when every part has finished. A helper that the scheduler has
+// not yet run when the caller runs out of parts takes none and is not waited for: on a loaded machine the caller
+// no longer waits for a thread to be scheduled before its part can start. A part computes the same values whichever
+// thread runs it, so results do not depend on the timing. Parts whose thread cannot start run here too.
 template <class Part>
 void runParts(int64_t parts, const Part& part) {
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<size_t>(parts));
-  int64_t started = 1;
+  if (parts <= 1) {
+    if (parts == 1) part(0);
+    return;
+  }
+  auto queue = std::make_shared<PartQueue>(parts);
+  const Part* work = &part;
   try {
-    for (; started < parts; ++started) pool.emplace_back([&part, started] { part(started); });
+    for (int64_t h = 1; h < parts; ++h) {
+      // a helper dereferences `work` only for a part it has taken, and the caller waits for every taken part
+      std::thread([queue, work] {
+        for (int64_t t = queue->next.fetch_add(1); t < queue->parts; t = queue->next.fetch_add(1)) {
+          (*work)(t);
+          queue->finish();
+        }
+      }).detach();
+    }
   } catch (const std::system_error&) {
   }
-  part(0);
-  for (int64_t t = started; t < parts; ++t) part(t);
-  for (auto& th : pool) th.join();
+  std::exception_ptr failure;
+  for (int64_t t = queue->next.fetch_add(1); t < parts; t = queue->next.fetch_add(1)) {
+    try {
+      if (!failure) part(t);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    queue->finish();
+  }
+  std::unique_lock<std::mutex> lock(queue->mutex);
+  queue->finished.wait(lock, [&] { return queue->done == parts; });
+  lock.unlock();
+  if (failure) std::rethrow_exception(failure);
 }
 
 // ---- spmm ------------------------------------------------------------------------------------------

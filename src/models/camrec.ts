@@ -371,7 +371,8 @@ export function warmupFactor(epoch: number, warmup: number): number {
 
 /** α_m · modalityWeight · x^m: the modality channel's contribution to the item's input. */
 function gated(params: Params, h: CamrecHyper, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  const scaled = tf.mul(x, h.modalityWeight) as tf.Tensor2D;
+  // x·1 is x to the bit, and so is its gradient dy·1: at the default weight the product is skipped
+  const scaled = h.modalityWeight === 1 ? x : (tf.mul(x, h.modalityWeight) as tf.Tensor2D);
   return h.modalityGate ? (tf.mul(scaled, value(params, `${name}.gate`)) as tf.Tensor2D) : scaled;
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
+import { GATHER, gatherGradient, stockGatherGradient } from '../../src/compute/kernels/gather.js';
 import { BACKENDS, randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -68,3 +69,46 @@ for (const backend of BACKENDS) {
     x.dispose();
   });
 }
+
+/** ∂x of Σ w ⊙ gather(x, indices, axis) under the GatherV2 gradient registered now. */
+function gatherGrad(x: tf.Tensor, indices: tf.Tensor, axis: number, w: Float32Array): { shape: number[]; bits: Uint32Array } {
+  const g = tf.tidy(() => tf.grad((v: tf.Tensor) => {
+    const out = tf.gather(v, indices, axis);
+    return tf.sum(tf.mul(out, tf.tensor(w, out.shape)));
+  })(x));
+  const result = { shape: g.shape, bits: new Uint32Array(Float32Array.from(g.dataSync()).buffer) };
+  g.dispose();
+  return result;
+}
+
+test('the GatherV2 gradient gives tfjs\'s own bits along the first axis (repeated rows summed in order) and hands other axes to it', () => {
+  const stock = stockGatherGradient();
+  assert.ok(stock && stock !== gatherGradient, 'the stock gradient was captured');
+  const r = rng(52);
+  const cases: { shape: number[]; axis: number; indexShape: number[] }[] = [
+    { shape: [300, 64], axis: 0, indexShape: [2048] }, // rows repeat: the segment sum adds in index order
+    { shape: [7, 3, 4], axis: 0, indexShape: [2, 5] },
+    { shape: [6, 5, 3], axis: 1, indexShape: [4] },
+  ];
+  for (const { shape, axis, indexShape } of cases) {
+    const x = tf.tensor(randomFloats(r, shape.reduce((a, b) => a * b, 1)), shape);
+    const count = indexShape.reduce((a, b) => a * b, 1);
+    const indices = tf.tensor(Int32Array.from({ length: count }, () => r.nextInt(shape[axis])), indexShape, 'int32');
+    const outSize = (x.size / shape[axis]) * count;
+    const w = randomFloats(r, outSize);
+    const before = tf.memory().numTensors;
+    const ours = gatherGrad(x, indices, axis, w);
+    assert.equal(tf.memory().numTensors, before, 'ours leaked');
+    tf.registerGradient(stock);
+    try {
+      const theirs = gatherGrad(x, indices, axis, w);
+      assert.deepEqual(ours.shape, shape);
+      assert.deepEqual(ours.shape, theirs.shape);
+      assert.deepEqual(ours.bits, theirs.bits, `axis ${axis} shape [${shape}]`);
+    } finally {
+      tf.registerGradient(gatherGradient);
+    }
+    assert.equal(tf.getGradient(GATHER), gatherGradient);
+    tf.dispose([x, indices]);
+  }
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
-import { FAST_ADD_N, FAST_SPLIT, FAST_TILE, SHARED_IDENTITY } from '../../src/compute/kernels/wasm-copies.js';
+import { FAST_ADD_N, FAST_SPLIT, FAST_TILE, SHARED_CAST, SHARED_IDENTITY } from '../../src/compute/kernels/wasm-copies.js';
 import { randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -29,6 +29,26 @@ test('Identity (clone) shares its input memory: same values, no new buffer, and 
   const z = tf.add(y, 1); // a later kernel never writes into the shared memory
   assert.deepEqual(y.dataSync(), kept);
   tf.dispose([y, z]);
+  assert.equal(backendData(), ids - 1);
+});
+
+test('Cast to the same dtype shares its input memory; to another dtype it converts as the stock kernel does', () => {
+  const x = tf.tensor2d(randomFloats(rng(4), 12), [3, 4]);
+  const [ids, calls] = [backendData(), count(SHARED_CAST)];
+  const y = tf.cast(x, 'float32');
+  assert.equal(count(SHARED_CAST), calls + 1);
+  assert.equal(backendData(), ids, 'no new buffer');
+  assert.deepEqual(y.dataSync(), x.dataSync());
+  x.dispose();
+  assert.equal(y.dataSync().length, 12, 'the cast outlives its source');
+  const i = tf.tensor1d([1.7, -2.2, 3], 'float32');
+  const asInt = tf.cast(i, 'int32');
+  assert.equal(count(SHARED_CAST), calls + 1, 'a conversion is not shared');
+  assert.equal(asInt.dtype, 'int32');
+  assert.deepEqual(Array.from(asInt.dataSync()), [1, -2, 3]);
+  const back = tf.cast(asInt, 'float32');
+  assert.deepEqual(Array.from(back.dataSync()), [1, -2, 3]);
+  tf.dispose([y, i, asInt, back]);
   assert.equal(backendData(), ids - 1);
 });
 

@@ -100,6 +100,32 @@ test('codebook: nearest code, straight-through gradient is the identity in z and
   tf.dispose([z, c, upstream, gz, gc, lz, lc]);
 });
 
+test('codebook: the straight-through op gives the bits of the composed z + stopGradient(c_k − z), value and both gradients, in a loss that also reads c', () => {
+  const r = rng(31);
+  const [n, k, d] = [700, 50, 64];
+  const z = tf.tensor2d(randomFloats(r, n * d), [n, d]);
+  const c = tf.tensor2d(randomFloats(r, k * d), [k, d]);
+  const codes = nearestCodes(z, c);
+  const upstream = tf.tensor2d(randomFloats(r, n * d), [n, d]);
+  const composed = (zz: tf.Tensor2D, cc: tf.Tensor2D) => tf.add(zz, stopGradient(tf.sub(tf.gather(cc, tf.tensor1d(codes, 'int32')), zz))) as tf.Tensor2D;
+  const bits = (t: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+  const run = (st: typeof straightThrough | typeof composed) =>
+    tf.tidy(() => {
+      // as in the model: the codebook also gets the VQ loss's gradient, added to the straight-through path's zeros
+      const f = (zz: tf.Tensor, cc: tf.Tensor) =>
+        tf.add(tf.sum(tf.mul(st(zz as tf.Tensor2D, cc as tf.Tensor2D, codes), upstream)), vqLoss(zz as tf.Tensor2D, cc as tf.Tensor2D, codes, 0.2));
+      const { value, grads } = tf.valueAndGrads(f)([z, c]);
+      return { value: bits(st(z, c, codes)), loss: bits(value), gz: bits(grads[0]), gc: bits(grads[1]) };
+    });
+  const ours = run(straightThrough);
+  const theirs = run(composed);
+  assert.deepEqual(ours.value, theirs.value, 'value');
+  assert.deepEqual(ours.loss, theirs.loss, 'loss');
+  assert.deepEqual(ours.gz, theirs.gz, '∂/∂z');
+  assert.deepEqual(ours.gc, theirs.gc, '∂/∂c');
+  tf.dispose([z, c, upstream]);
+});
+
 test('codebook: the soft assignment is a softmax over NEGATIVE distances, so the nearest code weighs most', () => {
   const z = tf.tensor2d([0, 0, 5, 5], [2, 2]);
   const c = tf.tensor2d([0, 0.1, 5, 4.9, 10, 10], [3, 2]);

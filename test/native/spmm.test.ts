@@ -96,6 +96,28 @@ test('spmmThreaded gives the same bits as spmm for any number of threads', (t) =
   assert.deepEqual(all, one);
 });
 
+/**
+ * A threaded call's parts go to whichever thread takes them first; the caller takes what the helpers have not and
+ * does not wait for a helper the scheduler has not run. With more parts than cores, many in a row, helpers start
+ * late and the caller runs most parts: every call must still finish with every row written, the same bits each time.
+ */
+test('spmmThreaded with more threads than cores, many calls in a row, writes every row with the same bits each time', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const s = stream(51);
+  const a = randomBipartiteGraph(s, 3000, 2000, 40000);
+  const nodes = 5000;
+  const dim = 16;
+  const x = randomMatrix(s, nodes * dim);
+  const one = new Float32Array(nodes * dim);
+  native.spmm(a.indptr, a.indices, a.values, x, dim, one, 0, nodes);
+  for (let call = 0; call < 200; call++) {
+    const out = new Float32Array(nodes * dim).fill(Number.NaN);
+    native.spmmThreaded(a.indptr, a.indices, a.values, x, dim, out, 0, nodes, 16);
+    assert.deepEqual(out, one, `call ${call}`);
+  }
+});
+
 test('spmm refuses arguments that would take it outside its arrays', (t) => {
   const native = nativeFor(t);
   if (!native) return;

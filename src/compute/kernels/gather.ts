@@ -5,7 +5,7 @@
  * 20 ms for 6000 rows of 64 floats here) and returns garbage for batchDims > 0. (The op admits no strings.)
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { type KernelIo, kernelConfigs } from './io.js';
 
 export const GATHER = tf.GatherV2;
@@ -64,3 +64,46 @@ function gatherSlices(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttr
 }
 
 export const gatherKernels = kernelConfigs(GATHER, gatherSlices);
+
+/** tfjs's own GatherV2 gradient, captured when ours is first registered; ours hands it every other axis. */
+let stockGradient: GradConfig | undefined;
+
+/**
+ * ∂x of a gather along the first axis (batchDims 0) is the segment sum of dy's rows into x's rows. tfjs's own
+ * gradient wraps that sum in two transposes which, along the first axis, are the identity permutation, and the
+ * wasm Transpose copies its input for those: CaMRec's step gathers 15 times, so two copies each (one of x's
+ * size, [users or items, 64]) went for nothing. The segment sum is the same kernel on the same values: same bits.
+ */
+export const gatherGradient: GradConfig = {
+  kernelName: GATHER,
+  inputsToSave: ['x', 'indices'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, indices] = saved;
+    const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+    const batchDims = (attrs.batchDims as number | undefined) ?? 0;
+    if (axis !== 0 || batchDims !== 0) {
+      if (!stockGradient) throw new Error(`${GATHER}: tfjs's own gradient was not captured`);
+      return stockGradient.gradFunc(dy, saved, attrs);
+    }
+    return {
+      x: () => {
+        const rows = tf.reshape(dy as tf.Tensor, [indices.size, ...x.shape.slice(1)]);
+        return tf.unsortedSegmentSum(rows, tf.reshape(indices, [indices.size]) as tf.Tensor1D, x.shape[0]);
+      },
+      indices: () => indices,
+    };
+  },
+};
+
+/** tfjs's own GatherV2 gradient, once ours is registered (for tests that compare the two). */
+export function stockGatherGradient(): GradConfig | undefined {
+  return stockGradient;
+}
+
+/** Registers `gatherGradient`, keeping tfjs's own for the axes it does not cover (idempotent). */
+export function registerGatherGradient(): void {
+  const current = tf.getGradient(GATHER);
+  if (current === gatherGradient) return;
+  stockGradient = current;
+  tf.registerGradient(gatherGradient);
+}

@@ -5,7 +5,7 @@ import { splitLinearGradient, splitLinearKernels } from './split-linear.js';
 import { denoiseGradient, denoiseKernels } from './denoise.js';
 import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
-import { gatherKernels } from './gather.js';
+import { gatherKernels, registerGatherGradient } from './gather.js';
 import { infoNceGradient, infoNceKernels } from './infonce.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
@@ -45,9 +45,10 @@ const OUR_GRADIENTS = [
 
 /**
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
- * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, SplitV, AddN, Tile, Sum and Mean,
- * which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise, CamrecConcreteGate and CamrecSplitLinear, and ours of Sum and Mean (reduce-gradients.ts).
+ * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, Cast, SplitV, AddN, Tile, Sum and
+ * Mean, which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise, CamrecConcreteGate and
+ * CamrecSplitLinear, and ours of Sum and Mean (reduce-gradients.ts) and of GatherV2 along the first axis (gather.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {
@@ -67,4 +68,5 @@ export function registerKernels(): void {
   if (tf.getGradient(SPMM) !== spmmGradient) tf.registerGradient(spmmGradient);
   if (tf.getGradient(PROPAGATE_MEAN) !== propagateMeanGradient) tf.registerGradient(propagateMeanGradient);
   for (const config of OUR_GRADIENTS) if (tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
+  registerGatherGradient();
 }

@@ -9,6 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { matMul, stopGradient, tidyValues } from './ops.js';
 
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
 /** ‖z_i − c_k‖² for every row and code, [n, K], from ‖z‖² + ‖c‖² − 2 z·cᵀ. */
 export function squaredDistances(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor2D {
   const zz = tf.sum(tf.square(z), 1, true);
@@ -21,10 +23,18 @@ export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): Int32Array 
   return tidyValues<Int32Array>(() => tf.argMin(squaredDistances(z, codebook), 1));
 }
 
-/** The hard assignment with the straight-through gradient: value c_k, ∂/∂z = identity, nothing to c. */
+/**
+ * The hard assignment with the straight-through gradient: value z + sg(c_k − z) (c_k up to float32 rounding),
+ * ∂/∂z = identity, nothing (zeros) to c. One custom op: composed as z + stopGradient(c_k − z), the tape recorded
+ * the gather and the difference and ran their backward on zeros ([n, D] zeros, their negation, a segment sum of
+ * zeros into c, an add of −0 into ∂z), which changes no bit of either gradient.
+ */
 export function straightThrough(z: tf.Tensor2D, codebook: tf.Tensor2D, codes: Int32Array): tf.Tensor2D {
-  const chosen = tf.gather(codebook, tf.tensor1d(codes, 'int32'));
-  return tf.add(z, stopGradient(tf.sub(chosen, z))) as tf.Tensor2D;
+  const op = tf.customGrad(((zz: tf.Tensor2D, c: tf.Tensor2D) => ({
+    value: tf.add(zz, tf.sub(tf.gather(c, tf.tensor1d(codes, 'int32')), zz)),
+    gradFunc: (dy: tf.Tensor2D) => [dy, tf.zerosLike(c)],
+  })) as unknown as CustomGradFn);
+  return op(z, codebook) as tf.Tensor2D;
 }
 
 /** q(z = k | H_c) = softmax_k(−‖z − c_k‖² / T), [n, K]. */
