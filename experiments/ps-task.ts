@@ -29,14 +29,24 @@ const SPECS: TableSpec[] = [
   { name: 'item', rows: 7_050, dim: 64, init: { kind: 'xavierUniform' }, trainable: true, dense: true },
 ];
 
+/** A process's fields of /proc/<pid>/stat from the state on (`self` for this one). */
+function statOf(pid: number | null): string[] {
+  return readFileSync(`/proc/${pid ?? 'self'}/stat`, 'utf8').split(') ')[1].split(' ');
+}
+
 /** CPU seconds of a process so far (Linux /proc; clock ticks of 10 ms), this one from process.cpuUsage. */
 function cpuOf(pid: number | null): number {
   if (pid === null) {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e6;
   }
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const f = statOf(pid);
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Minor page faults of a process so far: each first touch of a fresh page (new buffers) costs one. */
+function faultsOf(pid: number | null): number {
+  return Number(statOf(pid)[7]);
 }
 
 /** A gradient that depends on the pulled values and the step, so that every step changes every row. */
@@ -56,6 +66,7 @@ const store = await RemoteParamStore.connect({ addresses: procs.map((p) => p.add
 const phases = ['pull', 'push', 'commit'] as const;
 const wall: Record<(typeof phases)[number], number[]> = { pull: [], push: [], commit: [] };
 const cpu = { client: { pull: 0, push: 0, commit: 0 }, shards: { pull: 0, push: 0, commit: 0 } };
+const faults = { client: { pull: 0, push: 0, commit: 0 }, shards: { pull: 0, push: 0, commit: 0 } };
 const load0 = loadavg();
 let checksum = 0;
 try {
@@ -63,11 +74,14 @@ try {
     const timed = async <T>(phase: (typeof phases)[number], fn: () => Promise<T>): Promise<T> => {
       const c0 = cpuOf(null);
       const s0 = pids.reduce((n, p) => n + cpuOf(p), 0);
+      const [f0, g0] = [faultsOf(null), pids.reduce((n, p) => n + faultsOf(p), 0)];
       const t0 = performance.now();
       const out = await fn();
       wall[phase].push(performance.now() - t0);
       cpu.client[phase] += cpuOf(null) - c0;
       cpu.shards[phase] += pids.reduce((n, p) => n + cpuOf(p), 0) - s0;
+      faults.client[phase] += faultsOf(null) - f0;
+      faults.shards[phase] += pids.reduce((n, p) => n + faultsOf(p), 0) - g0;
       return out;
     };
     const pulled = await timed('pull', () => Promise.all(SPECS.map((s) => store.pull(s.name, null))));
@@ -83,7 +97,11 @@ try {
   await Promise.all(procs.map((p) => p.exited));
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const rows = phases.map((p) => `${p.padEnd(6)} wall ${med(wall[p]).toFixed(1).padStart(7)} ms   CPU/step client ${((1000 * cpu.client[p]) / steps).toFixed(1).padStart(6)} ms, shards ${((1000 * cpu.shards[p]) / steps).toFixed(1).padStart(6)} ms`);
+const perStep = (x: number) => (x / steps).toFixed(0).padStart(5);
+const rows = phases.map(
+  (p) =>
+    `${p.padEnd(6)} wall ${med(wall[p]).toFixed(1).padStart(7)} ms   CPU/step client ${((1000 * cpu.client[p]) / steps).toFixed(1).padStart(6)} ms, shards ${((1000 * cpu.shards[p]) / steps).toFixed(1).padStart(6)} ms   page faults/step client ${perStep(faults.client[p])}, shards ${perStep(faults.shards[p])}`,
+);
 process.stdout.write(
   `${steps} steps, ${shards} shard(s), wire ${wire}, load ${load0.map((x) => x.toFixed(1)).join('/')} → ${loadavg().map((x) => x.toFixed(1)).join('/')}\n${rows.join('\n')}\nchecksum ${checksum.toPrecision(17)}\n`,
 );
