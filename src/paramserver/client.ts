@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { PeerUnavailable, StaleVersion } from '../errors/index.js';
 import { encodePrepareRequest, encodePushRequest, type Allocate } from './codec.js';
+import { BufferPool } from './pool.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import {
   services,
@@ -79,25 +80,6 @@ const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 
 type Callback<Res> = (err: grpc.ServiceError | null, res?: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<Res>) => grpc.ClientUnaryCall;
-
-/** Spare request buffers, largest kept; a call takes one at least as large as it needs, or a new one. */
-class BufferPool {
-  private readonly free: ArrayBuffer[] = [];
-
-  constructor(private readonly keep: number) {}
-
-  take(bytes: number): ArrayBuffer {
-    const k = this.free.findIndex((b) => b.byteLength >= bytes);
-    if (k >= 0) return this.free.splice(k, 1)[0];
-    return Buffer.allocUnsafeSlow(Math.ceil(bytes * 1.125)).buffer;
-  }
-
-  give(b: ArrayBuffer): void {
-    this.free.push(b);
-    this.free.sort((x, y) => y.byteLength - x.byteLength);
-    this.free.length = Math.min(this.free.length, this.keep);
-  }
-}
 
 export class ShardClient {
   private readonly client: grpc.Client;

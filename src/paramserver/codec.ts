@@ -22,6 +22,7 @@
  */
 import { encodingFromMsg, encodingToMsg } from './convert.js';
 import { bytesPerValue, writeRows, type WireEncoding, type WireValues } from './encoding.js';
+import type { BufferPool } from './pool.js';
 import type { PickedRows, PrepareRequest, PrepareRequestOut, PullReply, PushRequest, PushRequestOut, RowBlockMsg, RowBlockOut, ValueEncodingMsg } from './proto.js';
 
 /** grpc's message header: a compression flag and a 4-byte length. */
@@ -168,6 +169,32 @@ export type Allocate = (bytes: number) => ArrayBuffer;
 
 const allocate: Allocate = (bytes) => Buffer.allocUnsafeSlow(bytes).buffer;
 
+/** Buffers lent out for one reply each, by the pool they go back to (lendFrom). */
+const lent = new WeakMap<ArrayBuffer, BufferPool>();
+
+/**
+ * Allocates a reply from `pool`, lent until the reply is serialized: grpc-js calls a response serializer
+ * (encodePullReply) only to copy its result into the frame it sends, in the same synchronous run, so once the
+ * serializer has been called nothing reads the buffer again. A reply never serialized (a cancelled call) is
+ * left to the garbage collector.
+ */
+export function lendFrom(pool: BufferPool): Allocate {
+  return (bytes) => {
+    const b = pool.take(bytes);
+    lent.set(b, pool);
+    return b;
+  };
+}
+
+/** Gives a lent reply's buffer back to its pool (nothing for any other buffer). */
+function giveBack(m: Buffer): void {
+  const buffer = m.buffer as ArrayBuffer;
+  const pool = lent.get(buffer);
+  if (!pool) return;
+  lent.delete(buffer);
+  pool.give(buffer);
+}
+
 /** Runs `write` on a measuring pass, then on a buffer of that size whose message starts at byte 1 of its ArrayBuffer. */
 function encode(write: (out: Out) => void, alloc = allocate): Buffer {
   const sizer = new Out(null);
@@ -232,8 +259,11 @@ export interface PullReplyFrame {
   readonly rowVersions: Uint32Array;
 }
 
-/** The frame of a reply whose values travel in `encoding` (the field is written only when it is not float32). */
-export function pullReplyFrame(table: string, rows: number, dim: number, version: number, incarnation: number, encoding: WireEncoding = 'f32'): PullReplyFrame {
+/**
+ * The frame of a reply whose values travel in `encoding` (the field is written only when it is not float32), in a
+ * buffer from `alloc` (default: a new one).
+ */
+export function pullReplyFrame(table: string, rows: number, dim: number, version: number, incarnation: number, encoding: WireEncoding = 'f32', alloc?: Allocate): PullReplyFrame {
   const at = { ids: 0, values: 0, rowVersions: 0 };
   const message = encode((out) => {
     out.string(1, table);
@@ -243,7 +273,7 @@ export function pullReplyFrame(table: string, rows: number, dim: number, version
     out.uint(5, version);
     out.uint(6, incarnation);
     out.encoding(7, encodingToMsg(encoding));
-  });
+  }, alloc);
   const { buffer, byteOffset } = message;
   return {
     message,
@@ -253,9 +283,15 @@ export function pullReplyFrame(table: string, rows: number, dim: number, version
   };
 }
 
-/** A PullReply object as a message (a Buffer, e.g. one from pullReplyFrame, is sent as it is). */
+/**
+ * A PullReply object as a message. A Buffer, e.g. one from pullReplyFrame, is sent as it is, and when it was lent
+ * (lendFrom) goes back to its pool: the caller copies it before it runs anything else (grpc-js does).
+ */
 export function encodePullReply(m: PullReply | Buffer): Buffer {
-  if (Buffer.isBuffer(m)) return m;
+  if (Buffer.isBuffer(m)) {
+    giveBack(m);
+    return m;
+  }
   return encode((out) => {
     out.string(1, m.table);
     out.bulk(2, m.ids);

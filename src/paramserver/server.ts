@@ -11,10 +11,11 @@ import type { Logger } from 'pino';
 import { checkToken, type StatusLike, unaryHandler, widenServerWindow } from '../rpc/index.js';
 import { CheckpointError, StaleVersion } from '../errors/index.js';
 import { checkpointPath, readShardCheckpoint, writeShardCheckpoint } from './checkpoint.js';
-import { pullReplyFrame } from './codec.js';
+import { lendFrom, pullReplyFrame, type Allocate } from './codec.js';
 import { consistencyFromMsg, consistencyToMsg, encodingFromMsg, optimizerFromMsg, placementToMsg, rowBlockFromMsg, tableDefFromMsg } from './convert.js';
 import { Fenced, InvalidRequest, NotReady, ShuttingDown } from './errors.js';
 import { HealthService } from './health.js';
+import { BufferPool } from './pool.js';
 import {
   PARAM_SERVER_SERVICE,
   PROTOCOL_VERSION,
@@ -71,6 +72,8 @@ const DEFAULT_EXPORT_CHUNK_BYTES = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** The HTTP/2 receive window per stream and per connection (Node's default, 64 KiB, makes a push wait for a WINDOW_UPDATE every 64 KiB). */
 const RECEIVE_WINDOW_BYTES = 32 * 1024 * 1024;
+/** Pull reply buffers kept for reuse: one per table and puller of a step is enough for a few workers. */
+const SPARE_REPLY_BUFFERS = 8;
 
 type Unary<Req, Res> = (req: Req) => Res | Promise<Res>;
 
@@ -80,6 +83,8 @@ export class ParamServer {
   private readonly health = new HealthService([PARAM_SERVER_SERVICE]);
   private readonly log: Logger;
   private readonly token: Buffer | null;
+  /** Pull replies are written into these buffers, each given back once grpc-js has copied the reply. */
+  private readonly replyBuffers: Allocate = lendFrom(new BufferPool(SPARE_REPLY_BUFFERS));
 
   private constructor(
     private readonly opts: ParamServerOptions,
@@ -248,12 +253,15 @@ export class ParamServer {
     };
   }
 
-  /** The reply is encoded here (codec.ts), the rows gathered straight into the message in the encoding asked for. */
+  /**
+   * The reply is encoded here (codec.ts), the rows gathered straight into the message in the encoding asked for,
+   * in a reused buffer.
+   */
   private pull(r: PullRequest): Buffer {
     const ids = r.allRows ? null : uintsOf(r.ids, `table ${r.table} ids`);
     const encoding = encodingFromMsg(r.encoding, `pull of table ${r.table}`);
     const rows = this.need().read(r.table, ids, r.changedOnly ? r.sinceVersion : null);
-    const frame = pullReplyFrame(r.table, rows.ids.length, rows.dim, rows.version, rows.incarnation, encoding);
+    const frame = pullReplyFrame(r.table, rows.ids.length, rows.dim, rows.version, rows.incarnation, encoding, this.replyBuffers);
     frame.ids.set(rows.ids);
     rows.copyTo(frame.values, frame.rowVersions);
     return frame.message;

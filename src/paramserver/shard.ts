@@ -102,6 +102,8 @@ interface Held {
   readonly state: Float32Array[];
   readonly rowVersions: Uint32Array;
   version: number;
+  /** Where a step's gradients for every held row are summed, kept from step to step (null until needed). */
+  sumScratch: Float32Array | null;
 }
 
 /** A block checked against its table: local row indices (null: every held row) and gradient rows. */
@@ -174,7 +176,7 @@ export class ShardState {
     for (const def of config.tables) {
       this.defs.set(def.name, def);
       const t = tables.get(def.name);
-      if (t) this.held.set(def.name, { def, local: t.values.length / def.dim, ...t });
+      if (t) this.held.set(def.name, { def, local: t.values.length / def.dim, ...t, sumScratch: null });
     }
     this.steps = step;
     this.clocks = new Array<number>(config.consistency.mode === 'ssp' ? config.consistency.workers : 0).fill(0);
@@ -510,7 +512,7 @@ export class ShardState {
     for (const h of this.held.values()) if (h.def.dense && h.def.trainable) byTable.set(h, []);
     for (const blocks of tasks) for (const b of blocks) byTable.set(b.held, [...(byTable.get(b.held) ?? []), b]);
     for (const [h, parts] of byTable) {
-      const sum = sumRows(parts, h.def.dim, h.local, h.def.dense ?? false);
+      const sum = sumRows(parts, h.def.dim, h.local, h.def.dense ?? false, (n) => (h.sumScratch ??= new Float32Array(n)).fill(0));
       applyRows(this.config.optimizer, h.values, h.state, h.def.dim, sum.local, sum.grad, step);
       h.version++;
       if (sum.local) for (const l of sum.local) h.rowVersions[l] = h.version;
@@ -578,6 +580,7 @@ function initialValues(def: ShardTableDef, ids: Uint32Array, seed: number): Floa
  */
 function changedRows(h: Held, local: Int32Array | null, since: number): { local: Int32Array; positions: Uint32Array } | null {
   const n = local ? local.length : h.local;
+  if (!anyUnchanged(h.rowVersions, local, n, since)) return null;
   const keep = new Int32Array(n);
   const positions = new Uint32Array(n);
   let kept = 0;
@@ -591,21 +594,29 @@ function changedRows(h: Held, local: Int32Array | null, since: number): { local:
   return kept === n ? null : { local: keep.slice(0, kept), positions: positions.slice(0, kept) };
 }
 
+/** Whether one of the rows `local` (null: the first n) has a version of at most `since`. */
+function anyUnchanged(rowVersions: Uint32Array, local: Int32Array | null, n: number, since: number): boolean {
+  for (let p = 0; p < n; p++) if (rowVersions[local ? local[p] : p] <= since) return true;
+  return false;
+}
+
 /**
  * The sum of several tasks' gradients for one table, over the union of their rows (sorted), added in the order
  * of `parts`. Dense parts (every held row) add element-wise over the whole array; a sparse part adds its rows at
  * their places in the union, found by one merge of the two sorted lists. With `dense` the sum is over every held
- * row (zero where no part has the row), even with no part at all.
+ * row (zero where no part has the row), even with no part at all. A sum over every held row goes into
+ * `zeros(heldRows * dim)` when given (a reused array, zeroed), else into a new array.
  */
 export function sumRows(
   parts: readonly { local: Int32Array | null; grad: Float32Array }[],
   dim: number,
   heldRows: number,
   dense = false,
+  zeros: (length: number) => Float32Array = (length) => new Float32Array(length),
 ): { local: Int32Array | null; grad: Float32Array } {
   if (parts.length === 1 && !(dense && parts[0].local)) return parts[0];
   const union = dense || parts.some((p) => !p.local) ? null : sortedUnion(parts.map((p) => p.local!));
-  const grad = new Float32Array((union ? union.length : heldRows) * dim);
+  const grad = union ? new Float32Array(union.length * dim) : zeros(heldRows * dim);
   for (const p of parts) {
     if (!p.local) addInto(grad, p.grad);
     else addRowsInto(grad, p.grad, union ? placesIn(union, p.local) : p.local, dim);

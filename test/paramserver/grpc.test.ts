@@ -103,6 +103,23 @@ test('row cache: whole pulls equal an uncached store, and move only the rows cha
   }
 });
 
+test('concurrent pulls, whose replies reuse the shards\' reply buffers, each get the rows a pull on its own gets', async () => {
+  const ps = await startShards(2);
+  const remote = await connect(ps, adam(0.01));
+  for (let step = 1; step <= 3; step++) {
+    await remote.push(randomGrads(step));
+    const asks = Array.from({ length: 24 }, (_, k) => {
+      const spec = SPECS[k % SPECS.length];
+      const ids = k % 3 === 0 ? null : Int32Array.from({ length: spec.rows }, (_, r) => r).filter((r) => (r + k) % (2 + (k % 5)) === 0);
+      return { table: spec.name, ids };
+    });
+    const alone: Float32Array[] = [];
+    for (const a of asks) alone.push(await remote.pull(a.table, a.ids));
+    const together = await Promise.all(asks.map((a) => remote.pull(a.table, a.ids)));
+    for (const [k, a] of asks.entries()) assert.deepEqual(together[k], alone[k], `pull ${k} of ${a.table} at step ${step}`);
+  }
+});
+
 test('row cache: a whole pull that moves few or no rows still records the versions read, as an uncached pull does', async () => {
   const ps = await startShards(2);
   const writer = await connect(ps, adam(0.01));

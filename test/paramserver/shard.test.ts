@@ -188,6 +188,28 @@ test('sumRows adds overlapping rows of several tasks over the union of their ids
   assert.deepEqual(sumRows([a, all], 2, 5), { local: null, grad: f32([2, 3, 1, 1, 1, 1, 4, 5, 1, 1]) });
 });
 
+test('sumRows into a reused array gives the bits of a fresh one, whatever the array held', () => {
+  const rand = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k) * 1e-3);
+  const parts = [
+    { local: null, grad: rand(10, 1) },
+    { local: Int32Array.from([1, 4]), grad: rand(4, 2) },
+    { local: null, grad: rand(10, 3) },
+  ];
+  const reused = new Float32Array(10).fill(Number.NaN);
+  const zeros = (n: number) => {
+    assert.equal(n, reused.length);
+    return reused.fill(0);
+  };
+  for (const dense of [false, true]) {
+    const fresh = sumRows(parts, 2, 5, dense);
+    reused.fill(Number.NaN);
+    const into = sumRows(parts, 2, 5, dense, zeros);
+    assert.equal(into.grad, reused);
+    assert.deepEqual(into, fresh);
+  }
+  assert.deepEqual(sumRows([{ local: null, grad: rand(10, 4) }, { local: null, grad: rand(10, 5) }], 2, 5, false, zeros).grad, sumRows([{ local: null, grad: rand(10, 4) }, { local: null, grad: rand(10, 5) }], 2, 5).grad);
+});
+
 test('sumRows over a dense table covers every held row, with or without parts', () => {
   const a = { local: Int32Array.from([0, 3]), grad: f32([1, 2, 3, 4]) };
   assert.deepEqual(sumRows([a], 2, 5, true), { local: null, grad: f32([1, 2, 0, 0, 0, 0, 3, 4, 0, 0]) });
