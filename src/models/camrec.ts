@@ -98,6 +98,17 @@ export const camrecHyper = z
      * CaMRec ranks the simulator's accidental clicks better than its mask does (docs/camrec.md 20).
      */
     maskAgreement: z.boolean().default(false),
+    /**
+     * Leaves the batch's own positive edges out of X* for that step (their gates times 0), so the masked BPR cannot
+     * reward an edge for predicting itself (not in the paper; target-edge removal, as in link prediction): an edge
+     * is kept only as far as it helps predict the user's other clicks (docs/camrec.md 21).
+     */
+    maskHoldout: z.boolean().default(false),
+    /**
+     * What maskSparsity counts: 'edge', every gate alike; 'message', each gate times its edge's Â entry
+     * 1/√(d_u d_i), normalised to mean 1, so that a gate's price matches the size of the message it lets through.
+     */
+    maskSparsityWeight: z.enum(['edge', 'message']).default('edge'),
   })
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
@@ -118,6 +129,8 @@ export interface CamrecPrepared extends Prepared {
   readonly adjacency: SparseHandle; // Â, for the backbone
   readonly gated: GatedStructure; // Â with entry p gated by the mask of its user–item edge, for X*
   readonly edges: EdgeList; // the training edges, user-major
+  readonly trainByUser: Csr; // the training matrix: edge e is its e-th entry
+  readonly messageWeights: Float32Array | null; // Â's entry of each edge over their mean (maskSparsityWeight 'message')
   readonly edgePairs: GatedStructure | null; // the training matrix with unit entries, one group per edge (maskAgreement)
   readonly nEdges: number;
   readonly modalities: readonly ModalityInput[];
@@ -183,6 +196,8 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     adjacency,
     gated,
     edges: { users: edgeUsers, items: byUser.indices },
+    trainByUser: byUser,
+    messageWeights: h.maskSparsityWeight === 'message' ? messageWeights(byUser, data.nItems) : null,
     edgePairs,
     nEdges: edgeUsers.length,
     modalities,
@@ -429,6 +444,35 @@ function column(rows: Float32Array, width: number, c: number): Float32Array {
   return out;
 }
 
+/** 1/√(d_u d_i) of every training edge, scaled to mean 1. */
+export function messageWeights(byUser: Csr, nItems: number): Float32Array {
+  const itemDegree = new Int32Array(nItems);
+  for (const i of byUser.indices) itemDegree[i]++;
+  const w = new Float64Array(byUser.indices.length);
+  let sum = 0;
+  for (let u = 0; u < byUser.nRows; u++) {
+    const du = byUser.indptr[u + 1] - byUser.indptr[u];
+    for (let e = byUser.indptr[u]; e < byUser.indptr[u + 1]; e++) sum += w[e] = 1 / Math.sqrt(du * itemDegree[byUser.indices[e]]);
+  }
+  const mean = sum / Math.max(1, w.length);
+  return Float32Array.from(w, (x) => x / mean);
+}
+
+/** All layers' gates in one vector, each times its edge's price when there are prices. */
+function priced(gates: tf.Tensor1D[], weights: Float32Array | null): tf.Tensor1D {
+  if (!weights) return tf.concat(gates);
+  const w = tf.tensor1d(weights);
+  return tf.concat(gates.map((g) => tf.mul(g, w) as tf.Tensor1D));
+}
+
+/** The gates with the batch's positive edges set to 0 (maskHoldout). */
+function holdOut(gates: tf.Tensor1D[], prep: CamrecPrepared, batch: Batch): tf.Tensor1D[] {
+  const keep = new Float32Array(prep.nEdges).fill(1);
+  for (let k = 0; k < batch.users.length; k++) keep[edgeIndex(prep.trainByUser, batch.users[k], batch.pos[k])] = 0;
+  const t = tf.tensor1d(keep);
+  return gates.map((g) => tf.mul(g, t) as tf.Tensor1D);
+}
+
 /** X*: the mean of the layers propagated over the causal subgraph {e_ij ⊙ ρ_ij^(l)} (CaMRec §4.2). */
 function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Tensor1D[]): tf.Tensor2D {
   let cur = ego;
@@ -472,14 +516,15 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   if (side.vq) parts.vq = tf.mul(side.vq, h.vqWeight) as tf.Scalar;
   if (h.frontdoor) {
     const at = { seed: prep.seed, purpose: 'mask' as const, epoch: batch.epoch, step: batch.step };
-    const gates = edgeGates(edgeLogits(params, prep, h, main.outputs), h, uniformRows(at, prep.nEdges, h.layers));
+    const drawn = edgeGates(edgeLogits(params, prep, h, main.outputs), h, uniformRows(at, prep.nEdges, h.layers));
+    const gates = h.maskHoldout ? holdOut(drawn, prep, batch) : drawn;
     const xs = finalise(prep, maskedPropagation(prep, ego, gates), itemGraph);
     const ts = batchTriples(xs, batch);
     parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
     const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
     const sign = h.maskObjective === 'ib' ? -1 : 1;
     parts.ssl = tf.mul(ssl, sign * h.sslWeight * warmupFactor(batch.epoch, h.sslWarmup)) as tf.Scalar;
-    if (h.maskSparsity > 0) parts.sparsity = tf.mul(tf.mean(tf.concat(gates)), h.maskSparsity) as tf.Scalar;
+    if (h.maskSparsity > 0) parts.sparsity = tf.mul(tf.mean(priced(gates, prep.messageWeights)), h.maskSparsity) as tf.Scalar;
   }
   return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
 }

@@ -4,7 +4,7 @@ import { initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
 import type { Dataset, Modality } from '../../src/data/types.js';
 import { normalizedBipartiteAdjacency } from '../../src/graph/index.js';
 import { camrec, type CamrecHyper, explainCamrec, itemSideInternals, models } from '../../src/models/index.js';
-import { entryEdges, warmupFactor } from '../../src/models/camrec.js';
+import { entryEdges, messageWeights, warmupFactor } from '../../src/models/camrec.js';
 import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, trainStep } from '../../src/train/index.js';
 import { randomDataset } from '../helpers/tiny.js';
 import { randomFloats, rng } from '../compute/helpers.js';
@@ -199,6 +199,68 @@ test("maskObjective 'ib' flips the sign of the InfoNCE term and of its gradient,
     }
     assert.ok(moved > 0, 'InfoNCE reaches the mask tables, in opposite directions under the two objectives');
     assert.throws(() => camrec.hyper.parse({ maskObjective: 'cgi' }), /maskObjective/);
+  } finally {
+    s.close();
+  }
+});
+
+test("maskSparsityWeight 'message' prices each gate by its edge's 1/√(d_u d_i), mean 1, and changes only the sparsity term", async () => {
+  const data = tinyMultimodal();
+  const m = data.trainByUser;
+  const w = messageWeights(m, data.nItems);
+  const itemDegree = new Int32Array(data.nItems);
+  for (const i of m.indices) itemDegree[i]++;
+  const raw = Array.from(w.keys(), (e) => {
+    let u = 0;
+    while (m.indptr[u + 1] <= e) u++;
+    return 1 / Math.sqrt((m.indptr[u + 1] - m.indptr[u]) * itemDegree[m.indices[e]]);
+  });
+  const scale = raw.reduce((a, b) => a + b, 0) / raw.length;
+  raw.forEach((r, e) => assert.ok(Math.abs(w[e] - r / scale) <= 1e-6 * (r / scale), `edge ${e}: ${w[e]} against ${r / scale}`));
+  assert.ok(Math.abs(w.reduce((a, b) => a + b, 0) / w.length - 1) < 1e-6);
+  assert.ok(Math.max(...w) > 1.2 * Math.min(...w), 'the tiny graph has unequal degrees');
+  const s = setup({ modalityGate: false, maskSparsity: 0.1 });
+  const t = setup({ modalityGate: false, maskSparsity: 0.1, maskSparsityWeight: 'message' });
+  try {
+    const a = lossAndGrads(camrec, s.batch, await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper)), s.prep, s.hyper).result.parts;
+    const b = lossAndGrads(camrec, t.batch, await pullRows(t.store, camrec.rows(t.batch, t.prep, t.hyper)), t.prep, t.hyper).result.parts;
+    for (const k of Object.keys(a)) if (k !== 'sparsity') assert.equal(b[k], a[k], k);
+    assert.ok(a.sparsity > 0 && b.sparsity > 0 && b.sparsity !== a.sparsity);
+  } finally {
+    s.close();
+    t.close();
+  }
+});
+
+test("maskHoldout leaves the batch's positive edges out of X*: only the masked terms move, gradients by central differences", async () => {
+  const s = setup({ modalityGate: false, assignment: 'soft', diffWeight: 0, vqWeight: 0 });
+  try {
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    const run = (extra: Record<string, unknown>) => lossAndGrads(camrec, s.batch, pulled, s.prep, { ...s.hyper, ...extra });
+    const [kept, held] = [run({}), run({ maskHoldout: true })];
+    for (const k of ['bpr', 'reg']) assert.equal(held.result.parts[k], kept.result.parts[k], k);
+    assert.notEqual(held.result.parts.bprMasked, kept.result.parts.bprMasked);
+    // Every edge held out: X* keeps only the ego layer, whatever the mask says, so the mask gets no gradient
+    // from the masked BPR; with InfoNCE off, none at all.
+    const all = { ...s.batch, users: s.prep.edges.users, pos: s.prep.edges.items, neg: s.prep.edges.items };
+    const none = lossAndGrads(camrec, all, await pullRows(s.store, camrec.rows(all, s.prep, s.hyper)), s.prep, { ...s.hyper, maskHoldout: true, sslWeight: 0 });
+    for (const g of none.grads) if (g.table.startsWith('mask')) assert.ok(g.grad.every((v) => v === 0), `${g.table}: no gradient`);
+    const lossAt = () => run({ maskHoldout: true }).result.loss;
+    for (const name of ['mask0.user', 'mask0.out', 'user', 'item']) {
+      const p = pulled.find((x) => x.spec.name === name)!;
+      const g = held.grads.find((x) => x.table === name)!;
+      const c = Array.from(g.grad.keys()).sort((a, b) => Math.abs(g.grad[b]) - Math.abs(g.grad[a]))[0];
+      const h = 1e-2 * Math.max(1e-2, Math.abs(p.values[c]));
+      const orig = p.values[c];
+      p.values[c] = orig + h;
+      const plus = lossAt();
+      p.values[c] = orig - h;
+      const minus = lossAt();
+      p.values[c] = orig;
+      const fd = (plus - minus) / (2 * h);
+      assert.ok(g.grad[c] !== 0, `${name}: a gradient`);
+      assert.ok(Math.abs(fd - g.grad[c]) <= 2e-3 + 0.05 * Math.abs(g.grad[c]), `${name}[${c}]: analytic ${g.grad[c]}, finite difference ${fd}`);
+    }
   } finally {
     s.close();
   }
