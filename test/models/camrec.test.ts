@@ -40,6 +40,30 @@ function setup(extra: Record<string, unknown> = {}, seed = 3) {
   return { data, hyper, prep, store, batch, close: () => (store.dispose(), prep.release()) };
 }
 
+/** Each named table's largest-magnitude gradient entry against a central difference of `loss`. */
+function checkLargestGradients(
+  pulled: Awaited<ReturnType<typeof pullRows>>,
+  grads: ReturnType<typeof lossAndGrads>['grads'],
+  names: readonly string[],
+  loss: () => number,
+): void {
+  for (const name of names) {
+    const p = pulled.find((x) => x.spec.name === name)!;
+    const g = grads.find((x) => x.table === name)!;
+    const c = Array.from(g.grad.keys()).sort((a, b) => Math.abs(g.grad[b]) - Math.abs(g.grad[a]))[0];
+    const h = 1e-2 * Math.max(1e-2, Math.abs(p.values[c]));
+    const orig = p.values[c];
+    p.values[c] = orig + h;
+    const plus = loss();
+    p.values[c] = orig - h;
+    const minus = loss();
+    p.values[c] = orig;
+    const fd = (plus - minus) / (2 * h);
+    assert.ok(g.grad[c] !== 0, `${name}: a gradient`);
+    assert.ok(Math.abs(fd - g.grad[c]) <= 2e-3 + 0.05 * Math.abs(g.grad[c]), `${name}[${c}]: analytic ${g.grad[c]}, finite difference ${fd}`);
+  }
+}
+
 test('camrec is registered and its hyper-parameters reject an inference step beyond the schedule', () => {
   assert.equal(models.get('camrec'), camrec);
   assert.throws(() => camrec.hyper.parse({ diffusionSteps: 5, inferStep: 5 }), /inferStep/);
@@ -157,21 +181,7 @@ test('maskAgreement adds a_l·⟨e_u, e_i⟩ to the edge logits: same loss while
     agree.values[0] = 0.7;
     const moved = lossAt();
     assert.notEqual(moved.result.loss, lossAndGrads(camrec, base.batch, pulledBase, base.prep, base.hyper).result.loss);
-    for (const name of ['mask0.agree', 'mask1.agree', 'user', 'item']) {
-      const p = pulled.find((x) => x.spec.name === name)!;
-      const g = moved.grads.find((x) => x.table === name)!;
-      const c = Array.from(g.grad.keys()).sort((a, b) => Math.abs(g.grad[b]) - Math.abs(g.grad[a]))[0];
-      const h = 1e-2 * Math.max(1e-2, Math.abs(p.values[c]));
-      const orig = p.values[c];
-      p.values[c] = orig + h;
-      const plus = lossAt().result.loss;
-      p.values[c] = orig - h;
-      const minus = lossAt().result.loss;
-      p.values[c] = orig;
-      const fd = (plus - minus) / (2 * h);
-      assert.ok(g.grad[c] !== 0, `${name}: a gradient`);
-      assert.ok(Math.abs(fd - g.grad[c]) <= 2e-3 + 0.05 * Math.abs(g.grad[c]), `${name}[${c}]: analytic ${g.grad[c]}, finite difference ${fd}`);
-    }
+    checkLargestGradients(pulled, moved.grads, ['mask0.agree', 'mask1.agree', 'user', 'item'], () => lossAt().result.loss);
   } finally {
     s.close();
     base.close();
@@ -246,21 +256,7 @@ test("maskHoldout leaves the batch's positive edges out of X*: only the masked t
     const none = lossAndGrads(camrec, all, await pullRows(s.store, camrec.rows(all, s.prep, s.hyper)), s.prep, { ...s.hyper, maskHoldout: true, sslWeight: 0 });
     for (const g of none.grads) if (g.table.startsWith('mask')) assert.ok(g.grad.every((v) => v === 0), `${g.table}: no gradient`);
     const lossAt = () => run({ maskHoldout: true }).result.loss;
-    for (const name of ['mask0.user', 'mask0.out', 'user', 'item']) {
-      const p = pulled.find((x) => x.spec.name === name)!;
-      const g = held.grads.find((x) => x.table === name)!;
-      const c = Array.from(g.grad.keys()).sort((a, b) => Math.abs(g.grad[b]) - Math.abs(g.grad[a]))[0];
-      const h = 1e-2 * Math.max(1e-2, Math.abs(p.values[c]));
-      const orig = p.values[c];
-      p.values[c] = orig + h;
-      const plus = lossAt();
-      p.values[c] = orig - h;
-      const minus = lossAt();
-      p.values[c] = orig;
-      const fd = (plus - minus) / (2 * h);
-      assert.ok(g.grad[c] !== 0, `${name}: a gradient`);
-      assert.ok(Math.abs(fd - g.grad[c]) <= 2e-3 + 0.05 * Math.abs(g.grad[c]), `${name}[${c}]: analytic ${g.grad[c]}, finite difference ${fd}`);
-    }
+    checkLargestGradients(pulled, held.grads, ['mask0.user', 'mask0.out', 'user', 'item'], lossAt);
   } finally {
     s.close();
   }
