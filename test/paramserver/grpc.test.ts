@@ -142,6 +142,30 @@ test('row cache: a whole pull that moves few or no rows still records the versio
   assert.ok(cached.traffic.rowsPulled < plain.traffic.rowsPulled, 'the cached pulls moved fewer rows');
 });
 
+for (const wire of ['f32', 'bf16'] as const) {
+  test(`row cache (${wire} wire): a whole pull lends the cached table, which keeps the values pulled until the next pull of that table`, async () => {
+    const ps = await startShards(2);
+    const cached = await connect(ps, adam(0.01), undefined, { rowCache: true, wire });
+    const plain = await connect(ps, adam(0.01), undefined, { wire });
+    const tables = ['users', 'items', 'mlp'];
+    const lent = await Promise.all(tables.map((t) => cached.pull(t, null)));
+    for (let step = 1; step <= 4; step++) {
+      const held = lent.map((a) => a.slice());
+      await cached.push(randomGrads(step));
+      for (const t of tables) await cached.exactReads().pull(t, Int32Array.of(3, 1));
+      if (wire !== 'f32') for (const t of tables) await cached.exactReads().pull(t, null);
+      for (const [k, t] of tables.entries()) {
+        assert.deepEqual(lent[k], held[k], `${t} at step ${step}: the push, the commit and reads that bypass the cache left the lent table as pulled`);
+        const again = await cached.pull(t, null);
+        assert.equal(again, lent[k], `${t}: the next whole pull lends the same array`);
+        assert.notDeepEqual(again, held[k], `${t} at step ${step}: updated in place by the pull`);
+        assert.deepEqual(again, await plain.pull(t, null), `${t} at step ${step}: as an uncached pull reads it`);
+        for (const [j, u] of tables.entries()) if (j > k) assert.deepEqual(lent[j], held[j], `${t}'s pull left ${u} as pulled`);
+      }
+    }
+  });
+}
+
 test('row cache: a shard restarted in another incarnation, at the same version, is read whole again', async () => {
   const [p0] = await startShards(1);
   await (await connect([p0], adam(0.01))).push(randomGrads(1));
