@@ -11,7 +11,7 @@ import { sharedDir } from './lib/paths.js';
 import { writeResults } from './lib/results.js';
 import type { BenchOptions, Suite } from './lib/suite.js';
 import { camrecSuite } from './suites/camrec.js';
-import { distributedSuite } from './suites/distributed.js';
+import { DISTRIBUTED_LAYOUTS, distributedSuite } from './suites/distributed.js';
 import { lightgcnSuite } from './suites/lightgcn.js';
 import { paramserverSuite } from './suites/paramserver.js';
 
@@ -33,7 +33,9 @@ const USAGE = `usage: npm run bench -- [options]
   --skip-build         measure the dist/ that is there instead of compiling src/ first
   --timeout-min <n>    limit for one child process (default 60)
   --wire <a,b>         paramserver and distributed suites: wire encodings side by side, the first the base
-                       (default f32,bf16; any of f32, bf16, f16)`;
+                       (default f32,bf16; any of f32, bf16, f16)
+  --layouts <a,b>      distributed suite: the runs beside one process (default ${DISTRIBUTED_LAYOUTS.join(',')};
+                       local:2:2/4 is local:2:2 with 4 tasks per step)`;
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -58,6 +60,7 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
         'skip-build': { type: 'boolean', default: false },
         'timeout-min': { type: 'string' },
         wire: { type: 'string', default: 'f32,bf16' },
+        layouts: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -74,6 +77,9 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
   const wires = values.wire.split(',').map((s) => s.trim());
   const badWire = wires.find((w) => !isWireEncoding(w));
   if (badWire !== undefined || wires.length === 0) throw new BenchError('BAD_ARGS', `--wire: '${values.wire}' is not a list of f32, bf16, f16\n${USAGE}`);
+  const layouts = values.layouts?.split(',').map((s) => s.trim());
+  const badLayout = layouts?.find((l) => !(DISTRIBUTED_LAYOUTS as readonly string[]).includes(l));
+  if (badLayout !== undefined) throw new BenchError('BAD_ARGS', `--layouts: '${badLayout}' is not one of ${DISTRIBUTED_LAYOUTS.join(', ')}\n${USAGE}`);
   return {
     suite,
     opts: {
@@ -86,6 +92,7 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
       build: !values['skip-build'],
       timeoutMs: positiveInt('--timeout-min', values['timeout-min'], 60) * 60_000,
       wires: wires.filter(isWireEncoding),
+      ...(layouts ? { layouts } : {}),
       machine: machineInfo(),
       log: (line) => process.stderr.write(`${line}\n`),
     },

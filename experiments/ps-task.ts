@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseWire, RemoteParamStore, spawnShard, type ShardProcess } from '../src/paramserver/index.js';
 import { adam, type RowGrad, type TableSpec } from '../src/train/index.js';
@@ -67,6 +67,10 @@ const phases = ['pull', 'push', 'commit'] as const;
 const wall: Record<(typeof phases)[number], number[]> = { pull: [], push: [], commit: [] };
 const cpu = { client: { pull: 0, push: 0, commit: 0 }, shards: { pull: 0, push: 0, commit: 0 } };
 const faults = { client: { pull: 0, push: 0, commit: 0 }, shards: { pull: 0, push: 0, commit: 0 } };
+const intervals: { phase: (typeof phases)[number]; from: number; to: number }[] = [];
+const gcEntries: PerformanceEntry[] = [];
+const gcObserver = new PerformanceObserver((list) => gcEntries.push(...list.getEntries()));
+gcObserver.observe({ entryTypes: ['gc'] });
 const load0 = loadavg();
 let checksum = 0;
 try {
@@ -77,7 +81,9 @@ try {
       const [f0, g0] = [faultsOf(null), pids.reduce((n, p) => n + faultsOf(p), 0)];
       const t0 = performance.now();
       const out = await fn();
-      wall[phase].push(performance.now() - t0);
+      const t1 = performance.now();
+      wall[phase].push(t1 - t0);
+      intervals.push({ phase, from: t0, to: t1 });
       cpu.client[phase] += cpuOf(null) - c0;
       cpu.shards[phase] += pids.reduce((n, p) => n + cpuOf(p), 0) - s0;
       faults.client[phase] += faultsOf(null) - f0;
@@ -92,15 +98,24 @@ try {
   const last = await Promise.all(SPECS.map((s) => store.exactReads().pull(s.name, null)));
   for (const t of last) for (let i = 0; i < t.length; i += 97) checksum += t[i] * ((i % 13) + 1);
 } finally {
+  gcEntries.push(...gcObserver.takeRecords());
+  gcObserver.disconnect();
   store.close();
   for (const p of procs) p.proc.kill('SIGTERM');
   await Promise.all(procs.map((p) => p.exited));
+}
+const gc = { pull: { ms: 0, n: 0 }, push: { ms: 0, n: 0 }, commit: { ms: 0, n: 0 } };
+for (const e of gcEntries) {
+  const at = intervals.find((i) => e.startTime >= i.from && e.startTime < i.to);
+  if (!at) continue;
+  gc[at.phase].ms += e.duration;
+  gc[at.phase].n++;
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const perStep = (x: number) => (x / steps).toFixed(0).padStart(5);
 const rows = phases.map(
   (p) =>
-    `${p.padEnd(6)} wall ${med(wall[p]).toFixed(1).padStart(7)} ms   CPU/step client ${((1000 * cpu.client[p]) / steps).toFixed(1).padStart(6)} ms, shards ${((1000 * cpu.shards[p]) / steps).toFixed(1).padStart(6)} ms   page faults/step client ${perStep(faults.client[p])}, shards ${perStep(faults.shards[p])}`,
+    `${p.padEnd(6)} wall ${med(wall[p]).toFixed(1).padStart(7)} ms   CPU/step client ${((1000 * cpu.client[p]) / steps).toFixed(1).padStart(6)} ms, shards ${((1000 * cpu.shards[p]) / steps).toFixed(1).padStart(6)} ms   GC/step client ${(gc[p].ms / steps).toFixed(1).padStart(5)} ms (${(gc[p].n / steps).toFixed(1)})   page faults/step client ${perStep(faults.client[p])}, shards ${perStep(faults.shards[p])}`,
 );
 process.stdout.write(
   `${steps} steps, ${shards} shard(s), wire ${wire}, load ${load0.map((x) => x.toFixed(1)).join('/')} → ${loadavg().map((x) => x.toFixed(1)).join('/')}\n${rows.join('\n')}\nchecksum ${checksum.toPrecision(17)}\n`,

@@ -20,6 +20,8 @@ export interface BenchOptions {
   readonly timeoutMs: number;
   /** Parameter-server wire encodings to measure side by side (paramserver, distributed); the first is the base. */
   readonly wires: readonly WireEncoding[];
+  /** Distributed suite: the runs beside one process (default all of DISTRIBUTED_LAYOUTS). */
+  readonly layouts?: readonly string[];
   readonly machine: MachineInfo;
   /** Progress lines (stderr); the report itself is returned. */
   readonly log: (line: string) => void;

@@ -33,15 +33,22 @@ interface Variant {
 
 const BATCH = 2048;
 
-/** One process; each layout once per wire encoding, side by side (float32 named without a suffix); 4 tasks/step in the base encoding. */
-function variants(wires: readonly WireEncoding[]): Variant[] {
+/** The runs beside one process that `--layouts` can name (the 4-task run as `local:2:2/4`). */
+export const DISTRIBUTED_LAYOUTS = ['local:1:1', 'local:2:2', 'local:2:2/4'] as const;
+
+/**
+ * One process; each layout once per wire encoding, side by side (float32 named without a suffix); 4 tasks/step in
+ * the base encoding. `layouts` keeps only those (one process always runs: the other runs are compared with it).
+ */
+function variants(wires: readonly WireEncoding[], layouts: readonly string[] = DISTRIBUTED_LAYOUTS): Variant[] {
   const out: Variant[] = [{ name: 'one process', flags: [] }];
-  for (const layout of ['local:1:1', 'local:2:2']) {
+  for (const layout of ['local:1:1', 'local:2:2'].filter((l) => layouts.includes(l))) {
     for (const wire of wires) {
       out.push({ name: wire === 'f32' ? layout : `${layout} ${wire}`, flags: ['--distributed', layout, ...(wire === 'f32' ? [] : ['--wire', wire])], layout, wire });
     }
   }
   const base = wires[0];
+  if (!layouts.includes('local:2:2/4')) return out;
   out.push({ name: `local:2:2, 4 tasks/step${base === 'f32' ? '' : ` ${base}`}`, flags: ['--distributed', 'local:2:2', '--tasks-per-step', '4', ...(base === 'f32' ? [] : ['--wire', base])] });
   return out;
 }
@@ -165,7 +172,7 @@ export const distributedSuite: Suite = {
     const dataset = opts.datasets?.[0] ?? 'baby';
     const dataDir = join(opts.shared, 'datasets', dataset);
     const all: Run[] = [];
-    const vs = variants(opts.wires);
+    const vs = variants(opts.wires, opts.layouts);
     for (let r = 1; r <= opts.repeats; r++) {
       for (const v of vs) {
         const run = await runOnce(v, dataDir, opts);

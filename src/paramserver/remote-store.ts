@@ -154,11 +154,14 @@ export class RemoteParamStore implements ParamStore {
 
   /**
    * Rows of a table (ParamStore.pull), their values travelling in `wire` (default: this store's). Whole pulls go
-   * through the row cache (with `rowCache`) when they travel in this store's encoding.
+   * through the row cache (with `rowCache`) when they travel in this store's encoding, and return the cached table
+   * itself, lent as ParamStore.pull allows: the next whole pull of the table through this store (`exactReads()`
+   * included, when the wire is float32) updates that same array in place, and a caller that wrote into it would
+   * change the cache.
    */
   async pull(table: string, ids: Int32Array | null, wire: WireEncoding = this.wire): Promise<Float32Array> {
     const t = this.table(table);
-    if (ids === null && this.opts.rowCache && wire === this.wire) return (await this.refreshCached(t)).slice();
+    if (ids === null && this.opts.rowCache && wire === this.wire) return this.refreshCached(t);
     const dim = t.spec.dim;
     const n = ids ? ids.length : t.spec.rows;
     const order = ids ? sortedUnique(ids, t.spec) : null;

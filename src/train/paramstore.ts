@@ -26,7 +26,12 @@ export interface ParamStore {
   readonly specs: readonly TableSpec[];
   /** The optimizer steps applied so far. */
   readonly step: number;
-  /** Rows `ids` (null: all) of a table, row-major, in the order of `ids`. */
+  /**
+   * Rows `ids` (null: all) of a table, row-major, in the order of `ids`. The array is lent to the caller: it holds
+   * these values until the caller's next pull of the same table from this store, and must not be written. A store
+   * may hand out its own copy of the table (RemoteParamStore's row cache, which that next pull updates in place);
+   * a caller that needs the values longer, or wants to change them, copies them first.
+   */
   pull(table: string, ids: Int32Array | null): Promise<Float32Array>;
   /** Applies one optimizer step: every gradient of the step together. */
   push(grads: readonly RowGrad[]): Promise<void>;

@@ -120,6 +120,34 @@ test('concurrent pulls, whose replies reuse the shards\' reply buffers, each get
   }
 });
 
+test('concurrent Prepares from one client, encoded into its pooled (reused, dirty) buffers, each stage their own gradient', async () => {
+  const ps = await startShards(2);
+  const remote = await connect(ps, adam(0.01));
+  const local = new LocalParamStore(SPECS, adam(0.01), 11);
+  locals.push(local);
+  for (let step = 1; step <= 4; step++) {
+    const tasks = [0, 1, 2].map((k) => ({ task: `${step}.${k}`, grads: randomGrads(step, SPECS, 10 + k) }));
+    await Promise.all(tasks.map((t) => remote.prepareTask(step, t.task, 0, t.grads)));
+    await remote.commitStep(step, tasks.map((t) => t.task));
+    await local.push(SPECS.filter((s) => s.trainable).map((s) => unionSum(s, tasks.flatMap((t) => t.grads.filter((g) => g.table === s.name)))));
+  }
+  assertSameState(await remote.exportState(), await local.exportState());
+});
+
+/** The sum of gradients of one table over the union of their rows (what a bsp commit applies; rows a gradient leaves out count as zero). */
+function unionSum(spec: (typeof SPECS)[number], grads: readonly RowGrad[]): RowGrad {
+  const rowsOf = (g: RowGrad) => g.ids ?? Int32Array.from({ length: spec.rows }, (_, r) => r);
+  const ids = Int32Array.from(new Set(grads.flatMap((g) => [...rowsOf(g)]))).sort();
+  const at = new Map(Array.from(ids, (id, k) => [id, k]));
+  const sum = new Float32Array(ids.length * spec.dim);
+  for (const g of grads) {
+    rowsOf(g).forEach((id, r) => {
+      for (let j = 0; j < spec.dim; j++) sum[at.get(id)! * spec.dim + j] += g.grad[r * spec.dim + j];
+    });
+  }
+  return { table: spec.name, ids: grads.some((g) => g.ids === null) ? null : ids, grad: sum };
+}
+
 test('row cache: a whole pull that moves few or no rows still records the versions read, as an uncached pull does', async () => {
   const ps = await startShards(2);
   const writer = await connect(ps, adam(0.01));
@@ -141,6 +169,30 @@ test('row cache: a whole pull that moves few or no rows still records the versio
   }
   assert.ok(cached.traffic.rowsPulled < plain.traffic.rowsPulled, 'the cached pulls moved fewer rows');
 });
+
+for (const wire of ['f32', 'bf16'] as const) {
+  test(`row cache (${wire} wire): a whole pull lends the cached table, which keeps the values pulled until the next pull of that table`, async () => {
+    const ps = await startShards(2);
+    const cached = await connect(ps, adam(0.01), undefined, { rowCache: true, wire });
+    const plain = await connect(ps, adam(0.01), undefined, { wire });
+    const tables = ['users', 'items', 'mlp'];
+    const lent = await Promise.all(tables.map((t) => cached.pull(t, null)));
+    for (let step = 1; step <= 4; step++) {
+      const held = lent.map((a) => a.slice());
+      await cached.push(randomGrads(step));
+      for (const t of tables) await cached.exactReads().pull(t, Int32Array.of(3, 1));
+      if (wire !== 'f32') for (const t of tables) await cached.exactReads().pull(t, null);
+      for (const [k, t] of tables.entries()) {
+        assert.deepEqual(lent[k], held[k], `${t} at step ${step}: the push, the commit and reads that bypass the cache left the lent table as pulled`);
+        const again = await cached.pull(t, null);
+        assert.equal(again, lent[k], `${t}: the next whole pull lends the same array`);
+        assert.notDeepEqual(again, held[k], `${t} at step ${step}: updated in place by the pull`);
+        assert.deepEqual(again, await plain.pull(t, null), `${t} at step ${step}: as an uncached pull reads it`);
+        for (const [j, u] of tables.entries()) if (j > k) assert.deepEqual(lent[j], held[j], `${t}'s pull left ${u} as pulled`);
+      }
+    }
+  });
+}
 
 test('row cache: a shard restarted in another incarnation, at the same version, is read whole again', async () => {
   const [p0] = await startShards(1);
