@@ -202,6 +202,13 @@ void scaleRows(float* x, const float* scale, int64_t n, int64_t d);
 void concreteGate(const float* logits, const float* uniforms, float temperature, int64_t n, float* rho);
 void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out);
 
+// The layer mean of a propagation (LightGCN eq. 8) and its gradient, as the tfjs ops they replace compute them:
+// out = (((l_0 + l_1) + l_2) + …)/divisor (AddN's chain, then RealDiv; out may be one of the layers), and
+// out = (dLayer + dMean/divisor) + out, the gradient the tape accumulates into a layer that the mean and one more
+// op read (dLayer null: dMean/divisor + out; accumulate false: without the trailing + out).
+void layerMean(const float* const* layers, int64_t count, float divisor, int64_t size, float* out);
+void layerGradient(const float* dLayer, const float* dMean, float divisor, bool accumulate, int64_t size, float* out);
+
 // A step's noise coordinates (noise.cc, src/models/modules/noise.ts): row r is entity entityOffset + r (mod 2^32).
 struct NoiseAt {
   uint32_t seed;

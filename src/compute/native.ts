@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 6;
+export const NATIVE_ABI_VERSION = 7;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -195,6 +195,16 @@ export interface NativeKernels {
   concreteGate(logits: Float32Array, uniforms: Float32Array | null, temperature: number, rho: Float32Array): void;
   /** The gate's gradient in its logits: out = (dy·ρ(1 − ρ))/τ. */
   concreteGateGrad(dy: Float32Array, rho: Float32Array, temperature: number, out: Float32Array): void;
+  /**
+   * The layer mean of a propagation (LightGCN eq. 8), elementwise as tfjs's AddN chain and RealDiv compute it:
+   * out = (((layers[0] + layers[1]) + …) + layers[n−1])/divisor. out may be one of the layers.
+   */
+  layerMean(layers: Float32Array[], divisor: number, out: Float32Array): void;
+  /**
+   * The gradient the tape accumulates into a layer read by the mean and by one more op: out = (dLayer +
+   * dMean/divisor) + out, elementwise (dLayer null: dMean/divisor + out; accumulate 0: without the trailing + out).
+   */
+  layerGradient(dLayer: Float32Array | null, dMean: Float32Array, divisor: number, accumulate: 0 | 1, out: Float32Array): void;
   /**
    * CaMRec's denoiser with its noising and loss (src/compute/kernels/denoise.ts has the formulas): writes est [n, d]
    * and act [n, h], returns the loss. n = steps.length, d = outBias.length, h = bias.length; noise and noiseScale

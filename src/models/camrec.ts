@@ -16,8 +16,10 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import {
   type GatedStructure,
+  gatedPropagateLayers,
   gatedSddmm,
   gatedSpmm,
+  propagateLayers,
   registerGatedStructure,
   registerSparse,
   releaseGatedStructure,
@@ -395,12 +397,18 @@ function vqRows(z: tf.Tensor2D, codebook: tf.Tensor2D, codes: Int32Array, rows: 
   return vqLoss(tf.gather(z, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, codebook, picked, commitment);
 }
 
-/** The backbone's layer outputs e^(0..L) over Â, and their mean X (LightGCN eq. 8). */
+/**
+ * The backbone's mean X over Â (LightGCN eq. 8) and, with `keepLayers`, its layers e^(0..L−1) for the edge mask:
+ * one op with the native addon (src/compute/kernels/layer-propagation.ts), whose e^(0) is `ego` on the same memory
+ * and is what the other readers of ego must read, so that the tape sums their gradients before the op's own.
+ */
 function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLayers: boolean) {
   if (!keepLayers) return { mean: propagate(prep.adjacency, ego, layers), outputs: [] as tf.Tensor2D[] };
+  const fused = propagateLayers(prep.adjacency, ego, layers);
+  if (fused) return { mean: fused[0], outputs: fused.slice(1) };
   const outputs = [ego];
   for (let l = 0; l < layers; l++) outputs.push(spmm(prep.adjacency, outputs[l]));
-  return { mean: tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D, outputs };
+  return { mean: tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D, outputs: outputs.slice(0, layers) };
 }
 
 /** Per-layer edge logits ω^(l) from the backbone's layer-l embeddings. */
@@ -429,8 +437,13 @@ function column(rows: Float32Array, width: number, c: number): Float32Array {
   return out;
 }
 
-/** X*: the mean of the layers propagated over the causal subgraph {e_ij ⊙ ρ_ij^(l)} (CaMRec §4.2). */
+/**
+ * X*: the mean of the layers propagated over the causal subgraph {e_ij ⊙ ρ_ij^(l)} (CaMRec §4.2); one op with the
+ * native addon (src/compute/kernels/layer-propagation.ts).
+ */
 function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Tensor1D[]): tf.Tensor2D {
+  const fused = gatedPropagateLayers(prep.gated, ego, gates);
+  if (fused) return fused;
   let cur = ego;
   const outputs = [ego];
   for (const rho of gates) {
@@ -473,7 +486,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   if (h.frontdoor) {
     const at = { seed: prep.seed, purpose: 'mask' as const, epoch: batch.epoch, step: batch.step };
     const gates = edgeGates(edgeLogits(params, prep, h, main.outputs), h, uniformRows(at, prep.nEdges, h.layers));
-    const xs = finalise(prep, maskedPropagation(prep, ego, gates), itemGraph);
+    const xs = finalise(prep, maskedPropagation(prep, main.outputs[0], gates), itemGraph);
     const ts = batchTriples(xs, batch);
     parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
     const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
