@@ -1337,7 +1337,9 @@ napi_value NoiseRows(napi_env env, napi_callback_info info, const char* fn, cons
 }
 
 napi_value NormalRows(napi_env env, napi_callback_info info) {
-  return NoiseRows<float>(env, info, "normalRows", "dim", 1, 0, normalRows);
+  const bool vector = std::strcmp(currentIsa(env).name, "avx2") == 0;
+  return NoiseRows<float>(env, info, "normalRows", "dim", 1, 0,
+                          [vector](const NoiseAt& at, int64_t r0, int64_t r1, int64_t dim, float* out) { normalRows(at, r0, r1, dim, out, vector); });
 }
 
 napi_value UniformRows(napi_env env, napi_callback_info info) {

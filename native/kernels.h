@@ -220,7 +220,8 @@ struct NoiseAt {
 
 // Rows [rowStart, rowEnd) of [rows, dim] standard normals, [rows, count] uniforms in (0, 1), and one integer in
 // [0, n) per row, each the bits of the TypeScript generator's (normals: see noise.cc).
-void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out);
+// `vector`: the AVX2 path on libmvec where built (noise.cc), else ignored.
+void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out, bool vector);
 void uniformRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t count, float* out);
 void intPerRow(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t n, int32_t* out);
 
