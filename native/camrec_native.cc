@@ -412,6 +412,23 @@ napi_value ColumnSums(napi_env env, napi_callback_info info) {
   });
 }
 
+// (x, rows, cols, out): out[r] = Σ_j x[r, j] in float32, in column order.
+napi_value RowSums(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "rowSums";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const int64_t rows = integer(env, argv[1], fn, "rows", 0, kMaxInt32);
+    const int64_t cols = integer(env, argv[2], fn, "cols", 0, kMaxInt32);
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    if (x.length != rows * cols) rangeError(fn, "x has ", x.length, " floats, expected rows * cols = ", rows * cols);
+    if (out.length != rows) rangeError(fn, "out has ", out.length, " floats, expected rows = ", rows);
+    if (overlap(out, x)) rangeError(fn, "out overlaps x");
+    rowSums(x.data, rows, cols, out.data);
+    return nullptr;
+  });
+}
+
 napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   return guard(env, [&]() -> napi_value {
     const char* fn = "scatterAddRows";
@@ -1413,6 +1430,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "exp", Exp);
     setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
     setFunction(env, exports, "columnSums", ColumnSums);
+    setFunction(env, exports, "rowSums", RowSums);
     setFunction(env, exports, "scatterAddRows", ScatterAddRows);
     setFunction(env, exports, "gatherScaled", GatherScaled);
     setFunction(env, exports, "scatterScaled", ScatterScaled);

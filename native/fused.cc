@@ -86,6 +86,22 @@ void concreteGateGradient(const float* dy, const float* rho, float temperature, 
   for (int64_t e = 0; e < n; ++e) out[e] = (dy[e] * (rho[e] * (1.0f - rho[e]))) / temperature;
 }
 
+void rowSums(const float* x, int64_t rows, int64_t cols, float* out) {
+  constexpr int64_t kBlock = 8;  // rows summed side by side: independent chains, each in column order
+  int64_t r = 0;
+  for (; r + kBlock <= rows; r += kBlock) {
+    float s[kBlock] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t k = 0; k < kBlock; ++k) s[k] = s[k] + x[(r + k) * cols + j];
+    for (int64_t k = 0; k < kBlock; ++k) out[r + k] = s[k];
+  }
+  for (; r < rows; ++r) {
+    float s = 0;
+    for (int64_t j = 0; j < cols; ++j) s = s + x[r * cols + j];
+    out[r] = s;
+  }
+}
+
 void layerMean(const float* const* layers, int64_t count, float divisor, int64_t size, float* out) {
   for (int64_t i = 0; i < size; ++i) {
     float s = layers[0][i];

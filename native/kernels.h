@@ -202,6 +202,10 @@ void scaleRows(float* x, const float* scale, int64_t n, int64_t d);
 void concreteGate(const float* logits, const float* uniforms, float temperature, int64_t n, float* rho);
 void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out);
 
+// out[r] = ((0 + x[r, 0]) + x[r, 1]) + … for x [rows, cols]: the float32 sums of tfjs-wasm's Sum over the innermost
+// axis, in its order (several rows at a time).
+void rowSums(const float* x, int64_t rows, int64_t cols, float* out);
+
 // The layer mean of a propagation (LightGCN eq. 8) and its gradient, as the tfjs ops they replace compute them:
 // out = (((l_0 + l_1) + l_2) + …)/divisor (AddN's chain, then RealDiv; out may be one of the layers), and
 // out = (dLayer + dMean/divisor) + out, the gradient the tape accumulates into a layer that the mean and one more

@@ -122,6 +122,8 @@ export interface NativeKernels {
   expShiftedRows(z: Float32Array, rows: number, cols: number, scale: number, max: Float32Array, sums: Float32Array): void;
   /** out[j] = scale · Σ_r x[r, j] for x [rows, cols] row-major, each column summed in double and rounded once. */
   columnSums(x: Float32Array, rows: number, cols: number, scale: number, out: Float32Array): void;
+  /** out[r] = Σ_j x[r, j] for x [rows, cols], in float32 and column order: the bits of tfjs-wasm's Sum over inner axes. */
+  rowSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /**
    * out[ids[i], :] += x[i, :] for each i in order, rows of `inner` floats, negative ids dropped (a segment sum
    * into out, which the caller zeroes); every id must be below out.length / inner.

@@ -225,3 +225,21 @@ test('layerMean and layerGradient give the bits of the float32 adds and division
   assert.throws(() => native.layerGradient(null, v, 3, 1, v), RangeError);
   assert.throws(() => native.layerGradient(new Float32Array(3), new Float32Array(4), 3, 1, v), RangeError);
 });
+
+test('rowSums gives the bits of float32 sums in column order, rows of any count', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  for (const [rows, cols] of [[0, 3], [1, 1], [7, 5], [8, 64], [19, 13], [5, 0]]) {
+    const x = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * 10 ** ((i % 7) - 3));
+    const out = new Float32Array(rows).fill(Number.NaN);
+    native.rowSums(x, rows, cols, out);
+    const ref = Float32Array.from({ length: rows }, (_, r) => {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s = Math.fround(s + x[r * cols + j]);
+      return s;
+    });
+    assert.deepEqual(out, ref, `${rows}×${cols}`);
+  }
+  assert.throws(() => native.rowSums(new Float32Array(6), 2, 4, new Float32Array(2)), RangeError);
+  assert.throws(() => native.rowSums(new Float32Array(6), 2, 3, new Float32Array(3)), RangeError);
+});
