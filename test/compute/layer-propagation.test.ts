@@ -51,23 +51,35 @@ type Problem = ReturnType<typeof problem>;
 
 const dot = (t: tf.Tensor, w: Float32Array) => tf.sum(tf.mul(t, tf.tensor(w, t.shape)));
 
+/** The first `head` rows and the rest. */
+const blocks = (t: tf.Tensor, head: number) => tf.split(t, [head, t.shape[0] - head], 0);
+
+/** The composed backbone: [mean's blocks, e^(0), …, e^(L−1)]. */
+function composedBackbone(h: ReturnType<typeof registerSparse>, x: tf.Tensor, layers: number, head: number): tf.Tensor[] {
+  const outputs = [x];
+  for (let k = 0; k < layers; k++) outputs.push(spmm(h, outputs[k] as tf.Tensor2D));
+  return [...blocks(tf.div(tf.addN(outputs), layers + 1), head), ...outputs.slice(0, layers)];
+}
+
 /**
- * The backbone as CaMRec reads it: the mean, e^(0) by two later ops (the edge mask, the gated propagation) and each
- * inner layer by one more. `fused` uses the op; otherwise the composed products, AddN and division, with the
- * later readers reading x itself, as before.
+ * The backbone as CaMRec reads it: both blocks of the mean, e^(0) by two later ops (the edge mask, the gated
+ * propagation) and each inner layer by one more. `fused` uses the op; otherwise the composed products, AddN,
+ * division and split, with the later readers reading x itself, as before.
  */
-function backboneLoss(p: Problem, h: ReturnType<typeof registerSparse>, layers: number, fused: boolean) {
+function backboneLoss(p: Problem, h: ReturnType<typeof registerSparse>, layers: number, head: number, fused: boolean) {
   return (x: tf.Tensor) => {
-    let mean: tf.Tensor;
+    let users: tf.Tensor;
+    let items: tf.Tensor;
     let outputs: tf.Tensor[];
     if (fused) {
-      [mean, ...outputs] = propagateLayers(h, x as tf.Tensor2D, layers)!;
+      const out = propagateLayers(h, x as tf.Tensor2D, layers, head)!;
+      [users, items] = out.mean;
+      outputs = out.layers;
     } else {
-      outputs = [x];
-      for (let k = 0; k < layers; k++) outputs.push(spmm(h, outputs[k] as tf.Tensor2D));
-      mean = tf.div(tf.addN(outputs), layers + 1);
+      [users, items, ...outputs] = composedBackbone(h, x, layers, head);
+      outputs[0] = x;
     }
-    let loss = dot(mean, p.weights[0]);
+    let loss = tf.add(dot(users, p.weights[0].subarray(0, users.size)), dot(items, p.weights[0].subarray(0, items.size)));
     for (let k = 0; k < layers; k++) loss = tf.add(loss, dot(outputs[k], p.weights[k + 1]));
     return tf.add(loss, dot(outputs[0], p.weights[layers + 1])) as tf.Scalar;
   };
@@ -96,20 +108,20 @@ for (const backend of BACKENDS) {
       for (const [n, d] of SIZES) {
         const p = problem(100 * layers + n, n, d, layers);
         const h = registerSparse(p.m);
+        const head = Math.floor((2 * n) / 3);
         try {
-          const label = `${backend} L=${layers} [${n}, ${d}]`;
-          const fusedOut = tf.tidy(() => propagateLayers(h, tf.tensor2d(p.x, [n, d]), layers)!.map((o) => Float32Array.from(o.dataSync())));
-          const composedOut = tf.tidy(() => {
-            const outputs = [tf.tensor2d(p.x, [n, d])];
-            for (let k = 0; k < layers; k++) outputs.push(spmm(h, outputs[k]));
-            return [tf.div(tf.addN(outputs), layers + 1), ...outputs.slice(0, layers)].map((o) => Float32Array.from(o.dataSync()));
+          const label = `${backend} L=${layers} [${n}, ${d}] head ${head}`;
+          const fusedOut = tf.tidy(() => {
+            const out = propagateLayers(h, tf.tensor2d(p.x, [n, d]), layers, head)!;
+            return [...out.mean, ...out.layers].map((o) => Float32Array.from(o.dataSync()));
           });
-          assert.equal(fusedOut.length, layers + 1, `${label}: outputs`);
+          const composedOut = tf.tidy(() => composedBackbone(h, tf.tensor2d(p.x, [n, d]), layers, head).map((o) => Float32Array.from(o.dataSync())));
+          assert.equal(fusedOut.length, layers + 2, `${label}: outputs`);
           fusedOut.forEach((v, k) => assert.deepEqual(v, composedOut[k], `${label}: output ${k}`));
           const calls = [kernelCounters()[LAYER_PROPAGATION] ?? 0, kernelCounters()[LAYER_PROPAGATION_GRAD] ?? 0];
-          const [lossF, gradF] = valueAndGrad(backboneLoss(p, h, layers, true), p.x, [n, d]);
+          const [lossF, gradF] = valueAndGrad(backboneLoss(p, h, layers, head, true), p.x, [n, d]);
           assert.deepEqual([kernelCounters()[LAYER_PROPAGATION], kernelCounters()[LAYER_PROPAGATION_GRAD]], [calls[0] + 1, calls[1] + 1], `${label}: one kernel each way`);
-          const [lossC, gradC] = valueAndGrad(backboneLoss(p, h, layers, false), p.x, [n, d]);
+          const [lossC, gradC] = valueAndGrad(backboneLoss(p, h, layers, head, false), p.x, [n, d]);
           assert.deepEqual(lossF, lossC, `${label}: loss`);
           assert.deepEqual(gradF, gradC, `${label}: ∂x`);
         } finally {
@@ -127,7 +139,11 @@ test('the fused backbone equals the float64 products and mean', async (t) => {
   const p = problem(7, n, d, layers);
   const h = registerSparse(p.m);
   try {
-    const [mean, e0, e1] = tf.tidy(() => propagateLayers(h, tf.tensor2d(p.x, [n, d]), layers)!.map((o) => Float32Array.from(o.dataSync())));
+    const [users, items, e0, e1] = tf.tidy(() => {
+      const out = propagateLayers(h, tf.tensor2d(p.x, [n, d]), layers, 50)!;
+      return [...out.mean, ...out.layers].map((o) => Float32Array.from(o.dataSync()));
+    });
+    const mean = Float32Array.of(...users, ...items);
     const ref1 = spmmReference(p.m, p.x, d);
     const ref2 = spmmReference(p.m, ref1, d);
     assert.deepEqual(e0, p.x);
@@ -138,19 +154,19 @@ test('the fused backbone equals the float64 products and mean', async (t) => {
   }
 });
 
-/** The gated propagation as CaMRec reads it: its mean, and x by another op recorded before it. */
-function gatedLoss(p: Problem, h: ReturnType<typeof registerGatedStructure>, fused: boolean) {
+/** The gated propagation as CaMRec reads it: both blocks of its mean, and x by another op recorded before it. */
+function gatedLoss(p: Problem, h: ReturnType<typeof registerGatedStructure>, head: number, fused: boolean) {
   return (x: tf.Tensor, ...gates: tf.Tensor[]) => {
     const before = dot(x, p.weights[1]);
-    let mean: tf.Tensor;
+    let mean: tf.Tensor[];
     if (fused) {
-      mean = gatedPropagateLayers(h, x as tf.Tensor2D, gates as tf.Tensor1D[])!;
+      mean = gatedPropagateLayers(h, x as tf.Tensor2D, gates as tf.Tensor1D[], head)!;
     } else {
       const outputs = [x];
       gates.forEach((g, k) => outputs.push(gatedSpmm(h, g as tf.Tensor1D, outputs[k] as tf.Tensor2D)));
-      mean = tf.div(tf.addN(outputs), gates.length + 1);
+      mean = blocks(tf.div(tf.addN(outputs), gates.length + 1), head);
     }
-    return tf.add(before, dot(mean, p.weights[0])) as tf.Scalar;
+    return tf.add(before, tf.add(dot(mean[0], p.weights[0].subarray(0, mean[0].size)), dot(mean[1], p.weights[2].subarray(0, mean[1].size)))) as tf.Scalar;
   };
 }
 
@@ -170,12 +186,13 @@ for (const backend of BACKENDS) {
       for (const [n, d] of SIZES) {
         const p = problem(300 * layers + n, n, d, layers);
         const h = registerGatedStructure(p.m, p.groups, p.nGroups);
+        const head = n - Math.floor(n / 4);
         try {
-          const label = `${backend} L=${layers} [${n}, ${d}]`;
+          const label = `${backend} L=${layers} [${n}, ${d}] head ${head}`;
           const calls = [kernelCounters()[GATED_LAYER_PROPAGATION] ?? 0, kernelCounters()[GATED_LAYER_PROPAGATION_GRAD] ?? 0];
-          const fused = gatedValueAndGrads(gatedLoss(p, h, true), p, [n, d]);
+          const fused = gatedValueAndGrads(gatedLoss(p, h, head, true), p, [n, d]);
           assert.deepEqual([kernelCounters()[GATED_LAYER_PROPAGATION], kernelCounters()[GATED_LAYER_PROPAGATION_GRAD]], [calls[0] + 1, calls[1] + 1], `${label}: one kernel each way`);
-          const composed = gatedValueAndGrads(gatedLoss(p, h, false), p, [n, d]);
+          const composed = gatedValueAndGrads(gatedLoss(p, h, head, false), p, [n, d]);
           assert.equal(fused.length, layers + 2);
           fused.forEach((v, k) => assert.deepEqual(v, composed[k], `${label}: ${['loss', '∂x', ...p.gates.map((_, l) => `∂ρ_${l + 1}`)][k]}`));
         } finally {
@@ -197,8 +214,9 @@ test('the fused ops leak no tensors, forward and backward, and give the same bit
     const both = () =>
       tf.tidy(() => {
         const f = (x: tf.Tensor, ...gates: tf.Tensor[]) => {
-          const [mean, e0] = propagateLayers(h, x as tf.Tensor2D, layers)!;
-          return tf.add(dot(mean, p.weights[0]), dot(gatedPropagateLayers(g, e0, gates as tf.Tensor1D[])!, p.weights[1])) as tf.Scalar;
+          const { mean, layers: e } = propagateLayers(h, x as tf.Tensor2D, layers, 0)!;
+          const masked = gatedPropagateLayers(g, e[0], gates as tf.Tensor1D[], n)!;
+          return tf.addN([dot(mean[1], p.weights[0]), dot(masked[0], p.weights[1]), tf.sum(mean[0]), tf.sum(masked[1])]) as tf.Scalar;
         };
         const { value, grads } = tf.valueAndGrads(f)([tf.tensor2d(p.x, [n, d]), ...p.gates.map((v) => tf.tensor1d(v))]);
         return [value, ...grads].map((v) => Float32Array.from(v.dataSync()));
@@ -223,16 +241,17 @@ test('without the addon both ops answer null; bad gates throw a clear error', as
     tf.tidy(() => {
       const x = tf.tensor2d(p.x, [30, 4]);
       const gates = p.gates.map((v) => tf.tensor1d(v));
-      assert.throws(() => gatedPropagateLayers(g, x, [tf.zeros([p.nGroups + 1]) as tf.Tensor1D]), /gates per layer/);
-      assert.throws(() => gatedPropagateLayers(g, x, []), /1 to 8 layers/);
-      assert.throws(() => propagateLayers(h, x, 0), /layers must be an integer ≥ 1/);
+      assert.throws(() => gatedPropagateLayers(g, x, [tf.zeros([p.nGroups + 1]) as tf.Tensor1D], 3), /gates per layer/);
+      assert.throws(() => gatedPropagateLayers(g, x, [], 3), /1 to 8 layers/);
+      assert.throws(() => propagateLayers(h, x, 0, 3), /layers must be an integer ≥ 1/);
+      assert.throws(() => propagateLayers(h, x, 2, 31), /headRows must be an integer in \[0, 30\]/);
       return gates;
     });
     await configureCompute({ native: false });
     tf.tidy(() => {
       const x = tf.tensor2d(p.x, [30, 4]);
-      assert.equal(propagateLayers(h, x, 2), null);
-      assert.equal(gatedPropagateLayers(g, x, p.gates.map((v) => tf.tensor1d(v))), null);
+      assert.equal(propagateLayers(h, x, 2, 3), null);
+      assert.equal(gatedPropagateLayers(g, x, p.gates.map((v) => tf.tensor1d(v)), 3), null);
     });
   } finally {
     await configureCompute({ native: true });

@@ -4,14 +4,15 @@
  * Composed, each was L products, an AddN, a RealDiv and, backward, a RealDiv and the tape's accumulating adds: about
  * 8 passes over [users + items, d] per propagation that the fused kernels do in L + 1.
  *
- * CamrecLayerPropagation (x; attributes sparseId, layers L) over a registered square Â: e^(0) = x,
- * e^(k) = Â·e^(k−1); outputs [mean, e^(0), …, e^(L−1)], mean = (((e^(0) + e^(1)) + …) + e^(L))/(L+1), and e^(0)
- * shares x's memory. CamrecLayerPropagationGrad (dMean, dLayer0 … dLayer{L−1}): g_L = dMean/(L+1),
- * g_k = (dLayer_k + dMean/(L+1)) + Âᵀ·g_{k+1}, ∂x = g_0.
+ * CamrecLayerPropagation (x; attributes sparseId, layers L, headRows) over a registered square Â: e^(0) = x,
+ * e^(k) = Â·e^(k−1); outputs [mean's first headRows rows, the rest, e^(0), …, e^(L−1)], mean = (((e^(0) + e^(1)) +
+ * …) + e^(L))/(L+1) (two blocks: CaMRec's users and items, without a split forward and a concat backward), and
+ * e^(0) shares x's memory. CamrecLayerPropagationGrad (dHead, dTail, dLayer0 … dLayer{L−1}): with dMean the two
+ * blocks, g_L = dMean/(L+1), g_k = (dLayer_k + dMean/(L+1)) + Âᵀ·g_{k+1}, ∂x = g_0.
  *
- * CamrecGatedLayerPropagation (x, gates [L, nGroups]; attribute structureId) over a gated structure
- * (gated-spmm.ts): c^(0) = x, c^(k) = A_{ρ_k}·c^(k−1) (ρ_k row k − 1 of gates); outputs [mean, c^(1), …, c^(L−1)], the inner layers kept for
- * the gradient (read by nothing else). CamrecGatedLayerPropagationGrad: g_L = dMean/(L+1),
+ * CamrecGatedLayerPropagation (x, gates [L, nGroups]; attributes structureId, headRows) over a gated structure
+ * (gated-spmm.ts): c^(0) = x, c^(k) = A_{ρ_k}·c^(k−1) (ρ_k row k − 1 of gates); outputs [the mean's two blocks,
+ * c^(1), …, c^(L−1)], the inner layers kept for the gradient (read by nothing else). CamrecGatedLayerPropagationGrad: g_L = dMean/(L+1),
  * g_k = dMean/(L+1) + A_{ρ_{k+1}}ᵀ·g_{k+1}, ∂ρ_k = gatedSddmm(g_k, c^(k−1)) (indices from 1), ∂x = g_0.
  *
  * The bits are those of the composed ops (tested): the same products (native spmm, gatherScaled, sddmm,
@@ -59,43 +60,68 @@ function checkSquare(kernelName: string, m: HeapCsr, x: TensorInfo): void {
   if (x.shape[0] !== m.nCols) throw new RangeError(`${kernelName}: x has ${x.shape[0]} rows, the matrix ${m.nCols}`);
 }
 
-/** Writes g_k = (dLayer + dMean/(L+1)) + m·g into out, or g_L = dMean/(L+1) when g is null. */
-function layerStep(native: NativeKernels, m: HeapCsr, g: Float32Array | null, dLayer: Float32Array | null, dMean: Float32Array, divisor: number, d: number, out: Float32Array): void {
-  if (g) nativeProduct(native, m, null, g, out, d);
-  native.layerGradient(dLayer, dMean, divisor, g ? 1 : 0, out);
+/** The mean's two row blocks, [0, headRows) and the rest, as views of a [n, d] array or as its outputs. */
+interface Blocks {
+  head: Float32Array;
+  tail: Float32Array;
+}
+
+const split = (a: Float32Array, headRows: number, d: number): Blocks => ({ head: a.subarray(0, headRows * d), tail: a.subarray(headRows * d) });
+
+/** mean = (((l_0 + l_1) + …) + l_L)/(L+1), written block by block. */
+function layerMean(native: NativeKernels, all: Float32Array[], mean: Blocks, headRows: number, d: number): void {
+  const parts = all.map((l) => split(l, headRows, d));
+  native.layerMean(parts.map((p) => p.head), all.length, mean.head);
+  native.layerMean(parts.map((p) => p.tail), all.length, mean.tail);
+}
+
+/** out = (dLayer + dMean/(L+1)) [+ out], block by block. */
+function layerGradient(native: NativeKernels, dLayer: Float32Array | null, dMean: Blocks, divisor: number, accumulate: boolean, headRows: number, d: number, out: Float32Array): void {
+  const o = split(out, headRows, d);
+  const l = dLayer ? split(dLayer, headRows, d) : null;
+  native.layerGradient(l?.head ?? null, dMean.head, divisor, accumulate ? 1 : 0, o.head);
+  native.layerGradient(l?.tail ?? null, dMean.tail, divisor, accumulate ? 1 : 0, o.tail);
+}
+
+function meanShapes(kernelName: string, n: number, d: number, headRows: number): number[][] {
+  if (!(Number.isInteger(headRows) && headRows >= 0 && headRows <= n)) throw new RangeError(`${kernelName}: headRows must be an integer in [0, ${n}], got ${headRows}`);
+  return [[headRows, d], [n - headRows, d]];
 }
 
 function layerPropagationKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo[] {
   const x = inputs.x as TensorInfo;
   const layers = attrs.layers as number;
+  const headRows = attrs.headRows as number;
   const m = heapMatrix(attrs.sparseId as number, false);
   checkSquare(LAYER_PROPAGATION, m, x);
   const native = requireNative(LAYER_PROPAGATION);
   const [n, d] = x.shape;
-  const shapes = Array.from({ length: layers }, () => [n, d]);
-  const outs = io.outputs(shapes, ([mean, ...inner]) => {
-    const xv = io.read(x) as Float32Array;
-    const all = [xv, ...inner, mean]; // e^(L) is computed into the mean's buffer, then averaged in place
+  const { a: last } = scratchBuffers(n * d); // e^(L), read by the mean only
+  const shapes = [...meanShapes(LAYER_PROPAGATION, n, d, headRows), ...Array.from({ length: layers - 1 }, () => [n, d])];
+  const outs = io.outputs(shapes, ([head, tail, ...inner]) => {
+    const all = [io.read(x) as Float32Array, ...inner, last];
     for (let k = 1; k <= layers; k++) nativeProduct(native, m, null, all[k - 1], all[k], d);
-    native.layerMean(all, layers + 1, mean);
+    layerMean(native, all, { head, tail }, headRows, d);
   });
-  return [outs[0], io.share(x), ...outs.slice(1)];
+  return [outs[0], outs[1], io.share(x), ...outs.slice(2)];
 }
 
 function layerPropagationGradKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
   const layers = attrs.layers as number;
-  const dMean = inputs.dMean as TensorInfo;
+  const headRows = attrs.headRows as number;
   const m = heapMatrix(attrs.sparseId as number, true);
   const native = requireNative(LAYER_PROPAGATION_GRAD);
-  const [n, d] = dMean.shape;
+  const n = m.nRows;
+  const d = (inputs.dLayer0 as TensorInfo).shape[1];
   const { a, b } = scratchBuffers(n * d);
   return io.output([n, d], 'float32', (dx) => {
-    const dm = io.read(dMean) as Float32Array;
+    const dMean = { head: io.read(inputs.dHead as TensorInfo) as Float32Array, tail: io.read(inputs.dTail as TensorInfo) as Float32Array };
     const dLayer = (k: number) => io.read(inputs[`dLayer${k}`] as TensorInfo) as Float32Array;
     let g: Float32Array | null = null;
     for (let k = layers; k >= 0; k--) {
       const out: Float32Array = k === 0 ? (dx as Float32Array) : g === a ? b : a;
-      layerStep(native, m, g, k === layers ? null : dLayer(k), dm, layers + 1, d, out);
+      if (g) nativeProduct(native, m, null, g, out, d);
+      layerGradient(native, k === layers ? null : dLayer(k), dMean, layers + 1, g !== null, headRows, d, out);
       g = out;
     }
   });
@@ -123,24 +149,28 @@ function gatedLayerPropagationKernel(io: KernelIo, inputs: NamedTensorInfoMap, a
   if (nGroups !== sides.nGroups) throw new RangeError(`${GATED_LAYER_PROPAGATION}: ${nGroups} gates per layer for ${sides.nGroups} groups`);
   const native = requireNative(GATED_LAYER_PROPAGATION);
   const [n, d] = x.shape;
-  return io.outputs(Array.from({ length: layers }, () => [n, d]), ([mean, ...inner]) => {
-    const all = [io.read(x) as Float32Array, ...inner, mean]; // c^(L) is computed into the mean's buffer
+  const headRows = attrs.headRows as number;
+  const { a: last } = scratchBuffers(n * d); // c^(L), read by the mean only
+  const shapes = [...meanShapes(GATED_LAYER_PROPAGATION, n, d, headRows), ...Array.from({ length: layers - 1 }, () => [n, d])];
+  return io.outputs(shapes, ([head, tail, ...inner]) => {
+    const all = [io.read(x) as Float32Array, ...inner, last];
     const rho = io.read(gates) as Float32Array;
     for (let k = 1; k <= layers; k++) nativeProduct(native, gatedMatrix(native, id, gateRow(rho, nGroups, k - 1), false), null, all[k - 1], all[k], d);
-    native.layerMean(all, layers + 1, mean);
+    layerMean(native, all, { head, tail }, headRows, d);
   });
 }
 
 function gatedLayerPropagationGradKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo[] {
-  const { dMean, x, gates } = inputs as { dMean: TensorInfo; x: TensorInfo; gates: TensorInfo };
+  const { dHead, dTail, x, gates } = inputs as { dHead: TensorInfo; dTail: TensorInfo; x: TensorInfo; gates: TensorInfo };
+  const headRows = attrs.headRows as number;
   const id = attrs.structureId as number;
   const native = requireNative(GATED_LAYER_PROPAGATION_GRAD);
   const { s, sides } = gatedStructure(GATED_LAYER_PROPAGATION_GRAD, id);
   const [layers, nGroups] = gates.shape;
-  const [n, d] = dMean.shape;
+  const [n, d] = x.shape;
   const { a, b, products } = scratchBuffers(n * d, s.a.nnz);
   return io.outputs([[n, d], [layers, nGroups]], ([dx, dGates]) => {
-    const dm = io.read(dMean) as Float32Array;
+    const dMean = { head: io.read(dHead) as Float32Array, tail: io.read(dTail) as Float32Array };
     const rho = io.read(gates) as Float32Array;
     const layer = (k: number) => io.read((k === 0 ? x : inputs[`layer${k}`]) as TensorInfo) as Float32Array;
     const { indptr, indices } = heapPattern(s.a);
@@ -149,7 +179,7 @@ function gatedLayerPropagationGradKernel(io: KernelIo, inputs: NamedTensorInfoMa
     for (let k = layers; k >= 0; k--) {
       const out: Float32Array = k === 0 ? dx : g === a ? b : a;
       if (g) nativeProduct(native, gatedMatrix(native, id, gateRow(rho, nGroups, k), true), null, g, out, d);
-      native.layerGradient(null, dm, layers + 1, g ? 1 : 0, out);
+      layerGradient(native, null, dMean, layers + 1, g !== null, headRows, d, out);
       if (k > 0) {
         // ∂ρ of the product that made c^(k): Σ_{p in group} â_p·⟨g_k[row p], c^(k−1)[col p]⟩, as CamrecGatedSddmm
         native.sddmm(indptr, indices, out, layer(k - 1), d, products, 0, s.a.nRows, productThreads(s.a.nnz, d));
@@ -167,29 +197,27 @@ export const layerPropagationKernels = [
   ...kernelConfigs(GATED_LAYER_PROPAGATION_GRAD, gatedLayerPropagationGradKernel as unknown as KernelImpl),
 ];
 
-const asList = (dy: tf.Tensor | tf.Tensor[]) => (Array.isArray(dy) ? dy : [dy]);
-
 export const layerPropagationGradient: GradConfig = {
   kernelName: LAYER_PROPAGATION,
   gradFunc: (dy, _saved, attrs) => {
-    const [dMean, ...dLayers] = asList(dy);
+    const [dHead, dTail, ...dLayers] = dy as tf.Tensor[];
     const named = Object.fromEntries(dLayers.map((t, k) => [`dLayer${k}`, t]));
-    return { x: () => tf.engine().runKernel(LAYER_PROPAGATION_GRAD, { dMean, ...named }, attrs) as tf.Tensor };
+    return { x: () => tf.engine().runKernel(LAYER_PROPAGATION_GRAD, { dHead, dTail, ...named }, attrs) as tf.Tensor };
   },
 };
 
-/** The gated op's inner layers c^(1) … c^(L−1) are its outputs 1 … L−1, saved for the gradient (at most 8 layers). */
+/** The gated op's inner layers c^(1) … c^(L−1) are its outputs 2 … L, saved for the gradient (at most 8 layers). */
 const MAX_GATED_LAYERS = 8;
 
 export const gatedLayerPropagationGradient: GradConfig = {
   kernelName: GATED_LAYER_PROPAGATION,
   inputsToSave: ['x', 'gates'],
-  outputsToSave: Array.from({ length: MAX_GATED_LAYERS }, (_, k) => k > 0),
+  outputsToSave: Array.from({ length: MAX_GATED_LAYERS + 1 }, (_, k) => k > 1),
   gradFunc: (dy, saved, attrs) => {
     const [x, gates, ...inner] = saved;
     const named = Object.fromEntries(inner.map((t, k) => [`layer${k + 1}`, t]));
-    const [dMean] = asList(dy);
-    const [dx, dGates] = tf.engine().runKernel(GATED_LAYER_PROPAGATION_GRAD, { dMean, x, gates, ...named }, attrs) as tf.Tensor[];
+    const [dHead, dTail] = dy as tf.Tensor[];
+    const [dx, dGates] = tf.engine().runKernel(GATED_LAYER_PROPAGATION_GRAD, { dHead, dTail, x, gates, ...named }, attrs) as tf.Tensor[];
     return { x: () => dx, gates: () => dGates };
   },
 };
@@ -198,25 +226,31 @@ function ours(kernelName: string): boolean {
   return nativeKernels() !== null && tf.getKernel(kernelName, tf.getBackend()) !== undefined;
 }
 
+/** The propagation's layer mean in two row blocks (CaMRec's users and items). */
+export type MeanBlocks = [head: tf.Tensor2D, tail: tf.Tensor2D];
+
 /**
- * [mean, e^(0), …, e^(L−1)] of the header over a registered square Â (L = layers ≥ 1); differentiable in x through
- * every output. Null where the op cannot run (no addon, a backend without our kernels).
+ * The header's backbone over a registered square Â (L = layers ≥ 1): the mean in two blocks at `headRows` and the
+ * layers e^(0), …, e^(L−1); differentiable in x through every output. Null where the op cannot run (no addon, a
+ * backend without our kernels).
  */
-export function propagateLayers(h: SparseHandle, x: tf.Tensor2D, layers: number): tf.Tensor2D[] | null {
+export function propagateLayers(h: SparseHandle, x: tf.Tensor2D, layers: number, headRows: number): { mean: MeanBlocks; layers: tf.Tensor2D[] } | null {
   if (!Number.isInteger(layers) || layers < 1) throw new RangeError(`${LAYER_PROPAGATION}: layers must be an integer ≥ 1, got ${layers}`);
   if (!ours(LAYER_PROPAGATION)) return null;
-  return tf.engine().runKernel(LAYER_PROPAGATION, { x }, { sparseId: h.id, layers }) as tf.Tensor2D[];
+  const [head, tail, ...rest] = tf.engine().runKernel(LAYER_PROPAGATION, { x }, { sparseId: h.id, layers, headRows }) as tf.Tensor2D[];
+  return { mean: [head, tail], layers: rest };
 }
 
 /**
- * The mean of the header's gated layers, gates[k] [nGroups] gating the product that makes c^(k+1) (1 to 8 layers;
- * the op takes them stacked); differentiable in x and every gate. Null where the op cannot run.
+ * The mean of the header's gated layers in two blocks at `headRows`, gates[k] [nGroups] gating the product that
+ * makes c^(k+1) (1 to 8 layers; the op takes them stacked); differentiable in x and every gate. Null where the op
+ * cannot run.
  */
-export function gatedPropagateLayers(h: GatedStructure, x: tf.Tensor2D, gates: readonly tf.Tensor1D[]): tf.Tensor2D | null {
+export function gatedPropagateLayers(h: GatedStructure, x: tf.Tensor2D, gates: readonly tf.Tensor1D[], headRows: number): MeanBlocks | null {
   if (gates.length < 1 || gates.length > MAX_GATED_LAYERS) throw new RangeError(`${GATED_LAYER_PROPAGATION}: 1 to ${MAX_GATED_LAYERS} layers of gates, got ${gates.length}`);
   if (!ours(GATED_LAYER_PROPAGATION)) return null;
   return tf.tidy(() => {
-    const outs = tf.engine().runKernel(GATED_LAYER_PROPAGATION, { x, gates: tf.stack(gates as tf.Tensor1D[]) }, { structureId: h.id }) as tf.Tensor2D[];
-    return outs[0]; // the inner layers live on as the tape's saved copies
+    const outs = tf.engine().runKernel(GATED_LAYER_PROPAGATION, { x, gates: tf.stack(gates as tf.Tensor1D[]) }, { structureId: h.id, headRows }) as tf.Tensor2D[];
+    return [outs[0], outs[1]] as MeanBlocks; // the inner layers live on as the tape's saved copies
   });
 }
