@@ -20,7 +20,6 @@
       "cflags": ["-O3", "-pthread"],
       "cflags_cc": ["-O3", "-fexceptions", "-ffp-contract=fast", "-fno-math-errno", "-pthread"],
       "ldflags": ["-pthread"],
-      "conditions": [["OS=='linux'", {"libraries": ["-lmvec"]}]],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=fast"]

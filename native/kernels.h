@@ -224,7 +224,7 @@ struct NoiseAt {
 
 // Rows [rowStart, rowEnd) of [rows, dim] standard normals, [rows, count] uniforms in (0, 1), and one integer in
 // [0, n) per row, each the bits of the TypeScript generator's (normals: see noise.cc).
-// `vector`: the AVX2 path on libmvec where built (noise.cc), else ignored.
+// `vector`: the AVX2 path on libmvec where it loads (noise.cc), else the scalar one.
 void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out, bool vector);
 void uniformRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t count, float* out);
 void intPerRow(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t n, int32_t* out);

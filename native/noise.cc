@@ -5,10 +5,11 @@
 // integers are the same bits as the TypeScript loop's; the normals go through the C library's log, cos and sin
 // where the TypeScript loop uses V8's, which agree to the last bit of a double nearly always (a float32 rounding
 // can differ only where two correctly rounded doubles straddle a float32 tie; test/native/noise.test.ts counts).
-// Compiled for the target's baseline, without contracting a·b + c. With AVX2 and glibc, the normals' log, cos and
-// sin run four at a time on glibc's vector math library (libmvec), whose doubles may differ from the scalar
-// functions' in their last bits; rounded to float32 they matched the scalar path on every one of 8·10⁶ draws and
-// on the first 14 training steps on baby (docs/kernels.md), so only a double straddling a float32 tie can differ.
+// Compiled for the target's baseline, without contracting a·b + c. With AVX2 on Linux, where glibc's vector math
+// library (libmvec.so.1) loads, the normals' log, cos and sin run four at a time on it; its doubles may differ from
+// the scalar functions' in their last bits, but rounded to float32 they matched the scalar path on every one of
+// 8·10⁶ draws and on the first 14 training steps on baby (docs/benchmarks.md, session 7), so only a double that
+// straddles a float32 tie can differ. It is opened at run time, so a C library without it (musl) loses nothing.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -87,31 +88,44 @@ inline void boxMuller(double u1, double u2, float* o, bool last) {
   if (!last) o[1] = static_cast<float>(radius * std::sin(angle));
 }
 
-#if defined(CAMREC_HAVE_AVX2_BUILD) && defined(__GLIBC__)
+#if defined(CAMREC_HAVE_AVX2_BUILD) && defined(__linux__)
 #define CAMREC_HAVE_LIBMVEC 1
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 }  // namespace
 }  // namespace camrec
+#include <dlfcn.h>
 #include <immintrin.h>
-extern "C" {
-__m256d _ZGVdN4v_log(__m256d x);  // libmvec's AVX2 log, cos and sin of four doubles
-__m256d _ZGVdN4v_cos(__m256d x);
-__m256d _ZGVdN4v_sin(__m256d x);
-}
 namespace camrec {
 namespace {
 
+// libmvec's AVX2 log, cos and sin of four doubles, or null where libmvec.so.1 does not load.
+struct Libmvec {
+  using Fn = __m256d (*)(__m256d);
+  Fn log, cos, sin;
+};
+
+const Libmvec* libmvec() {
+  static const Libmvec* const lib = []() -> const Libmvec* {
+    void* h = dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) return nullptr;
+    static Libmvec l{reinterpret_cast<Libmvec::Fn>(dlsym(h, "_ZGVdN4v_log")), reinterpret_cast<Libmvec::Fn>(dlsym(h, "_ZGVdN4v_cos")),
+                     reinterpret_cast<Libmvec::Fn>(dlsym(h, "_ZGVdN4v_sin"))};
+    return l.log && l.cos && l.sin ? &l : nullptr;
+  }();
+  return lib;
+}
+
 // The pairs of one row, four at a time: radius = √(−2 log u1), angle = 2π·u2, as boxMuller; a last odd column
 // and pairs beyond a multiple of four go through boxMuller.
-void boxMullerRow(const double* u1, const double* u2, int64_t dim, float* o) {
+void boxMullerRow(const Libmvec& v, const double* u1, const double* u2, int64_t dim, float* o) {
   const int64_t pairs = dim / 2;
   int64_t p = 0;
   for (; p + 4 <= pairs; p += 4) {
-    const __m256d radius = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), _ZGVdN4v_log(_mm256_loadu_pd(u1 + p))));
+    const __m256d radius = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), v.log(_mm256_loadu_pd(u1 + p))));
     const __m256d angle = _mm256_mul_pd(_mm256_set1_pd(kTwoPi), _mm256_loadu_pd(u2 + p));
-    const __m128 c = _mm256_cvtpd_ps(_mm256_mul_pd(radius, _ZGVdN4v_cos(angle)));
-    const __m128 s = _mm256_cvtpd_ps(_mm256_mul_pd(radius, _ZGVdN4v_sin(angle)));
+    const __m128 c = _mm256_cvtpd_ps(_mm256_mul_pd(radius, v.cos(angle)));
+    const __m128 s = _mm256_cvtpd_ps(_mm256_mul_pd(radius, v.sin(angle)));
     _mm_storeu_ps(o + 2 * p, _mm_unpacklo_ps(c, s));
     _mm_storeu_ps(o + 2 * p + 4, _mm_unpackhi_ps(c, s));
   }
@@ -125,7 +139,8 @@ void boxMullerRow(const double* u1, const double* u2, int64_t dim, float* o) {
 void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out, bool vector) {
   RowGenerator g(at);
 #if defined(CAMREC_HAVE_LIBMVEC)
-  if (vector) {
+  const Libmvec* v = vector ? libmvec() : nullptr;
+  if (v != nullptr) {
     std::vector<double> u((dim + 1) / 2 * 2);
     const int64_t half = (dim + 1) / 2;
     for (int64_t r = rowStart; r < rowEnd; ++r) {
@@ -134,7 +149,7 @@ void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim
         u[p] = g.open01();
         u[half + p] = g.open01();
       }
-      boxMullerRow(u.data(), u.data() + half, dim, out + r * dim);
+      boxMullerRow(*v, u.data(), u.data() + half, dim, out + r * dim);
     }
     return;
   }
