@@ -32,7 +32,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 6;
+constexpr int32_t kAbiVersion = 7;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -408,6 +408,23 @@ napi_value ColumnSums(napi_env env, napi_callback_info info) {
     if (out.length != cols) rangeError(fn, "out has ", out.length, " floats, expected cols = ", cols);
     if (overlap(out, x)) rangeError(fn, "out overlaps x");
     currentIsa(env).columnSums(x.data, rows, cols, scale, out.data);
+    return nullptr;
+  });
+}
+
+// (x, rows, cols, out): out[r] = Σ_j x[r, j] in float32, in column order.
+napi_value RowSums(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "rowSums";
+    const auto argv = arguments(env, info, fn, 4);
+    const auto x = typedArray<const float>(env, argv[0], fn, "x");
+    const int64_t rows = integer(env, argv[1], fn, "rows", 0, kMaxInt32);
+    const int64_t cols = integer(env, argv[2], fn, "cols", 0, kMaxInt32);
+    const auto out = typedArray<float>(env, argv[3], fn, "out");
+    if (x.length != rows * cols) rangeError(fn, "x has ", x.length, " floats, expected rows * cols = ", rows * cols);
+    if (out.length != rows) rangeError(fn, "out has ", out.length, " floats, expected rows = ", rows);
+    if (overlap(out, x)) rangeError(fn, "out overlaps x");
+    rowSums(x.data, rows, cols, out.data);
     return nullptr;
   });
 }
@@ -868,6 +885,57 @@ napi_value ConcreteGateGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- the layer mean of a propagation ---------------------------------------------------------------
+
+// (layers: Float32Array[], divisor, out): out = (((l_0 + l_1) + …) + l_{n−1})/divisor, elementwise. out may be one
+// of the layers (the same array), not part of one.
+napi_value LayerMean(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "layerMean";
+    const auto argv = arguments(env, info, fn, 3);
+    bool isArray = false;
+    check(napi_is_array(env, argv[0], &isArray));
+    if (!isArray) typeError(fn, "layers must be an array of Float32Arrays");
+    uint32_t count = 0;
+    check(napi_get_array_length(env, argv[0], &count));
+    if (count == 0) rangeError(fn, "layers is empty");
+    const double divisor = real(env, argv[1], fn, "divisor");
+    const auto out = typedArray<float>(env, argv[2], fn, "out");
+    std::vector<const float*> layers(count);
+    for (uint32_t k = 0; k < count; ++k) {
+      napi_value v;
+      check(napi_get_element(env, argv[0], k, &v));
+      const auto layer = typedArray<const float>(env, v, fn, "each layer");
+      if (layer.length != out.length) rangeError(fn, "layer ", k, " has ", layer.length, " floats, out ", out.length);
+      if (overlap(out, layer) && layer.data != out.data) rangeError(fn, "out overlaps part of layer ", k);
+      layers[k] = layer.data;
+    }
+    if (!(divisor > 0)) rangeError(fn, "divisor must be positive, got ", divisor);
+    layerMean(layers.data(), count, static_cast<float>(divisor), out.length, out.data);
+    return nullptr;
+  });
+}
+
+// (dLayer|null, dMean, divisor, accumulate, out): out = (dLayer + dMean/divisor) + out (without dLayer or the
+// trailing out as given).
+napi_value LayerGradient(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "layerGradient";
+    const auto argv = arguments(env, info, fn, 5);
+    const auto dLayer = typedArray<const float>(env, argv[0], fn, "dLayer", true);
+    const auto dMean = typedArray<const float>(env, argv[1], fn, "dMean");
+    const double divisor = real(env, argv[2], fn, "divisor");
+    const int64_t accumulate = integer(env, argv[3], fn, "accumulate", 0, 1);
+    const auto out = typedArray<float>(env, argv[4], fn, "out");
+    if (!(divisor > 0)) rangeError(fn, "divisor must be positive, got ", divisor);
+    if (dMean.length != out.length || (dLayer.data != nullptr && dLayer.length != out.length))
+      rangeError(fn, "dLayer, dMean and out must have the same length");
+    if (overlap(out, dLayer) || overlap(out, dMean)) rangeError(fn, "out overlaps an input");
+    layerGradient(dLayer.data, dMean.data, static_cast<float>(divisor), accumulate == 1, out.length, out.data);
+    return nullptr;
+  });
+}
+
 // ---- row-wise optimizers -----------------------------------------------------------------------------
 
 // The update of rows `ids` (every row when null) of [rows, dim] tables that all have tables[0]'s length: checks
@@ -1286,7 +1354,9 @@ napi_value NoiseRows(napi_env env, napi_callback_info info, const char* fn, cons
 }
 
 napi_value NormalRows(napi_env env, napi_callback_info info) {
-  return NoiseRows<float>(env, info, "normalRows", "dim", 1, 0, normalRows);
+  const bool vector = std::strcmp(currentIsa(env).name, "avx2") == 0;
+  return NoiseRows<float>(env, info, "normalRows", "dim", 1, 0,
+                          [vector](const NoiseAt& at, int64_t r0, int64_t r1, int64_t dim, float* out) { normalRows(at, r0, r1, dim, out, vector); });
 }
 
 napi_value UniformRows(napi_env env, napi_callback_info info) {
@@ -1360,6 +1430,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "exp", Exp);
     setFunction(env, exports, "expShiftedRows", ExpShiftedRows);
     setFunction(env, exports, "columnSums", ColumnSums);
+    setFunction(env, exports, "rowSums", RowSums);
     setFunction(env, exports, "scatterAddRows", ScatterAddRows);
     setFunction(env, exports, "gatherScaled", GatherScaled);
     setFunction(env, exports, "scatterScaled", ScatterScaled);
@@ -1373,6 +1444,8 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "infoNce", InfoNce);
     setFunction(env, exports, "concreteGate", ConcreteGate);
     setFunction(env, exports, "concreteGateGrad", ConcreteGateGrad);
+    setFunction(env, exports, "layerMean", LayerMean);
+    setFunction(env, exports, "layerGradient", LayerGradient);
     setFunction(env, exports, "denoise", Denoise);
     setFunction(env, exports, "denoiseGrad", DenoiseGrad);
     setFunction(env, exports, "edgeMlp", EdgeMlp);

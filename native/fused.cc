@@ -1,4 +1,5 @@
-// Elementwise steps of fused ops (camrec_native.cc: the diffusion denoiser), written so that each value is the
+// Elementwise steps of fused ops (camrec_native.cc: the diffusion denoiser, the layer mean of a propagation),
+// written so that each value is the
 // float32 result of the same operations, in the same order, as the tfjs ops they replace: products and sums
 // rounded one at a time, no contraction into fused multiply-adds. Compiled for the target's baseline; the
 // compiler may vectorize the loops.
@@ -83,6 +84,38 @@ void concreteGate(const float* logits, const float* uniforms, float temperature,
 
 void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out) {
   for (int64_t e = 0; e < n; ++e) out[e] = (dy[e] * (rho[e] * (1.0f - rho[e]))) / temperature;
+}
+
+void rowSums(const float* x, int64_t rows, int64_t cols, float* out) {
+  constexpr int64_t kBlock = 8;  // rows summed side by side: independent chains, each in column order
+  int64_t r = 0;
+  for (; r + kBlock <= rows; r += kBlock) {
+    float s[kBlock] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t k = 0; k < kBlock; ++k) s[k] = s[k] + x[(r + k) * cols + j];
+    for (int64_t k = 0; k < kBlock; ++k) out[r + k] = s[k];
+  }
+  for (; r < rows; ++r) {
+    float s = 0;
+    for (int64_t j = 0; j < cols; ++j) s = s + x[r * cols + j];
+    out[r] = s;
+  }
+}
+
+void layerMean(const float* const* layers, int64_t count, float divisor, int64_t size, float* out) {
+  for (int64_t i = 0; i < size; ++i) {
+    float s = layers[0][i];
+    for (int64_t k = 1; k < count; ++k) s = s + layers[k][i];
+    out[i] = s / divisor;
+  }
+}
+
+void layerGradient(const float* dLayer, const float* dMean, float divisor, bool accumulate, int64_t size, float* out) {
+  for (int64_t i = 0; i < size; ++i) {
+    float g = dMean[i] / divisor;
+    if (dLayer != nullptr) g = dLayer[i] + g;
+    out[i] = accumulate ? g + out[i] : g;
+  }
 }
 
 }  // namespace camrec

@@ -202,6 +202,17 @@ void scaleRows(float* x, const float* scale, int64_t n, int64_t d);
 void concreteGate(const float* logits, const float* uniforms, float temperature, int64_t n, float* rho);
 void concreteGateGradient(const float* dy, const float* rho, float temperature, int64_t n, float* out);
 
+// out[r] = ((0 + x[r, 0]) + x[r, 1]) + … for x [rows, cols]: the float32 sums of tfjs-wasm's Sum over the innermost
+// axis, in its order (several rows at a time).
+void rowSums(const float* x, int64_t rows, int64_t cols, float* out);
+
+// The layer mean of a propagation (LightGCN eq. 8) and its gradient, as the tfjs ops they replace compute them:
+// out = (((l_0 + l_1) + l_2) + …)/divisor (AddN's chain, then RealDiv; out may be one of the layers), and
+// out = (dLayer + dMean/divisor) + out, the gradient the tape accumulates into a layer that the mean and one more
+// op read (dLayer null: dMean/divisor + out; accumulate false: without the trailing + out).
+void layerMean(const float* const* layers, int64_t count, float divisor, int64_t size, float* out);
+void layerGradient(const float* dLayer, const float* dMean, float divisor, bool accumulate, int64_t size, float* out);
+
 // A step's noise coordinates (noise.cc, src/models/modules/noise.ts): row r is entity entityOffset + r (mod 2^32).
 struct NoiseAt {
   uint32_t seed;
@@ -213,7 +224,8 @@ struct NoiseAt {
 
 // Rows [rowStart, rowEnd) of [rows, dim] standard normals, [rows, count] uniforms in (0, 1), and one integer in
 // [0, n) per row, each the bits of the TypeScript generator's (normals: see noise.cc).
-void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out);
+// `vector`: the AVX2 path on libmvec where it loads (noise.cc), else the scalar one.
+void normalRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t dim, float* out, bool vector);
 void uniformRows(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t count, float* out);
 void intPerRow(const NoiseAt& at, int64_t rowStart, int64_t rowEnd, int64_t n, int32_t* out);
 

@@ -13,6 +13,7 @@ export { segmentSumReference } from './kernels/segment-sum-ref.js';
 export { type SparseHandle, registerSparse, releaseSparse, spmm } from './kernels/spmm.js';
 export { spmmReference } from './kernels/spmm-ref.js';
 export { propagateMean } from './kernels/propagate.js';
+export { gatedPropagateLayers, propagateLayers } from './kernels/layer-propagation.js';
 export {
   type SparseStructure,
   registerSparseStructure,

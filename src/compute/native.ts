@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 6;
+export const NATIVE_ABI_VERSION = 7;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -122,6 +122,8 @@ export interface NativeKernels {
   expShiftedRows(z: Float32Array, rows: number, cols: number, scale: number, max: Float32Array, sums: Float32Array): void;
   /** out[j] = scale · Σ_r x[r, j] for x [rows, cols] row-major, each column summed in double and rounded once. */
   columnSums(x: Float32Array, rows: number, cols: number, scale: number, out: Float32Array): void;
+  /** out[r] = Σ_j x[r, j] for x [rows, cols], in float32 and column order: the bits of tfjs-wasm's Sum over inner axes. */
+  rowSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /**
    * out[ids[i], :] += x[i, :] for each i in order, rows of `inner` floats, negative ids dropped (a segment sum
    * into out, which the caller zeroes); every id must be below out.length / inner.
@@ -195,6 +197,16 @@ export interface NativeKernels {
   concreteGate(logits: Float32Array, uniforms: Float32Array | null, temperature: number, rho: Float32Array): void;
   /** The gate's gradient in its logits: out = (dy·ρ(1 − ρ))/τ. */
   concreteGateGrad(dy: Float32Array, rho: Float32Array, temperature: number, out: Float32Array): void;
+  /**
+   * The layer mean of a propagation (LightGCN eq. 8), elementwise as tfjs's AddN chain and RealDiv compute it:
+   * out = (((layers[0] + layers[1]) + …) + layers[n−1])/divisor. out may be one of the layers.
+   */
+  layerMean(layers: Float32Array[], divisor: number, out: Float32Array): void;
+  /**
+   * The gradient the tape accumulates into a layer read by the mean and by one more op: out = (dLayer +
+   * dMean/divisor) + out, elementwise (dLayer null: dMean/divisor + out; accumulate 0: without the trailing + out).
+   */
+  layerGradient(dLayer: Float32Array | null, dMean: Float32Array, divisor: number, accumulate: 0 | 1, out: Float32Array): void;
   /**
    * CaMRec's denoiser with its noising and loss (src/compute/kernels/denoise.ts has the formulas): writes est [n, d]
    * and act [n, h], returns the loss. n = steps.length, d = outBias.length, h = bias.length; noise and noiseScale

@@ -16,8 +16,10 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import {
   type GatedStructure,
+  gatedPropagateLayers,
   gatedSddmm,
   gatedSpmm,
+  propagateLayers,
   registerGatedStructure,
   registerSparse,
   releaseGatedStructure,
@@ -410,12 +412,26 @@ function vqRows(z: tf.Tensor2D, codebook: tf.Tensor2D, codes: Int32Array, rows: 
   return vqLoss(tf.gather(z, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, codebook, picked, commitment);
 }
 
-/** The backbone's layer outputs e^(0..L) over Â, and their mean X (LightGCN eq. 8). */
-function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLayers: boolean) {
-  if (!keepLayers) return { mean: propagate(prep.adjacency, ego, layers), outputs: [] as tf.Tensor2D[] };
+/** Users' and items' rows of a [users + items, d] tensor. */
+type Blocks = [users: tf.Tensor2D, items: tf.Tensor2D];
+
+function splitBlocks(prep: CamrecPrepared, all: tf.Tensor2D): Blocks {
+  return tf.split(all, [prep.nUsers, prep.nItems], 0) as Blocks;
+}
+
+/**
+ * The backbone's mean X over Â (LightGCN eq. 8), as users' and items' blocks, and, with `keepLayers`, its layers
+ * e^(0..L−1) for the edge mask: one op with the native addon (src/compute/kernels/layer-propagation.ts), whose
+ * e^(0) is `ego` on the same memory and is what the other readers of ego must read, so that the tape sums their
+ * gradients before the op's own.
+ */
+function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLayers: boolean): { mean: Blocks; outputs: tf.Tensor2D[] } {
+  if (!keepLayers) return { mean: splitBlocks(prep, propagate(prep.adjacency, ego, layers)), outputs: [] };
+  const fused = propagateLayers(prep.adjacency, ego, layers, prep.nUsers);
+  if (fused) return { mean: fused.mean, outputs: fused.layers };
   const outputs = [ego];
   for (let l = 0; l < layers; l++) outputs.push(spmm(prep.adjacency, outputs[l]));
-  return { mean: tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D, outputs };
+  return { mean: splitBlocks(prep, tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D), outputs: outputs.slice(0, layers) };
 }
 
 /** Per-layer edge logits ω^(l) from the backbone's layer-l embeddings. */
@@ -473,20 +489,24 @@ function holdOut(gates: tf.Tensor1D[], prep: CamrecPrepared, batch: Batch): tf.T
   return gates.map((g) => tf.mul(g, t) as tf.Tensor1D);
 }
 
-/** X*: the mean of the layers propagated over the causal subgraph {e_ij ⊙ ρ_ij^(l)} (CaMRec §4.2). */
-function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Tensor1D[]): tf.Tensor2D {
+/**
+ * X*: the mean of the layers propagated over the causal subgraph {e_ij ⊙ ρ_ij^(l)} (CaMRec §4.2); one op with the
+ * native addon (src/compute/kernels/layer-propagation.ts).
+ */
+function maskedPropagation(prep: CamrecPrepared, ego: tf.Tensor2D, gates: tf.Tensor1D[]): Blocks {
+  const fused = gatedPropagateLayers(prep.gated, ego, gates, prep.nUsers);
+  if (fused) return fused;
   let cur = ego;
   const outputs = [ego];
   for (const rho of gates) {
     cur = gatedSpmm(prep.gated, rho, cur); // entry p of Â weighs Â_p · ρ_e(p), both directions of edge e alike
     outputs.push(cur);
   }
-  return tf.div(tf.addN(outputs), gates.length + 1);
+  return splitBlocks(prep, tf.div(tf.addN(outputs), gates.length + 1) as tf.Tensor2D);
 }
 
-/** Final users and items: backbone mean, items plus FREEDOM's S_mm E_I. */
-function finalise(prep: CamrecPrepared, all: tf.Tensor2D, itemGraph: tf.Tensor2D | null): Representations {
-  const [users, items] = tf.split(all, [prep.nUsers, prep.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+/** Final users and items: the propagation's mean, items plus FREEDOM's S_mm E_I. */
+function finalise([users, items]: Blocks, itemGraph: tf.Tensor2D | null): Representations {
   return { users, items: itemGraph ? tf.add(items, itemGraph) : items };
 }
 
@@ -506,7 +526,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
   const main = backbone(prep, ego, h.layers, h.frontdoor);
   const itemGraph = freedomTerm(params, prep, h);
-  const x = finalise(prep, main.mean, itemGraph);
+  const x = finalise(main.mean, itemGraph);
   const t = batchTriples(x, batch);
   const parts: Record<string, tf.Scalar> = { bpr: bprLoss(t.u, t.p, t.n) };
   const ego0 = (table: string, a: Int32Array) => tf.gather(value(params, table), tf.tensor1d(a, 'int32')) as tf.Tensor2D;
@@ -518,7 +538,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
     const at = { seed: prep.seed, purpose: 'mask' as const, epoch: batch.epoch, step: batch.step };
     const drawn = edgeGates(edgeLogits(params, prep, h, main.outputs), h, uniformRows(at, prep.nEdges, h.layers));
     const gates = h.maskHoldout ? holdOut(drawn, prep, batch) : drawn;
-    const xs = finalise(prep, maskedPropagation(prep, ego, gates), itemGraph);
+    const xs = finalise(maskedPropagation(prep, main.outputs[0], gates), itemGraph);
     const ts = batchTriples(xs, batch);
     parts.bprMasked = bprLoss(ts.u, ts.p, ts.n);
     const ssl = tf.add(infoNce(t.u, ts.u, h.sslTemperature, h.sslBlock), infoNce(t.p, ts.p, h.sslTemperature, h.sslBlock));
@@ -532,7 +552,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
 function camrecRepresent(params: Params, prep: CamrecPrepared, h: CamrecHyper): Representations {
   const side = itemSide(params, prep, h, null);
   const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
-  return finalise(prep, backbone(prep, ego, h.layers, false).mean, freedomTerm(params, prep, h));
+  return finalise(backbone(prep, ego, h.layers, false).mean, freedomTerm(params, prep, h));
 }
 
 /**

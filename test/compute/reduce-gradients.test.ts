@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { initBackend, kernelCounters, nativeKernels, shutdownCompute, tf } from '../../src/compute/index.js';
-import { COLUMN_SUMS } from '../../src/compute/kernels/column-sums.js';
+import { configureCompute, initBackend, kernelCounters, nativeKernels, shutdownCompute, tf } from '../../src/compute/index.js';
+import { COLUMN_SUMS, ROW_SUMS } from '../../src/compute/kernels/column-sums.js';
 import { randomFloats, rng } from './helpers.js';
 
 before(async () => {
@@ -110,4 +110,32 @@ test('Sum and Mean over leading axes (the native column sums) equal float64 refe
     }
     xt.dispose();
   }
+});
+
+test('Sum over trailing axes (the native row sums) gives the stock kernel\'s bits', async (t) => {
+  if (!nativeKernels()) return t.skip('no native addon');
+  await tf.setBackend('wasm');
+  const r = rng(7);
+  const cases: [number[], number | number[]][] = [[[7050, 64], 1], [[7050, 64], -1], [[13, 5], 1], [[3, 4, 5], 2], [[3, 4, 5], [1, 2]], [[0, 3], 1], [[9, 1], 1]];
+  for (const [shape, axis] of cases) {
+    const x = Float32Array.from(randomFloats(r, shape.reduce((n, d) => n * d, 1)), (v, i) => v * 10 ** ((i % 7) - 3));
+    for (const keepDims of [false, true]) {
+      const label = `${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keepDims}`;
+      const sum = () => tf.tidy(() => {
+        const y = tf.sum(tf.tensor(x, shape), axis, keepDims);
+        return { shape: y.shape, values: Float32Array.from(y.dataSync()) };
+      });
+      const before = (kernelCounters()[ROW_SUMS] ?? 0) as number;
+      const ours = sum();
+      assert.equal((kernelCounters()[ROW_SUMS] ?? 0) - before, 1, `${label}: ours ran`);
+      await configureCompute({ native: false });
+      try {
+        assert.deepEqual(ours, sum(), label);
+      } finally {
+        await configureCompute({ native: true });
+      }
+    }
+  }
+  // rows of nothing sum to 0 (the stock kernel leaves such an output unwritten)
+  assert.deepEqual(tf.tidy(() => Array.from(tf.sum(tf.zeros([5, 0]), 1).dataSync())), [0, 0, 0, 0, 0]);
 });

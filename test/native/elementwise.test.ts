@@ -198,3 +198,48 @@ test('gatherScaled and scatterScaled give the bits of the TypeScript loops they 
   assert.throws(() => native.scatterScaled(new Float32Array(2), Int32Array.of(0, -1), new Float32Array(2), v), RangeError);
   assert.throws(() => native.scatterScaled(v.subarray(0, 2), Int32Array.of(0, 1), new Float32Array(2), v), RangeError);
 });
+
+test('layerMean and layerGradient give the bits of the float32 adds and division they replace', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const size = 1003;
+  const f = Math.fround;
+  const layers = [0, 1, 2].map((k) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * (k + 1.3)) * 10 ** ((i % 9) - 4)));
+  const mean = new Float32Array(size);
+  native.layerMean(layers, 3, mean);
+  assert.deepEqual(mean, Float32Array.from(layers[0], (v, i) => f(f(f(v + layers[1][i]) + layers[2][i]) / 3)), 'mean, a new array');
+  const inPlace = Float32Array.from(layers[2]);
+  native.layerMean([layers[0], layers[1], inPlace], 3, inPlace);
+  assert.deepEqual(inPlace, mean, 'mean into the last layer');
+  const [dLayer, dMean, acc] = layers;
+  const out = Float32Array.from(acc);
+  native.layerGradient(dLayer, dMean, 3, 1, out);
+  assert.deepEqual(out, Float32Array.from(acc, (v, i) => f(f(dLayer[i] + f(dMean[i] / 3)) + v)), '(dLayer + dMean/3) + out');
+  native.layerGradient(null, dMean, 3, 0, out);
+  assert.deepEqual(out, Float32Array.from(dMean, (v) => f(v / 3)), 'dMean/3');
+  const v = new Float32Array(4);
+  assert.throws(() => native.layerMean([], 3, v), RangeError);
+  assert.throws(() => native.layerMean([v, new Float32Array(3)], 3, v), RangeError);
+  const shared = new Float32Array(8);
+  assert.throws(() => native.layerMean([shared.subarray(1, 5)], 3, shared.subarray(0, 4)), RangeError);
+  assert.throws(() => native.layerGradient(null, v, 3, 1, v), RangeError);
+  assert.throws(() => native.layerGradient(new Float32Array(3), new Float32Array(4), 3, 1, v), RangeError);
+});
+
+test('rowSums gives the bits of float32 sums in column order, rows of any count', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  for (const [rows, cols] of [[0, 3], [1, 1], [7, 5], [8, 64], [19, 13], [5, 0]]) {
+    const x = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * 10 ** ((i % 7) - 3));
+    const out = new Float32Array(rows).fill(Number.NaN);
+    native.rowSums(x, rows, cols, out);
+    const ref = Float32Array.from({ length: rows }, (_, r) => {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s = Math.fround(s + x[r * cols + j]);
+      return s;
+    });
+    assert.deepEqual(out, ref, `${rows}×${cols}`);
+  }
+  assert.throws(() => native.rowSums(new Float32Array(6), 2, 4, new Float32Array(2)), RangeError);
+  assert.throws(() => native.rowSums(new Float32Array(6), 2, 3, new Float32Array(3)), RangeError);
+});

@@ -75,7 +75,7 @@ export function releaseGatedStructure(h: GatedStructure): void {
   releaseSparseStructure(h);
 }
 
-function gatedStructure(kernelName: string, id: number) {
+export function gatedStructure(kernelName: string, id: number) {
   const sides = gatedSides.get(id);
   if (!sides) throw new Error(`${kernelName}: gated structure ${id} is not registered (released?)`);
   return { s: heapStructure(kernelName, id), sides };

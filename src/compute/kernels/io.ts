@@ -16,16 +16,25 @@ export interface KernelIo {
   output(shape: number[], dtype: DataType, fill: (out: TypedArray) => void): TensorInfo;
   /** New float32 outputs of the given shapes, all allocated before `fill` writes every element of each. */
   outputs(shapes: number[][], fill: (outs: Float32Array[]) => void): TensorInfo[];
+  /** A new output on t's memory (the backend counts references, as its Identity does); never written. */
+  share(t: TensorInfo): TensorInfo;
 }
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): TypedArray;
+  incRef(dataId: object): void;
 }
 
 interface CpuBackendLike {
   data: { get(dataId: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: DataType, values: TypedArray): TensorInfo;
+  incRef(dataId: object): void;
+}
+
+function shareOn(backend: { incRef(dataId: object): void }, t: TensorInfo): TensorInfo {
+  backend.incRef(t.dataId);
+  return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
 }
 
 function wasmIo(backend: WasmBackendLike): KernelIo {
@@ -42,6 +51,7 @@ function wasmIo(backend: WasmBackendLike): KernelIo {
       fill(outs.map((t) => backend.typedArrayFromHeap(t) as Float32Array));
       return outs;
     },
+    share: (t) => shareOn(backend, t),
   };
 }
 
@@ -65,6 +75,7 @@ function cpuIo(backend: CpuBackendLike): KernelIo {
       fill(values);
       return shapes.map((shape, k) => backend.makeTensorInfo(shape, 'float32', values[k]));
     },
+    share: (t) => shareOn(backend, t),
   };
 }
 

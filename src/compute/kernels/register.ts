@@ -7,6 +7,7 @@ import { edgeMlpGradient, edgeMlpKernels } from './edge-mlp.js';
 import { gatedSddmmGradient, gatedSpmmGradient, gatedSpmmKernels } from './gated-spmm.js';
 import { gatherKernels, registerGatherGradient } from './gather.js';
 import { infoNceGradient, infoNceKernels } from './infonce.js';
+import { gatedLayerPropagationGradient, layerPropagationGradient, layerPropagationKernels } from './layer-propagation.js';
 import { segmentSumKernels } from './segment-sum.js';
 import { PROPAGATE_MEAN, propagateKernels, propagateMeanGradient } from './propagate.js';
 import { SPMM, spmmGradient, spmmKernels } from './spmm.js';
@@ -28,6 +29,7 @@ const OUR_KERNELS = [
   ...denoiseKernels,
   ...concreteGateKernels,
   ...splitLinearKernels,
+  ...layerPropagationKernels,
 ];
 const OUR_GRADIENTS = [
   weightedSpmmGradient,
@@ -39,6 +41,8 @@ const OUR_GRADIENTS = [
   denoiseGradient,
   concreteGateGradient,
   splitLinearGradient,
+  layerPropagationGradient,
+  gatedLayerPropagationGradient,
   sumGradient,
   meanGradient,
 ];
@@ -47,8 +51,8 @@ const OUR_GRADIENTS = [
  * Registers our kernels for the wasm and cpu backends (replacing both backends' GatherV2, the cpu backend's
  * UnsortedSegmentSum, and the wasm backend's BatchMatMul, Tanh, Exp, Identity, Cast, SplitV, AddN, Tile, Sum and
  * Mean, which ours wrap) and the gradients of CamrecSpmm, CamrecPropagateMean, CamrecWeightedSpmm, CamrecSddmm,
- * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise, CamrecConcreteGate and
- * CamrecSplitLinear, and ours of Sum and Mean (reduce-gradients.ts) and of GatherV2 along the first axis (gather.ts).
+ * CamrecGatedSpmm, CamrecGatedSddmm, CamrecEdgeMlp, CamrecInfoNce, CamrecDenoise, CamrecConcreteGate,
+ * CamrecSplitLinear, CamrecLayerPropagation and CamrecGatedLayerPropagation, and ours of Sum and Mean (reduce-gradients.ts) and of GatherV2 along the first axis (gather.ts).
  * Idempotent: a kernel already registered as ours is left alone.
  */
 export function registerKernels(): void {

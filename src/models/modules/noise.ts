@@ -4,9 +4,10 @@
  * One Philox4x32-10 block at those coordinates seeds a xoshiro128** sequence for the entity's row (Blackman &
  * Vigna 2021): a row of d normals then costs one Philox block and d/2 cheap steps instead of d/2 Philox
  * blocks, which matters at 10⁵–10⁶ draws per step. Normals are Box–Muller pairs (both of the pair).
- * With the native addon the same draws run there (native/noise.cc, over the compute pool's thread count):
- * uniforms and integers are the same bits, normals too unless the C library's log, cos or sin and V8's differ
- * in a double's last bit right at a float32 rounding boundary (never seen: test/native/noise.test.ts).
+ * With the native addon the same draws run there (native/noise.cc, over the compute pool's thread count; with
+ * AVX2 the normals' log, cos and sin four at a time on glibc's libmvec where it loads): uniforms and integers are the same bits,
+ * normals too unless the C library's log, cos or sin and V8's differ in a double's last bits right at a float32
+ * rounding boundary (never seen: test/native/noise.test.ts).
  */
 import { computePool, nativeKernels, type NoiseArgs } from '../../compute/index.js';
 import { philox4x32, purposeKey, type Purpose } from '../../random/index.js';
