@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { concreteGateReference, configureCompute, fusedConcreteGate, initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
+import { test } from 'node:test';
+import { concreteGateReference, configureCompute, fusedConcreteGate, kernelCounters, tf } from '../../src/compute/index.js';
 import { CONCRETE_GATE, CONCRETE_GATE_GRAD } from '../../src/compute/kernels/concrete-gate.js';
 import { nativeFor } from '../native/fixtures.js';
-import { BACKENDS, assertClose, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 /** Logits in [-3, 3] and uniforms in (0, 1), with the extremes the generator can give (float32 rounds to 1 there). */
 function problem(seed: number, n: number) {

@@ -1,31 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   configureCompute,
   denoiseBackwardReference,
   denoiseForwardReference,
   type DenoiseProblem,
   fusedDenoise,
-  initBackend,
   kernelCounters,
-  shutdownCompute,
   tf,
 } from '../../src/compute/index.js';
 import { DENOISE, DENOISE_GRAD } from '../../src/compute/kernels/denoise.js';
 import { crossModalDenoiser, forwardNoise, linearSchedule } from '../../src/models/modules/diffusion.js';
 import { stopGradient } from '../../src/models/modules/ops.js';
 import { nativeFor } from '../native/fixtures.js';
-import { BACKENDS, assertClose, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 const SCHEDULE = linearSchedule(20, 1e-4, 0.02);
 

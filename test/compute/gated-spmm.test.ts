@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Csr } from '../../src/graph/index.js';
 import {
   configureCompute,
@@ -7,27 +7,17 @@ import {
   gatedSddmmReference,
   gatedSpmm,
   gatedSpmmReference,
-  initBackend,
   kernelCounters,
   nativeKernels,
   registerGatedStructure,
   releaseGatedStructure,
-  shutdownCompute,
   tf,
   weightedSpmm,
 } from '../../src/compute/index.js';
 import { gatedSddmmComposite, gatedSpmmComposite } from '../../src/compute/kernels/gated-spmm.js';
-import { BACKENDS, assertClose, randomCsr, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomCsr, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 function valuesOf(f: () => tf.Tensor): Float32Array {
   const t = tf.tidy(f);

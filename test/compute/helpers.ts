@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { configureCompute, initBackend, shutdownCompute, tf } from '../../src/compute/index.js';
 import { type Csr, csrFromCoo } from '../../src/graph/index.js';
 import { CounterRng, type RandomStream } from '../../src/random/index.js';
 
 export const BACKENDS = ['wasm', 'cpu'] as const;
+
+/** The file's tests run on the wasm backend; after them, the defaults come back (wasm, the addon on) and the pool stops. */
+export function useWasmCompute(): void {
+  before(async () => {
+    await initBackend('wasm');
+  });
+  after(async () => {
+    await tf.setBackend('wasm');
+    await configureCompute({ native: true });
+    await shutdownCompute();
+  });
+}
 
 export function rng(seed: number): RandomStream {
   return new CounterRng(seed).stream('init');

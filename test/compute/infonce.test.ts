@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { configureCompute, fusedInfoNce, infoNceReference, initBackend, kernelCounters, shutdownCompute, tf } from '../../src/compute/index.js';
+import { test } from 'node:test';
+import { configureCompute, fusedInfoNce, infoNceReference, kernelCounters, tf } from '../../src/compute/index.js';
 import { INFO_NCE } from '../../src/compute/kernels/infonce.js';
 import { infoNceComposite } from '../../src/models/modules/infonce.js';
 import { nativeFor } from '../native/fixtures.js';
-import { BACKENDS, assertClose, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 // [n, d, T, block]: one block, a shorter last block, blocks of one row, CaMRec's own shape
 const CASES: [number, number, number, number][] = [

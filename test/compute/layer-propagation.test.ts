@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   configureCompute,
   gatedPropagateLayers,
   gatedSpmm,
-  initBackend,
   kernelCounters,
   propagateLayers,
   registerGatedStructure,
   registerSparse,
   releaseGatedStructure,
   releaseSparse,
-  shutdownCompute,
   spmm,
   spmmReference,
   tf,
@@ -23,17 +21,9 @@ import {
   LAYER_PROPAGATION_GRAD,
 } from '../../src/compute/kernels/layer-propagation.js';
 import { nativeFor } from '../native/fixtures.js';
-import { BACKENDS, assertClose, randomCsr, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomCsr, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 /** A square matrix (not symmetric: the gradient must use the transpose), x, the loss's weights and gates. */
 function problem(seed: number, n: number, d: number, layers: number) {

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { configureCompute, fusedSplitLinear, initBackend, kernelCounters, shutdownCompute, splitLinearReference, tf } from '../../src/compute/index.js';
+import { test } from 'node:test';
+import { configureCompute, fusedSplitLinear, kernelCounters, splitLinearReference, tf } from '../../src/compute/index.js';
 import { SPLIT_LINEAR, SPLIT_LINEAR_GRAD } from '../../src/compute/kernels/split-linear.js';
 import { nativeFor } from '../native/fixtures.js';
-import { BACKENDS, assertClose, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 type Op = (x: tf.Tensor2D, wa: tf.Tensor2D, wb: tf.Tensor2D, rows: number) => [tf.Tensor2D, tf.Tensor2D];
 

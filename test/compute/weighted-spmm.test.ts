@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Csr } from '../../src/graph/index.js';
 import {
   SharedHeap,
   configureCompute,
-  initBackend,
   kernelCounters,
   nativeKernels,
   registerSparseStructure,
@@ -12,24 +11,15 @@ import {
   sddmm,
   sddmmReference,
   sharedHeap,
-  shutdownCompute,
   tf,
   weightedSpmm,
   weightedSpmmReference,
 } from '../../src/compute/index.js';
 import { rowKernels, simdSupported } from '../../src/compute/kernels/row-kernels.js';
 import { sddmmComposite, transposeWithPerm, weightedSpmmComposite } from '../../src/compute/kernels/weighted-spmm.js';
-import { BACKENDS, assertClose, randomCsr, randomFloats, rng } from './helpers.js';
+import { BACKENDS, assertClose, randomCsr, randomFloats, rng, useWasmCompute } from './helpers.js';
 
-before(async () => {
-  await initBackend('wasm');
-});
-
-after(async () => {
-  await tf.setBackend('wasm');
-  await configureCompute({ native: true });
-  await shutdownCompute();
-});
+useWasmCompute();
 
 /** The values of a tensor computed in a tidy scope; the tensor is disposed. */
 function valuesOf(f: () => tf.Tensor): Float32Array {
