@@ -178,7 +178,8 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
   const byUser = data.trainByUser;
   const edgeUsers = new Int32Array(byUser.indices.length);
   for (let u = 0; u < byUser.nRows; u++) edgeUsers.fill(u, byUser.indptr[u], byUser.indptr[u + 1]);
-  const gated = registerGatedStructure(adjCsr, entryEdges(byUser, adjCsr), edgeUsers.length);
+  const edgeOf = entryEdges(byUser, adjCsr);
+  const gated = registerGatedStructure(adjCsr, edgeOf, edgeUsers.length);
   const edgePairs = h.frontdoor && h.maskAgreement ? registerEdgePairs(byUser) : null;
   const kept = tf.tidy(() => ({
     // unit rows: raw feature scales differ by orders of magnitude between datasets and modalities
@@ -199,7 +200,7 @@ function prepareCamrec(data: Dataset, h: CamrecHyper, ctx: PrepareContext): Camr
     gated,
     edges: { users: edgeUsers, items: byUser.indices },
     trainByUser: byUser,
-    messageWeights: h.maskSparsityWeight === 'message' ? messageWeights(byUser, data.nItems) : null,
+    messageWeights: h.maskSparsityWeight === 'message' ? messageWeights(adjCsr, edgeOf, data.nUsers, edgeUsers.length) : null,
     edgePairs,
     nEdges: edgeUsers.length,
     modalities,
@@ -460,17 +461,12 @@ function column(rows: Float32Array, width: number, c: number): Float32Array {
   return out;
 }
 
-/** 1/√(d_u d_i) of every training edge, scaled to mean 1. */
-export function messageWeights(byUser: Csr, nItems: number): Float32Array {
-  const itemDegree = new Int32Array(nItems);
-  for (const i of byUser.indices) itemDegree[i]++;
-  const w = new Float64Array(byUser.indices.length);
+/** Each training edge's entry of Â, 1/√(d_u d_i), scaled to mean 1: read from Â's user rows, one entry per edge. */
+export function messageWeights(adjacency: Csr, edgeOf: Int32Array, nUsers: number, nEdges: number): Float32Array {
+  const w = new Float64Array(nEdges);
   let sum = 0;
-  for (let u = 0; u < byUser.nRows; u++) {
-    const du = byUser.indptr[u + 1] - byUser.indptr[u];
-    for (let e = byUser.indptr[u]; e < byUser.indptr[u + 1]; e++) sum += w[e] = 1 / Math.sqrt(du * itemDegree[byUser.indices[e]]);
-  }
-  const mean = sum / Math.max(1, w.length);
+  for (let p = 0; p < adjacency.indptr[nUsers]; p++) sum += w[edgeOf[p]] = adjacency.values![p];
+  const mean = sum / Math.max(1, nEdges);
   return Float32Array.from(w, (x) => x / mean);
 }
 

@@ -217,7 +217,8 @@ test("maskObjective 'ib' flips the sign of the InfoNCE term and of its gradient,
 test("maskSparsityWeight 'message' prices each gate by its edge's 1/√(d_u d_i), mean 1, and changes only the sparsity term", async () => {
   const data = tinyMultimodal();
   const m = data.trainByUser;
-  const w = messageWeights(m, data.nItems);
+  const adj = normalizedBipartiteAdjacency(m);
+  const w = messageWeights(adj, entryEdges(m, adj), data.nUsers, m.indices.length);
   const itemDegree = new Int32Array(data.nItems);
   for (const i of m.indices) itemDegree[i]++;
   const raw = Array.from(w.keys(), (e) => {
