@@ -15,6 +15,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { loadNative, tuneAllocator } from '../src/compute/index.js';
 import { parseWire, RemoteParamStore, spawnShard, type ShardProcess } from '../src/paramserver/index.js';
 import { adam, type RowGrad, type TableSpec } from '../src/train/index.js';
 
@@ -23,6 +24,8 @@ const steps = Number(args.steps);
 const shards = Number(args.shards);
 const wire = parseWire(args.wire, '--wire');
 const root = new URL('..', import.meta.url).pathname;
+// As every camrec process does at start (src/cli/main.ts); GLIBC_TUNABLES=glibc.malloc.perturb=0 keeps glibc's defaults here and in the shards.
+const allocator = tuneAllocator(loadNative());
 
 const SPECS: TableSpec[] = [
   { name: 'user', rows: 19_445, dim: 64, init: { kind: 'xavierUniform' }, trainable: true, dense: true },
@@ -118,5 +121,5 @@ const rows = phases.map(
     `${p.padEnd(6)} wall ${med(wall[p]).toFixed(1).padStart(7)} ms   CPU/step client ${((1000 * cpu.client[p]) / steps).toFixed(1).padStart(6)} ms, shards ${((1000 * cpu.shards[p]) / steps).toFixed(1).padStart(6)} ms   GC/step client ${(gc[p].ms / steps).toFixed(1).padStart(5)} ms (${(gc[p].n / steps).toFixed(1)})   page faults/step client ${perStep(faults.client[p])}, shards ${perStep(faults.shards[p])}`,
 );
 process.stdout.write(
-  `${steps} steps, ${shards} shard(s), wire ${wire}, load ${load0.map((x) => x.toFixed(1)).join('/')} → ${loadavg().map((x) => x.toFixed(1)).join('/')}\n${rows.join('\n')}\nchecksum ${checksum.toPrecision(17)}\n`,
+  `${steps} steps, ${shards} shard(s), wire ${wire}, allocator ${allocator}, load ${load0.map((x) => x.toFixed(1)).join('/')} → ${loadavg().map((x) => x.toFixed(1)).join('/')}\n${rows.join('\n')}\nchecksum ${checksum.toPrecision(17)}\n`,
 );

@@ -24,6 +24,10 @@
 
 #include "kernels.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -32,7 +36,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 7;
+constexpr int32_t kAbiVersion = 8;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -1367,6 +1371,35 @@ napi_value IntPerRow(napi_env env, napi_callback_info info) {
   return NoiseRows<int32_t>(env, info, "intPerRow", "n", 1, 1, intPerRow);
 }
 
+// ---- allocator ---------------------------------------------------------------------------------------
+
+// (mmapThreshold, trimThreshold) -> true when glibc took both settings, false where malloc is not glibc's.
+// With glibc's defaults every multi-megabyte buffer (a gRPC message, a pulled table) is a fresh mmap that the
+// kernel zero-fills page by page and unmaps on free; a threshold above those sizes keeps them in the heap, and a
+// trim threshold above it keeps freed heap memory for the next one (docs/paramserver.md "Allocator").
+napi_value TuneAllocator(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    const char* fn = "tuneAllocator";
+    const auto argv = arguments(env, info, fn, 2);
+    const int64_t mmapThreshold = integer(env, argv[0], fn, "mmapThreshold", 1, kMaxInt32);
+    const int64_t trimThreshold = integer(env, argv[1], fn, "trimThreshold", 1, kMaxInt32);
+    bool tuned = false;
+#if defined(__GLIBC__)
+    if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmapThreshold)) != 1)
+      rangeError(fn, "glibc refused mmapThreshold ", mmapThreshold);
+    if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(trimThreshold)) != 1)
+      rangeError(fn, "glibc refused trimThreshold ", trimThreshold);
+    tuned = true;
+#else
+    (void)mmapThreshold;
+    (void)trimThreshold;
+#endif
+    napi_value result;
+    check(napi_get_boolean(env, tuned, &result));
+    return result;
+  });
+}
+
 // ---- instruction-set selection ---------------------------------------------------------------------
 
 napi_value Isa(napi_env env, napi_callback_info) {
@@ -1453,6 +1486,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "normalRows", NormalRows);
     setFunction(env, exports, "uniformRows", UniformRows);
     setFunction(env, exports, "intPerRow", IntPerRow);
+    setFunction(env, exports, "tuneAllocator", TuneAllocator);
     return exports;
   });
 }

@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { CamrecError } from '../errors/index.js';
+import { tuneAllocator } from '../compute/allocator.js';
+import { loadNative } from '../compute/native.js';
 import { evalCommand } from './eval-command.js';
 import { explainCommand } from './explain-command.js';
 import { gridFlag, hyperFlag, intListFlag, numberFlag, taskQueueFlag } from './flags.js';
@@ -23,6 +25,8 @@ export interface MainOptions {
 }
 
 export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<number> {
+  // Before any command allocates: keep multi-megabyte buffers in malloc's heap (src/compute/allocator.ts).
+  tuneAllocator(loadNative());
   let exitCode = 0;
   const program = new Command('camrec')
     .description('Train causal multimodal recommenders on one machine or a cluster')

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 7;
+export const NATIVE_ABI_VERSION = 8;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -268,6 +268,11 @@ export interface NativeKernels {
   uniformRows(...args: NoiseArgs<Float32Array>): void;
   /** One integer in [0, n) per entry of out (from the row's second Philox block), the TypeScript generator's. */
   intPerRow(...args: NoiseArgs<Int32Array>): void;
+  /**
+   * Sets glibc malloc's mmap and trim thresholds in bytes (mallopt); true when glibc took both, false where
+   * malloc is not glibc's. Throws RangeError when glibc refuses a value.
+   */
+  tuneAllocator(mmapThreshold: number, trimThreshold: number): boolean;
 }
 
 export interface LoadNativeOptions {
