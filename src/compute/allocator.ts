@@ -20,9 +20,17 @@ export const ALLOCATOR_TUNABLES = `glibc.malloc.mmap_threshold=${MMAP_THRESHOLD}
 /** What `tuneAllocator` did: set by the addon, left to GLIBC_TUNABLES, or nothing (no addon, or not glibc). */
 export type AllocatorTuning = 'mallopt' | 'environment' | 'none';
 
-/** Sets the thresholds through the addon unless GLIBC_TUNABLES already sets malloc. */
+let tuned: AllocatorTuning = 'none';
+
+/** Sets the thresholds through the addon unless GLIBC_TUNABLES already sets malloc; remembers what it did. */
 export function tuneAllocator(kernels: NativeKernels | null, env: NodeJS.ProcessEnv = process.env): AllocatorTuning {
-  if ((env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.')) return 'environment';
-  if (!kernels) return 'none';
-  return kernels.tuneAllocator(MMAP_THRESHOLD, TRIM_THRESHOLD) ? 'mallopt' : 'none';
+  if ((env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.')) tuned = 'environment';
+  else if (!kernels) tuned = 'none';
+  else tuned = kernels.tuneAllocator(MMAP_THRESHOLD, TRIM_THRESHOLD) ? 'mallopt' : 'none';
+  return tuned;
+}
+
+/** What this process's last `tuneAllocator` did (a run's provenance records it). */
+export function allocatorTuning(): AllocatorTuning {
+  return tuned;
 }

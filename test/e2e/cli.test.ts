@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { camrec } from '../helpers/cli.js';
 import { tempDir, writeInter } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
+import { probeNative } from '../../src/compute/native.js';
 
 const common = ['--batch', '256', '--lr', '0.01', '--dim', '16', '--threads', '2', '--backend', 'wasm'];
 
@@ -22,6 +23,10 @@ test('camrec train writes a complete run directory and one JSON line; eval repro
   assert.deepEqual(result.test, res.test);
   assert.equal(result.epochsRun, 4);
   assert.equal(result.provenance.backend, 'wasm');
+  // src/compute/allocator.ts: set through the addon on glibc unless GLIBC_TUNABLES already sets malloc.
+  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
+  const byEnv = (process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.');
+  assert.equal(result.provenance.allocator, byEnv ? 'environment' : probeNative().kernels && glibc ? 'mallopt' : 'none');
   assert.match(result.provenance.lockfileSha256, /^[0-9a-f]{64}$/);
   assert.match(result.dataset.checksum, /^[0-9a-f]{64}$/);
   assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 4);
