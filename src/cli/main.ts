@@ -26,7 +26,8 @@ export interface MainOptions {
 
 export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<number> {
   // Before any command allocates: keep multi-megabyte buffers in malloc's heap (src/compute/allocator.ts).
-  tuneAllocator(loadNative());
+  // CAMREC_NATIVE=0 keeps the addon unloaded here too.
+  tuneAllocator(loadNative({ disabled: process.env.CAMREC_NATIVE === '0' }));
   let exitCode = 0;
   const program = new Command('camrec')
     .description('Train causal multimodal recommenders on one machine or a cluster')
