@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 export { tf };
 export { BACKEND_CHOICES, type BackendChoice, type BackendInfo, initBackend } from './backend.js';
 export { registerKernels } from './kernels/register.js';
+export { readFloatsInto } from './kernels/io.js';
 export { kernelCounters } from './kernels/counters.js';
 export { segmentSum } from './kernels/segment-sum.js';
 export { segmentSumReference } from './kernels/segment-sum-ref.js';

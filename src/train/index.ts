@@ -5,7 +5,7 @@ export { initTable } from './tables.js';
 export type { OptimizerConfig, AdamConfig, AdagradConfig } from './optimizer.js';
 export { adam, adagrad, applyRows, initialState } from './optimizer.js';
 export { TrainSampler } from './sampler.js';
-export { trainStep, lossAndGrads, pullRows, taskRows, taskLossAndGrads, taskBlocks, checkNeighbourhood, NEIGHBOURHOODS } from './step.js';
+export { trainStep, lossAndGrads, pullRows, taskRows, taskLossAndGrads, taskBlocks, checkNeighbourhood, GradientBuffers, NEIGHBOURHOODS } from './step.js';
 export type { StepResult, TaskShare, Neighbourhood } from './step.js';
 export { initialEarlyStop, updateEarlyStop } from './earlystop.js';
 export type { EarlyStopState } from './earlystop.js';

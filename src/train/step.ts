@@ -4,6 +4,7 @@
  * the optimizer once).
  */
 import * as tf from '@tensorflow/tfjs';
+import { readFloatsInto } from '../compute/index.js';
 import { ConfigError } from '../errors/index.js';
 import { uniqueSorted } from '../models/common.js';
 import type { Batch, LossOutput, Model, Param, Params, Prepared } from '../models/types.js';
@@ -47,8 +48,27 @@ type AnyModel = Model<any, any>;
 /** What a differentiable objective returns: the value to differentiate and the parts it reports. */
 type Objective = (params: Params) => LossOutput;
 
-/** The value and row gradients of `objective` at the pulled rows; leaves no tensors behind. */
-function objectiveAndGrads(pulled: readonly Pulled[], objective: Objective): { result: StepResult; grads: RowGrad[] } {
+/**
+ * Arrays a caller keeps for the gradients it reads out step after step, one per table, so that a step does not
+ * allocate a fresh multi-megabyte array per table (a distributed worker: docs/distributed.md §5). The gradients a
+ * step returns in them are valid until the next step that uses the same buffers.
+ */
+export class GradientBuffers {
+  private readonly arrays = new Map<string, Float32Array>();
+
+  /** The table's array of `size` values (a new one when the size changed). */
+  take(table: string, size: number): Float32Array {
+    let a = this.arrays.get(table);
+    if (a?.length !== size) this.arrays.set(table, (a = new Float32Array(size)));
+    return a;
+  }
+}
+
+/**
+ * The value and row gradients of `objective` at the pulled rows; leaves no tensors behind. The gradients are new
+ * arrays, or `into`'s when given.
+ */
+function objectiveAndGrads(pulled: readonly Pulled[], objective: Objective, into?: GradientBuffers): { result: StepResult; grads: RowGrad[] } {
   const inputs = pulled.map(toTensor);
   const trainable = pulled.map((p, i) => (p.spec.trainable ? i : -1)).filter((i) => i >= 0);
   let parts: Record<string, tf.Scalar> = {};
@@ -68,7 +88,7 @@ function objectiveAndGrads(pulled: readonly Pulled[], objective: Objective): { r
     const rowGrads = trainable.map((i, k) => ({
       table: pulled[i].spec.name,
       ids: pulled[i].ids,
-      grad: grads[k].dataSync() as Float32Array,
+      grad: into ? readFloatsInto(grads[k], into.take(pulled[i].spec.name, grads[k].size)) : (grads[k].dataSync() as Float32Array),
     }));
     value.dispose();
     tf.dispose(grads);
@@ -145,7 +165,8 @@ export function taskRows(model: AnyModel, share: TaskShare, prep: Prepared, hype
 /**
  * A task's contribution to a bsp step, so that the contributions of a step's tasks sum to the step's loss and
  * gradient: `weight ×` each mean term over the task's triples, plus, for the task holding the whole batch, every
- * other part over the whole batch. `result.parts` are the contributions; `result.loss` their sum.
+ * other part over the whole batch. `result.parts` are the contributions; `result.loss` their sum. With `into` the
+ * gradients are its arrays (GradientBuffers).
  */
 export function taskLossAndGrads(
   model: AnyModel,
@@ -153,6 +174,7 @@ export function taskLossAndGrads(
   pulled: readonly Pulled[],
   prep: Prepared,
   hyper: Record<string, unknown>,
+  into?: GradientBuffers,
 ): { result: StepResult; grads: RowGrad[] } {
   const mean = new Set(model.meanTerms ?? []);
   if (mean.size === 0 && !share.whole) return { result: { loss: 0, parts: {} }, grads: [] };
@@ -167,7 +189,7 @@ export function taskLossAndGrads(
       for (const [k, v] of Object.entries(all)) if (!mean.has(k)) parts[k] = v;
     }
     return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
-  });
+  }, into);
 }
 
 export async function trainStep(

@@ -39,7 +39,7 @@ import { connectNats } from '../events/index.js';
 import { createEvaluator, type Evaluator, type RangeResult } from '../eval/index.js';
 import { models, type Batch, type Model, type Prepared } from '../models/index.js';
 import { parseWire, RemoteParamStore, type RemoteStoreOptions, type WireEncoding } from '../paramserver/index.js';
-import { checkNeighbourhood, pullRows, representations, taskBlocks, taskLossAndGrads, taskRows, type Neighbourhood, type OptimizerConfig, type TaskShare } from '../train/index.js';
+import { checkNeighbourhood, GradientBuffers, pullRows, representations, taskBlocks, taskLossAndGrads, taskRows, type Neighbourhood, type OptimizerConfig, type TaskShare } from '../train/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any, any>;
@@ -298,6 +298,8 @@ class WorkerLoop {
   private evalSeconds = 0;
   /** Started at the first evaluation range. */
   private evaluator: Evaluator | null = null;
+  /** The gradients' arrays, reused task after task: a task's are sent (encoded) before the next task computes. */
+  private readonly gradients = new GradientBuffers();
   /** The representations last evaluated, and the (generation, epoch) they belong to. */
   private reps: { key: string; users: Float32Array; items: Float32Array; dim: number } | null = null;
   /** The job's evaluation cut-offs (as the latest GetJob gave them). */
@@ -586,7 +588,7 @@ class WorkerLoop {
     const read = store.takeReads();
     await this.ctx.afterPull?.(t);
     const t1 = performance.now();
-    const { result, grads } = taskLossAndGrads(model, share, pulled, prep, hyper);
+    const { result, grads } = taskLossAndGrads(model, share, pulled, prep, hyper, this.gradients);
     const t2 = performance.now();
     store.generation = t.generation;
     const update = this.ctx.onArrival ? await store.pushTask(key, t.attempt, grads) : { ...(await store.prepareTask(t.psStep, key, t.attempt, grads)), applied: [] };

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { initBackend, shutdownCompute } from '../../src/compute/index.js';
+import { initBackend, readFloatsInto, shutdownCompute, tf } from '../../src/compute/index.js';
 import { splitStep, taskTriples } from '../../src/coordinator/index.js';
 import type { Dataset } from '../../src/data/types.js';
 import { camrec, models, type Batch, type Model, type Prepared } from '../../src/models/index.js';
 import type { Modality } from '../../src/data/types.js';
 import { randomFloats, rng } from '../compute/helpers.js';
-import { LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, taskLossAndGrads, taskRows, type RowGrad } from '../../src/train/index.js';
+import { GradientBuffers, LocalParamStore, TrainSampler, adam, lossAndGrads, pullRows, taskLossAndGrads, taskRows, type RowGrad } from '../../src/train/index.js';
 import { randomDataset } from '../helpers/tiny.js';
 
 before(async () => {
@@ -171,3 +171,45 @@ for (const [label, meanTerms] of [
     }
   });
 }
+
+test('with GradientBuffers a task\'s gradients are the same values in arrays kept from task to task (the worker\'s path)', async () => {
+  const s = setup('lightgcn');
+  try {
+    const buffers = new GradientBuffers();
+    const tasks = [...splitStep(1, 0, s.batch.users.length, 2)];
+    const kept: Float32Array[][] = [];
+    for (const task of tasks) {
+      const share = { batch: taskTriples(s.batch, task) as Batch, weight: task.weight, whole: task.index === 0 ? s.batch : null };
+      const pulled = await pullRows(s.store, taskRows(s.model, share, s.prep, s.hyper));
+      const fresh = taskLossAndGrads(s.model, share, pulled, s.prep, s.hyper);
+      const lent = taskLossAndGrads(s.model, share, pulled, s.prep, s.hyper, buffers);
+      assert.equal(lent.result.loss, fresh.result.loss);
+      assert.equal(lent.grads.length, fresh.grads.length);
+      lent.grads.forEach((g, k) => {
+        assert.equal(g.table, fresh.grads[k].table);
+        assert.deepEqual(g.grad, fresh.grads[k].grad, `task ${task.index} ${g.table}: the same gradient bits`);
+      });
+      kept.push(lent.grads.map((g) => g.grad));
+    }
+    // The second task's gradients went into the first task's arrays.
+    kept[1].forEach((a, k) => assert.equal(a, kept[0][k], 'the same array, reused'));
+  } finally {
+    s.close();
+  }
+});
+
+test('readFloatsInto copies a float32 tensor on wasm and on cpu, and refuses another dtype or length', async () => {
+  for (const backend of ['wasm', 'cpu']) {
+    await tf.setBackend(backend);
+    const values = Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 2);
+    const t = tf.tensor2d(values, [3, 4]);
+    const out = new Float32Array(12).fill(Number.NaN);
+    assert.equal(readFloatsInto(t, out), out);
+    assert.deepEqual(out, values, backend);
+    assert.throws(() => readFloatsInto(t, new Float32Array(11)), /out has 11 values, the tensor 12/);
+    const ints = tf.tensor1d([1, 2], 'int32');
+    assert.throws(() => readFloatsInto(ints, new Float32Array(2)), /dtype int32/);
+    tf.dispose([t, ints]);
+  }
+  await tf.setBackend('wasm');
+});

@@ -3,6 +3,7 @@
  * written once. wasm: tensors live in the backend's wasm heap (dataIdMap / typedArrayFromHeap / makeOutput);
  * cpu: tensors are typed arrays in the backend's data store (data.get(dataId).values / makeTensorInfo).
  */
+import * as tf from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { countKernel } from './counters.js';
 
@@ -103,4 +104,18 @@ export function expectFloat(kernelName: string, what: string, t: TensorInfo, ran
   if (t.dtype !== 'float32' || t.shape.length !== rank) {
     throw new TypeError(`${kernelName}: ${what} must be a float32 tensor of rank ${rank}, got ${t.dtype} [${t.shape.join(', ')}]`);
   }
+}
+
+/**
+ * Copies a float32 tensor's values into `out` (its length must be the tensor's size): on wasm straight from the
+ * backend's heap, elsewhere through dataSync. Unlike dataSync it allocates no array, so a caller that reads the
+ * same shapes every step can keep one.
+ */
+export function readFloatsInto(t: tf.Tensor, out: Float32Array): Float32Array {
+  if (t.dtype !== 'float32') throw new TypeError(`readFloatsInto: tensor of dtype ${t.dtype}, expected float32`);
+  if (out.length !== t.size) throw new RangeError(`readFloatsInto: out has ${out.length} values, the tensor ${t.size}`);
+  const backend = tf.backend() as Partial<WasmBackendLike>;
+  const wasm = tf.getBackend() === 'wasm' && typeof backend.typedArrayFromHeap === 'function';
+  out.set((wasm ? backend.typedArrayFromHeap!(t) : t.dataSync()) as Float32Array);
+  return out;
 }
