@@ -1,9 +1,9 @@
 /**
  * The process's malloc settings (docs/paramserver.md "Allocator"). With glibc's defaults a buffer above the
  * dynamic mmap threshold — every multi-megabyte gRPC message, pulled table or gradient on baby's shapes — is a
- * fresh mmap that the kernel zero-fills page by page and unmaps when it is freed, and freed heap above 128 KiB is
- * given back at once: a parameter-server shard then took about 1 000–2 000 page faults per pushed task. Raising
- * both thresholds keeps those buffers in the heap and reuses them. Every `camrec` command sets them at start
+ * fresh mmap that the kernel zero-fills page by page and unmaps when it is freed, and freed memory at the top of
+ * the heap goes back to the system past a small trim threshold: a parameter-server shard then took about
+ * 1 000–2 000 page faults per pushed task. Raising both thresholds keeps those buffers in the heap and reuses them. Every `camrec` command sets them at start
  * through the native addon (mallopt; the deploy image has it); without the addon the same settings can be given at
  * exec through GLIBC_TUNABLES (ALLOCATOR_TUNABLES). A GLIBC_TUNABLES that already names a malloc setting is the
  * user's choice and is left alone (`GLIBC_TUNABLES=glibc.malloc.perturb=0` keeps glibc's defaults).

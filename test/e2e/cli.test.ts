@@ -6,6 +6,7 @@ import { camrec } from '../helpers/cli.js';
 import { tempDir, writeInter } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
 import { probeNative } from '../../src/compute/native.js';
+import { glibc } from '../helpers/platform.js';
 
 const common = ['--batch', '256', '--lr', '0.01', '--dim', '16', '--threads', '2', '--backend', 'wasm'];
 
@@ -24,7 +25,6 @@ test('camrec train writes a complete run directory and one JSON line; eval repro
   assert.equal(result.epochsRun, 4);
   assert.equal(result.provenance.backend, 'wasm');
   // src/compute/allocator.ts: set through the addon on glibc unless GLIBC_TUNABLES already sets malloc or CAMREC_NATIVE=0.
-  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
   const byEnv = (process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.');
   const addon = process.env.CAMREC_NATIVE !== '0' && probeNative().kernels !== null;
   assert.equal(result.provenance.allocator, byEnv ? 'environment' : addon && glibc ? 'mallopt' : 'none');

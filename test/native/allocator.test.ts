@@ -10,10 +10,10 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { ALLOCATOR_TUNABLES, MMAP_THRESHOLD, TRIM_THRESHOLD, tuneAllocator } from '../../src/compute/allocator.js';
 import { defaultAddonPath, type NativeKernels } from '../../src/compute/native.js';
+import { glibc } from '../helpers/platform.js';
 import { nativeFor } from './fixtures.js';
 
 const run = promisify(execFile);
-const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
 test('tuneAllocator: glibc takes the thresholds; the arguments are checked', (t) => {
   const native = nativeFor(t);
