@@ -53,6 +53,8 @@ export interface CoordinatorFlags {
   leaseMs?: number;
   maxAttempts?: number;
   workerTimeoutMs?: number;
+  minWorkers?: number;
+  gatherTimeoutMs?: number;
   heartbeatMs?: number;
   evalOnCoordinator?: boolean;
   wire?: string;
@@ -60,7 +62,7 @@ export interface CoordinatorFlags {
 
 const OWN_FLAGS = [
   'shards', 'host', 'port', 'listen', 'insecure', 'tokenFile', 'job', 'nats', 'taskQueue', 'tasksPerStep', 'consistency', 'leaseMs', 'maxAttempts', 'workerTimeoutMs',
-  'heartbeatMs', 'evalOnCoordinator', 'wire',
+  'minWorkers', 'gatherTimeoutMs', 'heartbeatMs', 'evalOnCoordinator', 'wire',
 ] as const;
 
 /** Splits the coordinator's flags from the train flags. */
@@ -109,6 +111,8 @@ export async function coordinatorCommand(opts: Record<string, unknown>): Promise
     leaseMs: positive('--lease-ms', own.leaseMs, taskQueue === 'jetstream' ? 30_000 : 120_000),
     maxAttempts: positive('--max-attempts', own.maxAttempts, 5),
     workerTimeoutMs: positive('--worker-timeout-ms', own.workerTimeoutMs, 30_000),
+    minWorkers: positive('--min-workers', own.minWorkers, 1),
+    gatherMs: positive('--gather-timeout-ms', own.gatherTimeoutMs, 300_000),
     heartbeatMs: positive('--heartbeat-ms', own.heartbeatMs, 1000),
   };
 
@@ -134,7 +138,7 @@ interface Coordinate {
   consistency: Consistency;
   taskQueue: TaskQueueKind;
   wire: WireEncoding;
-  settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; heartbeatMs: number };
+  settings: { tasksPerStep: number; leaseMs: number; maxAttempts: number; workerTimeoutMs: number; minWorkers: number; gatherMs: number; heartbeatMs: number };
   ops: Ops;
   metrics: CoordinatorMetrics;
   log: Logger;

@@ -135,6 +135,8 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--lease-ms <n>', 'how long a worker holds a task unless it renews it (default 120000; 30000 with --task-queue jetstream, the ack wait)', numberFlag('--lease-ms'))
     .option('--max-attempts <n>', 'attempts of a task before the job fails (default 5)', numberFlag('--max-attempts'))
     .option('--worker-timeout-ms <n>', 'a worker silent this long is dropped, its tasks re-queued (default 30000)', numberFlag('--worker-timeout-ms'))
+    .option('--min-workers <n>', 'the first epoch waits until this many workers have joined (default 1); later ones join whenever they come', numberFlag('--min-workers'))
+    .option('--gather-timeout-ms <n>', 'the longest the first epoch waits for --min-workers; then it opens with the workers that joined (default 300000)', numberFlag('--gather-timeout-ms'))
     .option('--heartbeat-ms <n>', 'how often workers send heartbeats (default 1000)', numberFlag('--heartbeat-ms'))
     .option('--eval-on-coordinator', 'evaluate on the coordinator alone (default: sharded over the workers when two or more evaluate)')
     .addOption(wireOption(''))

@@ -139,6 +139,10 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
     // One task per worker by default: every LightGCN/CaMRec task reads whole tables, so more tasks than workers
     // only repeat that traffic; the split never changes the result (docs/distributed.md §3).
     '--tasks-per-step', String(tasksPerStep ?? cluster.workers),
+    // The first epoch waits for every worker this command starts (each starts in a second or two), so that the
+    // first steps and evaluations are spread over all of them; one that never comes is waited for 2 minutes.
+    '--min-workers', String(cluster.workers),
+    '--gather-timeout-ms', '120000',
     ...(typeof nats === 'string' ? ['--nats', nats] : []),
     // The workers take the task queue (and its NATS server) from the coordinator's JobSpec.
     ...(queue === 'jetstream' ? ['--task-queue', queue] : []),

@@ -78,6 +78,10 @@ export interface JobOptions {
   readonly evalOnCoordinator?: boolean;
   /** A worker not heard from for this long is dropped and its leases re-queued. */
   readonly workerTimeoutMs: number;
+  /** `--min-workers`: the first epoch waits for this many admitted workers (policy.ts PolicyConfig.minWorkers). */
+  readonly minWorkers?: number;
+  /** `--gather-timeout-ms`: at most this long (then it opens with the workers admitted). */
+  readonly gatherMs?: number;
   readonly heartbeatMs: number;
   /** --resume: the run directory's last.ckpt, checked by `readResumePoint`; its state is imported into the shards. */
   readonly resumeFrom?: Checkpoint;
@@ -248,6 +252,8 @@ export class CoordinatorJob {
       evalEvery: c.evalEvery,
       selectMetric: c.selectMetric,
       ...(this.evalUsers ? { evalUsers: this.evalUsers } : {}),
+      ...(this.opts.minWorkers !== undefined ? { minWorkers: this.opts.minWorkers } : {}),
+      ...(this.opts.gatherMs !== undefined ? { gatherMs: this.opts.gatherMs } : {}),
     };
   }
 
@@ -532,6 +538,11 @@ export class CoordinatorJob {
       case 'admit':
         this.emit('worker.joined', { worker: a.worker });
         return this.log.info({ worker: a.worker }, 'worker joined');
+      case 'gather':
+        return this.log.info({ minWorkers: a.minWorkers, ...(Number.isFinite(a.until) ? { untilMs: a.until - Date.now() } : {}) }, 'waiting for workers before the first epoch');
+      case 'gathered':
+        if (a.timedOut) return this.log.warn({ workers: a.workers }, `the wait for ${this.opts.minWorkers} workers timed out: the first epoch opens with ${a.workers.length}`);
+        return this.log.info({ workers: a.workers }, 'workers gathered: the first epoch opens');
       case 'reject':
       case 'wait':
       case 'stop':

@@ -67,6 +67,17 @@ export interface PolicyConfig {
    * (`--eval-on-coordinator`), the coordinator always evaluates alone.
    */
   readonly evalUsers?: Readonly<Record<EvalSplit, number>>;
+  /**
+   * The first epoch waits until this many workers are admitted (default 1: it opens at once). Workers that come
+   * later are admitted whenever they join, and the job carries on when some leave (elastic): the wait is only at
+   * the start, so that the first steps and evaluations are spread over the workers the job was launched with.
+   */
+  readonly minWorkers?: number;
+  /**
+   * How long the first epoch waits for `minWorkers`, in milliseconds from `begin` (default: no limit). Past it, the
+   * epoch opens as soon as one worker is admitted.
+   */
+  readonly gatherMs?: number;
 }
 
 export type Phase = 'training' | 'evaluating' | 'finished' | 'failed';
@@ -98,6 +109,8 @@ export interface State {
   /** The sharded evaluation in progress (phase 'evaluating'); null when none, or when the coordinator evaluates. */
   readonly evaluation: Evaluation | null;
   readonly earlyStop: EarlyStopState;
+  /** The first epoch is waiting for `minWorkers` until this time (ms); null once it opened. */
+  readonly gatherUntil: number | null;
 }
 
 /** An evaluation sharded over workers: its ranges, their leases (book slot i is ranges[i]) and reported sums. */
@@ -169,13 +182,17 @@ export interface EpochEnd {
 
 /**
  * Why a worker gets no task now: every task of the open steps is out ('step busy'); under ssp, the next step is more
- * than s steps beyond the oldest step not yet applied ('staleness bound'); the epoch is being evaluated; or a
- * TaskQueue, not the policy, leases.
+ * than s steps beyond the oldest step not yet applied ('staleness bound'); the epoch is being evaluated; a
+ * TaskQueue, not the policy, leases; or the first epoch waits for `minWorkers` ('gathering workers').
  */
-export type WaitReason = 'step busy' | 'staleness bound' | 'evaluating' | 'the queue leases';
+export type WaitReason = 'step busy' | 'staleness bound' | 'evaluating' | 'the queue leases' | 'gathering workers';
 
 export type Action =
   | { readonly kind: 'admit'; readonly worker: string }
+  /** The first epoch waits for `minWorkers` admitted workers, until `until` (ms; Infinity: no limit). */
+  | { readonly kind: 'gather'; readonly minWorkers: number; readonly until: number }
+  /** The wait is over: the first epoch opens with these workers (`timedOut`: fewer than `minWorkers` came in time). */
+  | { readonly kind: 'gathered'; readonly workers: readonly string[]; readonly timedOut: boolean }
   | { readonly kind: 'reject'; readonly worker: string; readonly reason: string }
   | { readonly kind: 'startEpoch'; readonly epoch: number; readonly steps: number }
   /** A step opens: the driver draws its global batch; under queue leasing it puts these tasks on the TaskQueue. */
@@ -244,6 +261,8 @@ function checkConfig(c: PolicyConfig): void {
   positiveInt('maxAttempts', c.maxAttempts);
   positiveInt('maxEpochs', c.maxEpochs);
   positiveInt('evalEvery', c.evalEvery);
+  if (c.minWorkers !== undefined) positiveInt('minWorkers', c.minWorkers);
+  if (c.gatherMs !== undefined && !(c.gatherMs > 0)) throw new ConfigError(`coordinator: gatherMs must be positive, got ${c.gatherMs}`);
   if (!(c.leaseMs > 0)) throw new ConfigError(`coordinator: leaseMs must be positive, got ${c.leaseMs}`);
   if (!(Number.isInteger(c.patience) && c.patience >= 0)) throw new ConfigError(`coordinator: patience must be a non-negative integer, got ${c.patience}`);
   if (c.leasing !== 'policy' && c.leasing !== 'queue') throw new ConfigError(`coordinator: leasing must be 'policy' or 'queue', got ${String(c.leasing)}`);
@@ -304,10 +323,27 @@ export function begin(config: PolicyConfig, now: number, resume?: ResumePoint): 
     evaluators: [],
     evaluation: null,
     earlyStop: resume?.earlyStop ?? initialEarlyStop,
+    gatherUntil: null,
   };
   if (base.earlyStop.stopped) return finish(base, 'early_stop');
   if (done >= config.maxEpochs) return finish(base, 'max_epochs');
-  return startEpoch(base, done + 1);
+  const minWorkers = config.minWorkers ?? 1;
+  if (minWorkers <= 1) return startEpoch(base, done + 1);
+  const until = now + (config.gatherMs ?? Infinity);
+  return { state: { ...base, gatherUntil: until }, actions: [{ kind: 'gather', minWorkers, until }] };
+}
+
+/**
+ * While the first epoch waits for workers: it opens once `minWorkers` are admitted, or once the wait's time is up
+ * and at least one is. Otherwise nothing happens.
+ */
+function gathered(s: State): Decision {
+  if (s.gatherUntil === null || over(s)) return { state: s, actions: [] };
+  const enough = s.workers.length >= (s.config.minWorkers ?? 1);
+  const timedOut = !enough && s.now >= s.gatherUntil && s.workers.length > 0;
+  if (!enough && !timedOut) return { state: s, actions: [] };
+  const opened = startEpoch({ ...s, gatherUntil: null }, s.epoch + 1);
+  return { state: opened.state, actions: [{ kind: 'gathered', workers: s.workers, timedOut }, ...opened.actions] };
 }
 
 function finish(s: State, reason: FinishReason): Decision {
@@ -356,6 +392,7 @@ function releaseRanges(s: State, release: (b: LeaseBook) => { book: LeaseBook; r
 function advance(s: State, now: number): Decision {
   const t = Math.max(s.now, now);
   const moved: State = t === s.now ? s : { ...s, now: t };
+  if (moved.gatherUntil !== null) return gathered(moved);
   if (moved.phase === 'evaluating') return releaseRanges(moved, (b) => expire(b, t), 'expired');
   if (moved.phase !== 'training' || moved.config.leasing === 'queue') return { state: moved, actions: [] };
   const e = expire(moved.book, t);
@@ -399,7 +436,7 @@ function workerJoined(s: State, worker: string, evaluates: boolean): Decision {
   const evaluators = evaluates ? [...others, worker].sort() : others;
   if (!s.workers.includes(worker)) {
     const workers = [...s.workers, worker].sort();
-    return { state: { ...s, workers, evaluators }, actions: [{ kind: 'admit', worker }] };
+    return then({ state: { ...s, workers, evaluators }, actions: [{ kind: 'admit', worker }] }, gathered);
   }
   // A known worker joining again restarted (possibly as another version): whatever it held is lost.
   return then(releaseAll({ ...s, evaluators }, worker, 'worker rejoined'), (t) => ({
@@ -427,6 +464,7 @@ function leaseRequested(s: State, worker: string): Decision {
     return { state: s, actions: [{ kind: 'reject', worker, reason: 'not admitted: a worker joins before it asks for tasks' }] };
   }
   if (s.phase === 'evaluating') return leaseRange(s, worker);
+  if (s.gatherUntil !== null) return { state: s, actions: [{ kind: 'wait', worker, reason: 'gathering workers' }] };
   if (s.config.leasing === 'queue') return { state: s, actions: [{ kind: 'wait', worker, reason: 'the queue leases' }] };
   const g = grant(s.book, worker, s.now, s.config.leaseMs);
   if (!g.slot) {

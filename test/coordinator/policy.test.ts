@@ -289,3 +289,48 @@ test('a task taken from a queue under policy leasing is refused', () => {
   d.join('a');
   assert.deepEqual(d.kinds(d.taken('a', { epoch: 1, step: 0, index: 0 }, 1)), ['reject']);
 });
+
+test('minWorkers: the first epoch opens when that many workers are admitted; until then workers wait; later joins and leaves change nothing', () => {
+  const d = new Driver({ minWorkers: 2 }, 10);
+  assert.deepEqual(d.log, [{ kind: 'gather', minWorkers: 2, until: Infinity }], 'no epoch, no step before the workers');
+  assert.deepEqual(d.join('a'), [{ kind: 'admit', worker: 'a' }]);
+  assert.deepEqual(d.lease('a'), { kind: 'wait', worker: 'a', reason: 'gathering workers' });
+  assert.deepEqual(d.send({ kind: 'tick', now: 1e9 }), [], 'no time limit by default');
+  d.send({ kind: 'workerLeft', worker: 'a', now: d.state.now });
+  d.join('b');
+  assert.deepEqual(d.kinds(d.join('a')), ['admit', 'gathered', 'startEpoch', 'startStep'], 'the second admitted worker opens epoch 1');
+  assert.deepEqual(d.log.find((a) => a.kind === 'gathered'), { kind: 'gathered', workers: ['a', 'b'], timedOut: false });
+  assert.equal(d.state.epoch, 1);
+  assert.equal(d.lease('b').kind, 'lease');
+  d.send({ kind: 'workerLeft', worker: 'a', now: d.state.now });
+  assert.equal(d.lease('b').kind, 'lease', 'once open, one worker carries on');
+  assert.deepEqual(d.kinds(d.join('c')), ['admit'], 'a later worker is only admitted');
+
+  assert.throws(() => begin({ ...baseConfig, minWorkers: 0 }, 0), /minWorkers/);
+  assert.throws(() => begin({ ...baseConfig, minWorkers: 2, gatherMs: 0 }, 0), /gatherMs/);
+  assert.deepEqual(new Driver({ minWorkers: 1 }).kinds(), ['startEpoch', 'startStep'], 'one worker: no wait');
+});
+
+test('gatherMs: past the wait, the first epoch opens with the workers admitted, or with the first to join; a resumed job waits too', () => {
+  const d = new Driver({ minWorkers: 3, gatherMs: 500 }, 100);
+  assert.deepEqual(d.log, [{ kind: 'gather', minWorkers: 3, until: 600 }]);
+  d.join('a', 200);
+  assert.deepEqual(d.send({ kind: 'tick', now: 599 }), []);
+  assert.deepEqual(d.kinds(d.send({ kind: 'tick', now: 600 })), ['gathered', 'startEpoch', 'startStep']);
+  assert.deepEqual(d.log.find((a) => a.kind === 'gathered'), { kind: 'gathered', workers: ['a'], timedOut: true });
+
+  const empty = new Driver({ minWorkers: 2, gatherMs: 50 });
+  assert.deepEqual(empty.send({ kind: 'tick', now: 1000 }), [], 'no worker: nothing to open the epoch for');
+  const late = empty.send({ kind: 'leaseRequested', worker: 'x', now: 1001 });
+  assert.deepEqual(empty.kinds(late), ['reject'], 'a worker that has not joined is still refused');
+  assert.deepEqual(empty.kinds(empty.join('x')), ['admit', 'gathered', 'startEpoch', 'startStep']);
+  assert.equal(empty.lease('x').kind, 'lease');
+
+  const resumed = begin({ ...baseConfig, minWorkers: 2 }, 0, { epochsDone: 1, earlyStop: { ...initialEarlyStop, best: 0.4, bestEpoch: 1 } });
+  assert.deepEqual(resumed.actions.map((a) => a.kind), ['gather']);
+  let s = resumed.state;
+  for (const w of ['a', 'b']) s = decide(s, { kind: 'workerJoined', worker: w, now: 1 }).state;
+  assert.equal(s.epoch, 2, 'the resumed job opens the epoch after those done');
+  const spent = begin({ ...baseConfig, minWorkers: 2 }, 0, { epochsDone: 3, earlyStop: initialEarlyStop });
+  assert.deepEqual(spent.actions.map((a) => a.kind), ['finish'], 'nothing left to do: no wait');
+});

@@ -47,6 +47,11 @@ export interface ClusterOptions {
   readonly consistency?: Consistency;
   readonly leaseMs?: number;
   readonly workerTimeoutMs?: number;
+  /**
+   * --min-workers: the first epoch waits for this many workers (default `workers`, as `train --distributed` does:
+   * on a loaded machine one worker can start seconds after another, and would otherwise find the job half done).
+   */
+  readonly minWorkers?: number;
   /** --eval-on-coordinator (default: evaluation sharded over the workers when two or more evaluate). */
   readonly evalOnCoordinator?: boolean;
   /** --task-queue jetstream on this NATS server (with JetStream): the workers take their tasks from the job's queue. */
@@ -129,6 +134,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     leaseMs: o.leaseMs ?? 60_000,
     maxAttempts: 5,
     workerTimeoutMs: o.workerTimeoutMs ?? 30_000,
+    minWorkers: o.minWorkers ?? Math.max(1, o.workers),
     evalOnCoordinator: o.evalOnCoordinator ?? false,
     wire: o.wire,
     heartbeatMs: 200,
