@@ -11,7 +11,7 @@ import { sharedDir } from './lib/paths.js';
 import { writeResults } from './lib/results.js';
 import type { BenchOptions, Suite } from './lib/suite.js';
 import { camrecSuite } from './suites/camrec.js';
-import { DISTRIBUTED_LAYOUTS, distributedSuite } from './suites/distributed.js';
+import { DISTRIBUTED_LAYOUTS, distributedSuite, parseLayout } from './suites/distributed.js';
 import { lightgcnSuite } from './suites/lightgcn.js';
 import { paramserverSuite } from './suites/paramserver.js';
 
@@ -34,8 +34,8 @@ const USAGE = `usage: npm run bench -- [options]
   --timeout-min <n>    limit for one child process (default 60)
   --wire <a,b>         paramserver and distributed suites: wire encodings side by side, the first the base
                        (default f32,bf16; any of f32, bf16, f16)
-  --layouts <a,b>      distributed suite: the runs beside one process (default ${DISTRIBUTED_LAYOUTS.join(',')};
-                       local:2:2/4 is local:2:2 with 4 tasks per step)`;
+  --layouts <a,b>      distributed suite: the runs beside one process, in order (default ${DISTRIBUTED_LAYOUTS.join(',')}):
+                       local:W:S (W workers, S shards; each wire encoding) or local:W:S/T (T tasks per step)`;
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -78,8 +78,8 @@ function parseOptions(argv: string[]): { suite: Suite; opts: BenchOptions } {
   const badWire = wires.find((w) => !isWireEncoding(w));
   if (badWire !== undefined || wires.length === 0) throw new BenchError('BAD_ARGS', `--wire: '${values.wire}' is not a list of f32, bf16, f16\n${USAGE}`);
   const layouts = values.layouts?.split(',').map((s) => s.trim());
-  const badLayout = layouts?.find((l) => !(DISTRIBUTED_LAYOUTS as readonly string[]).includes(l));
-  if (badLayout !== undefined) throw new BenchError('BAD_ARGS', `--layouts: '${badLayout}' is not one of ${DISTRIBUTED_LAYOUTS.join(', ')}\n${USAGE}`);
+  const badLayout = layouts?.find((l) => parseLayout(l) === null);
+  if (badLayout !== undefined) throw new BenchError('BAD_ARGS', `--layouts: '${badLayout}' is not local:W:S or local:W:S/T\n${USAGE}`);
   return {
     suite,
     opts: {

@@ -33,23 +33,34 @@ interface Variant {
 
 const BATCH = 2048;
 
-/** The runs beside one process that `--layouts` can name (the 4-task run as `local:2:2/4`). */
+/** The runs beside one process by default (the 4-task run as `local:2:2/4`). */
 export const DISTRIBUTED_LAYOUTS = ['local:1:1', 'local:2:2', 'local:2:2/4'] as const;
 
+/** `local:W:S` (each wire encoding) or `local:W:S/T` (T tasks per step, the base encoding); null when it is neither. */
+export function parseLayout(s: string): { layout: string; tasks: number | null } | null {
+  const m = /^local:([1-9]\d?):([1-9]\d?)(?:\/([1-9]\d?))?$/.exec(s);
+  return m ? { layout: `local:${m[1]}:${m[2]}`, tasks: m[3] ? Number(m[3]) : null } : null;
+}
+
 /**
- * One process; each layout once per wire encoding, side by side (float32 named without a suffix); 4 tasks/step in
- * the base encoding. `layouts` keeps only those (one process always runs: the other runs are compared with it).
+ * One process, then each layout in the order given: `local:W:S` once per wire encoding, side by side (float32 named
+ * without a suffix); `local:W:S/T` once, with T tasks per step, in the base encoding. One process always runs: the
+ * other runs are compared with it.
  */
 function variants(wires: readonly WireEncoding[], layouts: readonly string[] = DISTRIBUTED_LAYOUTS): Variant[] {
   const out: Variant[] = [{ name: 'one process', flags: [] }];
-  for (const layout of ['local:1:1', 'local:2:2'].filter((l) => layouts.includes(l))) {
-    for (const wire of wires) {
-      out.push({ name: wire === 'f32' ? layout : `${layout} ${wire}`, flags: ['--distributed', layout, ...(wire === 'f32' ? [] : ['--wire', wire])], layout, wire });
+  const wireFlags = (wire: WireEncoding) => (wire === 'f32' ? [] : ['--wire', wire]);
+  const suffix = (wire: WireEncoding) => (wire === 'f32' ? '' : ` ${wire}`);
+  for (const given of layouts) {
+    const parsed = parseLayout(given);
+    if (!parsed) throw new BenchError('BAD_ARGS', `--layouts: '${given}' is not local:W:S or local:W:S/T`);
+    const { layout, tasks } = parsed;
+    if (tasks !== null) {
+      out.push({ name: `${layout}, ${tasks} tasks/step${suffix(wires[0])}`, flags: ['--distributed', layout, '--tasks-per-step', String(tasks), ...wireFlags(wires[0])] });
+      continue;
     }
+    for (const wire of wires) out.push({ name: `${layout}${suffix(wire)}`, flags: ['--distributed', layout, ...wireFlags(wire)], layout, wire });
   }
-  const base = wires[0];
-  if (!layouts.includes('local:2:2/4')) return out;
-  out.push({ name: `local:2:2, 4 tasks/step${base === 'f32' ? '' : ` ${base}`}`, flags: ['--distributed', 'local:2:2', '--tasks-per-step', '4', ...(base === 'f32' ? [] : ['--wire', base])] });
   return out;
 }
 

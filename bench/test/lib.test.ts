@@ -56,3 +56,10 @@ test('runJsonChild: a real child; its result line, or a CHILD_FAILED error with 
   const missing = runJsonChild('/nonexistent/interpreter', [], { label: 'missing' });
   await assert.rejects(missing, (e: BenchError) => e.message.includes('could not start'));
 });
+
+test('parseLayout: local:W:S and local:W:S/T, nothing else', async () => {
+  const { parseLayout } = await import('../suites/distributed.js');
+  assert.deepEqual(parseLayout('local:2:1'), { layout: 'local:2:1', tasks: null });
+  assert.deepEqual(parseLayout('local:2:2/4'), { layout: 'local:2:2', tasks: 4 });
+  for (const bad of ['local:0:1', 'local:2', 'local:2:2/0', 'k8s:2:2', 'local:2:2/4/1', ' local:1:1']) assert.equal(parseLayout(bad), null, bad);
+});
