@@ -426,6 +426,10 @@ function checkTopology(parsed: Parsed[], objects: readonly K8sObject[], find: (k
   const wj = worker.pod.owner;
   if (wj.kind !== 'Job' || !(wj.spec.parallelism >= 1)) say(wj, 'workers are a Job with parallelism ≥ 1 (scaled by patching parallelism)');
   if (wj.spec.completions !== undefined) say(wj, 'completions set: the worker Job must complete when the workers finish, whatever their number');
+  const minWorkers = typeof coord.flags.minWorkers === 'number' ? coord.flags.minWorkers : 1;
+  if (minWorkers > wj.spec.parallelism) {
+    say(coord.pod.owner, `--min-workers ${minWorkers}, but Job/${wj.metadata.name} starts ${wj.spec.parallelism} workers: the first epoch would wait out --gather-timeout-ms`);
+  }
   if (coord.pod.owner.kind !== 'Job' || coord.pod.owner.spec.template.spec.restartPolicy !== 'OnFailure') say(coord.pod.owner, 'the coordinator is a Job restarted in place (restartPolicy OnFailure)');
   if (!coord.flags.resume || !coord.flags.out) say(coord.pod.owner, 'a restarted coordinator needs --resume and --out on a volume');
 }

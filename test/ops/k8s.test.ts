@@ -93,6 +93,11 @@ test('the task queue: the base deployment uses JetStream\'s; a jetstream queue w
   assert.deepEqual(await problemsAfter((o) => args(o, 'Job', 'camrec-worker').push('--task-queue', 'jetstream', '--nats', 'nats://nats:4222')), []);
 });
 
+test('a coordinator that waits for more workers than the worker Job starts is reported', async () => {
+  const more = await problemsAfter((o) => (get(o, 'Job', 'camrec-worker').spec.parallelism = 1));
+  assert.ok(more.some((p) => /Job\/camrec-coordinator: --min-workers 2, but Job\/camrec-worker starts 1 workers: the first epoch would wait out --gather-timeout-ms/.test(p)), more.join('\n'));
+});
+
 test('probes and metrics ports that would fail in a cluster are reported', async () => {
   const path = await problemsAfter((o) => (get(o, 'Job', 'camrec-worker').spec.template.spec.containers[0].readinessProbe.httpGet.path = '/ready'));
   assert.ok(path.some((p) => /readinessProbe asks \/ready, camrec serves \/readyz/.test(p)), path.join('\n'));
