@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ZodType } from 'zod';
 import { basename, join, resolve } from 'node:path';
@@ -106,14 +106,20 @@ async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, se
   const seeds = cfg.seeds ?? [cfg.seed];
   const results: SeedResult[] = [];
   let chosen: TrainConfig = { ...cfg, grid: undefined };
+  let selectedRun: string | null = null;
   if (cfg.grid) {
     const { selected } = await searchGrid(chosen, cfg.grid, seeds[0], root, train);
     log.info({ selected: selected.name }, `grid: selected ${selected.name} on valid ${cfg.selectMetric}`);
     chosen = { ...chosen, hyper: { ...cfg.hyper, ...selected.hyper } };
+    selectedRun = join(root.path, 'grid', selected.name);
   }
   for (const seed of seeds) {
     const dir = seeds.length > 1 || cfg.grid ? new RunDir(join(root.path, `seed-${seed}`)) : root;
-    results.push(await train(chosen, seed, dir));
+    // The grid trained the selected point with the first seed already: that run is this seed's (the same
+    // configuration and seed give the same run), so it is copied rather than trained again.
+    const copied = selectedRun && seed === seeds[0] && !finishedRun(dir) ? copyFinishedRun(selectedRun, dir) : null;
+    if (copied) log.info({ seed, dir: dir.path, from: selectedRun }, 'the grid\'s run of the selected point is this seed\'s: copied, not trained again');
+    results.push(copied ?? (await train(chosen, seed, dir)));
   }
   const summary = seeds.length > 1 || cfg.grid ? writeSummary(root, results) : results[0];
   report(cfg, root.path, results, log);
@@ -181,6 +187,14 @@ class ClusterFailed extends Error {
 }
 
 /** A run directory's result.json when its run has finished (early stop or the epoch budget), else null. */
+/** Copies the finished run in `from` (result, metrics, checkpoints) into `dir`; null when `from` has none. */
+function copyFinishedRun(from: string, dir: RunDir): SeedResult | null {
+  const done = finishedRun(new RunDir(from));
+  if (!done) return null;
+  cpSync(from, dir.path, { recursive: true });
+  return done;
+}
+
 function finishedRun(dir: RunDir): SeedResult | null {
   const path = join(dir.path, 'result.json');
   if (!existsSync(path)) return null;

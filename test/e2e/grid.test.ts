@@ -32,6 +32,12 @@ test('camrec train --grid selects on valid, records every point, then trains eve
   for (const s of [1, 2]) {
     const cfg = JSON.parse(readFileSync(join(out, `seed-${s}`, 'result.json'), 'utf8'));
     assert.equal(cfg.hyper.reg, grid.selected.hyper.reg, `seed ${s} trains the selected point`);
+    assert.equal(cfg.seed, s);
+  }
+  // Seed 1 is the grid's run of the selected point, copied (its timings too: it was not trained again).
+  const selectedDir = join(out, 'grid', grid.selected.name);
+  for (const f of ['result.json', 'metrics.jsonl', 'best.ckpt', 'last.ckpt']) {
+    assert.deepEqual(readFileSync(join(out, 'seed-1', f)), readFileSync(join(selectedDir, f)), `seed-1/${f} is the grid run's`);
   }
   assert.ok(existsSync(join(out, 'grid', 'reg=0.5', 'result.json')));
   const summary = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
