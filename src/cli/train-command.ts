@@ -186,7 +186,6 @@ class ClusterFailed extends Error {
   }
 }
 
-/** A run directory's result.json when its run has finished (early stop or the epoch budget), else null. */
 /** Copies the finished run in `from` (result, metrics, checkpoints) into `dir`; null when `from` has none. */
 function copyFinishedRun(from: string, dir: RunDir): SeedResult | null {
   const done = finishedRun(new RunDir(from));
@@ -195,6 +194,7 @@ function copyFinishedRun(from: string, dir: RunDir): SeedResult | null {
   return done;
 }
 
+/** A run directory's result.json when its run has finished (early stop or the epoch budget), else null. */
 function finishedRun(dir: RunDir): SeedResult | null {
   const path = join(dir.path, 'result.json');
   if (!existsSync(path)) return null;
