@@ -15,7 +15,7 @@
  * Run it compiled, as the `camrec` binary runs: under tsx grpc-js is slower (its server cost about 2.5 times the
  * CPU in a first trial, even with the source maps and stack hook below turned off), which would favour h2 unfairly:
  *
- *   node_modules/.bin/esbuild experiments/h2-transport.ts --platform=node --format=esm --packages=external \
+ *   node_modules/.bin/esbuild experiments/h2-transport.ts --bundle --platform=node --format=esm --packages=external \
  *     --outfile=experiments/.h2-transport.mjs && node experiments/.h2-transport.mjs [--mb 3.4] [--calls 40] [--rounds 3]
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -24,6 +24,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { widenServerWindow } from '../src/rpc/index.js';
 
 // Should it be run under tsx anyway: tsx turns on source maps and installs its own Error.prepareStackTrace, which make
 // every Error's stack costly, and grpc-js makes Errors per call. Both off, as in the compiled `camrec`.
@@ -58,16 +59,14 @@ function serve(way: Way): void {
   process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
   if (way === 'grpc') {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
-    // As src/rpc/window.ts does for the shards.
-    const internals = server as unknown as { commonServerOptions: { settings?: object }; http2Servers: Map<http2.Http2Server, unknown> };
-    internals.commonServerOptions.settings = { initialWindowSize: WINDOW };
+    const window = widenServerWindow(server, WINDOW); // as the shards do
     server.addService(service, {
       pull: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, payload),
       push: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.alloc(4)),
     });
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
       if (err) throw err;
-      for (const h of internals.http2Servers.keys()) h.on('session', (s) => s.setLocalWindowSize(WINDOW));
+      if (!window.settings || !window.sessions()) throw new Error('the 32 MiB server window could not be set: the comparison would be unfair');
       ready(port);
     });
     return;
