@@ -11,7 +11,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/index.js';
-import { configureCompute, initBackend, allocatorTuning, nativeKernels } from '../compute/index.js';
+import { configureCompute, initBackend, allocatorTuning, heapGrowth, nativeKernels } from '../compute/index.js';
 import {
   CoordinatorJob,
   CoordinatorServer,
@@ -191,7 +191,7 @@ async function runJob({ cfg, own, shards, host, port, token, job, consistency, t
   checkHyper(model, cfg.hyper);
   const threads = cfg.threads ?? availableParallelism();
   await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });
-  const backend = { ...(await initBackend(cfg.backend)), native: nativeKernels()?.isa() ?? null, allocator: allocatorTuning() };
+  const backend = { ...(await initBackend(cfg.backend)), native: nativeKernels()?.isa() ?? null, allocator: allocatorTuning(), heapGrowingPercent: heapGrowth() };
   const data = await loadDataset(cfg.data);
   const outDir = runDirPath(cfg);
   const dir = new RunDir(outDir);

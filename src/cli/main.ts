@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CamrecError } from '../errors/index.js';
 import { tuneAllocator } from '../compute/allocator.js';
+import { tuneHeapGrowth } from '../compute/heap-growth.js';
 import { loadNative } from '../compute/native.js';
 import { evalCommand } from './eval-command.js';
 import { explainCommand } from './explain-command.js';
@@ -17,6 +18,7 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand, type WorkerFlags } from './worker-command.js';
 import { opsFlags } from './ops.js';
 import { NEIGHBOURHOODS } from '../train/index.js';
+import { models } from '../models/index.js';
 import { WIRE_ENCODINGS } from '../paramserver/index.js';
 
 /** Parse only: each command's parsed flags go to `onParsed` instead of running it (manifest checks, test/ops). */
@@ -28,6 +30,12 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
   // Before any command allocates: keep multi-megabyte buffers in malloc's heap (src/compute/allocator.ts).
   // CAMREC_NATIVE=0 keeps the addon unloaded here too.
   tuneAllocator(loadNative({ disabled: process.env.CAMREC_NATIVE === '0' }));
+  // Fewer full collections of a heap that holds little but churns much (src/compute/heap-growth.ts).
+  try {
+    tuneHeapGrowth();
+  } catch (err) {
+    return reportError(err);
+  }
   let exitCode = 0;
   const program = new Command('camrec')
     .description('Train causal multimodal recommenders on one machine or a cluster')
@@ -188,7 +196,7 @@ function trainFlags(cmd: Command): Command {
   const backend = new Option('--backend <name>', 'compute backend').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']);
   return cmd
     .option('--config <file>', 'YAML or JSON config; flags override it')
-    .option('--model <name>', 'model name (see `camrec models`)')
+    .option('--model <name>', `model: ${models.names().join(', ')} (default camrec)`)
     .option('--data <dir>', 'dataset folder in MMRec layout')
     .option('--epochs <n>', 'maximum epochs (early stopping still applies)', numberFlag('--epochs'))
     .option('--seed <n>', 'random seed', numberFlag('--seed'))

@@ -2,7 +2,7 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ZodType } from 'zod';
 import { basename, join, resolve } from 'node:path';
-import { configureCompute, initBackend, allocatorTuning, nativeKernels } from '../compute/index.js';
+import { configureCompute, initBackend, allocatorTuning, heapGrowth, nativeKernels } from '../compute/index.js';
 import { readConfigFile, resolveConfig, trainConfig, type TrainConfig } from '../config/index.js';
 import { loadDataset } from '../data/index.js';
 import { parseConsistency } from '../coordinator/index.js';
@@ -75,7 +75,7 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   if (cfg.resume && !cfg.out) throw new ConfigError('--resume needs --out <dir>: the run directory to continue');
   const threads = cfg.threads ?? availableParallelism();
   await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });
-  const backend = { ...(await initBackend(cfg.backend)), native: nativeKernels()?.isa() ?? null, allocator: allocatorTuning() };
+  const backend = { ...(await initBackend(cfg.backend)), native: nativeKernels()?.isa() ?? null, allocator: allocatorTuning(), heapGrowingPercent: heapGrowth() };
   log.info(backend, 'backend');
   const data = await loadDataset(cfg.data);
   for (const m of data.modalities) if (m.standIn) log.warn({ modality: m.name, provenance: m.provenance }, 'stand-in features');

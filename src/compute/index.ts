@@ -45,6 +45,7 @@ export { type EdgeList, edgeMlpBackward, edgeMlpForward } from './kernels/edge-m
 export { type AdamHyper, type HeapTable, adamDense, allocHeapTable, freeHeapTable } from './kernels/adam.js';
 export { ComputePool, type PoolOptions, computePool, configureCompute, nativeKernels, shutdownCompute } from './pool.js';
 export { type NativeKernels, type NoiseArgs, loadNative, probeNative } from './native.js';
+export { HEAP_GROWING_ENV, HEAP_GROWING_PERCENT, heapGrowingPercent, heapGrowth, tuneHeapGrowth } from './heap-growth.js';
 export { ALLOCATOR_TUNABLES, type AllocatorTuning, allocatorTuning, MMAP_THRESHOLD, TRIM_THRESHOLD, tuneAllocator } from './allocator.js';
 export { balancedRowBounds } from './jobs.js';
 export { SharedHeap, sharedHeap } from './heap.js';

@@ -7,6 +7,7 @@ import { tempDir, writeInter } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
 import { probeNative } from '../../src/compute/native.js';
 import { glibc } from '../helpers/platform.js';
+import { heapGrowingPercent } from '../../src/compute/heap-growth.js';
 
 const common = ['--batch', '256', '--lr', '0.01', '--dim', '16', '--threads', '2', '--backend', 'wasm'];
 
@@ -28,6 +29,8 @@ test('camrec train writes a complete run directory and one JSON line; eval repro
   const byEnv = (process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.');
   const addon = process.env.CAMREC_NATIVE !== '0' && probeNative().kernels !== null;
   assert.equal(result.provenance.allocator, byEnv ? 'environment' : addon && glibc ? 'mallopt' : 'none');
+  // src/compute/heap-growth.ts: 300 unless CAMREC_HEAP_GROWING_PERCENT says otherwise.
+  assert.equal(result.provenance.heapGrowingPercent, heapGrowingPercent());
   assert.match(result.provenance.lockfileSha256, /^[0-9a-f]{64}$/);
   assert.match(result.dataset.checksum, /^[0-9a-f]{64}$/);
   assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 4);
