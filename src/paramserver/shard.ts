@@ -512,7 +512,7 @@ export class ShardState {
     for (const h of this.held.values()) if (h.def.dense && h.def.trainable) byTable.set(h, []);
     for (const blocks of tasks) for (const b of blocks) byTable.set(b.held, [...(byTable.get(b.held) ?? []), b]);
     for (const [h, parts] of byTable) {
-      const sum = sumRows(parts, h.def.dim, h.local, h.def.dense ?? false, (n) => (h.sumScratch ??= new Float32Array(n)).fill(0));
+      const sum = sumRows(parts, h.def.dim, h.local, h.def.dense ?? false, (n) => (h.sumScratch ??= new Float32Array(n)));
       applyRows(this.config.optimizer, h.values, h.state, h.def.dim, sum.local, sum.grad, step);
       h.version++;
       if (sum.local) for (const l of sum.local) h.rowVersions[l] = h.version;
@@ -605,23 +605,32 @@ function anyUnchanged(rowVersions: Uint32Array, local: Int32Array | null, n: num
  * of `parts`. Dense parts (every held row) add element-wise over the whole array; a sparse part adds its rows at
  * their places in the union, found by one merge of the two sorted lists. With `dense` the sum is over every held
  * row (zero where no part has the row), even with no part at all. A sum over every held row goes into
- * `zeros(heldRows * dim)` when given (a reused array, zeroed), else into a new array.
+ * `scratch(heldRows * dim)` when given (a reused array; what it holds does not matter), else into a new array: it
+ * starts as a copy of the first part when that part is dense (one pass fewer than adding it to zeros), else zeroed.
  */
 export function sumRows(
   parts: readonly { local: Int32Array | null; grad: Float32Array }[],
   dim: number,
   heldRows: number,
   dense = false,
-  zeros: (length: number) => Float32Array = (length) => new Float32Array(length),
+  scratch: (length: number) => Float32Array = (length) => new Float32Array(length),
 ): { local: Int32Array | null; grad: Float32Array } {
   if (parts.length === 1 && !(dense && parts[0].local)) return parts[0];
   const union = dense || parts.some((p) => !p.local) ? null : sortedUnion(parts.map((p) => p.local!));
-  const grad = union ? new Float32Array(union.length * dim) : zeros(heldRows * dim);
-  for (const p of parts) {
-    if (!p.local) addInto(grad, p.grad);
-    else addRowsInto(grad, p.grad, union ? placesIn(union, p.local) : p.local, dim);
+  if (union) {
+    const grad = new Float32Array(union.length * dim);
+    for (const p of parts) addRowsInto(grad, p.grad, placesIn(union, p.local!), dim);
+    return { local: union, grad };
   }
-  return { local: union, grad };
+  const grad = scratch(heldRows * dim);
+  const first = parts.length > 0 && !parts[0].local ? 1 : 0;
+  if (first) grad.set(parts[0].grad);
+  else grad.fill(0);
+  for (const p of parts.slice(first)) {
+    if (!p.local) addInto(grad, p.grad);
+    else addRowsInto(grad, p.grad, p.local, dim);
+  }
+  return { local: null, grad };
 }
 
 /** out += x, element-wise. */

@@ -188,7 +188,7 @@ test('sumRows adds overlapping rows of several tasks over the union of their ids
   assert.deepEqual(sumRows([a, all], 2, 5), { local: null, grad: f32([2, 3, 1, 1, 1, 1, 4, 5, 1, 1]) });
 });
 
-test('sumRows into a reused array gives the bits of a fresh one, whatever the array held', () => {
+test('sumRows into a reused array gives the bits of a fresh one, whatever the array held (NaN here)', () => {
   const rand = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k) * 1e-3);
   const parts = [
     { local: null, grad: rand(10, 1) },
@@ -196,18 +196,22 @@ test('sumRows into a reused array gives the bits of a fresh one, whatever the ar
     { local: null, grad: rand(10, 3) },
   ];
   const reused = new Float32Array(10).fill(Number.NaN);
-  const zeros = (n: number) => {
+  const scratch = (n: number) => {
     assert.equal(n, reused.length);
-    return reused.fill(0);
+    return reused;
   };
-  for (const dense of [false, true]) {
-    const fresh = sumRows(parts, 2, 5, dense);
-    reused.fill(Number.NaN);
-    const into = sumRows(parts, 2, 5, dense, zeros);
-    assert.equal(into.grad, reused);
-    assert.deepEqual(into, fresh);
+  // The first part dense (the sum starts as its copy) and sparse (the sum starts at zero).
+  for (const order of [parts, [parts[1], parts[0], parts[2]]]) {
+    for (const dense of [false, true]) {
+      const fresh = sumRows(order, 2, 5, dense);
+      reused.fill(Number.NaN);
+      const into = sumRows(order, 2, 5, dense, scratch);
+      assert.equal(into.grad, reused);
+      assert.deepEqual(into, fresh);
+      assert.ok(fresh.grad.every(Number.isFinite));
+    }
   }
-  assert.deepEqual(sumRows([{ local: null, grad: rand(10, 4) }, { local: null, grad: rand(10, 5) }], 2, 5, false, zeros).grad, sumRows([{ local: null, grad: rand(10, 4) }, { local: null, grad: rand(10, 5) }], 2, 5).grad);
+  assert.deepEqual(sumRows([{ local: null, grad: rand(10, 4) }, { local: null, grad: rand(10, 5) }], 2, 5, false, scratch).grad, sumRows([{ local: null, grad: rand(10, 4) }, { local: null, grad: rand(10, 5) }], 2, 5).grad);
 });
 
 test('sumRows over a dense table covers every held row, with or without parts', () => {
