@@ -62,6 +62,15 @@ export function selfCommand(): string[] {
   return [process.execPath, ...process.execArgv, process.argv[1]];
 }
 
+/**
+ * Compute threads per local worker: `--threads` is the whole run's budget on this one machine, shared by its W
+ * workers (at least one each), as torchrun and DistDGL's launcher share a node's cores among its trainers; 1 when
+ * `--threads` is not given. Each worker given all of them ran 2·W threads on 2 cores at local:2:S and was slower.
+ */
+export function localWorkerThreads(threads: number | undefined, workers: number): number {
+  return threads === undefined ? 1 : Math.max(1, Math.floor(threads / workers));
+}
+
 /** Runs the job; resolves with the coordinator's exit code (its result is in the run directory). */
 export async function runLocalCluster(o: LocalRunOptions): Promise<number> {
   const camrec = o.camrec ?? selfCommand();
@@ -97,7 +106,9 @@ export async function runLocalCluster(o: LocalRunOptions): Promise<number> {
     const { port } = JSON.parse(first) as { port: number };
     log.info({ port }, 'coordinator listening');
 
-    const workerFlags = ['--threads', String(o.cfg.threads ?? 1), '--log-level', level, ...(o.cfg.native ? [] : ['--no-native']), ...(o.workerFlags ?? [])];
+    const threads = localWorkerThreads(o.cfg.threads, o.cluster.workers);
+    log.info({ threads, workers: o.cluster.workers, asked: o.cfg.threads ?? null }, 'threads per worker');
+    const workerFlags = ['--threads', String(threads), '--log-level', level, ...(o.cfg.native ? [] : ['--no-native']), ...(o.workerFlags ?? [])];
     const workers = Array.from({ length: o.cluster.workers }, (_, k) =>
       spawn(camrec[0], [...camrec.slice(1), 'worker', '--coordinator', `127.0.0.1:${port}`, '--id', `local-${k}`, ...workerFlags], {
         stdio: ['ignore', 'ignore', 'inherit'],

@@ -11,6 +11,7 @@ import { before, test } from 'node:test';
 import { camrec, type CliResult } from '../helpers/cli.js';
 import { tempDir, writeInter } from '../helpers/files.js';
 import { randomDataset } from '../helpers/tiny.js';
+import { localWorkerThreads } from '../../src/cli/local-cluster.js';
 
 let dataDir = '';
 const common = ['--model', 'lightgcn', '--epochs', '2', '--batch', '64', '--dim', '8', '--seed', '3', '--backend', 'wasm', '--threads', '1', '--no-native'];
@@ -119,6 +120,15 @@ test('evaluation sharded over the two workers gives the metrics of the coordinat
   assert.equal(reported.filter((r) => r.accepted).length, ranges, 'every range evaluated and accepted once');
   for (const w of ['local-0', 'local-1']) assert.ok(reported.some((r) => r.worker === w), `${w} evaluated ranges`);
   assert.deepEqual(evaluatedRanges(three.stderr), [], 'no worker evaluates with --eval-on-coordinator');
+});
+
+test('--threads is the local run\'s budget: each of W workers gets ⌊T/W⌋ threads, at least 1, and 1 without --threads', () => {
+  assert.equal(localWorkerThreads(undefined, 2), 1);
+  assert.equal(localWorkerThreads(2, 2), 1);
+  assert.equal(localWorkerThreads(2, 1), 2);
+  assert.equal(localWorkerThreads(16, 4), 4);
+  assert.equal(localWorkerThreads(7, 2), 3);
+  assert.equal(localWorkerThreads(1, 3), 1);
 });
 
 test('--distributed refuses a malformed layout and what it does not support yet, with exit code 2', async () => {
