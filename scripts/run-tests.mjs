@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every test file under test/ with Node's test runner, TypeScript loaded through tsx.
+// Runs every test file under test/ and bench/test/ (the bench's own helpers) with Node's test runner, TypeScript
+// loaded through tsx.
 // Node 20's --test takes no globs, so the files are listed here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ function find(dir) {
 }
 
 const filter = process.argv.slice(2);
-const files = find('test').filter((f) => filter.length === 0 || filter.some((s) => f.includes(s))).sort();
+const files = [...find('test'), ...find(join('bench', 'test'))].filter((f) => filter.length === 0 || filter.some((s) => f.includes(s))).sort();
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],

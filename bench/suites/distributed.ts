@@ -10,7 +10,7 @@
  * per wire encoding of `--wire` (default f32 and bf16), one after the other in every repeat, and the 16-bit rows are
  * compared with the float32 ones. Parameter-server throughput on its own is the `paramserver` suite.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCamrec } from '../lib/camrec.js';
@@ -83,8 +83,37 @@ interface Run {
   secondsPerStep: number;
   /** CPU seconds of the whole process tree, start-up and evaluation included. */
   cpuSeconds: number;
+  /** The same per process, as each reported it at exit (bench/lib/cpu-report.mjs). */
+  processes: ProcessCpu;
   wallSeconds: number;
   split: Split | null;
+}
+
+/** CPU seconds of each process of one run, by role; a process killed before it could report is not counted. */
+export interface ProcessCpu {
+  /** `camrec train` itself (the whole run when there is no --distributed). */
+  readonly launcher: number | null;
+  readonly coordinator: number | null;
+  /** One entry per worker, per shard, in the order of their pids. */
+  readonly workers: number[];
+  readonly shards: number[];
+}
+
+const CPU_REPORT = join(repoRoot, 'bench', 'lib', 'cpu-report.mjs');
+
+/** Groups the lines bench/lib/cpu-report.mjs wrote into `dir` by the camrec command each process ran. */
+export function readProcessCpu(dir: string): ProcessCpu {
+  const lines = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid: number; role: string; cpuSeconds: number })
+    .sort((a, b) => a.pid - b.pid);
+  const of = (role: string) => lines.filter((l) => l.role === role).map((l) => l.cpuSeconds);
+  const one = (role: string) => {
+    const all = of(role);
+    if (all.length > 1) throw new BenchError('CHILD_FAILED', `per-process CPU: ${all.length} processes ran '${role}', expected at most one`);
+    return all[0] ?? null;
+  };
+  return { launcher: one('train'), coordinator: one('coordinator'), workers: of('worker'), shards: of('paramserver') };
 }
 
 /** CPU seconds of this process's reaped children so far (Linux /proc: cutime + cstime, clock ticks of 10 ms). */
@@ -95,19 +124,22 @@ function childrenCpuSeconds(): number {
 
 async function runOnce(v: Variant, dataDir: string, opts: BenchOptions): Promise<Run> {
   const out = mkdtempSync(join(tmpdir(), 'camrec-bench-dist-'));
+  const cpuDir = mkdtempSync(join(tmpdir(), 'camrec-bench-cpu-'));
   const label = `camrec lightgcn ${v.name}`;
   try {
     const cpu0 = childrenCpuSeconds();
-    const args = [join(repoRoot, 'bin', 'camrec.js'), 'train', '--model', 'lightgcn', '--data', dataDir, '--epochs', '1', '--batch', String(BATCH), '--threads', String(opts.threads), ...v.flags, '--json', '--log-level', 'warn', '--out', out];
-    const child = await runJsonChild(process.execPath, args, { label, cwd: repoRoot, timeoutMs: opts.timeoutMs });
+    const args = ['--import', CPU_REPORT, join(repoRoot, 'bin', 'camrec.js'), 'train', '--model', 'lightgcn', '--data', dataDir, '--epochs', '1', '--batch', String(BATCH), '--threads', String(opts.threads), ...v.flags, '--json', '--log-level', 'warn', '--out', out];
+    const child = await runJsonChild(process.execPath, args, { label, cwd: repoRoot, timeoutMs: opts.timeoutMs, env: { ...process.env, CAMREC_BENCH_CPU_DIR: cpuDir } });
     const cpuSeconds = childrenCpuSeconds() - cpu0;
+    const processes = readProcessCpu(cpuDir);
     const line = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]) as { trainSeconds: number; distributed?: Split };
     if (!(line.trainSeconds > 0)) throw new BenchError('CHILD_FAILED', `${label}: metrics.jsonl has no trainSeconds`);
     const split = line.distributed ?? null;
     const steps = split?.steps ?? stepsOf(child.json);
-    return { variant: v.name, trainSeconds: line.trainSeconds, steps, secondsPerStep: line.trainSeconds / steps, cpuSeconds, wallSeconds: child.wallSeconds, split };
+    return { variant: v.name, trainSeconds: line.trainSeconds, steps, secondsPerStep: line.trainSeconds / steps, cpuSeconds, processes, wallSeconds: child.wallSeconds, split };
   } finally {
     rmSync(out, { recursive: true, force: true });
+    rmSync(cpuDir, { recursive: true, force: true });
   }
 }
 
@@ -150,7 +182,17 @@ function report(rows: readonly Run[], vs: readonly Variant[]): string {
       ];
     }),
   );
-  return `${timing}\n\nPer task (means over the epoch's accepted tasks):\n\n${split}${compareWires(rows, vs)}`;
+  const list = (xs: readonly number[]) => (xs.length ? xs.map((x) => fixed(x, 1)).join(', ') : '–');
+  const maybe = (x: number | null) => (x === null ? '–' : fixed(x, 1));
+  const perProcess = formatTable(
+    ['run', 'launcher', 'coordinator', 'workers', 'shards', 'sum', 'tree'],
+    rows.map((r) => {
+      const p = r.processes;
+      const sum = [p.launcher ?? 0, p.coordinator ?? 0, ...p.workers, ...p.shards].reduce((a, b) => a + b, 0);
+      return [r.variant, maybe(p.launcher), maybe(p.coordinator), list(p.workers), list(p.shards), fixed(sum, 1), fixed(r.cpuSeconds, 1)];
+    }),
+  );
+  return `${timing}\n\nCPU s per process (each process's own user + system time at its exit, start-up and evaluation included; the run\nwhose epoch time is the median):\n\n${perProcess}\n\nPer task (means over the epoch's accepted tasks):\n\n${split}${compareWires(rows, vs)}`;
 }
 
 /** Each 16-bit layout against the same layout in the base encoding (the first of --wire). */

@@ -63,3 +63,41 @@ test('parseLayout: local:W:S and local:W:S/T, nothing else', async () => {
   assert.deepEqual(parseLayout('local:2:2/4'), { layout: 'local:2:2', tasks: 4 });
   for (const bad of ['local:0:1', 'local:2', 'local:2:2/0', 'k8s:2:2', 'local:2:2/4/1', ' local:1:1']) assert.equal(parseLayout(bad), null, bad);
 });
+
+test('per-process CPU: every process started with cpu-report.mjs in its execArgv reports its own CPU time by role', async () => {
+  const { readProcessCpu } = await import('../suites/distributed.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'cpu-report-test-'));
+  try {
+    // A "launcher" that burns some CPU and starts two children the way camrec does (its own execArgv and script).
+    const script = join(dir, 'fake-camrec.mjs');
+    writeFileSync(
+      script,
+      `import { spawnSync } from 'node:child_process';
+const t = Date.now(); let x = 0; while (Date.now() - t < 60) x += Math.sqrt(x + 1);
+if (process.argv[2] === 'train') for (const role of ['worker', 'paramserver']) spawnSync(process.execPath, [...process.execArgv, process.argv[1], role], { stdio: 'inherit' });
+`,
+    );
+    const report = join(dir, 'out');
+    (await import('node:fs')).mkdirSync(report);
+    const cpuReport = new URL('../lib/cpu-report.mjs', import.meta.url).pathname;
+    execFileSync(process.execPath, ['--import', cpuReport, script, 'train'], { env: { ...process.env, CAMREC_BENCH_CPU_DIR: report } });
+    const p = readProcessCpu(report);
+    assert.equal(p.coordinator, null);
+    assert.equal(p.workers.length, 1);
+    assert.equal(p.shards.length, 1);
+    for (const cpu of [p.launcher!, p.workers[0], p.shards[0]]) assert.ok(cpu >= 0.05 && cpu < 30, `CPU ${cpu} s`);
+    // Without the variable nothing is written.
+    const quiet = join(dir, 'quiet');
+    (await import('node:fs')).mkdirSync(quiet);
+    const env = { ...process.env };
+    delete env.CAMREC_BENCH_CPU_DIR;
+    execFileSync(process.execPath, ['--import', cpuReport, script, 'worker'], { env });
+    assert.deepEqual(readProcessCpu(quiet), { launcher: null, coordinator: null, workers: [], shards: [] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
