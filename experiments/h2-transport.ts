@@ -9,6 +9,9 @@
  *          from call to call (what "frames into our pooled buffer and reads DATA chunks straight into the row cache"
  *          would do), with no join of chunks and no framing copy.
  *
+ * Two mixed ways say which end matters: grpc-h2c (the grpc-js server, the hand-written client) and h2-grpcc (the
+ * hand-written server, the grpc-js client).
+ *
  * Prints, per way, the median wall ms of a pull and of a push, and the CPU ms per pull + push of the client and of
  * the server (process.cpuUsage, so threads count). Ways alternate round by round so that load hits both alike.
  *
@@ -47,14 +50,18 @@ const service: grpc.ServiceDefinition = {
   pull: { path: '/x.X/Pull', requestStream: false, responseStream: false, originalName: 'pull', ...identity },
   push: { path: '/x.X/Push', requestStream: false, responseStream: false, originalName: 'push', ...identity },
 };
-type Way = 'grpc' | 'h2';
+/** Server and client: both grpc-js, both by hand, or one of each (grpc-h2c: grpc-js server, hand-written client). */
+type Way = 'grpc' | 'h2' | 'grpc-h2c' | 'h2-grpcc';
+const serverOf = (w: Way): 'grpc' | 'h2' => (w === 'grpc' || w === 'grpc-h2c' ? 'grpc' : 'h2');
+const clientOf = (w: Way): 'grpc' | 'h2' => (w === 'grpc' || w === 'h2-grpcc' ? 'grpc' : 'h2');
 
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
 
 /** The server: listens, sends its port, answers 'cpu' with its CPU usage so far. */
-function serve(way: Way): void {
+function serve(way0: Way): void {
+  const way = serverOf(way0);
   const ready = (port: number) => process.send?.({ port });
   process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
   if (way === 'grpc') {
@@ -146,7 +153,7 @@ async function round(way: Way, calls: number): Promise<string> {
       if (m) child.send(m);
     });
   const { port } = await ask<{ port: number }>();
-  const client = way === 'grpc' ? grpcClient(port) : h2Client(port);
+  const client = clientOf(way) === 'grpc' ? grpcClient(port) : h2Client(port);
   try {
     for (let i = 0; i < 5; i++) await client.pull().then(() => client.push());
     const s0 = (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu;
@@ -164,7 +171,7 @@ async function round(way: Way, calls: number): Promise<string> {
     const client1 = cpuMs(process.cpuUsage(c0)) / calls;
     const s1 = (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu;
     const server1 = (cpuMs(s1) - cpuMs(s0)) / calls;
-    return `${way.padEnd(4)} pull ${median(pulls).toFixed(2)} ms, push ${median(pushes).toFixed(2)} ms (median wall); CPU per pull + push: client ${client1.toFixed(2)} ms, server ${server1.toFixed(2)} ms`;
+    return `${way.padEnd(9)} pull ${median(pulls).toFixed(2)} ms, push ${median(pushes).toFixed(2)} ms (median wall); CPU per pull + push: client ${client1.toFixed(2)} ms, server ${server1.toFixed(2)} ms`;
   } finally {
     client.close();
     child.kill();
@@ -176,6 +183,6 @@ if (positionals[0] === 'serve') {
 } else {
   console.log(`${(SIZE / 1e6).toFixed(1)} MB each way, ${args.calls} calls per round; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   for (let r = 0; r < Number(args.rounds); r++) {
-    for (const way of ['grpc', 'h2'] as const) console.log(`round ${r + 1} ${await round(way, Number(args.calls))}`);
+    for (const way of ['grpc', 'h2', 'grpc-h2c', 'h2-grpcc'] as const) console.log(`round ${r + 1} ${await round(way, Number(args.calls))}`);
   }
 }
