@@ -108,8 +108,9 @@ export class ShardClient {
     return this.call<Empty, DescribeReply>('Describe', {});
   }
 
-  pull(req: Partial<PullRequest> & { table: string }): Promise<PullReply> {
-    return this.call('Pull', req);
+  /** With `signal`, the call is cancelled when it aborts (a prefetch the shard still holds when the store closes). */
+  pull(req: Partial<PullRequest> & { table: string }, signal?: AbortSignal): Promise<PullReply> {
+    return this.call('Pull', req, this.deadlineMs, signal);
   }
 
   push(req: PushRequestOut): Promise<PushReply> {
@@ -193,15 +194,22 @@ export class ShardClient {
     }
   }
 
-  private call<Req, Res>(method: string, req: Req, deadlineMs: number | null = this.deadlineMs): Promise<Res> {
-    return this.unary(this.client, method, req, deadlineMs);
+  private call<Req, Res>(method: string, req: Req, deadlineMs: number | null = this.deadlineMs, signal?: AbortSignal): Promise<Res> {
+    return this.unary(this.client, method, req, deadlineMs, signal);
   }
 
-  private unary<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs: number | null): Promise<Res> {
+  private unary<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs: number | null, signal?: AbortSignal): Promise<Res> {
     const fn = (client as unknown as Record<string, UnaryMethod<Req, Res>>)[method].bind(client);
     const opts: grpc.CallOptions = deadlineMs === null ? {} : { deadline: Date.now() + deadlineMs };
     return new Promise((resolve, reject) => {
-      fn(req, this.metadata(), opts, (err, res) => (err ? reject(mapError(err, this.address, method)) : resolve(res!)));
+      const call = fn(req, this.metadata(), opts, (err, res) => {
+        signal?.removeEventListener('abort', cancel);
+        if (err) reject(mapError(err, this.address, method));
+        else resolve(res!);
+      });
+      const cancel = () => call.cancel();
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 

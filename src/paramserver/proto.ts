@@ -93,6 +93,9 @@ export interface PullRequest {
   sinceVersion: number;
   /** Absent on the way out: float32 (the field left out, as before it existed). */
   encoding?: ValueEncodingMsg;
+  /** A prefetch (docs/paramserver.md "Prefetch"): held until the table's version reaches this, at most holdMs. */
+  minVersion?: number;
+  holdMs?: number;
 }
 
 export interface PullReply {

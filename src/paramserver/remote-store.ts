@@ -51,7 +51,21 @@ export interface RemoteStoreOptions extends ShardClientOptions {
 interface CachedTable {
   readonly values: Float32Array;
   readonly seen: ({ version: number; incarnation: number } | null)[];
+  /** Per shard, a prefetch in flight or answered and not yet used (`prefetch`). */
+  readonly prefetched: (Prefetch | null)[];
 }
+
+/** A pull of the rows changed after `since`, asked for before they change (RemoteParamStore.prefetch). */
+interface Prefetch {
+  readonly since: number;
+  readonly incarnation: number;
+  /** The reply, or null when the call failed (the next pull then reads as if there had been no prefetch). */
+  readonly reply: Promise<PullReply | null>;
+  answered: boolean;
+}
+
+/** How long a shard holds a prefetch for the next version before it answers with what it has (PullRequest.hold_ms). */
+export const PREFETCH_HOLD_MS = 5000;
 
 /** A table's version on one shard: what a pull read, or what an update was applied on top of. */
 export interface ShardTableVersion {
@@ -159,9 +173,9 @@ export class RemoteParamStore implements ParamStore {
    * included, when the wire is float32) updates that same array in place, and a caller that wrote into it would
    * change the cache.
    */
-  async pull(table: string, ids: Int32Array | null, wire: WireEncoding = this.wire): Promise<Float32Array> {
+  async pull(table: string, ids: Int32Array | null, wire: WireEncoding = this.wire, waitForPrefetch = true): Promise<Float32Array> {
     const t = this.table(table);
-    if (ids === null && this.opts.rowCache && wire === this.wire) return this.refreshCached(t);
+    if (ids === null && this.opts.rowCache && wire === this.wire) return this.refreshCached(t, waitForPrefetch && this.waitForPrefetches);
     const dim = t.spec.dim;
     const n = ids ? ids.length : t.spec.rows;
     const order = ids ? sortedUnique(ids, t.spec) : null;
@@ -191,6 +205,43 @@ export class RemoteParamStore implements ParamStore {
       if (this.consistency.mode === 'ssp') await Promise.all(this.clients.map((c) => c.clock({ worker: this.opts.worker ?? 0, clock: step })));
     }
     this.steps = step;
+  }
+
+  /**
+   * bsp, between a worker's tasks (docs/paramserver.md "Prefetch"): asks each shard now, for every cached whole
+   * table, for the rows that change after the version this store holds, held by the shard until its next commit
+   * (at most `holdMs`). The next pull of the table uses the reply instead of waiting for the rows to travel after the
+   * commit, then asks the shard once more for anything newer (nothing, at bsp), so what it returns is what a plain
+   * pull would. Does nothing without the row cache, or for a table and shard already asked.
+   */
+  /**
+   * Whether a whole pull waits for a prefetch still in flight (default true). A worker turns it off for another
+   * task of the step it prefetched after: that step has not committed yet, and a shard holds the prefetch until it
+   * does, which needs this very task.
+   */
+  waitForPrefetches = true;
+  /** Cancels the prefetches still held by a shard when the store closes (a held call would keep the process up). */
+  private readonly prefetches = new AbortController();
+
+  prefetch(holdMs = PREFETCH_HOLD_MS): void {
+    if (!this.opts.rowCache) return;
+    for (const [name, cached] of this.cache) {
+      for (const p of this.pullPlan(this.table(name), null, this.wire)) {
+        const seen = cached.seen[p.shard];
+        if (!seen || cached.prefetched[p.shard]) continue;
+        const request = { ...p.request, changedOnly: true, sinceVersion: seen.version, minVersion: seen.version + 1, holdMs };
+        const entry: Prefetch = {
+          since: seen.version,
+          incarnation: seen.incarnation,
+          answered: false,
+          reply: this.clients[p.shard].pull(request, this.prefetches.signal).then(
+            (r) => ((entry.answered = true), r),
+            () => ((entry.answered = true), null),
+          ),
+        };
+        cached.prefetched[p.shard] = entry;
+      }
+    }
   }
 
   /**
@@ -301,6 +352,7 @@ export class RemoteParamStore implements ParamStore {
   }
 
   close(): void {
+    this.prefetches.abort();
     for (const c of this.clients) c.close();
   }
 
@@ -371,15 +423,24 @@ export class RemoteParamStore implements ParamStore {
    * then hold each shard's table at the version its reply carries: that is the version read (`takeReads`), however
    * few rows moved.
    */
-  private async refreshCached(t: RemoteTable): Promise<Float32Array> {
+  private async refreshCached(t: RemoteTable, waitForPrefetch = true): Promise<Float32Array> {
     const dim = t.spec.dim;
     let c = this.cache.get(t.spec.name);
     if (!c) {
-      c = { values: new Float32Array(t.spec.rows * dim), seen: this.clients.map(() => null) };
+      c = { values: new Float32Array(t.spec.rows * dim), seen: this.clients.map(() => null), prefetched: this.clients.map(() => null) };
       this.cache.set(t.spec.name, c);
     }
     const cached = c;
     const plan = this.pullPlan(t, null, this.wire);
+    const early = await Promise.all(plan.map((p) => this.takePrefetch(cached, p.shard, waitForPrefetch)));
+    plan.forEach((p, k) => {
+      const reply = early[k];
+      if (!reply) return;
+      const got = uintsOf(reply.ids);
+      this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
+      readRows(cached.values, replyValues(reply), dim, got);
+      cached.seen[p.shard] = { version: reply.version, incarnation: reply.incarnation };
+    });
     const read = await Promise.all(
       plan.map(async (p) => {
         const seen = cached.seen[p.shard];
@@ -401,6 +462,22 @@ export class RemoteParamStore implements ParamStore {
     }
     for (const { shard } of read) cached.seen[shard] = versions[shard];
     return cached.values;
+  }
+
+  /**
+   * The prefetched reply of `shard` for this table when it still applies — asked since the version the cache
+   * holds, same incarnation, newer — else null; the prefetch is used up either way, except one still in flight
+   * when the caller does not wait for it (an evaluation's exact read between steps, whose shard may not commit again
+   * before the hold runs out).
+   */
+  private async takePrefetch(cached: CachedTable, shard: number, wait: boolean): Promise<PullReply | null> {
+    const pre = cached.prefetched[shard];
+    if (!pre || (!pre.answered && !wait)) return null;
+    cached.prefetched[shard] = null;
+    const reply = await pre.reply;
+    const seen = cached.seen[shard];
+    if (!reply || !seen || pre.since !== seen.version || pre.incarnation !== seen.incarnation) return null;
+    return reply.incarnation === seen.incarnation && reply.version > seen.version ? reply : null;
   }
 
   /** Each shard's blocks of these gradients, counted as pushed. */
@@ -484,7 +561,7 @@ function floatReads(store: RemoteParamStore): ParamStore {
     get step() {
       return store.step;
     },
-    pull: (table, ids) => store.pull(table, ids, 'f32'),
+    pull: (table, ids) => store.pull(table, ids, 'f32', false),
     push: (grads) => store.push(grads),
     exportState: () => store.exportState(),
     importState: (state) => store.importState(state),

@@ -72,6 +72,8 @@ const DEFAULT_EXPORT_CHUNK_BYTES = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** The HTTP/2 receive window per stream and per connection (Node's default, 64 KiB, makes a push wait for a WINDOW_UPDATE every 64 KiB). */
 const RECEIVE_WINDOW_BYTES = 32 * 1024 * 1024;
+/** The longest a prefetching pull is held (PullRequest.hold_ms). */
+const MAX_HOLD_MS = 10_000;
 /** Pull reply buffers kept for reuse: one per table and puller of a step is enough for a few workers. */
 const SPARE_REPLY_BUFFERS = 8;
 
@@ -156,6 +158,11 @@ export class ParamServer {
     });
     if (this.opts.checkpointDir && this.state) this.checkpoint();
     this.log.info('stopped');
+  }
+
+  /** Pulls held now for a table version (prefetches, docs/paramserver.md "Prefetch"). */
+  heldPulls(): number {
+    return this.state?.heldPulls ?? 0;
   }
 
   /** Stops at once, without a checkpoint (tests; a crash). */
@@ -257,7 +264,12 @@ export class ParamServer {
    * The reply is encoded here (codec.ts), the rows gathered straight into the message in the encoding asked for,
    * in a reused buffer.
    */
-  private pull(r: PullRequest): Buffer {
+  private pull(r: PullRequest): Buffer | Promise<Buffer> {
+    const held = r.holdMs ? this.need().untilVersion(r.table, Number(r.minVersion ?? 0), Math.min(r.holdMs, MAX_HOLD_MS)) : null;
+    return held ? held.then(() => this.pullNow(r)) : this.pullNow(r);
+  }
+
+  private pullNow(r: PullRequest): Buffer {
     const ids = r.allRows ? null : uintsOf(r.ids, `table ${r.table} ids`);
     const encoding = encodingFromMsg(r.encoding, `pull of table ${r.table}`);
     const rows = this.need().read(r.table, ids, r.changedOnly ? r.sinceVersion : null);

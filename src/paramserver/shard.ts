@@ -163,6 +163,8 @@ export class ShardState {
   private fenced = 0;
   private readonly clocks: number[];
   private waiters: Waiter[] = [];
+  /** Prefetching pulls waiting for a table version (`untilVersion`). */
+  private pullsHeld: HeldPull[] = [];
   /** Drawn per created or restored state; 48 bits, exact as a JS number and a uint64. */
   readonly incarnation = randomInt(1, 2 ** 48 - 1);
 
@@ -380,11 +382,42 @@ export class ShardState {
     });
   }
 
-  /** Fails every waiting Clock call (shutdown). */
+  /** Fails every waiting Clock call and answers every held pull (shutdown). */
   cancelWaiters(err: Error): void {
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w.reject(err);
+    this.releaseHeld(() => true);
+  }
+
+  /**
+   * A prefetch's hold: null when `table` is already at `version` or beyond, else a promise that resolves once it
+   * is (an update of the table) or after `holdMs`, whichever comes first. Throws for an unknown table.
+   */
+  untilVersion(table: string, version: number, holdMs: number): Promise<void> | null {
+    const h = this.table(table);
+    if (h.version >= version || holdMs <= 0) return null;
+    return new Promise((resolve) => {
+      const held: HeldPull = { table, version, resolve: () => (clearTimeout(held.timer), resolve()), timer: setTimeout(() => this.releaseHeld((x) => x === held), holdMs) };
+      this.pullsHeld.push(held);
+    });
+  }
+
+  /** Pulls held for a version (prefetches). */
+  get heldPulls(): number {
+    return this.pullsHeld.length;
+  }
+
+  /** Answers the held pulls whose table has reached their version. */
+  private wakeHeld(): void {
+    this.releaseHeld((x) => (this.held.get(x.table)?.version ?? Infinity) >= x.version);
+  }
+
+  private releaseHeld(which: (x: HeldPull) => boolean): void {
+    const go = this.pullsHeld.filter(which);
+    if (go.length === 0) return;
+    this.pullsHeld = this.pullsHeld.filter((x) => !which(x));
+    for (const x of go) x.resolve();
   }
 
   /** Every held array in pieces of at most `maxRows` rows: values (slot -1), then each optimizer state slot. */
@@ -435,6 +468,7 @@ export class ShardState {
     // The import rolls the shard back to `step`: updates applied after it are gone, so are their task keys (a
     // resumed job redoes those tasks under the same keys).
     for (const [task, a] of this.applied) if (a.step > step) this.applied.delete(task);
+    this.wakeHeld();
   }
 
   snapshot(): ShardSnapshot {
@@ -521,6 +555,8 @@ export class ShardState {
       this.counters.bytesPushed += parts.reduce((n, p) => n + p.wireBytes + (p.local ? p.local.byteLength : 0), 0);
     }
     this.steps = step;
+    // After this call's own reply has gone (a commit's to the coordinator, which then opens the next step).
+    setImmediate(() => this.wakeHeld());
   }
 
   private forgetOldTasks(): void {
@@ -542,6 +578,14 @@ export class ShardState {
     }
     this.waiters = still;
   }
+}
+
+/** A pull held until its table reaches `version` (ShardState.untilVersion). */
+interface HeldPull {
+  readonly table: string;
+  readonly version: number;
+  readonly resolve: () => void;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 /** Whether this shard holds a table at all. */

@@ -226,6 +226,8 @@ interface JobContext {
   /** Threads of this worker's evaluator (started at its first evaluation range). */
   readonly evalThreads: number;
   readonly neighbourhood: Neighbourhood;
+  /** bsp: prefetch the next step's rows after each push (RemoteParamStore.prefetch); CAMREC_PREFETCH=0 turns it off. */
+  readonly prefetch: boolean;
   readonly afterPull?: (t: TaskMsg) => Promise<void>;
 }
 
@@ -277,6 +279,7 @@ async function openJob(spec: JobSpec, opts: WorkerOptions, id: string): Promise<
       onArrival: appliesOnArrival(consistency),
       evalThreads: opts.threads ?? availableParallelism(),
       neighbourhood,
+      prefetch: process.env.CAMREC_PREFETCH !== '0',
       afterPull: opts.afterPull,
     };
   } catch (err) {
@@ -293,6 +296,8 @@ class WorkerLoop {
   /** When this worker last finished a report (or started): lease waiting runs from here. */
   private idleSince = performance.now();
   private lastReportSeconds = 0;
+  /** The PS step of the task after whose prepare this worker last prefetched (RemoteParamStore.prefetch). */
+  private prefetchedAfter: number | null = null;
   private ranges = 0;
   private rangesAccepted = 0;
   private evalSeconds = 0;
@@ -582,6 +587,8 @@ class WorkerLoop {
   private async computeShare(t: TaskMsg, key: string, share: TaskShare, buildingSeconds: number) {
     const { model, prep, hyper, store } = this.ctx;
     store.takeReads();
+    // A prefetch waits at the shards for the commit of the step it followed: only a later step's task may wait for it.
+    store.waitForPrefetches = this.prefetchedAfter === null || t.psStep > this.prefetchedAfter;
     const before = { ...store.traffic };
     const t0 = performance.now();
     const pulled = await pullRows(store, taskRows(model, share, prep, hyper));
@@ -592,6 +599,11 @@ class WorkerLoop {
     const t2 = performance.now();
     store.generation = t.generation;
     const update = this.ctx.onArrival ? await store.pushTask(key, t.attempt, grads) : { ...(await store.prepareTask(t.psStep, key, t.attempt, grads)), applied: [] };
+    // bsp: ask now for the rows the step's commit will change, so that they travel while the step closes.
+    if (!this.ctx.onArrival && this.ctx.prefetch) {
+      store.prefetch();
+      this.prefetchedAfter = t.psStep;
+    }
     const t3 = performance.now();
     const sent = new Set(update.targets.map((p) => `${p.table}\u0000${p.shard}`));
     const after = store.traffic;

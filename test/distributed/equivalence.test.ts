@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TrainConfig } from '../../src/config/index.js';
 import { readCheckpoint, type StoreState } from '../../src/train/index.js';
 import { tempDir } from '../helpers/files.js';
@@ -52,6 +54,10 @@ for (const [workers, shards] of [
     t.diagnostic(await assertEqualsOneProcess(c, out));
     // Every task of a step is counted: 4 per step, each from one worker.
     assert.ok(c.steps.every((s) => s.tasks.length === 4));
+    // Workers prefetch after each prepare; a worker's next task of the same step must not wait for that prefetch
+    // (the shard holds it until the step commits, for PREFETCH_HOLD_MS = 5 s): pulls here take milliseconds.
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { distributed: { taskMs: { pull: number } } });
+    for (const e of epochs) assert.ok(e.distributed.taskMs.pull < 2500, `mean pull ${e.distributed.taskMs.pull} ms per task`);
   });
 }
 

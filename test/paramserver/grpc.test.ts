@@ -103,6 +103,54 @@ test('row cache: whole pulls equal an uncached store, and move only the rows cha
   }
 });
 
+test('prefetch: a pull asked before a commit is held until it and brings its rows; the next pull then equals an uncached one', async () => {
+  const ps = await startShards(2);
+  const writer = await connect(ps, adam(0.01));
+  const cached = await connect(ps, adam(0.01), undefined, { rowCache: true });
+  const plain = await connect(ps, adam(0.01));
+  const tables = ['users', 'items', 'mlp', 'feat'];
+  for (const t of tables) await cached.pull(t, null);
+  for (let step = 1; step <= 4; step++) {
+    cached.prefetch();
+    // One held pull per cached table and shard that holds it (users and items on both shards, mlp and feat whole).
+    await waitFor(async () => ps.reduce((n, p) => n + p.heldPulls(), 0), (n) => n === 2 + 2 + 1 + 1);
+    const grads = randomGrads(step);
+    await writer.push(grads);
+    const touched = grads.reduce((n, g) => n + (g.ids ? g.ids.length : SPECS.find((x) => x.name === g.table)!.rows), 0);
+    const before = cached.traffic.rowsPulled;
+    for (const t of tables) assert.deepEqual(await cached.pull(t, null), await plain.pull(t, null), `${t} after step ${step}`);
+    assert.equal(cached.traffic.rowsPulled - before, touched, 'the rows the step changed moved once, in the prefetch replies');
+    assert.equal(ps.reduce((n, p) => n + p.heldPulls(), 0), 0);
+  }
+});
+
+test('prefetch: an exact read does not wait for a held pull; a shard answers a held pull after hold_ms with what it has', async () => {
+  const ps = await startShards(1);
+  const cached = await connect(ps, adam(0.01), undefined, { rowCache: true });
+  await cached.pull('users', null);
+  const before = cached.traffic.rowsPulled;
+  cached.prefetch(10_000);
+  await waitFor(async () => ps[0].heldPulls(), (n) => n === 1);
+  // No commit comes: the exact read (float32 wire, so through the cache) goes on without the prefetch, which the
+  // shard still holds when the read is back.
+  const fresh = await connect(ps, adam(0.01));
+  assert.deepEqual(await cached.exactReads().pull('users', null), await fresh.pull('users', null));
+  assert.equal(ps[0].heldPulls(), 1, 'the exact read did not wait for the held pull');
+  assert.equal(cached.traffic.rowsPulled, before, 'nothing changed, nothing moved');
+  const client = new ShardClient(`127.0.0.1:${ps[0].port}`);
+  try {
+    const v = Number((await client.describe()).tables.find((t) => t.name === 'users')!.version);
+    const t1 = performance.now();
+    const reply = await client.pull({ table: 'users', allRows: true, changedOnly: true, sinceVersion: v, minVersion: v + 1, holdMs: 100 });
+    assert.ok(performance.now() - t1 >= 90, 'held for hold_ms');
+    assert.equal(Number(reply.version), v);
+    assert.equal(reply.ids.byteLength, 0, 'nothing changed');
+  } finally {
+    client.close();
+  }
+  cached.close();
+});
+
 test('concurrent pulls, whose replies reuse the shards\' reply buffers, each get the rows a pull on its own gets', async () => {
   const ps = await startShards(2);
   const remote = await connect(ps, adam(0.01));

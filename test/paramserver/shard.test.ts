@@ -106,6 +106,28 @@ test('bsp: prepare changes nothing; commit applies the sum of the staged tasks o
   assert.equal(shard.counters.tasksApplied, 2, 'the committed step\'s two tasks, each once');
 });
 
+test('held pulls: untilVersion waits for a commit that reaches the version (after the commit returns), or for its hold, or for shutdown', async () => {
+  const shard = ShardState.create(config(0, 1));
+  assert.equal(shard.untilVersion('users', 0, 1000), null, 'already there: no hold');
+  assert.equal(shard.untilVersion('users', 1, 0), null, 'no hold asked');
+  assert.throws(() => shard.untilVersion('nope', 1, 1000), /nope/);
+  const order: string[] = [];
+  const byCommit = shard.untilVersion('users', 1, 60_000)!.then(() => order.push('released'));
+  const tooFar = shard.untilVersion('users', 2, 60_000)!.then(() => order.push('shutdown'));
+  const byTime = shard.untilVersion('items', 1, 30)!.then(() => order.push('hold ran out'));
+  assert.equal(shard.heldPulls, 3);
+  shard.prepare(1, 'a', 0, [{ table: 'users', ids: u32([1]), values: f32(Array.from({ length: 8 }, () => 0.5)) }]);
+  shard.commit(1, ['a']);
+  order.push('commit returned');
+  await byCommit;
+  await byTime;
+  assert.deepEqual(order, ['commit returned', 'released', 'hold ran out']);
+  assert.equal(shard.heldPulls, 1, 'the pull for version 2 still waits');
+  shard.cancelWaiters(new Error('stopping'));
+  await tooFar;
+  assert.equal(shard.heldPulls, 0);
+});
+
 test('bsp: abort discards a staged step on a shard, and its commit is then refused as stale', () => {
   const shard = ShardState.create(config(0, 1));
   const before = copySnapshot(shard.snapshot());
