@@ -208,13 +208,6 @@ export class RemoteParamStore implements ParamStore {
   }
 
   /**
-   * bsp, between a worker's tasks (docs/paramserver.md "Prefetch"): asks each shard now, for every cached whole
-   * table, for the rows that change after the version this store holds, held by the shard until its next commit
-   * (at most `holdMs`). The next pull of the table uses the reply instead of waiting for the rows to travel after the
-   * commit, then asks the shard once more for anything newer (nothing, at bsp), so what it returns is what a plain
-   * pull would. Does nothing without the row cache, or for a table and shard already asked.
-   */
-  /**
    * Whether a whole pull waits for a prefetch still in flight (default true). A worker turns it off for another
    * task of the step it prefetched after: that step has not committed yet, and a shard holds the prefetch until it
    * does, which needs this very task.
@@ -223,6 +216,13 @@ export class RemoteParamStore implements ParamStore {
   /** Cancels the prefetches still held by a shard when the store closes (a held call would keep the process up). */
   private readonly prefetches = new AbortController();
 
+  /**
+   * bsp, between a worker's tasks (docs/paramserver.md "Prefetch"): asks each shard now, for every cached whole
+   * table, for the rows that change after the version this store holds, held by the shard until its next commit
+   * (at most `holdMs`). The next pull of the table uses the reply instead of waiting for the rows to travel after the
+   * commit, then asks the shard once more for anything newer (nothing, at bsp), so what it returns is what a plain
+   * pull would. Does nothing without the row cache, or for a table and shard already asked.
+   */
   prefetch(holdMs = PREFETCH_HOLD_MS): void {
     if (!this.opts.rowCache) return;
     for (const [name, cached] of this.cache) {
