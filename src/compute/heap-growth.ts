@@ -4,7 +4,7 @@
  * of 58 tasks, 10 ms each, plus their incremental marking), and a single-process CaMRec epoch 76: the processes
  * keep little JavaScript alive (the tables, messages and tensors live outside V8's heap) but allocate tens of
  * megabytes per step, and every collection reset the limit to a small multiple of the small live heap. A growth
- * factor of 1 + 300/100 cut those to 9–17 per epoch, for 25–50 MB more resident memory. Every `camrec` command
+ * factor of 1 + 300/100 cut those to 11 (a worker) and 17 (CaMRec) per epoch, for 25–33 MB more resident memory. Every `camrec` command
  * sets it at start (`--heap-growing-percent`, which V8 reads at each collection, so it applies from the first one
  * on); `CAMREC_HEAP_GROWING_PERCENT` overrides it, and 0 leaves V8's own heuristic.
  */

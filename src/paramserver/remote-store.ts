@@ -436,9 +436,7 @@ export class RemoteParamStore implements ParamStore {
     plan.forEach((p, k) => {
       const reply = early[k];
       if (!reply) return;
-      const got = uintsOf(reply.ids);
-      this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
-      readRows(cached.values, replyValues(reply), dim, got);
+      this.writeReply(cached, reply, dim);
       cached.seen[p.shard] = { version: reply.version, incarnation: reply.incarnation };
     });
     const read = await Promise.all(
@@ -452,9 +450,7 @@ export class RemoteParamStore implements ParamStore {
     );
     const versions = this.clients.map(() => ({ version: Infinity, incarnation: 0 }));
     for (const { shard, reply } of read) {
-      const got = uintsOf(reply.ids);
-      this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
-      readRows(cached.values, replyValues(reply), dim, got);
+      this.writeReply(cached, reply, dim);
       this.noteRead(t.spec.name, shard, reply.version);
       const v = versions[shard];
       v.version = Math.min(v.version, reply.version);
@@ -462,6 +458,13 @@ export class RemoteParamStore implements ParamStore {
     }
     for (const { shard } of read) cached.seen[shard] = versions[shard];
     return cached.values;
+  }
+
+  /** A whole-table reply's rows into the cache, counted as pulled. */
+  private writeReply(cached: CachedTable, reply: PullReply, dim: number): void {
+    const got = uintsOf(reply.ids);
+    this.countPulled(got.length, reply.values.byteLength + 4 * got.length);
+    readRows(cached.values, replyValues(reply), dim, got);
   }
 
   /**
