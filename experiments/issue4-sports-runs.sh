@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4, session 12: sports' backbone alone at the point its own grid leads with (modalityWeight 0.03; the grid is
+# Issue 4, session 12: sports' backbone alone at the point its own grid chose (modalityWeight 0.03; the grid is
 # in experiments/issue4-mw-runs.sh, 7 and 8) and without modality channels (0: LightGCN + FREEDOM's item graph),
 # seed 1, stand-in features. Resumable (experiments/runs-lib.sh):  experiments/issue4-sports-runs.sh 1|2
 set -uo pipefail

@@ -53,6 +53,12 @@ export function checkHyper(model: { readonly name: string; readonly hyper: ZodTy
   throw new ConfigError(`hyper-parameter ${field}of model ${model.name}: ${issue.message}`);
 }
 
+/** The run's hyper-parameters and every grid point's, each validated against the model's schema. */
+export function checkRunHyper(model: { readonly name: string; readonly hyper: ZodType }, cfg: Pick<TrainConfig, 'hyper' | 'grid'>): void {
+  checkHyper(model, cfg.hyper);
+  for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
+}
+
 /** Flags that mean something only to a distributed run. */
 const DISTRIBUTED_ONLY = [
   ['tasksPerStep', '--tasks-per-step'],
@@ -70,8 +76,7 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
   const cfg = loadTrainConfig(opts);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
   const model = models.get(cfg.model);
-  checkHyper(model, cfg.hyper); // fail early on bad hyper-parameters
-  for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
+  checkRunHyper(model, cfg); // fail early on bad hyper-parameters
   if (cfg.resume && !cfg.out) throw new ConfigError('--resume needs --out <dir>: the run directory to continue');
   const threads = cfg.threads ?? availableParallelism();
   await configureCompute({ threads, native: cfg.native && process.env.CAMREC_NATIVE !== '0' });
@@ -135,8 +140,7 @@ async function trainDistributed(opts: Record<string, unknown>): Promise<number> 
   const cfg = loadTrainConfig(rest);
   checkDistributable(cfg, '--distributed');
   const model = models.get(cfg.model);
-  checkHyper(model, cfg.hyper);
-  for (const p of cfg.grid ? gridPoints(cfg.grid) : []) checkHyper(model, { ...cfg.hyper, ...p.hyper });
+  checkRunHyper(model, cfg);
   // refused here rather than by every worker, which would leave the coordinator waiting
   if (typeof neighbourhood === 'string') checkNeighbourhood(model, neighbourhood as Neighbourhood);
   const log = makeLogger(cfg.json && cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
