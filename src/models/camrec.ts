@@ -51,8 +51,11 @@ export const camrecHyper = z
     imageWeight: z.number().min(0).max(1).default(0.1),
     /** Neighbours per item when a modality has raw features but no kNN file. */
     knnK: z.number().int().positive().default(10),
-    /** Scale of the modality channels Σ_m x^m in the item's input (0: ID embeddings only). */
-    modalityWeight: z.number().nonnegative().default(1),
+    /**
+     * Scale of the modality channels Σ_m x^m in the item's input (0: ID embeddings only). 0.03 is what the
+     * validation-selected grid chose on the bundled TikTok data and on sports (docs/camrec.md choice 14).
+     */
+    modalityWeight: z.number().nonnegative().default(0.03),
     /** Each modality channel enters through a learned scalar gate α_m that starts at 0 (ReZero-style). */
     modalityGate: z.boolean().default(true),
     /** FREEDOM's frozen item–item term S_mm E_I on the final items. */
