@@ -26,7 +26,7 @@ import {
   trainingIdentity,
   writeCheckpoint,
   type Checkpoint,
-  type CheckpointMeta,
+  type ResumeIdentity,
   type RunDir,
   type SeedResult,
   type SplitEvaluator,
@@ -809,10 +809,11 @@ export function readResumePoint(o: {
 }): Checkpoint | null {
   const { dir, consistency } = o;
   if (!dir.has('last.ckpt')) return null;
-  const fresh: Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum'> = {
+  const fresh: ResumeIdentity = {
     model: o.model.name,
     configHash: trainingIdentity(o.cfg, o.cfg.seed),
     datasetChecksum: o.data.checksum,
+    hyper: o.model.hyper.parse(o.cfg.hyper) as Record<string, unknown>,
   };
   const path = dir.file('last.ckpt');
   const ckpt = readMatchingCheckpoint(path, fresh);

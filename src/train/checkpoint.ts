@@ -63,13 +63,42 @@ export function readCheckpoint(path: string): Checkpoint {
   return { meta: header.meta, store: { step: header.step, tables } };
 }
 
-/** A checkpoint to resume from: refused (one line naming the field) unless it was written for this run. */
-export function readMatchingCheckpoint(path: string, fresh: Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum'>): Checkpoint {
+/** What a run resumes under: its model, training identity, data and its model's resolved hyper-parameters. */
+export type ResumeIdentity = Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum' | 'hyper'>;
+
+/**
+ * A checkpoint to resume from: refused (one line naming the field) unless it was written for this run. The
+ * hyper-parameters are compared as resolved, defaults filled in: the training identity hashes the config as
+ * given, so a model default that changed between a run's start and its resume would otherwise go on unnoticed
+ * under the new value, and the run's result.json would name a setting half its epochs never had.
+ */
+export function readMatchingCheckpoint(path: string, fresh: ResumeIdentity): Checkpoint {
   const ckpt = readCheckpoint(path);
   for (const key of ['model', 'configHash', 'datasetChecksum'] as const) {
     if (ckpt.meta[key] !== fresh[key]) {
       throw new CheckpointError(`${path}: was written with another ${key} (${String(ckpt.meta[key])} ≠ ${String(fresh[key])})`);
     }
   }
+  const changed = hyperDifferences(ckpt.meta.hyper ?? {}, fresh.hyper);
+  if (changed.length > 0) {
+    const [key, was, now] = changed[0];
+    const more = changed.length > 1 ? ` (and ${changed.length - 1} more)` : '';
+    throw new CheckpointError(
+      `${path}: was written with hyper ${key}=${was}, this run resolves ${key}=${now}${more} (a default changed since?); ` +
+        `resume with --hyper ${key}=${was} to continue it as it was`,
+    );
+  }
   return ckpt;
+}
+
+/**
+ * [key, written, now] for every hyper-parameter the checkpoint names whose value differs (JSON-compared), in key
+ * order. One the checkpoint does not name is an option added since, whose default keeps what the run did before.
+ */
+function hyperDifferences(written: Record<string, unknown>, now: Record<string, unknown>): [string, string, string][] {
+  const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+  return Object.keys(written)
+    .sort()
+    .filter((k) => show(written[k]) !== show(now[k]))
+    .map((k) => [k, show(written[k]), show(now[k])]);
 }

@@ -10,7 +10,7 @@ export type { StepResult, TaskShare, Neighbourhood } from './step.js';
 export { initialEarlyStop, updateEarlyStop } from './earlystop.js';
 export type { EarlyStopState } from './earlystop.js';
 export { readCheckpoint, readMatchingCheckpoint, writeCheckpoint } from './checkpoint.js';
-export type { Checkpoint, CheckpointMeta } from './checkpoint.js';
+export type { Checkpoint, CheckpointMeta, ResumeIdentity } from './checkpoint.js';
 export { RunDir } from './rundir.js';
 export { trainSeed, makeStore, representations, withParams, describeDataset, trainingIdentity, evaluateSplit, checkpointMeta } from './trainer.js';
 export type { SeedResult, SplitEvaluator, ProgressSink, TrainerDeps, StoppedBy, TrainerState, EvalInputs } from './trainer.js';

@@ -68,6 +68,27 @@ test('a training step leaves no tensors behind', async () => {
   }
 });
 
+test('a resume whose model defaults changed since the run began is refused, and the run is left as it was', async () => {
+  const ev = await evaluator();
+  try {
+    const model = models.get('lightgcn');
+    const dir = new RunDir(tempDir('defaults'));
+    await trainSeed(config({ epochs: 2, patience: 100 }), 3, data, model, dir, { log, evaluator: ev, provenance: {} });
+    const ckpt = readFileSync(dir.file('last.ckpt'));
+    const metrics = readFileSync(dir.file('metrics.jsonl'));
+    // the same config ({ dim, layers } given, reg left to the default) under a model whose default reg is another
+    const changed = { ...model, hyper: model.hyper.transform((h) => ({ ...h, reg: 0.5 })) } as typeof model;
+    await assert.rejects(
+      trainSeed(config({ epochs: 4, patience: 100, resume: true }), 3, data, changed, dir, { log, evaluator: ev, provenance: {} }),
+      /last\.ckpt: was written with hyper reg=0\.0001, this run resolves reg=0\.5/,
+    );
+    assert.deepEqual(readFileSync(dir.file('last.ckpt')), ckpt);
+    assert.deepEqual(readFileSync(dir.file('metrics.jsonl')), metrics);
+  } finally {
+    await ev.close();
+  }
+});
+
 test('a resumed run continues exactly as an uninterrupted one', async () => {
   const ev = await evaluator();
   try {

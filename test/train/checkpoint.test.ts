@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointError } from '../../src/errors/index.js';
-import { adam, LocalParamStore, readCheckpoint, writeCheckpoint, type CheckpointMeta } from '../../src/train/index.js';
+import { adam, LocalParamStore, readCheckpoint, readMatchingCheckpoint, writeCheckpoint, type CheckpointMeta } from '../../src/train/index.js';
 
 after(async () => {
   await shutdownCompute();
@@ -62,4 +62,25 @@ test('a corrupt or truncated checkpoint is refused with the file named; the good
   assert.throws(() => readCheckpoint(join(dir, 'missing.ckpt')), /missing\.ckpt: cannot read/);
   assert.ok(existsSync(path));
   assert.deepEqual(readFileSync(path), good);
+});
+
+test('a checkpoint resumes only for the same model, identity, data and resolved hyper-parameters', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+  const path = join(dir, 'last.ckpt');
+  const written = { ...meta, hyper: { dim: 4, reg: 0.001, layers: 2 } };
+  writeCheckpoint(path, { meta: written, store: await (await storeWithHistory()).exportState() });
+  const fresh = { model: 'lightgcn', configHash: 'abc', datasetChecksum: 'def', hyper: { dim: 4, reg: 0.001, layers: 2 } };
+  assert.equal(readMatchingCheckpoint(path, fresh).meta.epoch, 7);
+  assert.throws(() => readMatchingCheckpoint(path, { ...fresh, configHash: 'xyz' }), /last\.ckpt: was written with another configHash \(abc ≠ xyz\)/);
+  assert.throws(() => readMatchingCheckpoint(path, { ...fresh, datasetChecksum: 'x' }), /another datasetChecksum/);
+  // the same config, a default that changed since: refused, naming the value it was written with and the way on
+  assert.throws(
+    () => readMatchingCheckpoint(path, { ...fresh, hyper: { dim: 4, reg: 0.5, layers: 2 } }),
+    (e: unknown) =>
+      e instanceof CheckpointError &&
+      /last\.ckpt: was written with hyper reg=0\.001, this run resolves reg=0\.5 .*resume with --hyper reg=0\.001/.test(e.message),
+  );
+  assert.throws(() => readMatchingCheckpoint(path, { ...fresh, hyper: { dim: 8, reg: 1, layers: 2 } }), /hyper dim=4, this run resolves dim=8 \(and 1 more\)/);
+  // an option the checkpoint does not name was added since; its default is taken to keep the run as it was
+  assert.equal(readMatchingCheckpoint(path, { ...fresh, hyper: { ...fresh.hyper, gate: true } }).meta.epoch, 7);
 });
