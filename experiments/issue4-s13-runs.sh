@@ -22,5 +22,9 @@ case "${1:-}" in
     train camrec-tiktok-mw003-no-frontdoor "${T[@]}" --no-frontdoor
     train camrec-tiktok-mw003-no-diffusion "${T[@]}" --no-diffusion
     ;;
-  *) echo "usage: $0 1..5" >&2; exit 2 ;;
+  # TikTok's backbone without modality channels (LightGCN + FREEDOM's item graph), 3 seeds, as on baby and sports
+  6) train camrec-tiktok-mw0-backbone --data data/tiktok --seeds 1,2,3 --no-backdoor --no-frontdoor --hyper modalityWeight=0 --threads 1 ;;
+  # lane 1's question on TikTok at its chosen point: the front door without its InfoNCE
+  7) train camrec-tiktok-mw003-ssl0 --data data/tiktok --seed 1 --hyper modalityWeight=0.03 --hyper sslWeight=0 --threads 1 ;;
+  *) echo "usage: $0 1..7" >&2; exit 2 ;;
 esac
