@@ -185,7 +185,13 @@ const TICK_MS = 100;
 
 export class CoordinatorJob {
   private state!: State;
-  private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Opens once start() has set the policy's first state. The gRPC server listens before start() (the port is
+   * printed first), so a worker's Join can arrive while the shards are being fenced: its event waits here instead
+   * of reaching the policy before there is a state.
+   */
+  private readonly begun = deferred();
+  private chain: Promise<unknown> = this.begun.promise;
   private readonly sampler: TrainSampler;
   private readonly prep: Prepared;
   private readonly hyper: Record<string, unknown>;
@@ -297,15 +303,17 @@ export class CoordinatorJob {
       tasksPerStep: this.opts.tasksPerStep,
       configHash: trainingIdentity(this.opts.cfg, this.seed),
     });
-    // Fence the shards first: a task leased by a coordinator that ran before this one can no longer stage or apply.
-    const generation = await this.opts.store.takeOver();
-    this.log.info({ generation }, 'shards fenced');
-    const resume = await this.restore();
-    await this.enqueue(async () => {
+    try {
+      // Fence the shards first: a task leased by a coordinator that ran before this one can no longer stage or apply.
+      const generation = await this.opts.store.takeOver();
+      this.log.info({ generation }, 'shards fenced');
+      const resume = await this.restore();
       const d = begin(this.policyConfig, Date.now(), resume);
       this.state = d.state;
       await this.carryOut(d.actions, null);
-    });
+    } finally {
+      this.begun.resolve(); // events queued meanwhile run now, in their order
+    }
     this.timer = setInterval(() => void this.watch(), TICK_MS);
   }
 

@@ -71,6 +71,8 @@ export interface Cluster {
   readonly steps: CommittedStep[];
   readonly requeues: number;
   readonly store: RemoteParamStore;
+  /** The coordinator's job, in this process. */
+  readonly job: CoordinatorJob;
   /** The coordinator's port on 127.0.0.1 (for workers run by the test itself). */
   readonly port: number;
   /** Starts another worker process (`camrec worker --id <id> ...flags`) and adds it to `workers`. */
@@ -160,6 +162,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return requeues;
     },
     store,
+    job,
     port: server.port,
     addWorker,
     async run() {
