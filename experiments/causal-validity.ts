@@ -4,7 +4,7 @@
  *   node --import tsx experiments/causal-validity.ts --seeds 1,2,3 --out results/causal-validity-<date>
  *        [--preset default] [--epochs n] [--patience n] [--hyper codebookSize=8] [--threads n] [--backend b]
  *
- * Per seed: <out>/seed-<s>/{sim-s<s>/, camrec/, lightgcn/, figures.json}; then <out>/summary.{json,md} over the
+ * Per seed: <out>/seed-<s>/{sim-s<s>/, camrec/, lightgcn/, figures.json}; then <out>/summary.{json,md,svg} over the
  * seeds asked for. Seeds whose figures.json exists are skipped, so an interrupted run continues where it
  * stopped. experiments/README.md describes the outputs.
  */
@@ -19,6 +19,7 @@ import type { BackendChoice } from '../src/config/index.js';
 import { writeFileAtomic } from '../src/data/index.js';
 import { CamrecError } from '../src/errors/index.js';
 import { models } from '../src/models/index.js';
+import { figureSubtitle, validityFigure } from './validity/figure.js';
 import { claimFolder, runSeed, setupOf, type HarnessOptions } from './validity/run.js';
 import { summarizeSeeds, summaryMarkdown } from './validity/summary.js';
 
@@ -57,6 +58,7 @@ async function causalValidity(f: Flags): Promise<void> {
     const summary = summarizeSeeds(records.map((r) => r.figures), { ...setup, camrecHyperResolved: records[0].camrecHyper });
     writeFileAtomic(join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileAtomic(join(opts.out, 'summary.md'), summaryMarkdown(summary));
+    writeFileAtomic(join(opts.out, 'summary.svg'), validityFigure(summary, figureSubtitle(summary)));
     opts.log.info({ out: opts.out, seeds: f.seeds }, 'summary written');
   } finally {
     await shutdownCompute();

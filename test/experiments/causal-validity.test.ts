@@ -24,7 +24,7 @@ test('causal-validity on the tiny preset, 1 seed, 1 epoch: every file written, e
   const args = ['--seeds', '1', '--out', out, '--preset', 'tiny', '--epochs', '1', '--hyper', 'codebookSize=6', '--threads', '1', '--backend', 'wasm', '--log-level', 'warn'];
   const r = await harness(args);
   assert.equal(r.code, 0, r.stderr);
-  for (const f of ['setup.json', 'summary.json', 'summary.md', 'seed-1/figures.json', 'seed-1/camrec/best.ckpt', 'seed-1/lightgcn/best.ckpt', 'seed-1/sim-s1/ground_truth.json']) {
+  for (const f of ['setup.json', 'summary.json', 'summary.md', 'summary.svg', 'seed-1/figures.json', 'seed-1/camrec/best.ckpt', 'seed-1/lightgcn/best.ckpt', 'seed-1/sim-s1/ground_truth.json']) {
     assert.ok(existsSync(join(out, f)), f);
   }
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as ValiditySummary;
@@ -40,6 +40,9 @@ test('causal-validity on the tiny preset, 1 seed, 1 epoch: every file written, e
   assert.deepEqual([seed.figures.nmi.kmeansCodes.k, seed.figures.nmi.kmeansTrueK.k], [6, 4]);
   assert.ok(summary.comparisons.every((c) => c.beatsBy2Std === null), 'one seed decides nothing');
   assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /\| noise-edge AUC vs item popularity \| \d\.\d{4} \| \d\.\d{4} \| -?\d\.\d{4} \| undecided \| undecided \|/);
+  const svg = readFileSync(join(out, 'summary.svg'), 'utf8');
+  assert.equal((svg.match(/<rect class="bar"/g) ?? []).length, 14, 'a bar per figure of the four panels');
+  assert.match(svg, /noise-edge AUC vs item popularity: undecided/);
 
   const before = statSync(join(out, 'seed-1', 'figures.json')).mtimeMs;
   const log = statSync(join(out, 'seed-1', 'camrec.log')).size;

@@ -6,6 +6,7 @@ import { DataError } from '../../src/errors/index.js';
 import { readGroundTruth, resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
 import { checkEdgeAlignment, edgeDots, itemDegrees, measureSeed, type SeedFigures, type SeedInputs } from '../../experiments/validity/measure.js';
 import { trainArgs } from '../../experiments/validity/run.js';
+import { escapeXml, figureSubtitle, niceCeiling, validityFigure } from '../../experiments/validity/figure.js';
 import { compare, flattenFigures, summarizeSeeds, summaryMarkdown } from '../../experiments/validity/summary.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -162,4 +163,48 @@ test('trainArgs: the normal `camrec train` with the seed, the short-run flags an
     '--epochs', '2', '--patience', '5', '--hyper', 'codebookSize=8', '--hyper', 'assignment="soft"', '--resume',
   ]);
   assert.deepEqual(trainArgs('lightgcn', {}, '/d', '/r', 1, { threads: 2, backend: 'auto' }, false).slice(-4), ['--threads', '2', '--backend', 'auto']);
+});
+
+test('the figure: a bar per figure at its mean on a shared scale, ± std whiskers, a dot per seed, the verdicts in the title', () => {
+  const a = measureSeed(tinyInputs());
+  const b = measureSeed(tinyInputs({ seed: 8, edgeScores: Float32Array.from([0.9, 0.8, 0.2, 0.7, 0.9, 0.1, 0.6, 0.95]) }));
+  const s = summarizeSeeds([a, b], { preset: 'test', camrecHyper: { codebookSize: 4 }, camrecHyperResolved: { modalityWeight: 0.03 } });
+  const svg = validityFigure(s, figureSubtitle(s));
+  const bars = [...svg.matchAll(/<rect class="bar" data-key="([^"]+)" data-mean="([^"]+)" x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"/g)]
+    .map((m) => ({ key: m[1], mean: Number(m[2]), y: Number(m[3]), height: Number(m[4]) }));
+  // NMI: 2 codebooks + 2 k-means; AUC: 3; perplexity: 2 codebooks + k-means; test: 4
+  assert.equal(bars.length, 4 + 3 + 3 + 4);
+  assert.deepEqual(bars.slice(0, 2).map((x) => x.key), ['nmi.codebook.image', 'nmi.codebook.text']);
+  const bar = (key: string) => bars.find((x) => x.key === key)!;
+  assert.equal(bar('auc.camrec').mean, 1);
+  // one panel, one linear scale from 0: heights are in the ratio of the means (to the 0.1 px the SVG keeps)
+  assert.ok(Math.abs(bar('auc.lightgcn').height / bar('auc.camrec').height - 0.5) < 0.002);
+  assert.ok(Math.abs(bar('test.lightgcn.recall@20').height / bar('test.camrec.recall@20').height - 0.25 / 0.3) < 0.002);
+  // every bar's foot is on its panel's zero line: y + height is the same for the bars of one panel
+  assert.ok(Math.abs(bar('auc.camrec').y + bar('auc.camrec').height - (bar('auc.popularity').y + bar('auc.popularity').height)) < 0.15);
+  assert.equal((svg.match(/<circle class="seed" data-seed="7"/g) ?? []).length, 14);
+  assert.equal((svg.match(/<circle class="seed" data-seed="8"/g) ?? []).length, 14);
+  // two seeds: a whisker per bar (a zero-std bar's whisker has zero length but is drawn)
+  assert.equal((svg.match(/class="whisker"/g) ?? []).length, 14);
+  assert.match(svg, /noise-edge AUC vs LightGCN edge score: yes · noise-edge AUC vs item popularity: yes/);
+  assert.match(svg, /NMI codebook \(image\) vs k-means, k = codes: yes ·/); // NMI 1 against k-means with one cluster split
+  assert.match(svg, /CaMRec: codebookSize=4, modalityWeight=0\.03/);
+  assert.equal((svg.match(/class="reference"/g) ?? []).length, 2); // chance AUC, the true K
+});
+
+test('the figure: a missing figure is drawn as n/a, one seed draws no whisker, text is escaped', () => {
+  const a = measureSeed(tinyInputs({ edgeScores: null }));
+  const s = summarizeSeeds([a], { preset: 'test' });
+  const svg = validityFigure(s, 'a <b> & "c"');
+  assert.doesNotMatch(svg, /data-key="auc\.camrec" data-mean/);
+  assert.match(svg, /data-key="auc\.camrec">n\/a</);
+  assert.equal((svg.match(/class="whisker"/g) ?? []).length, 0);
+  assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
+  assert.match(svg, /item popularity: undecided/);
+  assert.match(figureSubtitle(s), /^CaMRec: defaults/);
+});
+
+test('niceCeiling: the axis top is the next 1, 2, 2.5 or 5 × 10^k', () => {
+  assert.deepEqual([0.0279, 0.25, 0.26, 0.8, 43.9, 1, 0].map(niceCeiling), [0.05, 0.25, 0.5, 1, 50, 1, 1]);
+  assert.equal(escapeXml('<&>"'), '&lt;&amp;&gt;&quot;');
 });
