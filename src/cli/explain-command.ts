@@ -1,7 +1,9 @@
 /**
  * `camrec explain --checkpoint F` (issue 4, item 5): each item's environment code per modality (the codebook's
  * arg-max at inference) and each training edge's mask score ρ_ui (the front door's deterministic retention, mean
- * over layers), with the edges, items and users that score highest and lowest. docs/camrec.md defines both.
+ * over layers) and logit ω_ui (mean over layers), with the edges, items and users that score highest and lowest.
+ * Ranks are by score, ties by logit: a trained mask's gates saturate (ρ exactly 1 in float32), and the logit still
+ * orders those edges (docs/camrec.md 17). docs/camrec.md defines both.
  */
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
@@ -33,11 +35,13 @@ export interface ScoredEdge {
   readonly userID: number;
   readonly itemID: number;
   readonly score: number;
+  readonly logit: number;
 }
 
 export interface ScoredNode {
   readonly id: number;
   readonly meanScore: number;
+  readonly meanLogit: number;
   readonly degree: number;
 }
 
@@ -82,11 +86,15 @@ export function codebookUsage(modality: string, assignment: Int32Array, codes: n
   };
 }
 
-/** The n entries with the highest and the lowest key; ties go to the lower index, so the lists are deterministic. */
-export function extremes(key: ArrayLike<number>, candidates: Int32Array, n: number): { highest: number[]; lowest: number[] } {
-  const order = Array.from(candidates).sort((a, b) => key[a] - key[b] || a - b);
-  const lowest = order.slice(0, n);
-  const highest = order.slice(-n).sort((a, b) => key[b] - key[a] || a - b);
+/**
+ * The n entries with the highest and the lowest key, ties broken by `tie` (same direction), then to the lower index,
+ * so the lists are deterministic.
+ */
+export function extremes(key: ArrayLike<number>, candidates: Int32Array, n: number, tie?: ArrayLike<number>): { highest: number[]; lowest: number[] } {
+  const t = (a: number, b: number) => (tie ? tie[a] - tie[b] : 0);
+  const lowest = Array.from(candidates).sort((a, b) => key[a] - key[b] || t(a, b) || a - b).slice(0, n);
+  // sorted on its own: ties at the cut go to the lower index in both lists
+  const highest = Array.from(candidates).sort((a, b) => key[b] - key[a] || t(b, a) || a - b).slice(0, n);
   return { highest, lowest };
 }
 
@@ -102,11 +110,12 @@ export function meanScoreByNode(nodes: Int32Array, scores: ArrayLike<number>, co
   return { mean, degree };
 }
 
-function nodeExtremes(nodes: Int32Array, scores: ArrayLike<number>, count: number, n: number) {
+function nodeExtremes(nodes: Int32Array, scores: ArrayLike<number>, logits: ArrayLike<number>, count: number, n: number) {
   const { mean, degree } = meanScoreByNode(nodes, scores, count);
+  const meanLogit = meanScoreByNode(nodes, logits, count).mean;
   const withEdges = Int32Array.from({ length: count }, (_, i) => i).filter((i) => degree[i] > 0);
-  const pick = (ids: number[]) => ids.map((id) => ({ id, meanScore: mean[id], degree: degree[id] }));
-  const ex = extremes(mean, withEdges, n);
+  const pick = (ids: number[]) => ids.map((id) => ({ id, meanScore: mean[id], meanLogit: meanLogit[id], degree: degree[id] }));
+  const ex = extremes(mean, withEdges, n, meanLogit);
   return { highest: pick(ex.highest), lowest: pick(ex.lowest) };
 }
 
@@ -121,9 +130,10 @@ export function saturation(scores: ArrayLike<number>): { one: number; zero: numb
   return { one, zero };
 }
 
-/** Scores rounded as the TSV writes them, so every list in summary.json is an exact extreme of edge-mask.tsv. */
-export function roundedScores(e: Explanation): Float64Array | null {
-  return e.edgeScores ? Float64Array.from(e.edgeScores, formatScore) : null;
+/** Scores and logits rounded as the TSV writes them, so every list in summary.json is an exact extreme of edge-mask.tsv. */
+export function roundedScores(e: Explanation): { scores: Float64Array; logits: Float64Array } | null {
+  if (!e.edgeScores || !e.edgeLogits) return null;
+  return { scores: Float64Array.from(e.edgeScores, formatScore), logits: Float64Array.from(e.edgeLogits, formatScore) };
 }
 
 export function explainSummary(e: Explanation, meta: { checkpoint: string; epoch: number; hyper: Record<string, unknown>; users: number; items: number }, top: number): ExplainSummary {
@@ -131,18 +141,19 @@ export function explainSummary(e: Explanation, meta: { checkpoint: string; epoch
   const environments = e.environments.length
     ? { codebook: e.environments.map((env) => codebookUsage(env.modality, env.codes, codes)) }
     : { absent: 'trained without the back door (--no-backdoor): no environment codebook, so no item environments' };
-  const scores = roundedScores(e);
-  const edgeScores = scores
+  const rounded = roundedScores(e);
+  const edgeScores = rounded
     ? (() => {
+        const { scores, logits } = rounded;
         const all = Int32Array.from({ length: scores.length }, (_, j) => j);
-        const ex = extremes(scores, all, top);
-        const edge = (j: number): ScoredEdge => ({ userID: e.edgeUsers[j], itemID: e.edgeItems[j], score: scores[j] });
+        const ex = extremes(scores, all, top, logits);
+        const edge = (j: number): ScoredEdge => ({ userID: e.edgeUsers[j], itemID: e.edgeItems[j], score: scores[j], logit: logits[j] });
         return {
           highest: ex.highest.map(edge),
           lowest: ex.lowest.map(edge),
           saturated: saturation(scores),
-          items: nodeExtremes(e.edgeItems, scores, meta.items, top),
-          users: nodeExtremes(e.edgeUsers, scores, meta.users, top),
+          items: nodeExtremes(e.edgeItems, scores, logits, meta.items, top),
+          users: nodeExtremes(e.edgeUsers, scores, logits, meta.users, top),
         };
       })()
     : { absent: 'trained without the front door (--no-frontdoor): no edge mask, so no edge scores' };
@@ -159,10 +170,11 @@ export function itemEnvironmentsTsv(e: Explanation, nItems: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** userID, itemID, score: one line per training edge, in trainByUser order (user, then item). */
-export function edgeMaskTsv(e: Explanation, scores: Float64Array): string {
-  const lines = ['userID\titemID\tscore'];
-  for (let j = 0; j < scores.length; j++) lines.push(`${e.edgeUsers[j]}\t${e.edgeItems[j]}\t${scores[j]}`);
+/** userID, itemID, score, logit: one line per training edge, in trainByUser order (user, then item). */
+export function edgeMaskTsv(e: Explanation, rounded: { scores: Float64Array; logits: Float64Array }): string {
+  const { scores, logits } = rounded;
+  const lines = ['userID\titemID\tscore\tlogit'];
+  for (let j = 0; j < scores.length; j++) lines.push(`${e.edgeUsers[j]}\t${e.edgeItems[j]}\t${scores[j]}\t${logits[j]}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -205,8 +217,8 @@ export function writeExplanation(out: string, e: Explanation, meta: Parameters<t
     written.push(name);
   };
   if (e.environments.length) write(EXPLAIN_FILES.environments, itemEnvironmentsTsv(e, meta.items));
-  const scores = roundedScores(e);
-  if (scores) write(EXPLAIN_FILES.edges, edgeMaskTsv(e, scores));
+  const rounded = roundedScores(e);
+  if (rounded) write(EXPLAIN_FILES.edges, edgeMaskTsv(e, rounded));
   write(EXPLAIN_FILES.summary, `${JSON.stringify(explainSummary(e, meta, top), null, 2)}\n`);
   return written;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXPLAIN_FILES, type ExplainSummary, type ScoredEdge, type ScoredNode } from '../../src/cli/explain-command.js';
+import { EXPLAIN_FILES, edgeMaskTsv, explainSummary, extremes, roundedScores, type ExplainSummary, type ScoredEdge, type ScoredNode } from '../../src/cli/explain-command.js';
 import { loadDataset } from '../../src/data/index.js';
 import { resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
 import { camrec } from '../helpers/cli.js';
@@ -29,10 +29,10 @@ function readTsv(file: string): string[][] {
   return lines.slice(1).map((l) => l.split('\t'));
 }
 
-/** The n highest and lowest of (key, id) pairs under the order the summary promises: by value, ties to the lower id. */
-function sortedIds<T>(rows: T[], value: (r: T) => number, id: (r: T) => number, n: number) {
-  const asc = [...rows].sort((a, b) => value(a) - value(b) || id(a) - id(b));
-  const desc = [...rows].sort((a, b) => value(b) - value(a) || id(a) - id(b));
+/** The n highest and lowest rows under the order the summary promises: by value, ties by the tie-break, then to the lower id. */
+function sortedIds<T>(rows: T[], value: (r: T) => number, tie: (r: T) => number, id: (r: T) => number, n: number) {
+  const asc = [...rows].sort((a, b) => value(a) - value(b) || tie(a) - tie(b) || id(a) - id(b));
+  const desc = [...rows].sort((a, b) => value(b) - value(a) || tie(b) - tie(a) || id(a) - id(b));
   return { lowest: asc.slice(0, n).map(id), highest: desc.slice(0, n).map(id) };
 }
 
@@ -46,14 +46,16 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
   const out = join(root, 'run', 'explain');
   const data = await loadDataset(dataDir);
 
-  // every train edge exactly once, in trainByUser order, score in (0, 1)
-  const edges = readTsv(join(out, EXPLAIN_FILES.edges)).map(([u, i, s]) => ({ u: Number(u), i: Number(i), s: Number(s) }));
+  // every train edge exactly once, in trainByUser order, score in (0, 1), a finite logit
+  assert.equal(readFileSync(join(out, EXPLAIN_FILES.edges), 'utf8').split('\n')[0], 'userID\titemID\tscore\tlogit');
+  const edges = readTsv(join(out, EXPLAIN_FILES.edges)).map(([u, i, s, l]) => ({ u: Number(u), i: Number(i), s: Number(s), l: Number(l) }));
   const byUser = data.trainByUser;
   assert.equal(edges.length, byUser.indices.length);
   for (let u = 0, j = 0; u < byUser.nRows; u++) {
     for (let p = byUser.indptr[u]; p < byUser.indptr[u + 1]; p++, j++) {
       assert.deepEqual([edges[j].u, edges[j].i], [u, byUser.indices[p]], `edge ${j}`);
       assert.ok(edges[j].s > 0 && edges[j].s < 1, `edge ${j} score ${edges[j].s}`);
+      assert.ok(Number.isFinite(edges[j].l), `edge ${j} logit ${edges[j].l}`);
     }
   }
 
@@ -82,16 +84,17 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
   // the summary's lists are the sorted extremes of the TSV
   assert.ok('highest' in summary.edgeScores);
   const es = summary.edgeScores;
-  const edgeIds = sortedIds(edges.map((e, j) => ({ ...e, j })), (e) => e.s, (e) => e.j, top);
-  const asEdge = (j: number): ScoredEdge => ({ userID: edges[j].u, itemID: edges[j].i, score: edges[j].s });
+  const edgeIds = sortedIds(edges.map((e, j) => ({ ...e, j })), (e) => e.s, (e) => e.l, (e) => e.j, top);
+  const asEdge = (j: number): ScoredEdge => ({ userID: edges[j].u, itemID: edges[j].i, score: edges[j].s, logit: edges[j].l });
   assert.deepEqual(es.highest, edgeIds.highest.map(asEdge));
   assert.deepEqual(es.lowest, edgeIds.lowest.map(asEdge));
   assert.deepEqual(es.saturated, { one: edges.filter((e) => e.s === 1).length, zero: edges.filter((e) => e.s === 0).length });
   for (const [side, key] of [['items', 'i'], ['users', 'u']] as const) {
-    const groups = new Map<number, number[]>();
-    for (const e of edges) groups.set(e[key], [...(groups.get(e[key]) ?? []), e.s]);
-    const nodes = [...groups].map(([id, s]) => ({ id, meanScore: s.reduce((a, b) => a + b, 0) / s.length, degree: s.length }));
-    const ids = sortedIds(nodes, (n) => n.meanScore, (n) => n.id, top);
+    const groups = new Map<number, { s: number; l: number }[]>();
+    for (const e of edges) groups.set(e[key], [...(groups.get(e[key]) ?? []), e]);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const nodes = [...groups].map(([id, es]) => ({ id, meanScore: mean(es.map((e) => e.s)), meanLogit: mean(es.map((e) => e.l)), degree: es.length }));
+    const ids = sortedIds(nodes, (n) => n.meanScore, (n) => n.meanLogit, (n) => n.id, top);
     const got = es[side];
     const check = (list: ScoredNode[], want: number[]) => {
       assert.deepEqual(list.map((n) => n.id), want, side);
@@ -99,6 +102,7 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
         const ref = nodes.find((x) => x.id === n.id) as ScoredNode;
         assert.equal(n.degree, ref.degree);
         assert.ok(Math.abs(n.meanScore - ref.meanScore) < 1e-12);
+        assert.ok(Math.abs(n.meanLogit - ref.meanLogit) < 1e-9);
       }
     };
     check(got.highest, ids.highest);
@@ -147,4 +151,28 @@ test('camrec eval of a CaMRec checkpoint reproduces the run’s test metrics (sc
       assert.ok(Math.abs(got.test[m] - result.test[m]) < 1e-9, `run ${k}, ${m}: ${got.test[m]} vs ${result.test[m]}`);
     }
   }
+});
+
+test('explain on a saturated mask: every score is 1, the logits rank the edges, users and items, and the TSV carries them', () => {
+  // 3 users, 3 items, 5 edges; every gate saturated at exactly 1, as a trained mask's are (docs/camrec.md 17)
+  const e = {
+    edgeUsers: Int32Array.from([0, 0, 1, 2, 2]),
+    edgeItems: Int32Array.from([0, 2, 1, 0, 1]),
+    edgeScores: new Float32Array(5).fill(1),
+    edgeLogits: Float32Array.from([9.5, 4.25, 12, 3.5, 7]),
+    environments: [],
+  };
+  const s = explainSummary(e, { checkpoint: 'c', epoch: 1, hyper: { codebookSize: 4 }, users: 3, items: 3 }, 2);
+  assert.ok('highest' in s.edgeScores);
+  assert.deepEqual(s.edgeScores.saturated, { one: 5, zero: 0 });
+  // without the tie-break these would be edges 0, 1 (lowest) and 0, 1 (highest): the index order
+  assert.deepEqual(s.edgeScores.lowest.map((x) => [x.userID, x.itemID, x.logit]), [[2, 0, 3.5], [0, 2, 4.25]]);
+  assert.deepEqual(s.edgeScores.highest.map((x) => [x.userID, x.itemID, x.logit]), [[1, 1, 12], [0, 0, 9.5]]);
+  // users' mean logits: 0 → 6.875, 1 → 12, 2 → 5.25; items': 0 → 6.5, 1 → 9.5, 2 → 4.25
+  assert.deepEqual(s.edgeScores.users.lowest.map((n) => [n.id, n.meanScore, n.meanLogit, n.degree]), [[2, 1, 5.25, 2], [0, 1, 6.875, 2]]);
+  assert.deepEqual(s.edgeScores.items.highest.map((n) => n.id), [1, 0]);
+  assert.equal(edgeMaskTsv(e, roundedScores(e)!), 'userID\titemID\tscore\tlogit\n0\t0\t1\t9.5\n0\t2\t1\t4.25\n1\t1\t1\t12\n2\t0\t1\t3.5\n2\t1\t1\t7\n');
+  // the primary key still decides where it differs; equal keys and equal tie-breaks fall to the lower index
+  assert.deepEqual(extremes([0.5, 0.9, 0.5, 0.1], Int32Array.from([0, 1, 2, 3]), 2, [1, 0, 2, 5]), { highest: [1, 2], lowest: [3, 0] });
+  assert.deepEqual(extremes([1, 1, 1], Int32Array.from([0, 1, 2]), 2, [0, 0, 0]), { highest: [0, 1], lowest: [0, 1] });
 });
