@@ -60,6 +60,12 @@ export const camrecHyper = z
     modalityGate: z.boolean().default(true),
     /** FREEDOM's frozen item–item term S_mm E_I on the final items. */
     itemGraph: z.boolean().default(true),
+    /**
+     * Item ID embeddings E_I in the item's input (choice 10). false: items are their modality channels alone, as in
+     * the authors' code (`vq_ver1_*`, which has no item IDs); then `itemGraph` must be false (S_mm E_I needs E_I)
+     * and the reg term covers the batch's users only.
+     */
+    itemIds: z.boolean().default(true),
     backdoor: z.boolean().default(true),
     frontdoor: z.boolean().default(true),
     diffusion: z.boolean().default(true),
@@ -117,7 +123,9 @@ export const camrecHyper = z
   })
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
-  .refine((h) => h.betaStart <= h.betaEnd, { message: 'betaStart must not exceed betaEnd', path: ['betaStart'] });
+  .refine((h) => h.betaStart <= h.betaEnd, { message: 'betaStart must not exceed betaEnd', path: ['betaStart'] })
+  .refine((h) => h.itemIds || !h.itemGraph, { message: 'itemGraph needs itemIds (S_mm E_I): set itemGraph=false with itemIds=false', path: ['itemGraph'] })
+  .refine((h) => h.itemIds || h.modalityWeight > 0, { message: 'modalityWeight must be positive with itemIds=false: items would have no input', path: ['modalityWeight'] });
 export type CamrecHyper = z.infer<typeof camrecHyper>;
 
 interface ModalityInput {
@@ -239,10 +247,8 @@ const dense = (name: string, rows: number, dim: number, zero = false): TableSpec
 
 function camrecTables(data: Dataset, h: CamrecHyper): TableSpec[] {
   const d = h.dim;
-  const specs: TableSpec[] = [
-    { name: 'user', rows: data.nUsers, dim: d, init: { kind: 'xavierUniform' }, trainable: true },
-    { name: 'item', rows: data.nItems, dim: d, init: { kind: 'xavierUniform' }, trainable: true },
-  ];
+  const specs: TableSpec[] = [{ name: 'user', rows: data.nUsers, dim: d, init: { kind: 'xavierUniform' }, trainable: true }];
+  if (h.itemIds) specs.push({ name: 'item', rows: data.nItems, dim: d, init: { kind: 'xavierUniform' }, trainable: true });
   for (const m of data.modalities) {
     specs.push(dense(`${m.name}.proj`, m.dim, d), dense(`${m.name}.projBias`, 1, d, true));
     if (h.modalityGate) specs.push(dense(`${m.name}.gate`, 1, 1, true));
@@ -355,7 +361,7 @@ function confounders(params: Params, prep: CamrecPrepared, h: CamrecHyper, step:
 /** Each item's modality inputs: semantic graph, confounder, environment stratum (CaMRec §4.1–4.2). */
 function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: StepContext | null): ItemSide {
   const { perModality, diffusion } = confounders(params, prep, h, step);
-  let ego: tf.Tensor2D = value(params, 'item');
+  let ego: tf.Tensor2D = h.itemIds ? value(params, 'item') : tf.zeros([prep.nItems, h.dim]);
   let vq: tf.Scalar | null = null;
   const add = (acc: tf.Scalar | null, x: tf.Scalar) => (acc ? (tf.add(acc, x) as tf.Scalar) : x);
   prep.modalities.forEach((m, k) => {
@@ -529,8 +535,8 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   const t = batchTriples(x, batch);
   const parts: Record<string, tf.Scalar> = { bpr: bprLoss(t.u, t.p, t.n) };
   const ego0 = (table: string, a: Int32Array) => tf.gather(value(params, table), tf.tensor1d(a, 'int32')) as tf.Tensor2D;
-  const [u0, p0, n0] = [ego0('user', batch.users), ego0('item', batch.pos), ego0('item', batch.neg)];
-  parts.reg = tf.mul(embLoss(batch.users.length, u0, p0, n0), h.reg) as tf.Scalar;
+  const rows = h.itemIds ? [ego0('user', batch.users), ego0('item', batch.pos), ego0('item', batch.neg)] : [ego0('user', batch.users)];
+  parts.reg = tf.mul(embLoss(batch.users.length, ...rows), h.reg) as tf.Scalar;
   if (side.diffusion) parts.diffusion = tf.mul(side.diffusion, h.diffWeight) as tf.Scalar;
   if (side.vq) parts.vq = tf.mul(side.vq, h.vqWeight) as tf.Scalar;
   if (h.frontdoor) {
