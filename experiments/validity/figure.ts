@@ -6,6 +6,7 @@
  * of the headline comparisons, so that the picture cannot be read without them. No plotting library: the SVG is
  * built as text, every number placed by the linear scales below.
  */
+import { escapeXml, niceCeiling } from '../../src/report/svg.js';
 import type { ValiditySummary } from './summary.js';
 
 interface BarSpec {
@@ -74,18 +75,6 @@ export function panelSpecs(s: ValiditySummary): PanelSpec[] {
       digits: 4,
     },
   ];
-}
-
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** The smallest of 1, 2, 2.5, 5 × 10^k at or above x (x > 0): the top of an axis. */
-export function niceCeiling(x: number): number {
-  if (!(x > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(x));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= x * (1 - 1e-12)) return m * p;
-  return 10 * p;
 }
 
 const fixed = (x: number, digits: number) => x.toFixed(digits);

@@ -15,10 +15,11 @@ import { CheckpointError, ConfigError } from '../errors/index.js';
 import { explainCamrec, type CamrecHyper, type CamrecPrepared, type Explanation } from '../models/index.js';
 import { assignmentCounts, codebookPerplexity } from '../simulate/index.js';
 import { readCheckpoint } from '../train/index.js';
+import { explainFigure } from './explain-figure.js';
 import { makeLogger } from './log.js';
 import { checkpointConfig, openTrained, withParams, type Trained } from './trained.js';
 
-export const EXPLAIN_FILES = { environments: 'item-environments.tsv', edges: 'edge-mask.tsv', summary: 'summary.json' } as const;
+export const EXPLAIN_FILES = { environments: 'item-environments.tsv', edges: 'edge-mask.tsv', summary: 'summary.json', figure: 'explain.svg' } as const;
 
 
 /** explainCamrec on a rebuilt camrec checkpoint. */
@@ -208,7 +209,7 @@ export async function explainCommand(opts: Record<string, unknown>): Promise<num
   }
 }
 
-/** Writes the three files (fewer when a branch is switched off), each atomically; returns their names. */
+/** Writes the four files (fewer when a branch is switched off), each atomically; returns their names. */
 export function writeExplanation(out: string, e: Explanation, meta: Parameters<typeof explainSummary>[1], top: number): string[] {
   mkdirSync(out, { recursive: true });
   const written: string[] = [];
@@ -220,5 +221,7 @@ export function writeExplanation(out: string, e: Explanation, meta: Parameters<t
   const rounded = roundedScores(e);
   if (rounded) write(EXPLAIN_FILES.edges, edgeMaskTsv(e, rounded));
   write(EXPLAIN_FILES.summary, `${JSON.stringify(explainSummary(e, meta, top), null, 2)}\n`);
+  const figure = explainFigure(e, { title: `camrec explain: ${meta.checkpoint}, epoch ${meta.epoch}`, codebookSize: Number(meta.hyper.codebookSize) });
+  if (figure) write(EXPLAIN_FILES.figure, figure);
   return written;
 }

@@ -569,7 +569,21 @@ export interface Explanation {
   readonly edgeItems: Int32Array;
   readonly edgeScores: Float32Array | null; // null without the front door
   readonly edgeLogits: Float32Array | null;
-  readonly environments: { readonly modality: string; readonly codes: Int32Array; readonly confidence: Float32Array }[];
+  readonly environments: readonly EnvironmentExplanation[];
+}
+
+/**
+ * One modality's environments: each item's code (arg-max of the soft assignment) and its probability, and what the
+ * assignment compared: the items' z^m and the codebook ([items, envDim] and [codes, envDim], row-major; centred and
+ * unit rows with `codebookNorm`), for pictures of the strata (`camrec explain`'s figure).
+ */
+export interface EnvironmentExplanation {
+  readonly modality: string;
+  readonly codes: Int32Array;
+  readonly confidence: Float32Array;
+  readonly z: Float32Array;
+  readonly codebook: Float32Array;
+  readonly dim: number;
 }
 
 export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyper): Explanation {
@@ -617,14 +631,16 @@ function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper
   const all = tf.tidy(() =>
     confounders(params, prep, h, null).perModality.map((c, k) => {
       const { z, codebook } = environmentInputs(params, h, prep.modalities[k].name, c.confounder);
-      return softAssignment(z, codebook, h.softTemperature);
+      return [softAssignment(z, codebook, h.softTemperature), z, codebook];
     }),
   );
   return prep.modalities.map((m, k) => {
-    const probs = all[k];
+    const [probs, zT, codebookT] = all[k];
     const p = probs.dataSync() as Float32Array;
     const kk = probs.shape[1] as number;
-    probs.dispose();
+    const z = zT.dataSync() as Float32Array;
+    const codebook = codebookT.dataSync() as Float32Array;
+    tf.dispose(all[k]);
     const codes = new Int32Array(prep.nItems);
     const confidence = new Float32Array(prep.nItems);
     for (let i = 0; i < prep.nItems; i++) {
@@ -635,7 +651,7 @@ function stratumAssignments(params: Params, prep: CamrecPrepared, h: CamrecHyper
         }
       }
     }
-    return { modality: m.name, codes, confidence };
+    return { modality: m.name, codes, confidence, z, codebook, dim: h.envDim };
   });
 }
 

@@ -109,6 +109,13 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
     check(got.lowest, ids.lowest);
   }
 
+  // the figure: a point per item and a cross per code for each modality, and the logits' histogram over every edge
+  const figure = readFileSync(join(out, EXPLAIN_FILES.figure), 'utf8');
+  assert.equal((figure.match(/<circle class="item"/g) ?? []).length, 2 * data.nItems);
+  assert.equal((figure.match(/<path class="code"/g) ?? []).length, 2 * 6);
+  const bins = [...figure.matchAll(/<rect class="bin" data-count="(\d+)"/g)].reduce((a, m) => a + Number(m[1]), 0);
+  assert.equal(bins, edges.length);
+
   // deterministic: a second run writes byte-identical files
   const again = join(root, 'again');
   const r2 = await camrec(['explain', '--checkpoint', ckpt, '--top', String(top), '--out', again, ...runtime]);
@@ -125,6 +132,9 @@ test('camrec explain: without the front door there is no edge-mask.tsv and summa
   assert.equal(r.code, 0, r.stderr);
   assert.ok(!existsSync(join(out, EXPLAIN_FILES.edges)));
   assert.ok(existsSync(join(out, EXPLAIN_FILES.environments)));
+  const figure = readFileSync(join(out, EXPLAIN_FILES.figure), 'utf8');
+  assert.match(figure, /class="environments" data-modality="image"/);
+  assert.doesNotMatch(figure, /class="edge-mask"/);
   const summary = JSON.parse(readFileSync(join(out, EXPLAIN_FILES.summary), 'utf8')) as ExplainSummary;
   assert.ok('absent' in summary.edgeScores && /front door/.test(summary.edgeScores.absent));
 

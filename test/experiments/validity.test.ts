@@ -6,7 +6,7 @@ import { DataError } from '../../src/errors/index.js';
 import { readGroundTruth, resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
 import { checkEdgeAlignment, edgeDots, itemDegrees, measureSeed, type SeedFigures, type SeedInputs } from '../../experiments/validity/measure.js';
 import { trainArgs } from '../../experiments/validity/run.js';
-import { escapeXml, figureSubtitle, niceCeiling, validityFigure } from '../../experiments/validity/figure.js';
+import { figureSubtitle, validityFigure } from '../../experiments/validity/figure.js';
 import { compare, flattenFigures, summarizeSeeds, summaryMarkdown } from '../../experiments/validity/summary.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -202,9 +202,4 @@ test('the figure: a missing figure is drawn as n/a, one seed draws no whisker, t
   assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
   assert.match(svg, /item popularity: undecided/);
   assert.match(figureSubtitle(s), /^CaMRec: defaults/);
-});
-
-test('niceCeiling: the axis top is the next 1, 2, 2.5 or 5 × 10^k', () => {
-  assert.deepEqual([0.0279, 0.25, 0.26, 0.8, 43.9, 1, 0].map(niceCeiling), [0.05, 0.25, 0.5, 1, 50, 1, 1]);
-  assert.equal(escapeXml('<&>"'), '&lt;&amp;&gt;&quot;');
 });
