@@ -82,6 +82,12 @@ export const camrecHyper = z
     vqWeight: z.number().nonnegative().default(0.5),
     /** w of x^m = (1 − w) h^m + w B^m q^m: how much of the stratified confounder enters the item. */
     envWeight: z.number().min(0).max(1).default(0.01),
+    /**
+     * z^m = H_c^m P^m, a learned projection into the codebook's space, as the authors' code (env_proj); false: the
+     * codebook quantises H_c^m itself, as the paper writes it (§4.2: the code nearest to H_c(i)); envDim must then
+     * equal dim. P^m's only strong gradient is the commitment term's, which it lowers by collapsing z^m (docs/camrec.md 23).
+     */
+    envProjection: z.boolean().default(true),
     /** Centred, unit-norm z and unit-norm codes (cosine VQ); false: raw Euclidean distances, as the authors. */
     codebookNorm: z.boolean().default(true),
     /** T of the inference-time soft assignment softmax(−‖z − c‖²/T); unit-norm distances lie in [0, 4]. */
@@ -124,6 +130,7 @@ export const camrecHyper = z
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
   .refine((h) => h.betaStart <= h.betaEnd, { message: 'betaStart must not exceed betaEnd', path: ['betaStart'] })
+  .refine((h) => h.envProjection || h.envDim === h.dim, { message: 'envDim must equal dim with envProjection=false: the codebook quantises H_c itself', path: ['envDim'] })
   .refine((h) => h.itemIds || !h.itemGraph, { message: 'itemGraph needs itemIds (S_mm E_I): set itemGraph=false with itemIds=false', path: ['itemGraph'] })
   .refine((h) => h.itemIds || h.modalityWeight > 0, { message: 'modalityWeight must be positive with itemIds=false: items would have no input', path: ['modalityWeight'] });
 export type CamrecHyper = z.infer<typeof camrecHyper>;
@@ -264,7 +271,8 @@ function camrecTables(data: Dataset, h: CamrecHyper): TableSpec[] {
         dense(`${m.name}.denoise.outBias`, 1, d, true),
       );
     }
-    specs.push(dense(`${m.name}.env.in`, d, h.envDim), dense(`${m.name}.env.out`, h.envDim, d));
+    if (h.envProjection) specs.push(dense(`${m.name}.env.in`, d, h.envDim));
+    specs.push(dense(`${m.name}.env.out`, h.envDim, d));
   }
   if (h.backdoor) {
     const k = h.codebookSize;
@@ -409,7 +417,7 @@ function gated(params: Params, h: CamrecHyper, name: string, x: tf.Tensor2D): tf
  * activations), so raw or merely normalised z's all point one way and one code wins every item.
  */
 function environmentInputs(params: Params, h: CamrecHyper, name: string, hc: tf.Tensor2D): { z: tf.Tensor2D; codebook: tf.Tensor2D } {
-  const z = matMul(hc, value(params, `${name}.env.in`));
+  const z = h.envProjection ? matMul(hc, value(params, `${name}.env.in`)) : hc;
   const codebook = value(params, 'codebook');
   if (!h.codebookNorm) return { z, codebook };
   return { z: l2Normalize(tf.sub(z, tf.mean(z, 0, true)) as tf.Tensor2D), codebook: l2Normalize(codebook) };

@@ -146,6 +146,27 @@ test('itemIds=false: items are their modality channels alone (the authors\' form
   }
 });
 
+test('envProjection=false: the codebook quantises H_c itself (the paper\'s form): no env.in table, the VQ gradient reaches the denoiser', async () => {
+  assert.throws(() => parse({ envProjection: false }), /envDim must equal dim with envProjection=false/);
+  const s = setup({ envProjection: false, envDim: small.dim, modalityGate: false });
+  try {
+    const names = s.store.specs.map((t) => t.name);
+    assert.ok(!names.some((n) => n.endsWith('.env.in')) && names.includes('image.env.out'), `tables ${names}`);
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    // only the VQ term: with P gone, its commitment gradient must reach the denoiser that makes H_c
+    const vqOnly = { ...s.hyper, diffWeight: 0, sslWeight: 0, envWeight: 0, modalityWeight: 1e-9 };
+    const { grads, result } = lossAndGrads(camrec, s.batch, pulled, s.prep, vqOnly);
+    assert.ok(result.parts.vq > 0);
+    const out = grads.find((g) => g.table === 'image.denoise.out')!;
+    assert.ok(out.grad.some((v) => Math.abs(v) > 1e-6), 'the commitment term moves the denoiser');
+    const losses: number[] = [];
+    for (let k = 0; k < 40; k++) losses.push((await trainStep(camrec, s.batch, s.store, s.prep, s.hyper)).loss);
+    assert.ok(losses.every(Number.isFinite) && losses[39] < 0.8 * losses[0], `loss went from ${losses[0]} to ${losses[39]}`);
+  } finally {
+    s.close();
+  }
+});
+
 // L_dm and L_vq stop gradients by definition (sg on the target and in the VQ terms), so a finite difference
 // of them is not their gradient: they are weighted 0 here and checked against their closed forms in
 // camrec-modules.test.ts. Every module still shapes the BPR and InfoNCE terms through the forward pass.
