@@ -3,10 +3,11 @@
  * Per modality, the items' codebook inputs z^m in the plane of their two principal components, coloured by the
  * code each is assigned (the ten most used codes in colour, the rest grey), with the codes themselves as crosses;
  * and the histogram of the edge mask's logits ω with how many gates are saturated, since a saturated mask prunes
- * nothing whatever its logits say. Built as text; the projection is a plain PCA (power iteration on the
- * envDim × envDim covariance: no items × items matrix).
+ * nothing whatever its logits say. Built as text; the projection is a plain PCA (Jacobi on the envDim × envDim
+ * covariance: no items × items matrix).
  */
 import type { EnvironmentExplanation, Explanation } from '../models/camrec.js';
+import { symmetricEigen } from '../data/index.js';
 import { escapeXml, niceCeiling, PALETTE, px } from '../report/svg.js';
 
 /** The top two principal axes of n rows of `dim` columns (row-major), with the variance along each. */
@@ -16,7 +17,8 @@ export interface Pca2 {
   readonly variance: readonly [number, number];
 }
 
-function covariance(x: ArrayLike<number>, n: number, dim: number): { mean: Float64Array; cov: Float64Array } {
+/** The column means and the sample covariance (dim × dim, row-major) of n rows of `dim` columns. */
+export function columnCovariance(x: ArrayLike<number>, n: number, dim: number): { mean: Float64Array; cov: Float64Array } {
   const mean = new Float64Array(dim);
   for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) mean[c] += x[i * dim + c];
   for (let c = 0; c < dim; c++) mean[c] /= Math.max(1, n);
@@ -40,38 +42,25 @@ function covariance(x: ArrayLike<number>, n: number, dim: number): { mean: Float
   return { mean, cov };
 }
 
-/** The leading eigenvector of a symmetric PSD matrix by power iteration from a fixed start (deterministic). */
-function leadingEigen(m: Float64Array, dim: number): { vector: Float64Array; value: number } {
-  let v = Float64Array.from({ length: dim }, (_, c) => 1 + c / dim);
-  let value = 0;
-  for (let it = 0; it < 500; it++) {
-    const w = new Float64Array(dim);
-    for (let a = 0; a < dim; a++) {
-      let s = 0;
-      for (let b = 0; b < dim; b++) s += m[a * dim + b] * v[b];
-      w[a] = s;
-    }
-    const norm = Math.hypot(...w);
-    if (norm === 0) return { vector: v.map((x) => x / Math.hypot(...v)), value: 0 };
-    const next = w.map((x) => x / norm);
-    const change = Math.hypot(...next.map((x, c) => x - v[c]));
-    v = next;
-    value = norm;
-    if (change < 1e-10) break;
-  }
-  // a fixed sign: the largest-magnitude coordinate positive
-  let k = 0;
-  for (let c = 1; c < dim; c++) if (Math.abs(v[c]) > Math.abs(v[k])) k = c;
-  if (v[k] < 0) v = v.map((x) => -x);
-  return { vector: v, value };
+/** exp(entropy) of the covariance's eigenvalue shares: how many directions the rows really span. */
+export function effectiveRank(eigenvalues: ArrayLike<number>): number {
+  const pos = Array.from(eigenvalues, (v) => Math.max(0, v));
+  const total = pos.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  return Math.exp(-pos.reduce((h, v) => (v > 0 ? h + (v / total) * Math.log(v / total) : h), 0));
 }
 
 export function pca2(x: ArrayLike<number>, n: number, dim: number): Pca2 {
-  const { mean, cov } = covariance(x, n, dim);
-  const first = leadingEigen(cov, dim);
-  const deflated = cov.map((c, p) => c - first.value * first.vector[Math.floor(p / dim)] * first.vector[p % dim]);
-  const second = leadingEigen(deflated, dim);
-  return { mean, axes: [first.vector, second.vector], variance: [first.value, second.value] };
+  const { mean, cov } = columnCovariance(x, n, dim);
+  const { values, vectors } = symmetricEigen(cov, dim);
+  const axis = (k: number) => {
+    const v = Float64Array.from({ length: dim }, (_, r) => vectors[r * dim + k]);
+    // a fixed sign: the largest-magnitude coordinate positive
+    let m = 0;
+    for (let c = 1; c < dim; c++) if (Math.abs(v[c]) > Math.abs(v[m])) m = c;
+    return v[m] < 0 ? v.map((e) => -e) : v;
+  };
+  return { mean, axes: [axis(0), axis(Math.min(1, dim - 1))], variance: [values[0], values[Math.min(1, dim - 1)]] };
 }
 
 /** Row i of x projected on the two axes. */

@@ -17,6 +17,6 @@ export {
   type NpyHeader,
   type NpyKind,
 } from './npy.js';
-export { DEFAULT_STAND_IN_DIM, spectralEmbedding, standInModality, type SpectralEmbedding, type SpectralOptions } from './standin.js';
+export { DEFAULT_STAND_IN_DIM, spectralEmbedding, standInModality, symmetricEigen, type SpectralEmbedding, type SpectralOptions } from './standin.js';
 export { writeFileAtomic } from './atomic.js';
 export { FramedData, readFramed, writeFramed, type FramedSpan } from './framed.js';

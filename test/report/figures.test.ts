@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { codesByUse, explainFigure, histogram, pca2, project, sampleItems } from '../../src/cli/explain-figure.js';
+import { codesByUse, effectiveRank, explainFigure, histogram, pca2, project, sampleItems } from '../../src/cli/explain-figure.js';
 import { rng } from '../compute/helpers.js';
 import { escapeXml, niceCeiling, px } from '../../src/report/svg.js';
 
@@ -76,4 +76,11 @@ test('explain.svg: a point per item and a cross per code per modality, a bin per
   const noEnvs = explainFigure(explanation(true, false), { title: 't', codebookSize: 4 })!;
   assert.doesNotMatch(noEnvs, /class="environments"/);
   assert.equal(explainFigure(explanation(false, false), { title: 't', codebookSize: 4 }), null);
+});
+
+test('effectiveRank: exp of the eigenvalue shares\' entropy (k equal directions → k)', () => {
+  assert.ok(Math.abs(effectiveRank([2, 2, 2, 0]) - 3) < 1e-12);
+  assert.equal(effectiveRank([5, 0, 0]), 1);
+  assert.equal(effectiveRank([0, 0]), 0);
+  assert.ok(effectiveRank([0.65, 0.35, 1e-4]) < 2 && effectiveRank([0.65, 0.35, 1e-4]) > 1.9);
 });
