@@ -823,8 +823,9 @@ export function readResumePoint(o: {
     datasetChecksum: o.data.checksum,
     hyper: o.model.hyper.parse(o.cfg.hyper) as Record<string, unknown>,
   };
+  const tables = o.model.tables(o.data, fresh.hyper).map((t: { name: string }) => t.name);
   const path = dir.file('last.ckpt');
-  const ckpt = readMatchingCheckpoint(path, fresh);
+  const ckpt = readMatchingCheckpoint(path, { ...fresh, tables });
   const written = (ckpt.meta.trainer as Partial<CoordinatorCheckpointState>).distributed?.consistency ?? 'bsp';
   if (written !== formatConsistency(consistency)) {
     throw new CheckpointError(`${path}: was written under --consistency ${written}; resume it with the same mode, not ${formatConsistency(consistency)}`);

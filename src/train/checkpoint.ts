@@ -63,8 +63,11 @@ export function readCheckpoint(path: string): Checkpoint {
   return { meta: header.meta, store: { step: header.step, tables } };
 }
 
-/** What a run resumes under: its model, training identity, data and its model's resolved hyper-parameters. */
-export type ResumeIdentity = Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum' | 'hyper'>;
+/**
+ * What a run resumes under: its model, training identity, data and its model's resolved hyper-parameters, and the
+ * names of the tables its model declares (checked when given).
+ */
+export type ResumeIdentity = Pick<CheckpointMeta, 'model' | 'configHash' | 'datasetChecksum' | 'hyper'> & { readonly tables?: readonly string[] };
 
 /**
  * A checkpoint to resume from: refused (one line naming the field) unless it was written for this run. The
@@ -87,6 +90,17 @@ export function readMatchingCheckpoint(path: string, fresh: ResumeIdentity): Che
       `${path}: was written with hyper ${key}=${was}, this run resolves ${key}=${now}${more} (a default changed since?); ` +
         `resume with --hyper ${key}=${was} to continue it as it was`,
     );
+  }
+  if (fresh.tables) {
+    // an option added since whose default drops or adds a table would pass the hyper check (the checkpoint does
+    // not name it) and then lose or invent a table's values: refuse instead
+    const written = Object.keys(ckpt.store.tables).sort();
+    const extra = written.filter((t) => !fresh.tables!.includes(t));
+    const missing = fresh.tables.filter((t) => !written.includes(t));
+    if (extra.length > 0 || missing.length > 0) {
+      const what = extra.length > 0 ? `holds table ${extra[0]}, which this run's model does not declare` : `lacks table ${missing[0]}, which this run's model declares`;
+      throw new CheckpointError(`${path}: ${what} (a default changed since? resume with the hyper-parameters it was written with)`);
+    }
   }
   return ckpt;
 }

@@ -302,7 +302,7 @@ async function startState(
     return freshState();
   }
   const path = dir.file('last.ckpt');
-  const ckpt = readMatchingCheckpoint(path, fresh);
+  const ckpt = readMatchingCheckpoint(path, { ...fresh, tables: store.specs.map((t) => t.name) });
   await store.importState(ckpt.store);
   dir.truncateMetrics(ckpt.meta.epoch);
   const state = ckpt.meta.trainer as unknown as TrainerState;

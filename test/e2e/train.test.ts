@@ -82,6 +82,18 @@ test('a resume whose model defaults changed since the run began is refused, and 
       trainSeed(config({ epochs: 4, patience: 100, resume: true }), 3, data, changed, dir, { log, evaluator: ev, provenance: {} }),
       /last\.ckpt: was written with hyper reg=0\.0001, this run resolves reg=0\.5/,
     );
+    // an option added since (so the checkpoint does not name it) whose default adds a table: refused too
+    const grown = { ...model, tables: (d: typeof data, h: never) => [...model.tables(d, h), { name: 'extra', rows: 1, dim: 1, init: { kind: 'zeros' }, trainable: true }] } as typeof model;
+    await assert.rejects(
+      trainSeed(config({ epochs: 4, patience: 100, resume: true }), 3, data, grown, dir, { log, evaluator: ev, provenance: {} }),
+      /last\.ckpt: lacks table extra, which this run's model declares/,
+    );
+    // ... or drops one, whose values a store would otherwise leave behind without a word
+    const shrunk = { ...model, tables: (d: typeof data, h: never) => model.tables(d, h).filter((t) => t.name !== 'item') } as typeof model;
+    await assert.rejects(
+      trainSeed(config({ epochs: 4, patience: 100, resume: true }), 3, data, shrunk, dir, { log, evaluator: ev, provenance: {} }),
+      /last\.ckpt: holds table item, which this run's model does not declare/,
+    );
     assert.deepEqual(readFileSync(dir.file('last.ckpt')), ckpt);
     assert.deepEqual(readFileSync(dir.file('metrics.jsonl')), metrics);
   } finally {

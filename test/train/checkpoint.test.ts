@@ -83,4 +83,8 @@ test('a checkpoint resumes only for the same model, identity, data and resolved 
   assert.throws(() => readMatchingCheckpoint(path, { ...fresh, hyper: { dim: 8, reg: 1, layers: 2 } }), /hyper dim=4, this run resolves dim=8 \(and 1 more\)/);
   // an option the checkpoint does not name was added since; its default is taken to keep the run as it was
   assert.equal(readMatchingCheckpoint(path, { ...fresh, hyper: { ...fresh.hyper, gate: true } }).meta.epoch, 7);
+  // ... unless that default drops or adds a table (the checkpoint holds user and item): refused, naming the table
+  assert.equal(readMatchingCheckpoint(path, { ...fresh, tables: ['item', 'user'] }).meta.epoch, 7);
+  assert.throws(() => readMatchingCheckpoint(path, { ...fresh, tables: ['user'] }), /last\.ckpt: holds table item, which this run's model does not declare/);
+  assert.throws(() => readMatchingCheckpoint(path, { ...fresh, tables: ['user', 'item', 'image.env.in'] }), /last\.ckpt: lacks table image\.env\.in, which this run's model declares/);
 });
