@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { configureCompute, initBackend } from '../compute/index.js';
 import type { BackendChoice } from '../config/index.js';
 import { writeFileAtomic } from '../data/index.js';
@@ -221,7 +221,9 @@ export function writeExplanation(out: string, e: Explanation, meta: Parameters<t
   const rounded = roundedScores(e);
   if (rounded) write(EXPLAIN_FILES.edges, edgeMaskTsv(e, rounded));
   write(EXPLAIN_FILES.summary, `${JSON.stringify(explainSummary(e, meta, top), null, 2)}\n`);
-  const figure = explainFigure(e, { title: `camrec explain: ${meta.checkpoint}, epoch ${meta.epoch}`, codebookSize: Number(meta.hyper.codebookSize) });
+  const shown = relative(process.cwd(), meta.checkpoint);
+  const title = `camrec explain: ${shown.startsWith('..') || isAbsolute(shown) ? meta.checkpoint : shown}, epoch ${meta.epoch}`;
+  const figure = explainFigure(e, { title, codebookSize: Number(meta.hyper.codebookSize) });
   if (figure) write(EXPLAIN_FILES.figure, figure);
   return written;
 }
