@@ -7,7 +7,6 @@
  *   node --import tsx experiments/codebook-input-rank.ts runs/<run>/best.ckpt [more...] > rank.jsonl
  */
 import { columnCovariance, effectiveRank } from '../src/cli/explain-figure.js';
-import { explainTrained } from '../src/cli/explain-command.js';
 import { openTrained } from '../src/cli/trained.js';
 import { configureCompute, initBackend, shutdownCompute } from '../src/compute/index.js';
 import { symmetricEigen } from '../src/data/index.js';
@@ -32,18 +31,14 @@ for (const path of paths) {
   const t = await openTrained(path, ckpt);
   try {
     const hyper = t.hyper as CamrecHyper;
-    const explained = await explainTrained(t);
     const internals = await withParams(t.store, (p) => itemSideInternals(p, t.prep as CamrecPrepared, hyper));
     const n = t.data.nItems;
-    const modalities = internals.map((m) => {
-      const env = explained.environments.find((e) => e.modality === m.modality);
-      return {
-        modality: m.modality,
-        semantic: spectrum(m.semantic, n, hyper.dim),
-        confounder: spectrum(m.confounder, n, hyper.dim),
-        z: env ? spectrum(env.z, n, env.dim) : null,
-      };
-    });
+    const modalities = internals.map((m) => ({
+      modality: m.modality,
+      semantic: spectrum(m.semantic, n, hyper.dim),
+      confounder: spectrum(m.confounder, n, hyper.dim),
+      z: m.z ? spectrum(m.z, n, hyper.envDim) : null,
+    }));
     const hyperShown = { modalityWeight: hyper.modalityWeight, envWeight: hyper.envWeight, envProjection: hyper.envProjection };
     console.log(JSON.stringify({ checkpoint: path, epoch: ckpt.meta.epoch, hyper: hyperShown, modalities }));
   } finally {

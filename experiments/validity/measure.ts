@@ -4,7 +4,7 @@
  * edge-mask AUC for the injected noise edges against LightGCN's edge score and item popularity, codebook
  * perplexity, and the test metrics of both models on the unconfounded test split.
  */
-import { saturation } from '../../src/cli/explain-command.js';
+import { saturation } from '../../src/cli/explain-figure.js';
 import { DataError } from '../../src/errors/index.js';
 import { assignmentCounts, codebookPerplexity, concatColumns, kmeans, normalizedMutualInfo, rocAuc } from '../../src/simulate/index.js';
 

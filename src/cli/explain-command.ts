@@ -15,7 +15,7 @@ import { CheckpointError, ConfigError } from '../errors/index.js';
 import { explainCamrec, type CamrecHyper, type CamrecPrepared, type Explanation } from '../models/index.js';
 import { assignmentCounts, codebookPerplexity } from '../simulate/index.js';
 import { readCheckpoint } from '../train/index.js';
-import { explainFigure } from './explain-figure.js';
+import { explainFigure, saturation } from './explain-figure.js';
 import { makeLogger } from './log.js';
 import { checkpointConfig, openTrained, withParams, type Trained } from './trained.js';
 
@@ -118,17 +118,6 @@ function nodeExtremes(nodes: Int32Array, scores: ArrayLike<number>, logits: Arra
   const pick = (ids: number[]) => ids.map((id) => ({ id, meanScore: mean[id], meanLogit: meanLogit[id], degree: degree[id] }));
   const ex = extremes(mean, withEdges, n, meanLogit);
   return { highest: pick(ex.highest), lowest: pick(ex.lowest) };
-}
-
-/** How many scores are exactly 1 and exactly 0. */
-export function saturation(scores: ArrayLike<number>): { one: number; zero: number } {
-  let one = 0;
-  let zero = 0;
-  for (let j = 0; j < scores.length; j++) {
-    if (scores[j] === 1) one++;
-    else if (scores[j] === 0) zero++;
-  }
-  return { one, zero };
 }
 
 /** Scores and logits rounded as the TSV writes them, so every list in summary.json is an exact extreme of edge-mask.tsv. */

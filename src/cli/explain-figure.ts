@@ -154,15 +154,21 @@ function scatterPanel(env: EnvironmentExplanation, x0: number, y0: number, codeb
   return out;
 }
 
-function histogramPanel(e: Explanation, x0: number, y0: number): string[] {
-  const logits = e.edgeLogits!;
-  const scores = e.edgeScores!;
+/** How many scores are exactly 1 and exactly 0. */
+export function saturation(scores: ArrayLike<number>): { one: number; zero: number } {
   let one = 0;
   let zero = 0;
   for (let j = 0; j < scores.length; j++) {
     if (scores[j] === 1) one++;
     else if (scores[j] === 0) zero++;
   }
+  return { one, zero };
+}
+
+function histogramPanel(e: Explanation, x0: number, y0: number): string[] {
+  const logits = e.edgeLogits!;
+  const scores = e.edgeScores!;
+  const { one, zero } = saturation(scores);
   const bins = 40;
   const hgram = histogram(logits, bins);
   const top = niceCeiling(Math.max(...hgram.counts));
