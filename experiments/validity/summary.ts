@@ -6,6 +6,7 @@
  * d_s = camrec_s − baseline_s: beats ⇔ mean(d) > 2 · std(d) (sample std, n − 1), undecided (null) with fewer
  * than 2 seeds. Beside it, the unpaired reading mean(camrec) − mean(baseline) > 2 · √(std_c² + std_b²).
  */
+import { separation } from '../../src/report/compare.js';
 import { meanStd, type MeanStd } from '../../src/train/index.js';
 import { TEST_METRICS, type SeedFigures } from './measure.js';
 
@@ -77,7 +78,7 @@ export function compare(pair: { figure: string; camrec: string; baseline: string
     camrecStats,
     baselineStats,
     difference,
-    beatsBy2Std: decidable ? difference.mean > 2 * difference.std : null,
+    beatsBy2Std: decidable ? separation(difference) === 'higher' : null,
     beatsUnpaired: decidable && camrecStats && baselineStats
       ? camrecStats.mean - baselineStats.mean > 2 * Math.hypot(camrecStats.std, baselineStats.std)
       : null,

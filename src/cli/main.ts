@@ -7,6 +7,7 @@ import { CamrecError } from '../errors/index.js';
 import { tuneAllocator } from '../compute/allocator.js';
 import { tuneHeapGrowth } from '../compute/heap-growth.js';
 import { loadNative } from '../compute/native.js';
+import { compareCommand } from './compare-command.js';
 import { evalCommand } from './eval-command.js';
 import { explainCommand } from './explain-command.js';
 import { gridFlag, hyperFlag, intListFlag, numberFlag, taskQueueFlag } from './flags.js';
@@ -90,6 +91,19 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .addOption(new Option('--log-level <level>').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: Record<string, unknown>) => {
       exitCode = await explainCommand(opts);
+    });
+
+  program
+    .command('compare')
+    .description('runs side by side from their result files (mean ± std over seeds), and against a baseline paired by seed')
+    .argument('<runs...>', 'each [label=]path[,path...]: a run folder, a multi-seed or grid folder, or result files')
+    .option('--baseline <label>', 'pair every other run with this one by seed (its label: the name before =, or the folder name)')
+    .option('--metrics <list>', 'test metrics, comma-separated (default recall@20,ndcg@20)')
+    .option('--digits <n>', 'decimals shown (default 4)', numberFlag('--digits'))
+    .option('--markdown', 'markdown tables')
+    .option('--json', 'one JSON line on stdout')
+    .action(async (runs: string[], opts: Record<string, unknown>) => {
+      exitCode = await compareCommand(runs, opts);
     });
 
   program

@@ -58,6 +58,23 @@ test('several seeds give mean ± std in the top-level result.json', async () => 
   assert.ok(Math.abs(summary.test['recall@20'].mean - mean) < 1e-12);
   assert.ok(Math.abs(summary.test['recall@20'].std - std) < 1e-12);
   assert.equal(summary.test['recall@20'].n, 3);
+
+  // camrec compare reads the folder train wrote: the same mean ± std, and seed 1 against itself is level at 0
+  const cmp = await camrec(['compare', `all=${out}`, `one=${join(out, 'seed-1')}`, '--baseline', 'one', '--json']);
+  assert.equal(cmp.code, 0, cmp.stderr);
+  const c = JSON.parse(cmp.stdout.trim());
+  assert.deepEqual(c.runs[0].seeds, [1, 2, 3]);
+  assert.ok(Math.abs(c.runs[0].test['recall@20'].mean - mean) < 1e-12);
+  assert.ok(Math.abs(c.runs[0].test['recall@20'].std - std) < 1e-12);
+  const paired = c.paired.find((p: { metric: string }) => p.metric === 'recall@20');
+  assert.deepEqual(paired.sharedSeeds, [1]);
+  assert.equal(paired.difference.mean, 0);
+  assert.equal(paired.separation, 'undecided');
+  const bad = await camrec(['compare', `all=${out},${join(out, 'seed-2')}`]);
+  assert.equal(bad.code, 2);
+  const errLines = bad.stderr.trim().split('\n').filter((l) => l.startsWith('camrec:'));
+  assert.equal(errLines.length, 1, bad.stderr);
+  assert.match(errLines[0], /seed-2\/result\.json \(field seed\): seed 2 also comes from/);
 });
 
 test('bad input stops with exit code 2 and one line naming the file, line and field', async () => {
