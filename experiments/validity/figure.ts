@@ -66,12 +66,14 @@ export function panelSpecs(s: ValiditySummary): PanelSpec[] {
     },
     {
       title: 'Unconfounded test split',
-      bars: [
-        { label: 'CaMRec R@20', key: 'test.camrec.recall@20', camrec: true },
-        { label: 'LightGCN R@20', key: 'test.lightgcn.recall@20', camrec: false },
-        { label: 'CaMRec N@20', key: 'test.camrec.ndcg@20', camrec: true },
-        { label: 'LightGCN N@20', key: 'test.lightgcn.ndcg@20', camrec: false },
-      ],
+      bars: (['recall@20', 'ndcg@20'] as const).flatMap((k) => {
+        const short = k === 'recall@20' ? 'R@20' : 'N@20';
+        return [
+          { label: `CaMRec ${short}`, key: `test.camrec.${k}`, camrec: true },
+          ...(`test.backbone.${k}` in s.figures ? [{ label: `backbone\n${short}`, key: `test.backbone.${k}`, camrec: false }] : []),
+          { label: `LightGCN ${short}`, key: `test.lightgcn.${k}`, camrec: false },
+        ];
+      }),
       digits: 4,
     },
   ];

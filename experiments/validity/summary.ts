@@ -29,7 +29,10 @@ export function flattenFigures(f: SeedFigures): FlatFigures {
   out['auc.camrecSaturated'] = f.auc.camrecSaturated;
   out['auc.lightgcn'] = f.auc.lightgcn;
   out['auc.popularity'] = f.auc.popularity;
-  for (const model of ['camrec', 'lightgcn'] as const) for (const k of TEST_METRICS) out[`test.${model}.${k}`] = f.test[model][k];
+  for (const model of ['camrec', 'lightgcn', 'backbone'] as const) {
+    const metrics = f.test[model];
+    if (metrics) for (const k of TEST_METRICS) out[`test.${model}.${k}`] = metrics[k];
+  }
   return out;
 }
 
@@ -46,8 +49,12 @@ export interface Comparison {
   readonly beatsUnpaired: boolean | null;
 }
 
-/** Which CaMRec figure is compared with which baseline. */
-export function comparisonPairs(modalities: readonly string[]): { figure: string; camrec: string; baseline: string }[] {
+/**
+ * Which CaMRec figure is compared with which baseline. With `backbone`, the test metrics are also compared with
+ * CaMRec's backbone alone (no back-door, no front-door: the same features, channels and item graph), which tells
+ * the adjustments' share of a lead over LightGCN, which sees no features.
+ */
+export function comparisonPairs(modalities: readonly string[], backbone = false): { figure: string; camrec: string; baseline: string }[] {
   const ordered = [...modalities].sort((a, b) => Number(b === REPORTED_MODALITY) - Number(a === REPORTED_MODALITY));
   return [
     ...ordered.flatMap((m) => [
@@ -57,6 +64,7 @@ export function comparisonPairs(modalities: readonly string[]): { figure: string
     { figure: 'noise-edge AUC vs LightGCN edge score', camrec: 'auc.camrec', baseline: 'auc.lightgcn' },
     { figure: 'noise-edge AUC vs item popularity', camrec: 'auc.camrec', baseline: 'auc.popularity' },
     ...TEST_METRICS.map((k) => ({ figure: `test ${k} vs LightGCN`, camrec: `test.camrec.${k}`, baseline: `test.lightgcn.${k}` })),
+    ...(backbone ? TEST_METRICS.map((k) => ({ figure: `test ${k} vs CaMRec's backbone alone`, camrec: `test.camrec.${k}`, baseline: `test.backbone.${k}` })) : []),
   ];
 }
 
@@ -110,7 +118,7 @@ export function summarizeSeeds(figures: readonly SeedFigures[], setup: Record<st
     rule: RULE,
     figures: Object.fromEntries(keys.map((k) => [k, figureStats(perSeed[k])])),
     perSeed,
-    comparisons: comparisonPairs(modalities).map((p) => compare(p, flat)),
+    comparisons: comparisonPairs(modalities, flat.some((f) => `test.backbone.${TEST_METRICS[0]}` in f)).map((p) => compare(p, flat)),
   };
 }
 

@@ -156,6 +156,29 @@ test('summary over seeds: mean ± std per figure, image NMI first, markdown rows
   assert.deepEqual(Object.keys(s.figures), keys);
 });
 
+test('the backbone baseline: compared on the test metrics where a seed has it, drawn beside CaMRec, left out where none has', () => {
+  const backbone = { 'recall@20': 0.28, 'ndcg@20': 0.21, 'recall@10': 0.05 };
+  const a = measureSeed(tinyInputs({ test: { camrec: { 'recall@20': 0.3, 'ndcg@20': 0.2 }, lightgcn: { 'recall@20': 0.25, 'ndcg@20': 0.15 }, backbone } }));
+  const b = measureSeed(tinyInputs({ seed: 8, test: { camrec: { 'recall@20': 0.32, 'ndcg@20': 0.2 }, lightgcn: { 'recall@20': 0.25, 'ndcg@20': 0.15 }, backbone: { 'recall@20': 0.29, 'ndcg@20': 0.22 } } }));
+  assert.deepEqual(a.test.backbone, { 'recall@20': 0.28, 'ndcg@20': 0.21 }, 'the reported metrics only');
+  const s = summarizeSeeds([a, b], { preset: 'test' });
+  const r = s.comparisons.find((c) => c.baseline === 'test.backbone.recall@20');
+  assert.equal(r?.figure, "test recall@20 vs CaMRec's backbone alone");
+  // d = 0.02, 0.03: mean 0.025 > 2·0.00707 → beats
+  assert.ok(Math.abs((r?.difference?.mean ?? 0) - 0.025) < 1e-12);
+  assert.equal(r?.beatsBy2Std, true);
+  const n = s.comparisons.find((c) => c.baseline === 'test.backbone.ndcg@20');
+  assert.equal(n?.beatsBy2Std, false); // d = −0.01, −0.02
+  assert.match(summaryMarkdown(s), /\| test ndcg@20 vs CaMRec's backbone alone \| 0\.2000 ± 0\.0000 \| 0\.2150 ± 0\.0071 \|/);
+  const svg = validityFigure(s, '');
+  const keys = [...svg.matchAll(/<rect class="bar" data-key="(test\.[^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(keys, ['test.camrec.recall@20', 'test.backbone.recall@20', 'test.lightgcn.recall@20', 'test.camrec.ndcg@20', 'test.backbone.ndcg@20', 'test.lightgcn.ndcg@20']);
+  // a record without the backbone (older folders): no backbone rows, no backbone bars
+  const old = summarizeSeeds([measureSeed(tinyInputs())], { preset: 'test' });
+  assert.ok(old.comparisons.every((c) => !c.baseline.startsWith('test.backbone.')));
+  assert.doesNotMatch(validityFigure(old, ''), /test\.backbone/);
+});
+
 test('trainArgs: the normal `camrec train` with the seed, the short-run flags and CaMRec hyper-parameters as JSON', () => {
   const args = trainArgs('camrec', { codebookSize: 8, assignment: 'soft' }, '/d', '/r', 3, { epochs: 2, patience: 5, threads: 1, backend: 'wasm' }, true);
   assert.deepEqual(args, [
