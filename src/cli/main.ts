@@ -99,6 +99,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .argument('<runs...>', 'each [label=]path[,path...]: a run folder, a multi-seed or grid folder, or result files')
     .option('--baseline <label>', 'pair every other run with this one by seed (its label: the name before =, or the folder name)')
     .option('--metrics <list>', 'test metrics, comma-separated (default recall@20,ndcg@20)')
+    .option('--pool-datasets', 'a run\'s seeds may come from different datasets (the simulator\'s one per seed); pairs still need the same data')
     .option('--digits <n>', 'decimals shown (default 4)', numberFlag('--digits'))
     .option('--markdown', 'markdown tables')
     .option('--json', 'one JSON line on stdout')

@@ -121,8 +121,12 @@ export function hyperDifferences(a: Record<string, unknown>, b: Record<string, u
   return Object.keys(a).filter((k) => k in b && JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
-/** `[label=]path[,path...]` into a group: its seeds sorted, distinct, on one dataset with one configuration. */
-export function readGroup(spec: string): RunGroup {
+/**
+ * `[label=]path[,path...]` into a group: its seeds sorted, distinct, on one dataset with one configuration. With
+ * `poolDatasets` the seeds may come from different datasets (the simulator draws one dataset per seed); pairs are
+ * then checked seed by seed.
+ */
+export function readGroup(spec: string, opts: { poolDatasets?: boolean } = {}): RunGroup {
   const eq = spec.indexOf('=');
   const label = eq > 0 ? spec.slice(0, eq) : null;
   const paths = (eq > 0 ? spec.slice(eq + 1) : spec).split(',').filter((p) => p.length > 0);
@@ -135,8 +139,8 @@ export function readGroup(spec: string): RunGroup {
   }
   const first = seeds[0];
   for (const s of seeds.slice(1)) {
-    if (s.dataset.checksum !== first.dataset.checksum) {
-      throw new DataError({ file: s.file, field: 'dataset.checksum' }, `another dataset than ${first.file} (${s.dataset.name} against ${first.dataset.name})`);
+    if (!opts.poolDatasets && s.dataset.checksum !== first.dataset.checksum) {
+      throw new DataError({ file: s.file, field: 'dataset.checksum' }, `another dataset than ${first.file} (${s.dataset.name} against ${first.dataset.name}); --pool-datasets pools them`);
     }
     if (s.model !== first.model) throw new DataError({ file: s.file, field: 'model' }, `${s.model}, where ${first.file} is ${first.model}`);
     const diff = hyperDifferences(s.hyper, first.hyper);
@@ -153,8 +157,9 @@ function defaultLabel(path: string): string {
 export interface GroupSummary {
   readonly label: string;
   readonly model: string;
+  /** The dataset's name (names, with pooled datasets) and checksums. */
   readonly dataset: string;
-  readonly datasetChecksum: string;
+  readonly datasetChecksums: string[];
   readonly seeds: number[];
   readonly bestEpochs: number[];
   readonly files: string[];
@@ -209,9 +214,14 @@ export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: rea
   const base = opts.baseline === undefined ? null : groups.find((g) => g.label === opts.baseline);
   if (base === undefined) throw new ConfigError(`--baseline: no run is labelled "${opts.baseline}" (runs: ${[...labels].join(', ')})`);
   if (base) {
+    // a pair is one seed on one dataset: every seed the two share must have the same data
+    const baseBySeed = new Map(base.seeds.map((s) => [s.seed, s]));
     for (const g of groups) {
-      if (g.seeds[0].dataset.checksum !== base.seeds[0].dataset.checksum) {
-        throw new DataError({ file: g.seeds[0].file, field: 'dataset.checksum' }, `another dataset (${g.seeds[0].dataset.name}) than the baseline's ${base.seeds[0].file} (${base.seeds[0].dataset.name}): nothing to pair`);
+      for (const s of g.seeds) {
+        const b = baseBySeed.get(s.seed);
+        if (b && b.dataset.checksum !== s.dataset.checksum) {
+          throw new DataError({ file: s.file, field: 'dataset.checksum' }, `another dataset (${s.dataset.name}) than the baseline's ${b.file} (${b.dataset.name}) for seed ${s.seed}: nothing to pair`);
+        }
       }
     }
   }
@@ -224,8 +234,8 @@ export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: rea
     return {
       label: g.label,
       model: first.model,
-      dataset: first.dataset.name,
-      datasetChecksum: first.dataset.checksum,
+      dataset: [...new Set(g.seeds.map((s) => s.dataset.name))].join(','),
+      datasetChecksums: [...new Set(g.seeds.map((s) => s.dataset.checksum))],
       seeds: g.seeds.map((s) => s.seed),
       bestEpochs: g.seeds.map((s) => s.bestEpoch),
       files: g.seeds.map((s) => s.file),

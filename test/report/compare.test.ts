@@ -129,7 +129,7 @@ test('bad input names the file and field, in one line', () => {
     });
   };
   refused(() => readGroup(`x=${ok1},${ok1b}`), DataError, /ok1b\.json \(field seed\): seed 1 also comes from .*ok1\.json/);
-  refused(() => readGroup(`x=${ok1},${otherData}`), DataError, /other\.json \(field dataset\.checksum\): another dataset .*\(sports against baby\)/);
+  refused(() => readGroup(`x=${ok1},${otherData}`), DataError, /other\.json \(field dataset\.checksum\): another dataset .*\(sports against baby\); --pool-datasets pools them/);
   refused(() => readGroup(`x=${ok1},${otherHyper}`), DataError, /hyper\.json \(field hyper\.dim\): 32, where .*ok1\.json has 64/);
   refused(() => readGroup(`${ok1},${ok1b}`), ConfigError, /give a group of paths a label/);
   refused(() => readResults(noTest), DataError, /notest\.json \(field test\): missing/);
@@ -137,8 +137,27 @@ test('bad input names the file and field, in one line', () => {
   refused(() => readResults(join(root, 'broken.json')), DataError, /broken\.json: not a result file/);
   refused(() => readResults(join(root, 'missing')), DataError, /missing: no such file or folder/);
   refused(() => readResults(lonelySummary), DataError, /summary\.json \(field runs\): a multi-seed summary whose seed folder seed-1\/ is not beside it/);
-  refused(() => compareGroups([readGroup(ok1), readGroup(`b=${otherData}`)], { baseline: 'b' }), DataError, /ok1\.json \(field dataset\.checksum\): another dataset \(baby\) than the baseline's .*other\.json \(sports\): nothing to pair/);
+  const otherData1 = writeJson(join(root, 'other1.json'), result(1, 0.1, 0.05, { dataset: { name: 'sports', checksum: 'beef' } }));
+  refused(() => compareGroups([readGroup(ok1), readGroup(`b=${otherData1}`)], { baseline: 'b' }), DataError, /ok1\.json \(field dataset\.checksum\): another dataset \(baby\) than the baseline's .*other1\.json \(sports\) for seed 1: nothing to pair/);
   refused(() => compareGroups([readGroup(ok1)], { baseline: 'nope' }), ConfigError, /--baseline: no run is labelled "nope" \(runs: ok1\)/);
   refused(() => compareGroups([readGroup(ok1), readGroup(`ok1=${ok1b}`)]), ConfigError, /two runs are labelled "ok1"/);
   refused(() => compareGroups([readGroup(ok1)], { metrics: ['recall@99'] }), DataError, /ok1\.json \(field test\.recall@99\): no such metric \(it has recall@20, ndcg@20\)/);
+});
+
+test('pooled datasets: one simulated dataset per seed, each pair on its own seed\'s data', () => {
+  const root = tempDir('compare-pool');
+  const data = (seed: number) => ({ dataset: { name: `sim-s${seed}`, checksum: `sum${seed}` } });
+  const run = (name: string, seed: number, recall: number) => writeJson(join(root, `${name}-${seed}.json`), result(seed, recall, recall / 2, data(seed)));
+  const camrec = `camrec=${[1, 2, 3].map((s) => run('camrec', s, 0.035 + s / 1000)).join(',')}`;
+  const lightgcn = `lightgcn=${[1, 2, 3].map((s) => run('lightgcn', s, 0.007)).join(',')}`;
+  assert.throws(() => readGroup(camrec), /another dataset .*--pool-datasets pools them/);
+  const c = compareGroups([readGroup(camrec, { poolDatasets: true }), readGroup(lightgcn, { poolDatasets: true })], { baseline: 'lightgcn' });
+  assert.equal(c.runs[0].dataset, 'sim-s1,sim-s2,sim-s3');
+  assert.deepEqual(c.runs[0].datasetChecksums, ['sum1', 'sum2', 'sum3']);
+  const r = c.paired.find((p) => p.metric === 'recall@20');
+  assert.equal(r?.separation, 'higher');
+  assert.equal(r?.above, 3);
+  // a seed whose data differ between the two sides cannot be paired
+  const swapped = `lightgcn=${[1, 2].map((s) => run('lg', s, 0.007)).join(',')},${writeJson(join(root, 'lg-3x.json'), result(3, 0.007, 0.003, data(4)))}`;
+  assert.throws(() => compareGroups([readGroup(camrec, { poolDatasets: true }), readGroup(swapped, { poolDatasets: true })], { baseline: 'lightgcn' }), /camrec-3\.json \(field dataset\.checksum\): another dataset \(sim-s3\) than the baseline's .*lg-3x\.json \(sim-s4\) for seed 3/);
 });
