@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     .requiredOption('--out <dir>', 'results folder (resumable: finished seeds are skipped)')
     .option('--preset <name>', 'simulator preset: default (the fixed settings) or tiny (smoke runs)', 'default')
     .option('--epochs <n>', 'maximum epochs per training (early stopping on valid still applies)', numberFlag('--epochs'))
-    .option('--patience <n>', 'early-stopping patience in evaluations', numberFlag('--patience'))
+    .option('--patience <n>', 'early-stopping patience in evaluations, for all three models (default 100)', numberFlag('--patience'))
     .option('--hyper <key=value>', 'a CaMRec hyper-parameter, e.g. codebookSize=8 (repeatable)', hyperFlag)
     .option('--threads <n>', 'worker threads', numberFlag('--threads'))
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'wasm', 'tensorflow', 'tensorflow-gpu']).default('auto'))

@@ -34,6 +34,16 @@ export interface HarnessOptions {
   readonly log: Logger;
 }
 
+/**
+ * Early-stopping patience of every training in the experiment, in epochs. `camrec train`'s default of 20 stopped
+ * LightGCN on its initial plateau: on these data its valid Recall@20 stays flat for about 60 epochs (25 steps
+ * each) before it learns anything but popularity (results/README.md, causal-validity-p100), so the baseline was
+ * barely trained. The same patience applies to all three models.
+ */
+export const DEFAULT_PATIENCE = 100;
+/** What folders recorded before DEFAULT_PATIENCE (setup.json `patience: null`) trained with: `camrec train`'s default. */
+const RECORDED_NULL_PATIENCE = 20;
+
 /** What the figures depend on; a folder holds the results of one setup only. */
 export function setupOf(opts: Pick<HarnessOptions, 'preset' | 'epochs' | 'patience' | 'hyper'>): Record<string, unknown> {
   return {
@@ -41,9 +51,15 @@ export function setupOf(opts: Pick<HarnessOptions, 'preset' | 'epochs' | 'patien
     preset: opts.preset,
     settings: resolveSettings(opts.preset, {}),
     epochs: opts.epochs ?? null,
-    patience: opts.patience ?? null,
+    patience: opts.patience ?? DEFAULT_PATIENCE,
     camrecHyper: opts.hyper,
   };
+}
+
+/** A recorded setup.json as setupOf now writes it (older folders wrote `patience: null` for the CLI's default). */
+function normalisedSetup(recorded: unknown): unknown {
+  if (typeof recorded !== 'object' || recorded === null || !('patience' in recorded) || recorded.patience !== null) return recorded;
+  return { ...recorded, patience: RECORDED_NULL_PATIENCE };
 }
 
 /** Records the setup in <out>/setup.json, or refuses a folder that holds another setup's results. */
@@ -52,7 +68,7 @@ export function claimFolder(out: string, setup: Record<string, unknown>): void {
   mkdirSync(out, { recursive: true });
   if (existsSync(file)) {
     const have = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (stableJson(have) !== stableJson(setup)) {
+    if (stableJson(normalisedSetup(have)) !== stableJson(setup)) {
       throw new ConfigError(`--out ${out}: holds results of another setup (${file}: ${stableJson(have)}); use another folder`);
     }
     return;
@@ -126,7 +142,7 @@ export function trainArgs(model: string, hyper: Record<string, unknown>, dataDir
     'train', '--model', model, '--data', dataDir, '--seed', String(seed), '--out', runDir, '--json',
     '--threads', String(opts.threads), '--backend', opts.backend,
     ...(opts.epochs !== undefined ? ['--epochs', String(opts.epochs)] : []),
-    ...(opts.patience !== undefined ? ['--patience', String(opts.patience)] : []),
+    '--patience', String(opts.patience ?? DEFAULT_PATIENCE),
     ...Object.entries(hyper).flatMap(([k, v]) => ['--hyper', `${k}=${JSON.stringify(v)}`]),
     ...(resume ? ['--resume'] : []),
   ];

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/index.js';
 import { DataError } from '../../src/errors/index.js';
 import { readGroundTruth, resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
 import { checkEdgeAlignment, edgeDots, itemDegrees, measureSeed, type SeedFigures, type SeedInputs } from '../../experiments/validity/measure.js';
-import { trainArgs } from '../../experiments/validity/run.js';
+import { claimFolder, DEFAULT_PATIENCE, setupOf, trainArgs } from '../../experiments/validity/run.js';
 import { figureSubtitle, validityFigure } from '../../experiments/validity/figure.js';
 import { compare, flattenFigures, summarizeSeeds, summaryMarkdown } from '../../experiments/validity/summary.js';
 import { tempDir } from '../helpers/files.js';
@@ -185,7 +186,22 @@ test('trainArgs: the normal `camrec train` with the seed, the short-run flags an
     'train', '--model', 'camrec', '--data', '/d', '--seed', '3', '--out', '/r', '--json', '--threads', '1', '--backend', 'wasm',
     '--epochs', '2', '--patience', '5', '--hyper', 'codebookSize=8', '--hyper', 'assignment="soft"', '--resume',
   ]);
-  assert.deepEqual(trainArgs('lightgcn', {}, '/d', '/r', 1, { threads: 2, backend: 'auto' }, false).slice(-4), ['--threads', '2', '--backend', 'auto']);
+  // no --patience: the experiment's 100 for every model, not camrec train's 20 (LightGCN's initial plateau)
+  assert.deepEqual(trainArgs('lightgcn', {}, '/d', '/r', 1, { threads: 2, backend: 'auto' }, false).slice(-6), ['--threads', '2', '--backend', 'auto', '--patience', String(DEFAULT_PATIENCE)]);
+  assert.equal(DEFAULT_PATIENCE, 100);
+});
+
+test('setup.json: the patience is recorded; a folder recorded with the old null (camrec train\'s 20) matches --patience 20 only', () => {
+  const dir = tempDir('setup');
+  const setup = setupOf({ preset: 'tiny', hyper: {} });
+  assert.equal(setup.patience, DEFAULT_PATIENCE);
+  claimFolder(join(dir, 'new'), setup);
+  claimFolder(join(dir, 'new'), setupOf({ preset: 'tiny', hyper: {} }));
+  assert.throws(() => claimFolder(join(dir, 'new'), setupOf({ preset: 'tiny', hyper: {}, patience: 20 })), /holds results of another setup/);
+  mkdirSync(join(dir, 'old'));
+  writeFileSync(join(dir, 'old', 'setup.json'), JSON.stringify({ ...setupOf({ preset: 'tiny', hyper: {} }), patience: null }));
+  claimFolder(join(dir, 'old'), setupOf({ preset: 'tiny', hyper: {}, patience: 20 }));
+  assert.throws(() => claimFolder(join(dir, 'old'), setupOf({ preset: 'tiny', hyper: {} })), /holds results of another setup/);
 });
 
 test('the figure: a bar per figure at its mean on a shared scale, ± std whiskers, a dot per seed, the verdicts in the title', () => {
