@@ -96,7 +96,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
   program
     .command('compare')
     .description('runs side by side from their result files (mean ± std over seeds), and against a baseline paired by seed')
-    .argument('<runs...>', 'each [label=]path[,path...]: a run folder, a multi-seed or grid folder, or result files')
+    .argument('<runs...>', 'each [label=]path[,path...]: a run folder, a multi-seed or grid folder, or result files; paths under one label form one run')
     .option('--baseline <label>', 'pair every other run with this one by seed (its label: the name before =, or the folder name)')
     .option('--metrics <list>', 'test metrics, comma-separated (default recall@20,ndcg@20)')
     .option('--pool-datasets', 'a run\'s seeds may come from different datasets (the simulator\'s one per seed); pairs still need the same data')

@@ -127,11 +127,41 @@ export function hyperDifferences(a: Record<string, unknown>, b: Record<string, u
  * then checked seed by seed.
  */
 export function readGroup(spec: string, opts: { poolDatasets?: boolean } = {}): RunGroup {
+  const { label, paths } = parseSpec(spec);
+  if (label === null && paths.length > 1) throw new ConfigError(`compare: "${spec}": give a group of paths a label, as label=${paths.join(',')}`);
+  return groupOf(label ?? defaultLabel(paths[0]), paths, opts);
+}
+
+function parseSpec(spec: string): { label: string | null; paths: string[] } {
   const eq = spec.indexOf('=');
-  const label = eq > 0 ? spec.slice(0, eq) : null;
   const paths = (eq > 0 ? spec.slice(eq + 1) : spec).split(',').filter((p) => p.length > 0);
   if (paths.length === 0) throw new ConfigError(`compare: "${spec}" names no result file or folder`);
-  if (label === null && paths.length > 1) throw new ConfigError(`compare: "${spec}": give a group of paths a label, as label=${paths.join(',')}`);
+  return { label: eq > 0 ? spec.slice(0, eq) : null, paths };
+}
+
+/**
+ * Several specs into groups: specs with the same explicit label are one group (so that a shell's
+ * `full=runs/x-{1,2,3}.json`, three words, is one run), in the order the labels first appear.
+ */
+export function readGroups(specs: readonly string[], opts: { poolDatasets?: boolean } = {}): RunGroup[] {
+  const labelled = new Map<string, string[]>();
+  const order: ({ label: string } | { spec: string })[] = [];
+  for (const spec of specs) {
+    const { label, paths } = parseSpec(spec);
+    if (label === null) {
+      order.push({ spec });
+      continue;
+    }
+    if (!labelled.has(label)) {
+      labelled.set(label, []);
+      order.push({ label });
+    }
+    (labelled.get(label) as string[]).push(...paths);
+  }
+  return order.map((o) => ('spec' in o ? readGroup(o.spec, opts) : groupOf(o.label, labelled.get(o.label) as string[], opts)));
+}
+
+function groupOf(label: string, paths: readonly string[], opts: { poolDatasets?: boolean }): RunGroup {
   const seeds = paths.flatMap(readResults).sort((a, b) => a.seed - b.seed);
   for (let k = 1; k < seeds.length; k++) {
     const [p, s] = [seeds[k - 1], seeds[k]];
@@ -146,7 +176,7 @@ export function readGroup(spec: string, opts: { poolDatasets?: boolean } = {}): 
     const diff = hyperDifferences(s.hyper, first.hyper);
     if (diff.length > 0) throw new DataError({ file: s.file, field: `hyper.${diff[0]}` }, `${JSON.stringify(s.hyper[diff[0]])}, where ${first.file} has ${JSON.stringify(first.hyper[diff[0]])}`);
   }
-  return { label: label ?? defaultLabel(paths[0]), seeds };
+  return { label, seeds };
 }
 
 function defaultLabel(path: string): string {
@@ -207,7 +237,7 @@ export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: rea
   if (groups.length === 0) throw new ConfigError('compare: give at least one run');
   const labels = new Set<string>();
   for (const g of groups) {
-    if (labels.has(g.label)) throw new ConfigError(`compare: two runs are labelled "${g.label}"; label them, as name=path`);
+    if (labels.has(g.label)) throw new ConfigError(`compare: two runs are labelled "${g.label}"; label them, as name=path (paths under one label form one run)`);
     labels.add(g.label);
   }
   const metrics = [...(opts.metrics ?? DEFAULT_METRICS)];

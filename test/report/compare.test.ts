@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, ConfigError } from '../../src/errors/index.js';
-import { compareGroups, formatMarkdown, formatText, readGroup, readResults, separation } from '../../src/report/compare.js';
+import { compareGroups, formatMarkdown, formatText, readGroup, readGroups, readResults, separation } from '../../src/report/compare.js';
 import { meanStd } from '../../src/train/summary.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -160,4 +160,14 @@ test('pooled datasets: one simulated dataset per seed, each pair on its own seed
   // a seed whose data differ between the two sides cannot be paired
   const swapped = `lightgcn=${[1, 2].map((s) => run('lg', s, 0.007)).join(',')},${writeJson(join(root, 'lg-3x.json'), result(3, 0.007, 0.003, data(4)))}`;
   assert.throws(() => compareGroups([readGroup(camrec, { poolDatasets: true }), readGroup(swapped, { poolDatasets: true })], { baseline: 'lightgcn' }), /camrec-3\.json \(field dataset\.checksum\): another dataset \(sim-s3\) than the baseline's .*lg-3x\.json \(sim-s4\) for seed 3/);
+});
+
+test('specs under one label form one run, as a shell expands full=x-{1,2,3}.json; unlabelled specs stand alone', () => {
+  const root = tempDir('compare-groups');
+  const files = [1, 2, 3].map((s) => writeJson(join(root, `full-${s}.json`), result(s, 0.09, 0.04)));
+  const other = writeJson(join(root, 'lgcn.json'), result(1, 0.08, 0.03));
+  const groups = readGroups([`full=${files[0]}`, other, `full=${files[1]},${files[2]}`]);
+  assert.deepEqual(groups.map((g) => [g.label, g.seeds.map((s) => s.seed)]), [['full', [1, 2, 3]], ['lgcn', [1]]]);
+  // an unlabelled spec's default label is not merged with an explicit one: refused, not silently pooled
+  assert.throws(() => compareGroups(readGroups([other, `lgcn=${files[0]}`])), /two runs are labelled "lgcn"/);
 });
