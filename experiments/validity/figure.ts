@@ -69,9 +69,9 @@ export function panelSpecs(s: ValiditySummary): PanelSpec[] {
       bars: (['recall@20', 'ndcg@20'] as const).flatMap((k) => {
         const short = k === 'recall@20' ? 'R@20' : 'N@20';
         return [
-          { label: `CaMRec ${short}`, key: `test.camrec.${k}`, camrec: true },
+          { label: `CaMRec\n${short}`, key: `test.camrec.${k}`, camrec: true },
           ...(`test.backbone.${k}` in s.figures ? [{ label: `backbone\n${short}`, key: `test.backbone.${k}`, camrec: false }] : []),
-          { label: `LightGCN ${short}`, key: `test.lightgcn.${k}`, camrec: false },
+          { label: `LightGCN\n${short}`, key: `test.lightgcn.${k}`, camrec: false },
         ];
       }),
       digits: 4,
