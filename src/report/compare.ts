@@ -14,7 +14,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, DataError } from '../errors/index.js';
-import { meanStd, type MeanStd } from '../train/summary.js';
+import { formatMeanStd, meanStd, type MeanStd } from '../train/summary.js';
 
 /** The validation metric runs are selected on (early stopping, grids): shown beside the test metrics. */
 export const SELECTION_METRIC = 'recall@20';
@@ -297,10 +297,6 @@ function pairOnSeeds(g: RunGroup, base: RunGroup, metric: string): PairedCompari
 const fixed = (x: number, digits: number) => (Object.is(x, -0) ? 0 : x).toFixed(digits);
 const signed = (x: number, digits: number) => (x >= 0 ? '+' : '−') + fixed(Math.abs(x), digits);
 
-function cell(m: MeanStd, digits: number): string {
-  return m.n > 1 ? `${fixed(m.mean, digits)} ± ${fixed(m.std, digits)}` : fixed(m.mean, digits);
-}
-
 function pairedCell(p: PairedComparison, digits: number): string {
   if (!p.difference) return 'no shared seeds';
   const d = p.difference;
@@ -319,7 +315,7 @@ function tables(c: Comparison, digits: number): { title: string; header: string[
   const runs = {
     title: `test metrics at the best valid epoch; ± is the sample std over seeds`,
     header: ['run', 'model', 'dataset', 'seeds', 'best epochs', `valid ${c.selectionMetric}`, ...c.metrics.map((m) => `test ${m}`)],
-    rows: c.runs.map((r) => [r.label, r.model, r.dataset, r.seeds.join(','), r.bestEpochs.join(','), cell(r.valid[c.selectionMetric], digits), ...c.metrics.map((m) => cell(r.test[m], digits))]),
+    rows: c.runs.map((r) => [r.label, r.model, r.dataset, r.seeds.join(','), r.bestEpochs.join(','), formatMeanStd(r.valid[c.selectionMetric], digits), ...c.metrics.map((m) => formatMeanStd(r.test[m], digits))]),
   };
   if (!c.baseline) return [runs];
   const others = c.runs.filter((r) => r.label !== c.baseline);
