@@ -7,6 +7,7 @@
  * LocalParamStore uses.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { StaleVersion } from '../errors/index.js';
 import type { OptimizerConfig, ParamStore, RowGrad, StoreState, TableSpec } from '../train/index.js';
 import { ShardClient, type ShardClientOptions } from './client.js';
@@ -213,8 +214,12 @@ export class RemoteParamStore implements ParamStore {
    * does, which needs this very task.
    */
   waitForPrefetches = true;
-  /** Cancels the prefetches still held by a shard when the store closes (a held call would keep the process up). */
-  private readonly prefetches = new AbortController();
+  /**
+   * Cancels the prefetches still held by a shard when the store closes (a held call would keep the process up). One
+   * listener per held call (cached tables × shards, over 10 with 4 shards and a few tables) is by design, not a leak:
+   * no MaxListenersExceededWarning.
+   */
+  private readonly prefetches = unlimitedListeners(new AbortController());
 
   /**
    * bsp, between a worker's tasks (docs/paramserver.md "Prefetch"): asks each shard now, for every cached whole
@@ -627,4 +632,9 @@ function isIdentity(dest: ArrayLike<number>, n: number): boolean {
   if (dest.length !== n) return false;
   for (let k = 0; k < n; k++) if (dest[k] !== k) return false;
   return true;
+}
+
+function unlimitedListeners(c: AbortController): AbortController {
+  setMaxListeners(0, c.signal);
+  return c;
 }

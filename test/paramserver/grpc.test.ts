@@ -124,6 +124,28 @@ test('prefetch: a pull asked before a commit is held until it and brings its row
   }
 });
 
+test('prefetch: more held pulls than EventTarget\'s default of 10 listeners print no MaxListenersExceededWarning', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const ps = await startShards(6);
+    const writer = await connect(ps, adam(0.01));
+    const cached = await connect(ps, adam(0.01), undefined, { rowCache: true });
+    const tables = ['users', 'items', 'mlp', 'feat'];
+    for (const t of tables) await cached.pull(t, null);
+    cached.prefetch();
+    // users and items on each of the 6 shards, mlp and feat whole on one each: 14 calls on one abort signal
+    await waitFor(async () => ps.reduce((n, p) => n + p.heldPulls(), 0), (n) => n === 6 + 6 + 1 + 1);
+    await writer.push(randomGrads(1));
+    for (const t of tables) await cached.pull(t, null);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
 test('prefetch: an exact read does not wait for a held pull; a shard answers a held pull after hold_ms with what it has', async () => {
   const ps = await startShards(1);
   const cached = await connect(ps, adam(0.01), undefined, { rowCache: true });
