@@ -1,0 +1,42 @@
+#!/bin/bash
+# Device check (bench/device/pack.sh builds what it needs; run it through the device tool with carry .devpack): CaMRec/LightGCN epoch ratio and distributed LightGCN on dedicated cores.
+set -u
+P=${DEVPACK:-$(cd "$(dirname "$0")/../../.devpack" && pwd)}
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+X=/tmp/x; rm -rf $X; mkdir -p $X
+tar -xJf $P/app.tar.xz -C $X && xz -dc $P/node.xz > $X/node && chmod +x $X/node || exit 3
+export PATH=$X:$PATH
+cd $X/app
+D=$P/data/baby
+{ nproc; lscpu | grep -i "model name\|^CPU(s)\|Thread(s)\|Core(s)\|Socket(s)\|NUMA node(s)\|MHz"; free -g; node --version; uptime; } > $OUT/machine.txt 2>&1
+LOG=$OUT/log.txt
+run() { # run <label> <camrec args...>: one JSON line per run into runs.jsonl
+  local label=$1; shift
+  local s=$(date +%s%N)
+  local line; line=$(node bin/camrec.js "$@" --json --log-level warn 2>>$OUT/err.log | tail -1)
+  local rc=$?
+  local e=$(( ($(date +%s%N) - s) / 1000000 ))
+  echo "{\"label\":\"$label\",\"rc\":$rc,\"wallMs\":$e,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"result\":${line:-null}}" >> $OUT/runs.jsonl
+  echo "$(date -u +%T) $label rc=$rc wall=${e}ms" >> $LOG
+}
+REPS=${REPS:-2}
+# 1. CaMRec against LightGCN, one process, 1 bench epoch, interleaved, at 2 and 8 threads
+for T in ${THREADS:-2 8}; do for r in $(seq $REPS); do
+  run "camrec-t$T-r$r" train --model camrec --data $D --bench-epochs 1 --threads $T
+  run "lightgcn-t$T-r$r" train --model lightgcn --data $D --bench-epochs 1 --threads $T
+done; done
+# 2. LightGCN one process by threads
+for T in ${TSCALE:-1 4 16}; do run "lightgcn-t$T" train --model lightgcn --data $D --bench-epochs 1 --threads $T; done
+# 3. distributed LightGCN, 2 threads per worker, 1 epoch (trainSeconds in metrics.jsonl)
+for L in ${LAYOUTS:-1:1 2:2 4:2 8:4}; do
+  W=${L%%:*}; o=/tmp/d-$W; rm -rf $o
+  run "dist-local:$L" train --model lightgcn --data $D --epochs 1 --threads $((2*W)) --distributed local:$L --out $o
+  while read -r m; do echo "{\"layout\":\"lightgcn local:$L\",\"metrics\":$m}"; done < $o/metrics.jsonl >> $OUT/dist-metrics.jsonl
+done
+# 4. distributed CaMRec, 2 threads per worker, 1 epoch
+for L in ${CLAYOUTS:-1:1 4:2}; do
+  W=${L%%:*}; o=/tmp/c-$W; rm -rf $o
+  run "camrec-dist-local:$L" train --model camrec --data $D --epochs 1 --threads $((2*W)) --distributed local:$L --out $o
+  while read -r m; do echo "{\"layout\":\"camrec local:$L\",\"metrics\":$m}"; done < $o/metrics.jsonl >> $OUT/dist-metrics.jsonl
+done
+uptime >> $OUT/machine.txt
