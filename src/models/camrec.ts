@@ -126,6 +126,13 @@ export const camrecHyper = z
      * 1/√(d_u d_i), normalised to mean 1, so that a gate's price matches the size of the message it lets through.
      */
     maskSparsityWeight: z.enum(['edge', 'message']).default('edge'),
+    /**
+     * What the edge mask's MLP reads on the item side: 'layer', the item's layer-l embedding e_i^(l), as the user
+     * side (CGI's form; ours until session 16); 'modal', the item's modal features Σ_m x^m (after the back door,
+     * before the modality gate and weight), the same at every layer — §4.2 calls e_i^(l) "item modal features" and
+     * e_j^(l) "user preferences" (docs/camrec.md 23). The user side is e_u^(l) either way.
+     */
+    maskInput: z.enum(['layer', 'modal']).default('layer'),
   })
   .strict()
   .refine((h) => h.inferStep < h.diffusionSteps, { message: 'inferStep must be below diffusionSteps', path: ['inferStep'] })
@@ -316,7 +323,8 @@ interface StepContext {
 }
 
 interface ItemSide {
-  readonly ego: tf.Tensor2D; // E_I + Σ_m x^m
+  readonly ego: tf.Tensor2D; // E_I + Σ_m α_m w x^m
+  readonly modal: tf.Tensor2D | null; // Σ_m x^m, what the edge mask reads with maskInput 'modal' (else null)
   readonly diffusion: tf.Scalar | null;
   readonly vq: tf.Scalar | null;
 }
@@ -371,10 +379,12 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
   const { perModality, diffusion } = confounders(params, prep, h, step);
   let ego: tf.Tensor2D = h.itemIds ? value(params, 'item') : tf.zeros([prep.nItems, h.dim]);
   let vq: tf.Scalar | null = null;
+  const inputs: tf.Tensor2D[] = [];
   const add = (acc: tf.Scalar | null, x: tf.Scalar) => (acc ? (tf.add(acc, x) as tf.Scalar) : x);
   prep.modalities.forEach((m, k) => {
     const { semantic, confounder: hc } = perModality[k];
     if (!h.backdoor) {
+      inputs.push(semantic);
       ego = tf.add(ego, gated(params, h, m.name, semantic));
       return;
     }
@@ -389,10 +399,12 @@ function itemSide(params: Params, prep: CamrecPrepared, h: CamrecHyper, step: St
       if (step) vq = add(vq, vqRows(zIn, codebook, nearestCodes(zIn, codebook), step.batchItems, h.commitment));
     }
     const back = matMul(stratum, value(params, `${m.name}.env.out`));
-    const x = tf.add(tf.mul(semantic, 1 - h.envWeight), tf.mul(back, h.envWeight));
-    ego = tf.add(ego, gated(params, h, m.name, x as tf.Tensor2D));
+    const x = tf.add(tf.mul(semantic, 1 - h.envWeight), tf.mul(back, h.envWeight)) as tf.Tensor2D;
+    inputs.push(x);
+    ego = tf.add(ego, gated(params, h, m.name, x));
   });
-  return { ego, diffusion, vq };
+  const modal = h.maskInput !== 'modal' ? null : inputs.length === 1 ? inputs[0] : (tf.addN(inputs) as tf.Tensor2D);
+  return { ego, modal, diffusion, vq };
 }
 
 /**
@@ -453,10 +465,10 @@ function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLa
 }
 
 /** Per-layer edge logits ω^(l) from the backbone's layer-l embeddings. */
-function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[]): tf.Tensor1D[] {
+function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[], modal: tf.Tensor2D | null): tf.Tensor1D[] {
   const logits: tf.Tensor1D[] = [];
   for (let l = 0; l < h.layers; l++) {
-    const mlp = edgeMaskLogits(maskWeights(params, l), outputs[l], prep.nUsers, prep.edges);
+    const mlp = edgeMaskLogits(maskWeights(params, l), maskLayer(prep, h, outputs[l], modal), prep.nUsers, prep.edges);
     if (!prep.edgePairs) {
       logits.push(mlp);
       continue;
@@ -465,6 +477,12 @@ function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, output
     logits.push(tf.add(mlp, tf.mul(tf.reshape(value(params, `mask${l}.agree`), []), gatedSddmm(prep.edgePairs, users, items))) as tf.Tensor1D);
   }
   return logits;
+}
+
+/** [e_u^(l); e_i^(l)] for the edge MLP: the layer itself, or its users over the items' modal features (maskInput). */
+function maskLayer(prep: CamrecPrepared, h: CamrecHyper, layer: tf.Tensor2D, modal: tf.Tensor2D | null): tf.Tensor2D {
+  if (!modal) return layer;
+  return tf.concat([tf.slice(layer, [0, 0], [prep.nUsers, -1]), modal], 0) as tf.Tensor2D;
 }
 
 /** Per-layer edge gates ρ^(l) (stochastic when uniforms are given). */
@@ -549,7 +567,7 @@ function camrecLoss(params: Params, batch: Batch, prep: CamrecPrepared, h: Camre
   if (side.vq) parts.vq = tf.mul(side.vq, h.vqWeight) as tf.Scalar;
   if (h.frontdoor) {
     const at = { seed: prep.seed, purpose: 'mask' as const, epoch: batch.epoch, step: batch.step };
-    const drawn = edgeGates(edgeLogits(params, prep, h, main.outputs), h, uniformRows(at, prep.nEdges, h.layers));
+    const drawn = edgeGates(edgeLogits(params, prep, h, main.outputs, side.modal), h, uniformRows(at, prep.nEdges, h.layers));
     const gates = h.maskHoldout ? holdOut(drawn, prep, batch) : drawn;
     const xs = finalise(maskedPropagation(prep, main.outputs[0], gates), itemGraph);
     const ts = batchTriples(xs, batch);
@@ -600,7 +618,7 @@ export function explainCamrec(params: Params, prep: CamrecPrepared, h: CamrecHyp
   const mask = !h.frontdoor ? null : tf.tidy(() => {
     const side = itemSide(params, prep, h, null);
     const ego = tf.concat([value(params, 'user'), side.ego], 0) as tf.Tensor2D;
-    const logits = edgeLogits(params, prep, h, backbone(prep, ego, h.layers, true).outputs);
+    const logits = edgeLogits(params, prep, h, backbone(prep, ego, h.layers, true).outputs, side.modal);
     const mean = (xs: tf.Tensor1D[]) => tf.div(tf.addN(xs), h.layers) as tf.Tensor1D;
     return [mean(edgeGates(logits, h, null)), mean(logits)];
   });

@@ -304,6 +304,36 @@ test("maskHoldout leaves the batch's positive edges out of X*: only the masked t
   }
 });
 
+test("maskInput 'modal' feeds the items' modal features to the edge MLP: only the masked terms move, gradients by central differences, no leaks", async () => {
+  const s = setup({ modalityGate: false, assignment: 'soft', diffWeight: 0, vqWeight: 0 });
+  try {
+    const pulled = await pullRows(s.store, camrec.rows(s.batch, s.prep, s.hyper));
+    const run = (extra: Record<string, unknown>) => lossAndGrads(camrec, s.batch, pulled, s.prep, { ...s.hyper, ...extra });
+    const [layer, modal] = [run({}), run({ maskInput: 'modal' })];
+    for (const k of ['bpr', 'reg']) assert.equal(modal.result.parts[k], layer.result.parts[k], k);
+    assert.notEqual(modal.result.parts.bprMasked, layer.result.parts.bprMasked);
+    // The projections now reach the mask through x^m, not only through the propagation: their gradients differ.
+    const proj = (r: typeof layer) => r.grads.find((g) => g.table === 'image.proj')!.grad;
+    assert.ok(proj(modal).some((v, i) => Math.abs(v - proj(layer)[i]) > 1e-7), 'image.proj gradient changes');
+    const lossAt = () => run({ maskInput: 'modal' }).result.loss;
+    checkLargestGradients(pulled, modal.grads, ['mask0.item', 'mask1.item', 'mask0.user', 'image.proj', 'text.proj', 'user', 'item'], lossAt);
+    assert.throws(() => camrec.hyper.parse({ maskInput: 'raw' }), /maskInput/);
+    // One step and an explanation with it leave no tensors behind, and the explanation's scores are the modal mask's.
+    const hyper = { ...s.hyper, maskInput: 'modal' as const };
+    await trainStep(camrec, s.batch, s.store, s.prep, hyper);
+    const before = tf.memory().numTensors;
+    await trainStep(camrec, s.batch, s.store, s.prep, hyper);
+    assert.equal(tf.memory().numTensors, before, 'train step');
+    const params = await paramsOf(s.store);
+    const [a, b] = [explainCamrec(params, s.prep, hyper), explainCamrec(params, s.prep, s.hyper)];
+    tf.dispose(Object.values(params).map((p) => p.value));
+    assert.equal(tf.memory().numTensors, before, 'explain');
+    assert.ok(a.edgeLogits!.some((v, e) => v !== b.edgeLogits![e]), 'the two inputs score the edges differently');
+  } finally {
+    s.close();
+  }
+});
+
 test('a step leaks no tensors; representations and explanations leak none either', async () => {
   const s = setup();
   try {
