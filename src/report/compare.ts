@@ -121,6 +121,23 @@ export function hyperDifferences(a: Record<string, unknown>, b: Record<string, u
   return Object.keys(a).filter((k) => k in b && JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
+/** Keys one of two hyper-parameter sets of the same model has and the other lacks (recorded before the key existed). */
+function unsharedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return [...Object.keys(a).filter((k) => !(k in b)), ...Object.keys(b).filter((k) => !(k in a))].sort();
+}
+
+/**
+ * What a run's settings differ in from the baseline's: values both recorded, and, for the same model, keys only one
+ * of them recorded (undefined on the other side: "not recorded" in the table, absent from the JSON).
+ */
+function baselineDifferences(run: SeedResult, base: SeedResult): Record<string, { run: unknown; baseline: unknown }> {
+  const keys = hyperDifferences(run.hyper, base.hyper);
+  if (run.model === base.model) keys.push(...unsharedKeys(run.hyper, base.hyper));
+  const out = Object.fromEntries(keys.sort().map((k) => [k, { run: run.hyper[k], baseline: base.hyper[k] }]));
+  if (run.model !== base.model) Object.assign(out, { model: { run: run.model, baseline: base.model } });
+  return out;
+}
+
 /**
  * `[label=]path[,path...]` into a group: its seeds sorted, distinct, on one dataset with one configuration. With
  * `poolDatasets` the seeds may come from different datasets (the simulator draws one dataset per seed); pairs are
@@ -257,10 +274,7 @@ export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: rea
   }
   const runs = groups.map((g): GroupSummary => {
     const first = g.seeds[0];
-    const differs = base && g !== base
-      ? Object.fromEntries(hyperDifferences(first.hyper, base.seeds[0].hyper).map((k) => [k, { run: first.hyper[k], baseline: base.seeds[0].hyper[k] }]))
-      : null;
-    if (differs && base && first.model !== base.seeds[0].model) Object.assign(differs, { model: { run: first.model, baseline: base.seeds[0].model } });
+    const differs = base && g !== base ? baselineDifferences(first, base.seeds[0]) : null;
     return {
       label: g.label,
       model: first.model,
@@ -307,7 +321,11 @@ function pairedCell(p: PairedComparison, digits: number): string {
 function differsText(r: GroupSummary): string {
   if (!r.differsFromBaseline) return '';
   const entries = Object.entries(r.differsFromBaseline);
-  return entries.length === 0 ? 'same settings' : entries.map(([k, v]) => `${k}=${JSON.stringify(v.run)}`).join(' ');
+  const shown = ([k, v]: [string, { run: unknown; baseline: unknown }]) =>
+    v.run === undefined ? `${k} not recorded (baseline ${JSON.stringify(v.baseline)})`
+    : v.baseline === undefined ? `${k}=${JSON.stringify(v.run)} (baseline: not recorded)`
+    : `${k}=${JSON.stringify(v.run)}`;
+  return entries.length === 0 ? 'same settings' : entries.map(shown).join(' ');
 }
 
 /** The tables as rows of cells: the runs, then (with a baseline) the paired differences. */

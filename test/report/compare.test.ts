@@ -171,3 +171,17 @@ test('specs under one label form one run, as a shell expands full=x-{1,2,3}.json
   // an unlabelled spec's default label is not merged with an explicit one: refused, not silently pooled
   assert.throws(() => compareGroups(readGroups([other, `lgcn=${files[0]}`])), /two runs are labelled "lgcn"/);
 });
+
+test('a setting only one side recorded (a key added since the baseline ran) is named, not hidden as "same settings"', () => {
+  const root = tempDir('compare-unrecorded');
+  const old = writeJson(join(root, 'old.json'), result(1, 0.09, 0.04, { hyper: { dim: 64 } }));
+  const added = writeJson(join(root, 'added.json'), result(1, 0.091, 0.041, { hyper: { dim: 64, maskInput: 'modal' } }));
+  const dropped = writeJson(join(root, 'dropped.json'), result(1, 0.089, 0.039, { hyper: {} }));
+  const c = compareGroups([readGroup(`old=${old}`), readGroup(`added=${added}`), readGroup(`dropped=${dropped}`)], { baseline: 'old' });
+  assert.deepEqual(c.runs[1].differsFromBaseline, { maskInput: { run: 'modal', baseline: undefined } });
+  assert.deepEqual(c.runs[2].differsFromBaseline, { dim: { run: undefined, baseline: 64 } });
+  const text = formatText(c);
+  assert.match(text, /maskInput="modal" \(baseline: not recorded\)/);
+  assert.match(text, /dim not recorded \(baseline 64\)/);
+  assert.doesNotMatch(text, /same settings/);
+});
