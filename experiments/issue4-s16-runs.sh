@@ -13,7 +13,13 @@ case "${1:-}" in
   1)
     for s in 1 2 3; do train sim-p100/ssl0/seed-$s $(sim $s) --hyper sslWeight=0; done
     ;;
-  *) echo "usage: $0 1" >&2; exit 2 ;;
+  3)
+    # maskInput=modal on real data, seed 1, against the recorded runs at the same settings (camrec-tiktok-mw003,
+    # camrec-baby-mw03: the validation-selected points)
+    train camrec-tiktok-maskmodal --data data/tiktok --seed 1 --threads 1 --hyper maskInput=modal
+    train camrec-baby-maskmodal --data $SHARED/datasets/baby --seed 1 --threads 1 --hyper modalityWeight=0.3 --hyper maskInput=modal
+    ;;
+  *) echo "usage: $0 1|3" >&2; exit 2 ;;
 esac
 # Lane 2 (started by hand, 04:50): the edge mask reading the items' modal features (maskInput=modal, docs/camrec.md
 # choice 24) through the causal-validity harness; LightGCN, the backbone (both independent of the mask's input) and
