@@ -4,7 +4,9 @@
  * AUC of −⟨e_u, e_i⟩ over the train edges against the simulator's noise flags — the score the protocol uses for
  * LightGCN's baseline — and, for CaMRec, beside it its edge mask's (−ω, as the protocol ranks it) and item
  * popularity's. If CaMRec's own edge score beats LightGCN's while its mask does not, the mask leaves unused what the
- * model knows (results/README.md, causal-validity-2026-11-26).
+ * model knows (results/README.md, causal-validity-2026-11-26). For CaMRec also the Spearman rank correlation of the
+ * mask's logit ω with the edge's item degree and user degree: how much of the mask's ranking is popularity
+ * (results/README.md, camrec-s16).
  *
  *   node --import tsx experiments/noise-edge-scores.ts runs/causal-validity/seed-1/{camrec,lightgcn}/best.ckpt \
  *     --sim runs/causal-validity/seed-1/sim-s1
@@ -35,13 +37,47 @@ for (const path of positionals) {
   for (let u = 0; u < by.nRows; u++) edges.users.fill(u, by.indptr[u], by.indptr[u + 1]);
   checkEdgeAlignment(edges, t.data.train, trainNoise, join(sim, `${t.data.name}.inter`));
   const dots = edgeDots(await representations(t.model, t.store, t.prep, t.hyper), edges);
+  const spearman: Record<string, number | null> = {};
   const auc: Record<string, number | null> = { edgeScore: round(rocAuc(Float64Array.from(dots, (s) => -s), trainNoise)) };
   if (t.model.name === 'camrec') {
     const e = await withParams(t.store, (params) => explainCamrec(params, t.prep as CamrecPrepared, t.hyper as CamrecHyper));
     auc.edgeMask = e.edgeLogits ? round(rocAuc(Float64Array.from(e.edgeLogits, (w) => -w), trainNoise)) : null;
     const deg = itemDegrees(edges.items, t.data.nItems);
     auc.popularity = round(rocAuc(Float64Array.from(edges.items, (i) => -deg[i]), trainNoise));
+    if (e.edgeLogits) {
+      const logits = Float64Array.from(e.edgeLogits);
+      const userDeg = Float64Array.from(edges.users, (u) => by.indptr[u + 1] - by.indptr[u]);
+      spearman.maskVsItemDegree = round(rankCorrelation(logits, Float64Array.from(edges.items, (i) => deg[i])));
+      spearman.maskVsUserDegree = round(rankCorrelation(logits, userDeg));
+    }
   }
-  process.stdout.write(`${JSON.stringify({ checkpoint: path, model: t.model.name, auc })}\n`);
+  process.stdout.write(`${JSON.stringify({ checkpoint: path, model: t.model.name, auc, spearman })}\n`);
   t.dispose();
+}
+
+/** Spearman's ρ: Pearson's correlation of the two rank vectors, ties at their mean rank. */
+function rankCorrelation(a: Float64Array, b: Float64Array): number {
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const mean = (x: Float64Array) => x.reduce((s, v) => s + v, 0) / x.length;
+  const [ma, mb] = [mean(ra), mean(rb)];
+  let [sab, saa, sbb] = [0, 0, 0];
+  for (let k = 0; k < ra.length; k++) {
+    const [da, db] = [ra[k] - ma, rb[k] - mb];
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+function ranks(x: Float64Array): Float64Array {
+  const order = Array.from(x.keys()).sort((p, q) => x[p] - x[q]);
+  const out = new Float64Array(x.length);
+  for (let lo = 0; lo < order.length; ) {
+    let hi = lo;
+    while (hi + 1 < order.length && x[order[hi + 1]] === x[order[lo]]) hi++;
+    for (let k = lo; k <= hi; k++) out[order[k]] = (lo + hi) / 2;
+    lo = hi + 1;
+  }
+  return out;
 }
