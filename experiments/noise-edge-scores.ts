@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { openTrained, withParams } from '../src/cli/trained.js';
 import { configureCompute, initBackend } from '../src/compute/index.js';
 import { type CamrecHyper, type CamrecPrepared, explainCamrec } from '../src/models/index.js';
-import { readGroundTruth, rocAuc } from '../src/simulate/index.js';
+import { readGroundTruth, rocAuc, spearman as rankCorrelation } from '../src/simulate/index.js';
 import { readCheckpoint, representations } from '../src/train/index.js';
 import { checkEdgeAlignment, edgeDots, itemDegrees } from './validity/measure.js';
 
@@ -55,29 +55,3 @@ for (const path of positionals) {
   t.dispose();
 }
 
-/** Spearman's ρ: Pearson's correlation of the two rank vectors, ties at their mean rank. */
-function rankCorrelation(a: Float64Array, b: Float64Array): number {
-  const [ra, rb] = [ranks(a), ranks(b)];
-  const mean = (x: Float64Array) => x.reduce((s, v) => s + v, 0) / x.length;
-  const [ma, mb] = [mean(ra), mean(rb)];
-  let [sab, saa, sbb] = [0, 0, 0];
-  for (let k = 0; k < ra.length; k++) {
-    const [da, db] = [ra[k] - ma, rb[k] - mb];
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
-
-function ranks(x: Float64Array): Float64Array {
-  const order = Array.from(x.keys()).sort((p, q) => x[p] - x[q]);
-  const out = new Float64Array(x.length);
-  for (let lo = 0; lo < order.length; ) {
-    let hi = lo;
-    while (hi + 1 < order.length && x[order[hi + 1]] === x[order[lo]]) hi++;
-    for (let k = lo; k <= hi; k++) out[order[k]] = (lo + hi) / 2;
-    lo = hi + 1;
-  }
-  return out;
-}

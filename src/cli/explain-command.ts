@@ -13,7 +13,7 @@ import type { BackendChoice } from '../config/index.js';
 import { writeFileAtomic } from '../data/index.js';
 import { CheckpointError, ConfigError } from '../errors/index.js';
 import { explainCamrec, type CamrecHyper, type CamrecPrepared, type Explanation } from '../models/index.js';
-import { assignmentCounts, codebookPerplexity } from '../simulate/index.js';
+import { assignmentCounts, codebookPerplexity, spearman } from '../simulate/index.js';
 import { readCheckpoint } from '../train/index.js';
 import { explainFigure, saturation } from './explain-figure.js';
 import { makeLogger } from './log.js';
@@ -69,6 +69,11 @@ export interface ExplainSummary {
         readonly lowest: ScoredEdge[];
         /** Edges whose retention is exactly 1 or 0 in float32: a saturated gate no longer ranks its edges. */
         readonly saturated: { readonly one: number; readonly zero: number };
+        /**
+         * Spearman's ρ of the edges' logits with their item's and their user's training degree (null when either
+         * side is constant): near 1 for items, the mask keeps edges by item popularity (docs/camrec.md 24).
+         */
+        readonly degreeCorrelation: { readonly item: number | null; readonly user: number | null };
         readonly items: { readonly highest: ScoredNode[]; readonly lowest: ScoredNode[] };
         readonly users: { readonly highest: ScoredNode[]; readonly lowest: ScoredNode[] };
       }
@@ -142,12 +147,21 @@ export function explainSummary(e: Explanation, meta: { checkpoint: string; epoch
           highest: ex.highest.map(edge),
           lowest: ex.lowest.map(edge),
           saturated: saturation(scores),
+          degreeCorrelation: { item: degreeCorrelation(e.edgeItems, logits), user: degreeCorrelation(e.edgeUsers, logits) },
           items: nodeExtremes(e.edgeItems, scores, logits, meta.items, top),
           users: nodeExtremes(e.edgeUsers, scores, logits, meta.users, top),
         };
       })()
     : { absent: 'trained without the front door (--no-frontdoor): no edge mask, so no edge scores' };
   return { ...meta, edges: e.edgeUsers.length, top, environments, edgeScores };
+}
+
+/** Spearman's ρ of each edge's logit with its endpoint's degree over the edges, rounded as the scores; null when constant. */
+function degreeCorrelation(endpoints: Int32Array, logits: Float64Array): number | null {
+  const degree = new Map<number, number>();
+  for (const v of endpoints) degree.set(v, (degree.get(v) ?? 0) + 1);
+  const rho = logits.length < 2 ? Number.NaN : spearman(logits, Float64Array.from(endpoints, (v) => degree.get(v)!));
+  return Number.isNaN(rho) ? null : formatScore(rho);
 }
 
 /** itemID, then per modality its code and the code's soft-assignment probability. */

@@ -7,6 +7,6 @@ export { MODALITIES, simulate, STAGE, type SimEdges, type SimModality, type SimT
 export { maxPerUser, PRESETS, resolveSettings, splitSizes, type SimSettings } from './settings.js';
 export { gini, simStatistics, type SimStatistics } from './stats.js';
 export { GROUND_TRUTH_FILE, GROUND_TRUTH_FORMAT, TRUTH_FILES, writeSimulation, type FileEntry, type GroundTruth, type WriteOptions } from './write.js';
-export { assignmentCounts, codebookPerplexity, normalizedMutualInfo, rocAuc } from './metrics.js';
+export { assignmentCounts, codebookPerplexity, normalizedMutualInfo, rocAuc, spearman, averageRanks } from './metrics.js';
 export { concatColumns, kmeans, KMEANS_STAGE, kmeansPlusPlus, type KMeansOptions, type KMeansResult } from './kmeans.js';
 export { readGroundTruth, type SimGroundTruth } from './read.js';

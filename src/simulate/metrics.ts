@@ -82,6 +82,40 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   return (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
+/** Each value's rank, 0-based, with tied values given the mean of the ranks they span. */
+export function averageRanks(x: ArrayLike<number>): Float64Array {
+  const n = x.length;
+  for (let i = 0; i < n; i++) if (Number.isNaN(x[i])) throw new RangeError(`averageRanks: value ${i} is NaN`);
+  const order = Array.from({ length: n }, (_, i) => i).sort((p, q) => x[p] - x[q]);
+  const out = new Float64Array(n);
+  for (let start = 0; start < n; ) {
+    let end = start + 1;
+    while (end < n && x[order[end]] === x[order[start]]) end++;
+    for (let k = start; k < end; k++) out[order[k]] = (start + end - 1) / 2;
+    start = end;
+  }
+  return out;
+}
+
+/**
+ * Spearman's rank correlation: Pearson's correlation of the two average-rank vectors, in [−1, 1]; NaN when either
+ * side is constant (no ranking to correlate).
+ */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`spearman: ${a.length} against ${b.length} values`);
+  if (a.length < 2) throw new RangeError(`spearman: needs at least 2 pairs, got ${a.length}`);
+  const [ra, rb] = [averageRanks(a), averageRanks(b)];
+  const mean = (ra.length - 1) / 2; // the mean rank, ties or not
+  let [ab, aa, bb] = [0, 0, 0];
+  for (let k = 0; k < ra.length; k++) {
+    const [da, db] = [ra[k] - mean, rb[k] - mean];
+    ab += da * db;
+    aa += da * da;
+    bb += db * db;
+  }
+  return aa === 0 || bb === 0 ? Number.NaN : ab / Math.sqrt(aa * bb);
+}
+
 /** Perplexity exp(H(p)) of assignment counts (p = counts / Σ counts): K when all K codes are used equally, 1 when one is. */
 export function codebookPerplexity(counts: ArrayLike<number>): number {
   let n = 0;

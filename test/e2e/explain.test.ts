@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXPLAIN_FILES, edgeMaskTsv, explainSummary, extremes, roundedScores, type ExplainSummary, type ScoredEdge, type ScoredNode } from '../../src/cli/explain-command.js';
+import { EXPLAIN_FILES, edgeMaskTsv, explainSummary, extremes, formatScore, roundedScores, type ExplainSummary, type ScoredEdge, type ScoredNode } from '../../src/cli/explain-command.js';
 import { loadDataset } from '../../src/data/index.js';
-import { resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
+import { resolveSettings, simulate, spearman, writeSimulation } from '../../src/simulate/index.js';
 import { camrec } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -89,6 +89,10 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
   assert.deepEqual(es.highest, edgeIds.highest.map(asEdge));
   assert.deepEqual(es.lowest, edgeIds.lowest.map(asEdge));
   assert.deepEqual(es.saturated, { one: edges.filter((e) => e.s === 1).length, zero: edges.filter((e) => e.s === 0).length });
+  const degreeOf = (key: 'u' | 'i') => edges.map((e) => edges.filter((x) => x[key] === e[key]).length);
+  for (const [side, key] of [['item', 'i'], ['user', 'u']] as const) {
+    assert.equal(es.degreeCorrelation[side], formatScore(spearman(edges.map((e) => e.l), degreeOf(key))), `${side} degree correlation from the TSV`);
+  }
   for (const [side, key] of [['items', 'i'], ['users', 'u']] as const) {
     const groups = new Map<number, { s: number; l: number }[]>();
     for (const e of edges) groups.set(e[key], [...(groups.get(e[key]) ?? []), e]);
@@ -175,6 +179,9 @@ test('explain on a saturated mask: every score is 1, the logits rank the edges, 
   const s = explainSummary(e, { checkpoint: 'c', epoch: 1, hyper: { codebookSize: 4 }, users: 3, items: 3 }, 2);
   assert.ok('highest' in s.edgeScores);
   assert.deepEqual(s.edgeScores.saturated, { one: 5, zero: 0 });
+  // item degrees per edge [2, 1, 2, 2, 2] against logits [9.5, 4.25, 12, 3.5, 7]; user degrees [2, 2, 1, 2, 2]
+  assert.deepEqual(s.edgeScores.degreeCorrelation, { item: formatScore(spearman([9.5, 4.25, 12, 3.5, 7], [2, 1, 2, 2, 2])), user: formatScore(spearman([9.5, 4.25, 12, 3.5, 7], [2, 2, 1, 2, 2])) });
+  assert.ok(s.edgeScores.degreeCorrelation.item! > 0 && s.edgeScores.degreeCorrelation.user! < 0);
   // without the tie-break these would be edges 0, 1 (lowest) and 0, 1 (highest): the index order
   assert.deepEqual(s.edgeScores.lowest.map((x) => [x.userID, x.itemID, x.logit]), [[2, 0, 3.5], [0, 2, 4.25]]);
   assert.deepEqual(s.edgeScores.highest.map((x) => [x.userID, x.itemID, x.logit]), [[1, 1, 12], [0, 0, 9.5]]);

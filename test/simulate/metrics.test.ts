@@ -8,6 +8,8 @@ import {
   kmeansPlusPlus,
   normalizedMutualInfo,
   rocAuc,
+  spearman,
+  averageRanks,
 } from '../../src/simulate/index.js';
 import { CounterRng } from '../../src/random/index.js';
 
@@ -119,4 +121,18 @@ test('k-means keeps every cluster non-empty even when k equals the number of dis
 test('concatColumns puts blocks side by side', () => {
   const out = concatColumns([{ data: [1, 2, 3, 4], dim: 2 }, { data: [9, 8], dim: 1 }], 2);
   assert.deepEqual(Array.from(out), [1, 2, 9, 3, 4, 8]);
+});
+
+test("Spearman's ρ is Pearson's on average ranks: monotone maps give ±1, ties match a hand computation", () => {
+  assert.deepEqual(Array.from(averageRanks([10, 30, 20, 30])), [0, 2.5, 1, 2.5]);
+  close(spearman([1, 2, 3, 4], [10, 100, 1000, 10000]), 1);
+  close(spearman([1, 2, 3, 4], [4, 3, 2.5, -7]), -1);
+  // a = [1, 2, 3, 4] → ranks 0..3; b = [1, 1, 2, 3] → ranks 0.5, 0.5, 2, 3; centred on 1.5:
+  // Σ da·db = (−1.5)(−1) + (−0.5)(−1) + (0.5)(0.5) + (1.5)(1.5) = 4.5, Σ da² = 5, Σ db² = 1 + 1 + 0.25 + 2.25 = 4.5
+  close(spearman([1, 2, 3, 4], [1, 1, 2, 3]), 4.5 / Math.sqrt(5 * 4.5));
+  close(spearman([3, 1, 2], [30, 10, 20]), spearman([1, 2, 3], [10, 20, 30]));
+  assert.ok(Number.isNaN(spearman([1, 2, 3], [5, 5, 5])), 'a constant side has no ranking');
+  assert.throws(() => spearman([1, 2], [1]), RangeError);
+  assert.throws(() => spearman([1], [1]), RangeError);
+  assert.throws(() => averageRanks([1, Number.NaN]), RangeError);
 });
