@@ -9,15 +9,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . experiments/runs-lib.sh
-SIM=runs/causal-validity-s14
-# Patience 100: at the protocol's 20 LightGCN stopped on its initial plateau (valid flat for ~60 epochs on these
-# data, then rising), so every run here uses 100, as the re-run of the protocol does (runs/causal-validity-p100).
-sim() { echo "--data $SIM/seed-$1/sim-s$1 --seed $1 --threads 1 --epochs 1000 --patience 100"; }
+# Patience 100 (simP100 in runs-lib.sh), as the re-run of the protocol does (runs/causal-validity-p100).
 case "${1:-}" in
   1)
-    for s in 1 2 3; do train sim-p100/itemgraph/seed-$s $(sim $s) --no-backdoor --no-frontdoor --hyper modalityWeight=0; done
-    for s in 1 2 3; do train sim-p100/no-backdoor/seed-$s $(sim $s) --no-backdoor; done
-    for s in 1 2 3; do train sim-p100/no-frontdoor/seed-$s $(sim $s) --no-frontdoor; done
+    for s in 1 2 3; do train sim-p100/itemgraph/seed-$s $(simP100 $s) --no-backdoor --no-frontdoor --hyper modalityWeight=0; done
+    for s in 1 2 3; do train sim-p100/no-backdoor/seed-$s $(simP100 $s) --no-backdoor; done
+    for s in 1 2 3; do train sim-p100/no-frontdoor/seed-$s $(simP100 $s) --no-frontdoor; done
     ;;
   *) echo "usage: $0 1" >&2; exit 2 ;;
 esac

@@ -7,11 +7,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . experiments/runs-lib.sh
-SIM=runs/causal-validity-s14
-sim() { echo "--data $SIM/seed-$1/sim-s$1 --seed $1 --threads 1 --epochs 1000 --patience 100"; }
 case "${1:-}" in
   1)
-    for s in 1 2 3; do train sim-p100/ssl0/seed-$s $(sim $s) --hyper sslWeight=0; done
+    for s in 1 2 3; do train sim-p100/ssl0/seed-$s $(simP100 $s) --hyper sslWeight=0; done
     ;;
   3)
     # maskInput=modal on real data, seed 1, against the recorded runs at the same settings (camrec-tiktok-mw003,

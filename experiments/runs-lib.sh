@@ -11,3 +11,7 @@ train() {
   echo "$(date -u +%FT%TZ) start: $out $* ${resume[*]}"
   camrec train --out "runs/$out" "${resume[@]}" "$@" || echo "FAILED: $out"
 }
+# simP100 <seed>: the simulator's training arguments for the causal-validity controls (issue4-s15/s16 queues): the
+# recorded simulated data of runs/causal-validity-s14 and patience 100 (at 20 LightGCN stopped on its initial
+# plateau: valid flat for ~60 epochs on these data, then rising; docs/simulator.md §5).
+simP100() { echo "--data runs/causal-validity-s14/seed-$1/sim-s$1 --seed $1 --threads 1 --epochs 1000 --patience 100"; }

@@ -1,24 +1,8 @@
 #!/bin/bash
 # Device check (bench/device/pack.sh builds what it needs; run it through the device tool with carry .devpack): CaMRec/LightGCN epoch ratio and distributed LightGCN on dedicated cores.
 set -u
-P=${DEVPACK:-$(cd "$(dirname "$0")/../../.devpack" && pwd)}
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-X=/tmp/x; rm -rf $X; mkdir -p $X
-tar -xJf $P/app.tar.xz -C $X && xz -dc $P/node.xz > $X/node && chmod +x $X/node || exit 3
-export PATH=$X:$PATH
-cd $X/app
+. "$(dirname "$0")/lib.sh"
 D=$P/data/baby
-{ nproc; lscpu | grep -i "model name\|^CPU(s)\|Thread(s)\|Core(s)\|Socket(s)\|NUMA node(s)\|MHz"; free -g; node --version; uptime; } > $OUT/machine.txt 2>&1
-LOG=$OUT/log.txt
-run() { # run <label> <camrec args...>: one JSON line per run into runs.jsonl
-  local label=$1; shift
-  local s=$(date +%s%N)
-  local line; line=$(node bin/camrec.js "$@" --json --log-level warn 2>>$OUT/err.log | tail -1)
-  local rc=$?
-  local e=$(( ($(date +%s%N) - s) / 1000000 ))
-  echo "{\"label\":\"$label\",\"rc\":$rc,\"wallMs\":$e,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"result\":${line:-null}}" >> $OUT/runs.jsonl
-  echo "$(date -u +%T) $label rc=$rc wall=${e}ms" >> $LOG
-}
 REPS=${REPS:-2}
 # 1. CaMRec against LightGCN, one process, 1 bench epoch, interleaved, at 2 and 8 threads
 for T in ${THREADS:-2 8}; do for r in $(seq $REPS); do
