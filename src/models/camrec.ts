@@ -128,9 +128,9 @@ export const camrecHyper = z
     maskSparsityWeight: z.enum(['edge', 'message']).default('edge'),
     /**
      * What the edge mask's MLP reads on the item side: 'layer', the item's layer-l embedding e_i^(l), as the user
-     * side (CGI's form; ours until session 16); 'modal', the item's modal features Σ_m x^m (after the back door,
+     * side (CGI's form, and the authors'); 'modal', the item's modal features Σ_m x^m (after the back door,
      * before the modality gate and weight), the same at every layer — §4.2 calls e_i^(l) "item modal features" and
-     * e_j^(l) "user preferences" (docs/camrec.md 23). The user side is e_u^(l) either way.
+     * e_j^(l) "user preferences" (docs/camrec.md 24). The user side is e_u^(l) either way.
      */
     maskInput: z.enum(['layer', 'modal']).default('layer'),
   })
@@ -464,7 +464,7 @@ function backbone(prep: CamrecPrepared, ego: tf.Tensor2D, layers: number, keepLa
   return { mean: splitBlocks(prep, tf.div(tf.addN(outputs), layers + 1) as tf.Tensor2D), outputs: outputs.slice(0, layers) };
 }
 
-/** Per-layer edge logits ω^(l) from the backbone's layer-l embeddings. */
+/** Per-layer edge logits ω^(l) from the backbone's layer-l embeddings (the items' modal features with maskInput 'modal'). */
 function edgeLogits(params: Params, prep: CamrecPrepared, h: CamrecHyper, outputs: tf.Tensor2D[], modal: tf.Tensor2D | null): tf.Tensor1D[] {
   const logits: tf.Tensor1D[] = [];
   for (let l = 0; l < h.layers; l++) {
