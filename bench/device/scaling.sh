@@ -23,4 +23,10 @@ for L in ${CLAYOUTS:-1:1 4:2}; do
   run "camrec-dist-local:$L" train --model camrec --data $D --epochs 1 --threads $((2*W)) --distributed local:$L --out $o
   while read -r m; do echo "{\"layout\":\"camrec local:$L\",\"metrics\":$m}"; done < $o/metrics.jsonl >> $OUT/dist-metrics.jsonl
 done
+# 5. with MICROLENS=1: CaMRec against LightGCN on microlens-50k, 1 bench epoch, --threads 2
+if [ "${MICROLENS:-0}" = 1 ]; then
+  tar -xJf $P/microlens.tar.xz -C $X || exit 3
+  run "camrec-microlens-t2" train --model camrec --data $X/microlens-50k --bench-epochs 1 --threads 2
+  run "lightgcn-microlens-t2" train --model lightgcn --data $X/microlens-50k --bench-epochs 1 --threads 2
+fi
 uptime >> $OUT/machine.txt
