@@ -6,7 +6,7 @@
  */
 import { saturation } from '../../src/cli/explain-figure.js';
 import { DataError } from '../../src/errors/index.js';
-import { assignmentCounts, codebookPerplexity, concatColumns, kmeans, normalizedMutualInfo, rocAuc } from '../../src/simulate/index.js';
+import { assignmentCounts, codebookPerplexity, concatColumns, kmeans, normalizedMutualInfo, rocAuc, spearman } from '../../src/simulate/index.js';
 
 /** The test metrics the harness reports (at the best-validation epoch, as every run reports them). */
 export const TEST_METRICS = ['recall@20', 'ndcg@20'] as const;
@@ -104,6 +104,12 @@ export interface SeedFigures {
     readonly camrec: number | null;
     /** Fraction of edges whose ρ is exactly 0 or 1 in float32 (tied, so ranked at random by the AUC); null without the front door. */
     readonly camrecSaturated: number | null;
+    /**
+     * Spearman's ρ of the mask's ranking (ω, else ρ) with the edge's item degree: near 1, the mask is an item-popularity
+     * score (docs/camrec.md 24). null without the front door, or when either side is constant; absent in figures
+     * recorded before session 16.
+     */
+    readonly camrecDegreeCorrelation?: number | null;
     readonly lightgcn: number;
     readonly popularity: number;
     readonly noiseEdges: number;
@@ -144,6 +150,7 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
     auc: {
       camrec: camrecAuc(inp, noise),
       camrecSaturated: inp.edgeScores ? saturatedFraction(inp.edgeScores) : null,
+      camrecDegreeCorrelation: degreeCorrelation(inp, deg),
       lightgcn: rocAuc(Float64Array.from(inp.lightgcnEdgeScores, (s) => -s), noise),
       popularity: rocAuc(Float64Array.from(inp.edges.items, (i) => -deg[i]), noise),
       noiseEdges: noise.reduce((a, b) => a + b, 0),
@@ -157,6 +164,13 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
 function camrecAuc(inp: { edgeScores: ArrayLike<number> | null; edgeLogits?: ArrayLike<number> | null }, noise: Parameters<typeof rocAuc>[1]): number | null {
   if (inp.edgeLogits) return rocAuc(Float64Array.from(inp.edgeLogits, (w) => -w), noise);
   return inp.edgeScores ? rocAuc(Float64Array.from(inp.edgeScores, (r) => 1 - r), noise) : null;
+}
+
+function degreeCorrelation(inp: { edgeScores: ArrayLike<number> | null; edgeLogits?: ArrayLike<number> | null; edges: { items: Int32Array } }, deg: Int32Array): number | null {
+  const mask = inp.edgeLogits ?? inp.edgeScores;
+  if (!mask) return null;
+  const rho = spearman(Float64Array.from(mask), Float64Array.from(inp.edges.items, (i) => deg[i]));
+  return Number.isNaN(rho) ? null : rho;
 }
 
 function saturatedFraction(scores: ArrayLike<number>): number {

@@ -27,6 +27,7 @@ export function flattenFigures(f: SeedFigures): FlatFigures {
   out['perplexity.truth'] = f.perplexity.truth;
   out['auc.camrec'] = f.auc.camrec;
   out['auc.camrecSaturated'] = f.auc.camrecSaturated;
+  out['auc.camrecDegreeCorrelation'] = f.auc.camrecDegreeCorrelation ?? null;
   out['auc.lightgcn'] = f.auc.lightgcn;
   out['auc.popularity'] = f.auc.popularity;
   for (const model of ['camrec', 'lightgcn', 'backbone'] as const) {

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/index.js';
 import { DataError } from '../../src/errors/index.js';
-import { readGroundTruth, resolveSettings, simulate, writeSimulation } from '../../src/simulate/index.js';
+import { readGroundTruth, resolveSettings, simulate, spearman, writeSimulation } from '../../src/simulate/index.js';
 import { checkEdgeAlignment, edgeDots, itemDegrees, measureSeed, type SeedFigures, type SeedInputs } from '../../experiments/validity/measure.js';
 import { claimFolder, DEFAULT_PATIENCE, setupOf, trainArgs } from '../../experiments/validity/run.js';
 import { figureSubtitle, validityFigure } from '../../experiments/validity/figure.js';
@@ -106,6 +106,9 @@ test('measureSeed assembles NMI, perplexity, AUC and test figures from their def
   assert.deepEqual([f.auc.noiseEdges, f.auc.trainEdges], [2, 8]);
   assert.deepEqual(f.test.camrec, { 'recall@20': 0.3, 'ndcg@20': 0.2 });
   assert.equal(f.auc.camrecSaturated, 0);
+  // retentions [0.9, 0.8, 0.1, 0.7, 0.9, 0.2, 0.6, 0.95] against item degrees [3, 1, 2, 3, 1, 2, 3, 1]
+  assert.equal(f.auc.camrecDegreeCorrelation, spearman([0.9, 0.8, 0.1, 0.7, 0.9, 0.2, 0.6, 0.95], [3, 1, 2, 3, 1, 2, 3, 1]));
+  assert.equal(measureSeed(tinyInputs({ edgeScores: null })).auc.camrecDegreeCorrelation, null);
   assert.deepEqual(Object.values(measureSeed(tinyInputs({ edgeScores: null })).auc).slice(0, 2), [null, null]);
   // a saturated mask (every ρ exactly 1 in float32, as a gate sigmoid(logit / τ) becomes) ties every edge: AUC 1/2
   const flat = measureSeed(tinyInputs({ edgeScores: new Float32Array(8).fill(1) }));
