@@ -70,6 +70,8 @@ export interface SeedInputs {
   readonly edgeLogits?: ArrayLike<number> | null;
   /** LightGCN's ⟨e_u, e_i⟩ per edge. */
   readonly lightgcnEdgeScores: ArrayLike<number>;
+  /** ⟨e_u, e_i⟩ of the trained CaMRec's final representations per train edge (a diagnostic beside its mask). */
+  readonly camrecEdgeScores?: ArrayLike<number>;
   /** The raw simulated features, concatenated as given (image, then text). */
   readonly features: readonly { readonly name: string; readonly data: Float32Array; readonly dim: number }[];
   readonly test: TestInputs;
@@ -110,6 +112,11 @@ export interface SeedFigures {
      * recorded before session 16.
      */
     readonly camrecDegreeCorrelation?: number | null;
+    /**
+     * AUC of CaMRec's own edge score −⟨e_u, e_i⟩, scored as LightGCN's: what its representations know of the noise
+     * edges, whether or not the mask uses it (a diagnostic, not a criterion). Absent in figures recorded before session 16.
+     */
+    readonly camrecEdgeScore?: number;
     readonly lightgcn: number;
     readonly popularity: number;
     readonly noiseEdges: number;
@@ -151,6 +158,7 @@ export function measureSeed(inp: SeedInputs): SeedFigures {
       camrec: camrecAuc(inp, noise),
       camrecSaturated: inp.edgeScores ? saturatedFraction(inp.edgeScores) : null,
       camrecDegreeCorrelation: degreeCorrelation(inp, deg),
+      ...(inp.camrecEdgeScores ? { camrecEdgeScore: rocAuc(Float64Array.from(inp.camrecEdgeScores, (s) => -s), noise) } : {}),
       lightgcn: rocAuc(Float64Array.from(inp.lightgcnEdgeScores, (s) => -s), noise),
       popularity: rocAuc(Float64Array.from(inp.edges.items, (i) => -deg[i]), noise),
       noiseEdges: noise.reduce((a, b) => a + b, 0),

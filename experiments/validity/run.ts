@@ -198,6 +198,7 @@ async function measure(dataDir: string, camrecDir: string, lightgcnDir: string, 
       edgeScores: e.edgeScores,
       edgeLogits: e.edgeLogits,
       features: c.data.modalities.map((m) => ({ name: m.name, data: m.features, dim: m.dim })),
+      camrecEdgeScores: edgeDots(await representations(c.model, c.store, c.prep, c.hyper), edges),
     };
   } finally {
     c.dispose();

@@ -28,6 +28,7 @@ export function flattenFigures(f: SeedFigures): FlatFigures {
   out['auc.camrec'] = f.auc.camrec;
   out['auc.camrecSaturated'] = f.auc.camrecSaturated;
   out['auc.camrecDegreeCorrelation'] = f.auc.camrecDegreeCorrelation ?? null;
+  out['auc.camrecEdgeScore'] = f.auc.camrecEdgeScore ?? null;
   out['auc.lightgcn'] = f.auc.lightgcn;
   out['auc.popularity'] = f.auc.popularity;
   for (const model of ['camrec', 'lightgcn', 'backbone'] as const) {

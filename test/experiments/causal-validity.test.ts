@@ -30,7 +30,7 @@ test('causal-validity on the tiny preset, 1 seed, 1 epoch: every file written, e
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as ValiditySummary;
   assert.deepEqual(summary.seeds, [1]);
   const keys = Object.keys(summary.perSeed);
-  for (const k of ['nmi.codebook.image', 'nmi.codebook.text', 'nmi.kmeansCodes', 'nmi.kmeansTrueK', 'perplexity.codebook.image', 'auc.camrec', 'auc.lightgcn', 'auc.popularity', 'test.camrec.recall@20', 'test.lightgcn.ndcg@20', 'test.backbone.recall@20']) {
+  for (const k of ['nmi.codebook.image', 'nmi.codebook.text', 'nmi.kmeansCodes', 'nmi.kmeansTrueK', 'perplexity.codebook.image', 'auc.camrec', 'auc.camrecDegreeCorrelation', 'auc.camrecEdgeScore', 'auc.lightgcn', 'auc.popularity', 'test.camrec.recall@20', 'test.lightgcn.ndcg@20', 'test.backbone.recall@20']) {
     assert.ok(keys.includes(k), k);
   }
   for (const [k, v] of Object.entries(summary.perSeed)) assert.ok(Number.isFinite(v[0]), `${k} = ${v[0]}`);

@@ -109,6 +109,12 @@ test('measureSeed assembles NMI, perplexity, AUC and test figures from their def
   // retentions [0.9, 0.8, 0.1, 0.7, 0.9, 0.2, 0.6, 0.95] against item degrees [3, 1, 2, 3, 1, 2, 3, 1]
   assert.equal(f.auc.camrecDegreeCorrelation, spearman([0.9, 0.8, 0.1, 0.7, 0.9, 0.2, 0.6, 0.95], [3, 1, 2, 3, 1, 2, 3, 1]));
   assert.equal(measureSeed(tinyInputs({ edgeScores: null })).auc.camrecDegreeCorrelation, null);
+  // CaMRec's own edge score is scored as LightGCN's: the same dots give the same AUC; reversed dots its complement
+  assert.equal(f.auc.camrecEdgeScore, undefined, 'absent unless given');
+  const dots = [1, 2, 3, 4, 5, 6, 7, 8];
+  assert.equal(measureSeed(tinyInputs({ camrecEdgeScores: dots })).auc.camrecEdgeScore, 0.5);
+  assert.equal(measureSeed(tinyInputs({ camrecEdgeScores: dots.map((d) => -d) })).auc.camrecEdgeScore, 0.5);
+  assert.equal(measureSeed(tinyInputs({ camrecEdgeScores: [5, 5, 1, 5, 5, 2, 5, 5] })).auc.camrecEdgeScore, 1, 'the noise edges have the lowest dots');
   assert.deepEqual(Object.values(measureSeed(tinyInputs({ edgeScores: null })).auc).slice(0, 2), [null, null]);
   // a saturated mask (every ρ exactly 1 in float32, as a gate sigmoid(logit / τ) becomes) ties every edge: AUC 1/2
   const flat = measureSeed(tinyInputs({ edgeScores: new Float32Array(8).fill(1) }));
