@@ -58,24 +58,17 @@ function entropy(counts: Float64Array, n: number): number {
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const n = scores.length;
   if (labels.length !== n) throw new RangeError(`rocAuc: ${n} scores vs ${labels.length} labels`);
-  const order = Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < n; i++) if (Number.isNaN(scores[i])) throw new RangeError(`rocAuc: score ${i} is NaN`);
-  order.sort((x, y) => scores[x] - scores[y]);
+  const ranks = averageRanks(scores); // 0-based; the statistic's ranks are 1-based
   let rankSumPos = 0;
   let pos = 0;
-  for (let start = 0; start < n; ) {
-    let end = start + 1;
-    while (end < n && scores[order[end]] === scores[order[start]]) end++;
-    const avgRank = (start + 1 + end) / 2; // ranks start+1 .. end, averaged
-    for (let k = start; k < end; k++) {
-      const l = labels[order[k]];
-      if (l !== 0 && l !== 1) throw new RangeError(`rocAuc: label ${order[k]} is ${l}, not 0 or 1`);
-      if (l === 1) {
-        rankSumPos += avgRank;
-        pos++;
-      }
+  for (let i = 0; i < n; i++) {
+    const l = labels[i];
+    if (l !== 0 && l !== 1) throw new RangeError(`rocAuc: label ${i} is ${l}, not 0 or 1`);
+    if (l === 1) {
+      rankSumPos += ranks[i] + 1;
+      pos++;
     }
-    start = end;
   }
   const neg = n - pos;
   if (pos === 0 || neg === 0) throw new RangeError(`rocAuc: needs both classes (${pos} positive, ${neg} negative)`);
