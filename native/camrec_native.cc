@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -36,7 +37,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 8;
+constexpr int32_t kAbiVersion = 9;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -196,11 +197,14 @@ const IsaKernels& currentIsa(napi_env env) {
 
 // ---- threads ---------------------------------------------------------------------------------------
 
-// What the threads of one runParts call share: the next part not yet taken and how many parts have finished.
-// A helper holds it by shared_ptr, so one that starts after the call has returned still finds it.
-struct PartQueue {
-  explicit PartQueue(int64_t n) : parts(n) {}
+// One runParts call: the next part not yet taken, how many parts have finished, and the work (`call(context, t)`
+// runs part t). A helper holds it by shared_ptr, so one that reaches it after the call has returned still finds
+// it, sees no part left, and leaves it alone.
+struct PartJob {
+  PartJob(int64_t n, void (*fn)(const void*, int64_t), const void* ctx) : parts(n), call(fn), context(ctx) {}
   const int64_t parts;
+  void (*const call)(const void*, int64_t);
+  const void* const context;
   std::atomic<int64_t> next{0};
   std::mutex mutex;
   std::condition_variable finished;
@@ -215,42 +219,111 @@ struct PartQueue {
   }
 };
 
-// Runs part(0..parts-1) on the calling thread and up to parts - 1 helper threads, each thread taking the next part
-// not yet taken until none is left; the call returns when every part has finished. A helper that the scheduler has
-// not yet run when the caller runs out of parts takes none and is not waited for: on a loaded machine the caller
-// no longer waits for a thread to be scheduled before its part can start. A part computes the same values whichever
-// thread runs it, so results do not depend on the timing. Parts whose thread cannot start run here too.
+// Helper threads that outlive the calls: each waits for a posted job, takes its parts until none is left, and waits
+// again. Starting a thread per call cost every threaded kernel call a clone, a stack and a wake-up per helper (121
+// clones per CaMRec step on baby at 2 threads, up to 15 times that at 16). The pool grows to the most helpers any call
+// has asked for and never shrinks; its threads are detached and the pool is never destroyed (they block on its
+// condition variable until the process exits). Calls from several threads at once (Node's worker threads each load
+// the addon) share it: their jobs queue up, and a call whose helpers are busy runs its parts itself.
+class HelperPool {
+ public:
+  static HelperPool& instance() {
+    static HelperPool* pool = new HelperPool();  // never destroyed: see above
+    return *pool;
+  }
+
+  // Offers `job` to up to `helpers` threads, starting threads while fewer than that exist; returns how many exist.
+  int64_t post(const std::shared_ptr<PartJob>& job, int64_t helpers) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      while (started_ < helpers) {
+        try {
+          std::thread([this] { loop(); }).detach();
+        } catch (const std::system_error&) {
+          break;  // the caller runs what no helper takes
+        }
+        ++started_;
+      }
+      jobs_.push_back(job);
+    }
+    if (helpers >= started_) {
+      wake_.notify_all();
+    } else {
+      for (int64_t h = 0; h < helpers; ++h) wake_.notify_one();
+    }
+    return started_;
+  }
+
+  // How many helper threads exist (started and not failed to start).
+  int64_t size() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return started_;
+  }
+
+  // Takes `job` off the queue once its caller has no part left to take (helpers still running one keep it alive).
+  void retire(const std::shared_ptr<PartJob>& job) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+      if (*it == job) {
+        jobs_.erase(it);
+        return;
+      }
+    }
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::shared_ptr<PartJob> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return !jobs_.empty(); });
+        // the oldest job with a part left; spent jobs are dropped on the way
+        while (!jobs_.empty() && jobs_.front()->next.load() >= jobs_.front()->parts) jobs_.pop_front();
+        if (jobs_.empty()) continue;
+        job = jobs_.front();
+      }
+      for (int64_t t = job->next.fetch_add(1); t < job->parts; t = job->next.fetch_add(1)) {
+        job->call(job->context, t);
+        job->finish();
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<PartJob>> jobs_;  // under mutex_
+  int64_t started_ = 0;                        // under mutex_
+};
+
+// Runs part(0..parts-1) on the calling thread and up to parts - 1 pooled helper threads, each thread taking the next
+// part not yet taken until none is left; the call returns when every part has finished. A helper that has not
+// reached the job when the caller runs out of parts takes none and is not waited for: on a loaded machine the caller
+// does not wait for a thread to be scheduled before its part can start. A part computes the same values whichever
+// thread runs it, so results do not depend on the timing. A part that throws on a helper ends the process (as an
+// uncaught exception on any thread); one that throws on the caller is rethrown once every taken part has finished.
 template <class Part>
 void runParts(int64_t parts, const Part& part) {
   if (parts <= 1) {
     if (parts == 1) part(0);
     return;
   }
-  auto queue = std::make_shared<PartQueue>(parts);
-  const Part* work = &part;
-  try {
-    for (int64_t h = 1; h < parts; ++h) {
-      // a helper dereferences `work` only for a part it has taken, and the caller waits for every taken part
-      std::thread([queue, work] {
-        for (int64_t t = queue->next.fetch_add(1); t < queue->parts; t = queue->next.fetch_add(1)) {
-          (*work)(t);
-          queue->finish();
-        }
-      }).detach();
-    }
-  } catch (const std::system_error&) {
-  }
+  auto call = [](const void* context, int64_t t) { (*static_cast<const Part*>(context))(t); };
+  auto job = std::make_shared<PartJob>(parts, call, &part);
+  HelperPool& pool = HelperPool::instance();
+  pool.post(job, parts - 1);
   std::exception_ptr failure;
-  for (int64_t t = queue->next.fetch_add(1); t < parts; t = queue->next.fetch_add(1)) {
+  for (int64_t t = job->next.fetch_add(1); t < parts; t = job->next.fetch_add(1)) {
     try {
       if (!failure) part(t);
     } catch (...) {
       failure = std::current_exception();
     }
-    queue->finish();
+    job->finish();
   }
-  std::unique_lock<std::mutex> lock(queue->mutex);
-  queue->finished.wait(lock, [&] { return queue->done == parts; });
+  pool.retire(job);
+  std::unique_lock<std::mutex> lock(job->mutex);
+  job->finished.wait(lock, [&] { return job->done == parts; });
   lock.unlock();
   if (failure) std::rethrow_exception(failure);
 }
@@ -640,45 +713,70 @@ void throughUnitRows(float* g, const float* unit, const float* scale, int64_t n,
 
 // The blocked InfoNCE of x against y and its gradients (src/compute/kernels/infonce.ts has the formulas): per
 // block, Z = X̂·Ŷᵀ, exp(Z/T − max) with row sums, lse; Z becomes P/(nT); ∂x̂ = Z·Ŷ, ∂ŷ = Zᵀ·X̂; then the positive
-// term and the normalisation's gradient. Returns L.
+// term and the normalisation's gradient. Returns L. Blocks touch only their own rows of gx and gy, so they run as
+// parts over the threads (each with its own Z), a block's products on threads / parts threads; each row's term of
+// L is kept and summed in row order, so L and the gradients do not depend on the number of threads.
 double infoNceBlocks(const IsaKernels& isa, const float* x, const float* y, int64_t n, int64_t d, double temperature,
                      int64_t block, float* gx, float* gy, int64_t threads) {
   std::vector<float> ux(static_cast<size_t>(n * d)), uy(static_cast<size_t>(n * d)), sx(static_cast<size_t>(n)),
       sy(static_cast<size_t>(n));
-  unitRows(x, n, d, ux.data(), sx.data());
-  unitRows(y, n, d, uy.data(), sy.data());
+  std::vector<double> rowLoss(static_cast<size_t>(n));
+  const int64_t blocks = (n + block - 1) / block;
+  const int64_t parts = std::max<int64_t>(1, std::min(threads, blocks));
+  const int64_t inner = std::max<int64_t>(1, threads / parts);
   const int64_t width = std::min(block, n);
-  std::vector<float> z(static_cast<size_t>(width * width)), max(static_cast<size_t>(width)), sums(static_cast<size_t>(width));
   const float invT = static_cast<float>(1 / temperature);
   const double inv = 1 / (static_cast<double>(n) * temperature);
-  double total = 0;
-  for (int64_t start = 0; start < n; start += block) {
-    const int64_t size = std::min(block, n - start);
-    const float* bx = ux.data() + start * d;
-    const float* by = uy.data() + start * d;
-    gemmByRows(isa, bx, by, true, size, d, size, z.data(), threads);
-    isa.expShiftedRows(z.data(), size, size, invT, max.data(), sums.data());
-    for (int64_t r = 0; r < size; ++r) {
-      double positive = 0;
-      for (int64_t k = 0; k < d; ++k) positive += static_cast<double>(bx[r * d + k]) * by[r * d + k];
-      total += max[r] + std::log(static_cast<double>(sums[r])) - positive / temperature;
-      const float scale = static_cast<float>(inv / sums[r]);
-      for (int64_t s = r * size; s < (r + 1) * size; ++s) z[s] *= scale;
-    }
-    gemmByRows(isa, z.data(), by, false, size, size, d, gx + start * d, threads);
-    gemmByOuter(isa, z.data(), bx, false, size, size, d, gy + start * d, threads);
-  }
   const float invF = static_cast<float>(inv);
-  for (int64_t k = 0; k < n * d; ++k) {
-    gx[k] -= uy[k] * invF;
-    gy[k] -= ux[k] * invF;
-  }
-  throughUnitRows(gx, ux.data(), sx.data(), n, d);
-  throughUnitRows(gy, uy.data(), sy.data(), n, d);
+  // each part's Z, maxima and row sums, allocated once here rather than per block
+  std::vector<float> scratch(static_cast<size_t>(parts * (width * width + 2 * width)));
+  runParts(parts, [&](int64_t part) {
+    float* z = scratch.data() + part * (width * width + 2 * width);
+    float* max = z + width * width;
+    float* sums = max + width;
+    for (int64_t b = blocks * part / parts; b < blocks * (part + 1) / parts; ++b) {
+      const int64_t start = b * block;
+      const int64_t size = std::min(block, n - start);
+      float* bx = ux.data() + start * d;
+      float* by = uy.data() + start * d;
+      unitRows(x + start * d, size, d, bx, sx.data() + start);
+      unitRows(y + start * d, size, d, by, sy.data() + start);
+      gemmByRows(isa, bx, by, true, size, d, size, z, inner);
+      isa.expShiftedRows(z, size, size, invT, max, sums);
+      for (int64_t r = 0; r < size; ++r) {
+        double positive = 0;
+        for (int64_t k = 0; k < d; ++k) positive += static_cast<double>(bx[r * d + k]) * by[r * d + k];
+        rowLoss[start + r] = max[r] + std::log(static_cast<double>(sums[r])) - positive / temperature;
+        const float scale = static_cast<float>(inv / sums[r]);
+        for (int64_t s = r * size; s < (r + 1) * size; ++s) z[s] *= scale;
+      }
+      float* bgx = gx + start * d;
+      float* bgy = gy + start * d;
+      gemmByRows(isa, z, by, false, size, size, d, bgx, inner);
+      gemmByOuter(isa, z, bx, false, size, size, d, bgy, inner);
+      for (int64_t k = 0; k < size * d; ++k) {
+        bgx[k] -= by[k] * invF;
+        bgy[k] -= bx[k] * invF;
+      }
+      throughUnitRows(bgx, bx, sx.data() + start, size, d);
+      throughUnitRows(bgy, by, sy.data() + start, size, d);
+    }
+  });
+  double total = 0;
+  for (const double term : rowLoss) total += term;
   return total / n;
 }
 
-// (x, y, rows, dim, temperature, block, gx, gy, threads) → L; gx and gy receive ∂L/∂x and ∂L/∂y.
+// () → how many helper threads the process's pool holds (it grows to the most any call has asked for).
+napi_value HelperThreads(napi_env env, napi_callback_info info) {
+  return guard(env, [&]() -> napi_value {
+    arguments(env, info, "helperThreads", 0);
+    napi_value out;
+    check(napi_create_int64(env, HelperPool::instance().size(), &out));
+    return out;
+  });
+}
+
 napi_value InfoNce(napi_env env, napi_callback_info info) {
   return guard(env, [&]() -> napi_value {
     const char* fn = "infoNce";
@@ -1487,6 +1585,7 @@ napi_value Init(napi_env env, napi_value exports) {
     setFunction(env, exports, "uniformRows", UniformRows);
     setFunction(env, exports, "intPerRow", IntPerRow);
     setFunction(env, exports, "tuneAllocator", TuneAllocator);
+    setFunction(env, exports, "helperThreads", HelperThreads);
     return exports;
   });
 }

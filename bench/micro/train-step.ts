@@ -6,8 +6,9 @@
  * costs, wall time how busy the machine was.
  *
  *   node --import tsx bench/micro/train-step.ts --data ../shared/datasets/baby --models camrec,lightgcn \
- *     [--steps 16] [--batch 2048] [--threads 1] [--hyper '{"frontdoor":false}'] [--kernels] [--no-native]
+ *     [--steps 16] [--batch 2048] [--threads 1] [--hyper '{"frontdoor":false}'] [--kernels [--shapes]] [--no-native]
  *
+ * With --shapes the kernel times are kept apart by input shapes too (which call of a kernel costs what).
  * Models are interleaved step by step (each keeps its own store), so that load from other processes hits them
  * alike. The first 2 steps of each model are warm-up and not counted; figures are min, q1 and median ms per step.
  */
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     hyper: { type: 'string', default: '{}' },
     kernels: { type: 'boolean', default: false },
+    shapes: { type: 'boolean', default: false },
     'no-native': { type: 'boolean', default: false },
   },
 });
@@ -57,7 +59,10 @@ for (let s = 0; s < steps; s++) {
     const step = () => (grads = lossAndGrads(r.model, batches[s], pulled, r.prep, r.hyper).grads);
     if (values.kernels && s >= WARMUP) {
       const info = await tf.profile(() => (step(), []));
-      for (const k of info.kernels) r.kernels.set(k.name, (r.kernels.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+      for (const k of info.kernels) {
+        const key = values.shapes ? `${k.name} ${k.inputShapes.map((sh) => `[${sh}]`).join(' ')}` : k.name;
+        r.kernels.set(key, (r.kernels.get(key) ?? 0) + (k.kernelTimeMs as number));
+      }
     } else step();
     await r.store.push(grads!);
     const c = process.cpuUsage(c0);
@@ -70,7 +75,7 @@ for (const r of runs) {
   console.log(`${r.name}: CPU ms per step (step + push) min ${at(0)} q1 ${at(0.25)} median ${at(0.5)} over ${cpu.length} steps`);
   if (values.kernels) {
     const n = cpu.length;
-    for (const [k, ms] of [...r.kernels].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${(ms / n).toFixed(1).padStart(8)} ms  ${k}`);
+    for (const [k, ms] of [...r.kernels].sort((a, b) => b[1] - a[1]).slice(0, values.shapes ? 40 : 20)) console.log(`  ${(ms / n).toFixed(1).padStart(8)} ms  ${k}`);
   }
   r.store.dispose();
   r.prep.release();

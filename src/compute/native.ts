@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 8;
+export const NATIVE_ABI_VERSION = 9;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -273,6 +273,11 @@ export interface NativeKernels {
    * malloc is not glibc's. Throws RangeError when glibc refuses a value.
    */
   tuneAllocator(mmapThreshold: number, trimThreshold: number): boolean;
+  /**
+   * How many helper threads the process's pool holds. Threaded kernels share one pool that outlives the calls
+   * (grown to the most helpers any call has asked for, `threads` − 1), so a call starts no thread of its own.
+   */
+  helperThreads(): number;
 }
 
 export interface LoadNativeOptions {
