@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { configureCompute, initBackend } from '../compute/index.js';
 import type { BackendChoice } from '../config/index.js';
 import { writeFileAtomic } from '../data/index.js';
@@ -55,6 +55,7 @@ export interface CodebookUsage {
 }
 
 export interface ExplainSummary {
+  /** The checkpoint's path relative to the folder summary.json is in, so the two can move together. */
   readonly checkpoint: string;
   readonly epoch: number;
   readonly hyper: Record<string, unknown>;
@@ -223,7 +224,8 @@ export function writeExplanation(out: string, e: Explanation, meta: Parameters<t
   if (e.environments.length) write(EXPLAIN_FILES.environments, itemEnvironmentsTsv(e, meta.items));
   const rounded = roundedScores(e);
   if (rounded) write(EXPLAIN_FILES.edges, edgeMaskTsv(e, rounded));
-  write(EXPLAIN_FILES.summary, `${JSON.stringify(explainSummary(e, meta, top), null, 2)}\n`);
+  const fromOut = relative(out, meta.checkpoint).split(sep).join('/');
+  write(EXPLAIN_FILES.summary, `${JSON.stringify(explainSummary(e, { ...meta, checkpoint: fromOut }, top), null, 2)}\n`);
   const shown = relative(process.cwd(), meta.checkpoint);
   const title = `camrec explain: ${shown.startsWith('..') || isAbsolute(shown) ? meta.checkpoint : shown}, epoch ${meta.epoch}`;
   const figure = explainFigure(e, { title, codebookSize: Number(meta.hyper.codebookSize) });

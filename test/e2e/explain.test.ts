@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EXPLAIN_FILES, edgeMaskTsv, explainSummary, extremes, formatScore, roundedScores, type ExplainSummary, type ScoredEdge, type ScoredNode } from '../../src/cli/explain-command.js';
 import { loadDataset } from '../../src/data/index.js';
 import { resolveSettings, simulate, spearman, writeSimulation } from '../../src/simulate/index.js';
@@ -124,7 +124,15 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
   const again = join(root, 'again');
   const r2 = await camrec(['explain', '--checkpoint', ckpt, '--top', String(top), '--out', again, ...runtime]);
   assert.equal(r2.code, 0, r2.stderr);
-  for (const f of Object.values(EXPLAIN_FILES)) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(again, f))), `${f} differs between runs`);
+  for (const f of Object.values(EXPLAIN_FILES)) {
+    if (f === EXPLAIN_FILES.summary) continue;
+    assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(again, f))), `${f} differs between runs`);
+  }
+  // summary.json names the checkpoint relative to its own folder, so only that field differs between the two
+  const summaries = [out, again].map((dir) => JSON.parse(readFileSync(join(dir, EXPLAIN_FILES.summary), 'utf8')) as ExplainSummary);
+  assert.deepEqual(summaries.map((x) => x.checkpoint), ['../best.ckpt', '../run/best.ckpt']);
+  for (const [dir, x] of [out, again].map((d, k) => [d, summaries[k]] as const)) assert.equal(resolve(dir, x.checkpoint), resolve(ckpt));
+  assert.deepEqual({ ...summaries[1], checkpoint: '' }, { ...summaries[0], checkpoint: '' });
 });
 
 test('camrec explain: without the front door there is no edge-mask.tsv and summary.json says why; a lightgcn checkpoint is refused with exit 2', async () => {
