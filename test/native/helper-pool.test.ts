@@ -15,12 +15,16 @@ const M = 300;
 const K = 64;
 const N = 200;
 
+/** a [M, K] and b [K, N] of integers in [-3, 3]: every partial sum is exact in float32, so no split changes a bit. */
+function operands(seed: number): [Float32Array, Float32Array] {
+  const s = stream(seed);
+  return [randomMatrix(s, M * K, 3), randomMatrix(s, K * N, 3)];
+}
+
 test('threaded calls reuse the pool: it grows to the most helpers asked for, not by one per call', (t) => {
   const native = nativeFor(t);
   if (!native) return;
-  const s = stream(7);
-  const a = randomMatrix(s, M * K, 3);
-  const b = randomMatrix(s, K * N, 3);
+  const [a, b] = operands(7);
   const c = new Float32Array(M * N);
   const before = native.helperThreads();
   for (let i = 0; i < 50; i++) native.gemm(a, b, c, M, K, N, 0, 0, 4);
@@ -36,10 +40,7 @@ test('threaded calls reuse the pool: it grows to the most helpers asked for, not
 test('worker threads and the main thread running threaded products at once all get the one-thread result', async (t) => {
   const native = nativeFor(t);
   if (!native) return;
-  const s = stream(8);
-  // integers in [-3, 3]: every partial sum is exact in float32, so the split cannot change a bit
-  const a = randomMatrix(s, M * K, 3);
-  const b = randomMatrix(s, K * N, 3);
+  const [a, b] = operands(8);
   const expected = new Float32Array(M * N);
   native.gemm(a, b, expected, M, K, N, 0, 0, 1);
   const code = `
