@@ -37,7 +37,7 @@ namespace camrec {
 namespace {
 
 // Bumped whenever an exported signature changes; the loader refuses a build with another number.
-constexpr int32_t kAbiVersion = 9;
+constexpr int32_t kAbiVersion = 10;
 constexpr int64_t kMaxThreads = 256;
 constexpr int64_t kMaxInt32 = 2147483647;
 
@@ -326,6 +326,15 @@ void runParts(int64_t parts, const Part& part) {
   job->finished.wait(lock, [&] { return job->done == parts; });
   lock.unlock();
   if (failure) std::rethrow_exception(failure);
+}
+
+// body(start, end) over [0, n) cut into equal contiguous ranges, one per part, for elementwise work: one part below
+// 2¹⁴ elements, else up to `threads` parts of at least 2¹³ elements each. Each element is computed on its own, so the
+// results do not depend on the cut.
+template <class Body>
+void forRanges(int64_t n, int64_t threads, const Body& body) {
+  const int64_t parts = n < (int64_t{1} << 14) ? 1 : std::max<int64_t>(1, std::min(threads, n >> 13));
+  runParts(parts, [&](int64_t t) { body(n * t / parts, n * (t + 1) / parts); });
 }
 
 // ---- spmm ------------------------------------------------------------------------------------------
@@ -956,16 +965,20 @@ napi_value DenoiseGrad(napi_env env, napi_callback_info info) {
 napi_value ConcreteGate(napi_env env, napi_callback_info info) {
   return guard(env, [&]() -> napi_value {
     const char* fn = "concreteGate";
-    const auto argv = arguments(env, info, fn, 4);
+    const auto argv = arguments(env, info, fn, 5);
     const auto logits = typedArray<const float>(env, argv[0], fn, "logits");
     const auto uniforms = typedArray<const float>(env, argv[1], fn, "uniforms", true);
     const double temperature = real(env, argv[2], fn, "temperature");
     const auto rho = typedArray<float>(env, argv[3], fn, "rho");
+    const int64_t threads = integer(env, argv[4], fn, "threads", 1, kMaxThreads);
     if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
     if (rho.length != logits.length || (uniforms.data != nullptr && uniforms.length != logits.length))
       rangeError(fn, "logits, uniforms and rho must have one entry per edge");
     if (overlap(rho, logits) || overlap(rho, uniforms)) rangeError(fn, "rho overlaps an input");
-    concreteGate(logits.data, uniforms.data, static_cast<float>(temperature), logits.length, rho.data);
+    const float t = static_cast<float>(temperature);
+    forRanges(logits.length, threads, [&](int64_t start, int64_t end) {
+      concreteGate(logits.data + start, uniforms.data ? uniforms.data + start : nullptr, t, end - start, rho.data + start);
+    });
     return nullptr;
   });
 }
@@ -974,15 +987,19 @@ napi_value ConcreteGate(napi_env env, napi_callback_info info) {
 napi_value ConcreteGateGrad(napi_env env, napi_callback_info info) {
   return guard(env, [&]() -> napi_value {
     const char* fn = "concreteGateGrad";
-    const auto argv = arguments(env, info, fn, 4);
+    const auto argv = arguments(env, info, fn, 5);
     const auto dy = typedArray<const float>(env, argv[0], fn, "dy");
     const auto rho = typedArray<const float>(env, argv[1], fn, "rho");
     const double temperature = real(env, argv[2], fn, "temperature");
     const auto out = typedArray<float>(env, argv[3], fn, "out");
+    const int64_t threads = integer(env, argv[4], fn, "threads", 1, kMaxThreads);
     if (!(temperature > 0)) rangeError(fn, "temperature must be positive, got ", temperature);
     if (rho.length != dy.length || out.length != dy.length) rangeError(fn, "dy, rho and out must have one entry per edge");
     if (overlap(out, dy) || overlap(out, rho)) rangeError(fn, "out overlaps an input");
-    concreteGateGradient(dy.data, rho.data, static_cast<float>(temperature), dy.length, out.data);
+    const float t = static_cast<float>(temperature);
+    forRanges(dy.length, threads, [&](int64_t start, int64_t end) {
+      concreteGateGradient(dy.data + start, rho.data + start, t, end - start, out.data + start);
+    });
     return nullptr;
   });
 }

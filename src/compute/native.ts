@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The exported signatures' version; must equal `abiVersion` in native/camrec_native.cc. */
-export const NATIVE_ABI_VERSION = 9;
+export const NATIVE_ABI_VERSION = 10;
 
 /** Instruction sets the kernels are compiled for; the best one the CPU supports is chosen at load. */
 export type NativeIsa = 'avx2' | 'generic';
@@ -192,11 +192,11 @@ export interface NativeKernels {
   /**
    * CaMRec's binary concrete edge gate: rho[e] = σ((logits[e] + log u_e − log(1 − u_e))/τ), the logistic noise
    * computed in double from the float uniform and rounded once (as src/models/modules/edge-mask.ts computes it);
-   * σ(logits/τ) when uniforms is null.
+   * σ(logits/τ) when uniforms is null. Over `threads` threads (each edge on its own: the same bits on any count).
    */
-  concreteGate(logits: Float32Array, uniforms: Float32Array | null, temperature: number, rho: Float32Array): void;
-  /** The gate's gradient in its logits: out = (dy·ρ(1 − ρ))/τ. */
-  concreteGateGrad(dy: Float32Array, rho: Float32Array, temperature: number, out: Float32Array): void;
+  concreteGate(logits: Float32Array, uniforms: Float32Array | null, temperature: number, rho: Float32Array, threads: number): void;
+  /** The gate's gradient in its logits: out = (dy·ρ(1 − ρ))/τ, over `threads` threads. */
+  concreteGateGrad(dy: Float32Array, rho: Float32Array, temperature: number, out: Float32Array, threads: number): void;
   /**
    * The layer mean of a propagation (LightGCN eq. 8), elementwise as tfjs's AddN chain and RealDiv compute it:
    * out = (((layers[0] + layers[1]) + …) + layers[n−1])/divisor. out may be one of the layers.

@@ -243,3 +243,32 @@ test('rowSums gives the bits of float32 sums in column order, rows of any count'
   assert.throws(() => native.rowSums(new Float32Array(6), 2, 4, new Float32Array(2)), RangeError);
   assert.throws(() => native.rowSums(new Float32Array(6), 2, 3, new Float32Array(3)), RangeError);
 });
+
+test('concreteGate and concreteGateGrad give the same bits on any number of threads, with and without noise', (t) => {
+  const native = nativeFor(t);
+  if (!native) return;
+  const n = 100_003; // above the split threshold, not a multiple of the parts
+  const logits = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 4);
+  const uniforms = Float32Array.from({ length: n }, (_, i) => Math.fround((((i * 2654435761) % 2 ** 32) + 0.5) / 2 ** 32));
+  const dy = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+  for (const u of [uniforms, null]) {
+    const rho = (threads: number) => {
+      const out = new Float32Array(n);
+      native.concreteGate(logits, u, 0.2, out, threads);
+      return out;
+    };
+    const one = rho(1);
+    assert.ok(one.every((v) => v >= 0 && v <= 1) && one.some((v) => v > 0 && v < 1));
+    const grad = (threads: number) => {
+      const out = new Float32Array(n);
+      native.concreteGateGrad(dy, one, 0.2, out, threads);
+      return out;
+    };
+    const gOne = grad(1);
+    for (const threads of [2, 3, 16]) {
+      assert.deepEqual(rho(threads), one, `gate, ${threads} threads, ${u ? 'noise' : 'no noise'}`);
+      assert.deepEqual(grad(threads), gOne, `gradient, ${threads} threads`);
+    }
+  }
+  assert.throws(() => native.concreteGate(logits, null, 0.2, new Float32Array(n), 0), RangeError);
+});

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { NativeKernels } from '../native.js';
-import { nativeKernels } from '../pool.js';
+import { computePool, nativeKernels } from '../pool.js';
 import { type KernelIo, expectFloat, kernelConfigs } from './io.js';
 
 export const CONCRETE_GATE = 'CamrecConcreteGate';
@@ -28,7 +28,7 @@ function concreteGateKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs: Nam
   const native = requireNative(CONCRETE_GATE);
   return io.output(logits.shape, 'float32', (rho) => {
     const u = uniforms.shape[0] === 0 ? null : (io.read(uniforms) as Float32Array);
-    native.concreteGate(io.read(logits) as Float32Array, u, attrs.temperature as number, rho as Float32Array);
+    native.concreteGate(io.read(logits) as Float32Array, u, attrs.temperature as number, rho as Float32Array, computePool().threads);
   });
 }
 
@@ -36,7 +36,7 @@ function concreteGateGradKernel(io: KernelIo, inputs: NamedTensorInfoMap, attrs:
   const { dy, rho } = inputs as { dy: TensorInfo; rho: TensorInfo };
   const native = requireNative(CONCRETE_GATE_GRAD);
   return io.output(dy.shape, 'float32', (out) => {
-    native.concreteGateGrad(io.read(dy) as Float32Array, io.read(rho) as Float32Array, attrs.temperature as number, out as Float32Array);
+    native.concreteGateGrad(io.read(dy) as Float32Array, io.read(rho) as Float32Array, attrs.temperature as number, out as Float32Array, computePool().threads);
   });
 }
 
