@@ -8,7 +8,7 @@
  *   node --import tsx bench/micro/train-step.ts --data ../shared/datasets/baby --models camrec,lightgcn \
  *     [--steps 16] [--batch 2048] [--threads 1] [--hyper '{"frontdoor":false}'] [--kernels [--shapes]] [--no-native]
  *
- * With --shapes the kernel times are kept apart by input shapes too (which call of a kernel costs what).
+ * Kernel lines give ms per step and calls per step. With --shapes the kernel times are kept apart by input shapes too (which call of a kernel costs what).
  * Models are interleaved step by step (each keeps its own store), so that load from other processes hits them
  * alike. The first 2 steps of each model are warm-up and not counted; figures are min, q1 and median ms per step.
  */
@@ -47,7 +47,7 @@ const runs = values.models.split(',').map((name) => {
   const hyper = model.hyper.parse(name === 'camrec' ? JSON.parse(values.hyper) : {}) as Record<string, unknown>;
   const prep = model.prepare(data, hyper, { seed: 1 });
   const store = new LocalParamStore(model.tables(data, hyper), adam(1e-3), 1);
-  return { name, model, hyper, prep, store, cpu: [] as number[], kernels: new Map<string, number>() };
+  return { name, model, hyper, prep, store, cpu: [] as number[], kernels: new Map<string, number>(), calls: new Map<string, number>() };
 });
 
 console.log(`${data.name}, batch ${values.batch}, ${values.threads} thread(s); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
@@ -62,6 +62,7 @@ for (let s = 0; s < steps; s++) {
       for (const k of info.kernels) {
         const key = values.shapes ? `${k.name} ${k.inputShapes.map((sh) => `[${sh}]`).join(' ')}` : k.name;
         r.kernels.set(key, (r.kernels.get(key) ?? 0) + (k.kernelTimeMs as number));
+        r.calls.set(key, (r.calls.get(key) ?? 0) + 1);
       }
     } else step();
     await r.store.push(grads!);
@@ -75,7 +76,7 @@ for (const r of runs) {
   console.log(`${r.name}: CPU ms per step (step + push) min ${at(0)} q1 ${at(0.25)} median ${at(0.5)} over ${cpu.length} steps`);
   if (values.kernels) {
     const n = cpu.length;
-    for (const [k, ms] of [...r.kernels].sort((a, b) => b[1] - a[1]).slice(0, values.shapes ? 40 : 20)) console.log(`  ${(ms / n).toFixed(1).padStart(8)} ms  ${k}`);
+    for (const [k, ms] of [...r.kernels].sort((a, b) => b[1] - a[1]).slice(0, values.shapes ? 40 : 20)) console.log(`  ${(ms / n).toFixed(1).padStart(8)} ms ${(r.calls.get(k)! / n).toFixed(0).padStart(4)}×  ${k}`);
   }
   r.store.dispose();
   r.prep.release();
