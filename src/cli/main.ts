@@ -10,6 +10,7 @@ import { loadNative } from '../compute/native.js';
 import { compareCommand } from './compare-command.js';
 import { evalCommand } from './eval-command.js';
 import { explainCommand } from './explain-command.js';
+import { reportCommand } from './report-command.js';
 import { gridFlag, hyperFlag, intListFlag, numberFlag, taskQueueFlag } from './flags.js';
 import { packageVersion } from './provenance.js';
 import { trainCommand } from './train-command.js';
@@ -105,6 +106,15 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--json', 'one JSON line on stdout')
     .action(async (runs: string[], opts: Record<string, unknown>) => {
       exitCode = await compareCommand(runs, opts);
+    });
+
+  program
+    .command('report')
+    .description('write a finished run\'s report.html: metrics, curves, selection, data, cost and provenance (one seed, or a multi-seed or grid folder)')
+    .argument('<run>', 'a run folder (the --out of camrec train)')
+    .option('--out <file>', 'where to write it (default <run>/report.html)')
+    .action((run: string, opts: Record<string, unknown>) => {
+      exitCode = reportCommand(run, opts);
     });
 
   program

@@ -10,6 +10,7 @@ import { ConfigError } from '../errors/index.js';
 import { models } from '../models/index.js';
 import { checkNeighbourhood, formatMeanStd, RunDir, summarize, trainSeed, type Neighbourhood, type SeedResult } from '../train/index.js';
 import type { Logger } from 'pino';
+import { REPORT_FILE, writeRunReport } from '../report/run-report.js';
 import { makeLogger } from './log.js';
 import { terminalProgress } from './progress.js';
 import { gitCommit, lockfileHash, packageVersion } from './provenance.js';
@@ -104,7 +105,7 @@ export async function trainCommand(opts: Record<string, unknown>): Promise<numbe
 
 /**
  * The grid (when given: every point with the first seed, selected on valid), then every seed, one run directory
- * each; a summary result.json over them; the report line and the --json line. `train` runs one seed of one
+ * each; a summary result.json over them; the report line, report.html and the --json line. `train` runs one seed of one
  * configuration into a run directory, in this process or through a local cluster.
  */
 async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, seed: number, dir: RunDir) => Promise<SeedResult>, log: Logger): Promise<void> {
@@ -128,6 +129,7 @@ async function runAll(cfg: TrainConfig, root: RunDir, train: (c: TrainConfig, se
   }
   const summary = seeds.length > 1 || cfg.grid ? writeSummary(root, results) : results[0];
   report(cfg, root.path, results, log);
+  writeReport(root.path, log);
   if (cfg.json) process.stdout.write(`${JSON.stringify({ out: root.path, ...summary })}\n`);
 }
 
@@ -230,6 +232,18 @@ function report(cfg: TrainConfig, outDir: string, results: SeedResult[], log: Re
     { out: outDir, seeds: results.map((r) => r.seed), validRecall20: formatMeanStd(valid['recall@20']) },
     `${cfg.model} test (best valid epoch): ${line}`,
   );
+}
+
+/**
+ * report.html beside the result (src/report/run-report.ts). The results are on disk before it is made, so a report
+ * that cannot be made is a warning, not a failed run: `camrec report <dir>` makes it again and says why it cannot.
+ */
+function writeReport(dir: string, log: Logger): void {
+  try {
+    log.info({ report: writeRunReport(dir) }, 'report written');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, `${REPORT_FILE} not written`);
+  }
 }
 
 /** The run directory: --out, else runs/<model>-<data>-<time>. */

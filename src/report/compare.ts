@@ -48,7 +48,8 @@ export function separation(d: MeanStd): Separation {
   return 'level';
 }
 
-function readJson(file: string): Record<string, unknown> {
+/** A JSON object from a file; a DataError naming the file when it cannot be read or is not one. */
+export function readJsonObject(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -101,7 +102,7 @@ export function readResults(path: string): SeedResult[] {
     throw new DataError({ file: path }, 'no such file or folder');
   }
   const file = isDir ? join(path, 'result.json') : path;
-  const r = readJson(file);
+  const r = readJsonObject(file);
   if (!('runs' in r)) return [parseSeedResult(file, r)];
   const runs = r.runs;
   if (!Array.isArray(runs) || runs.length === 0 || runs.some((x) => typeof x !== 'string')) throw new DataError({ file, field: 'runs' }, 'not a list of seed folders');
@@ -112,7 +113,7 @@ export function readResults(path: string): SeedResult[] {
     } catch {
       throw new DataError({ file, field: 'runs' }, `a multi-seed summary whose seed folder ${run}/ is not beside it; give the seeds' result files instead`);
     }
-    return parseSeedResult(seedFile, readJson(seedFile));
+    return parseSeedResult(seedFile, readJsonObject(seedFile));
   });
 }
 

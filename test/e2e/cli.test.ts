@@ -20,8 +20,11 @@ test('camrec train writes a complete run directory and one JSON line; eval repro
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'exactly one line on stdout');
   const res = JSON.parse(lines[0]);
-  for (const f of ['config.json', 'metrics.jsonl', 'best.ckpt', 'last.ckpt', 'result.json']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['config.json', 'metrics.jsonl', 'best.ckpt', 'last.ckpt', 'result.json', 'report.html']) assert.ok(existsSync(join(out, f)), f);
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok(html.includes(`Test recall@20 <strong>${result.test['recall@20'].toFixed(4)}</strong>`), 'report.html gives the test recall@20');
+  assert.ok(html.includes(`<h1>lightgcn on ${result.dataset.name}</h1>`));
   assert.deepEqual(result.test, res.test);
   assert.equal(result.epochsRun, 4);
   assert.equal(result.provenance.backend, 'wasm');
@@ -70,6 +73,18 @@ test('several seeds give mean ± std in the top-level result.json', async () => 
   assert.deepEqual(paired.sharedSeeds, [1]);
   assert.equal(paired.difference.mean, 0);
   assert.equal(paired.separation, 'undecided');
+  // report.html of the three seeds, and camrec report on one seed's folder
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok(html.includes('3 seeds (1, 2, 3), mean ± sample std'));
+  assert.ok(html.includes(`Test recall@20 <strong>${mean.toFixed(4)} ± ${std.toFixed(4)}</strong>`), 'the seeds\' mean ± std');
+  const rep = await camrec(['report', join(out, 'seed-2')]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.equal(rep.stdout.trim(), join(out, 'seed-2', 'report.html'));
+  assert.ok(readFileSync(join(out, 'seed-2', 'report.html'), 'utf8').includes(`Test recall@20 <strong>${per[1].toFixed(4)}</strong>`));
+  const missing = await camrec(['report', join(root, 'nothing-here')]);
+  assert.equal(missing.code, 2);
+  assert.deepEqual(missing.stderr.trim().split('\n').filter((l) => l.startsWith('camrec:')), [`camrec: ${join(root, 'nothing-here')}: no such folder`]);
+
   const bad = await camrec(['compare', `all=${out},${join(out, 'seed-2')}`]);
   assert.equal(bad.code, 2);
   const errLines = bad.stderr.trim().split('\n').filter((l) => l.startsWith('camrec:'));

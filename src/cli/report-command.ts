@@ -1,0 +1,8 @@
+/** `camrec report <run>`: a finished run's report.html (src/report/run-report.ts). */
+import { writeRunReport } from '../report/run-report.js';
+
+export function reportCommand(run: string, opts: Record<string, unknown>): number {
+  const out = typeof opts.out === 'string' ? writeRunReport(run, opts.out) : writeRunReport(run);
+  process.stdout.write(`${out}\n`);
+  return 0;
+}
