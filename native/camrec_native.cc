@@ -1411,19 +1411,26 @@ napi_value EdgeMlpGrad(napi_env env, napi_callback_info info) {
     const IsaKernels& isa = currentIsa(env);
     const int64_t parts = edgeParts(job, threads);
     const auto bounds = balancedRows(job.args.indptr, 0, job.nUsers, parts);
-    // part 0 adds into gb itself; the others into partials added to it in order
-    std::vector<float> partials(static_cast<size_t>((parts - 1) * (job.nItems * h + h)), 0.0f);
+    // Part 0 adds into gb itself, the others into partials added to it in part order. Each part clears its own
+    // partial, and the sum runs over threads by ranges of gb (each element's order stays part 0, 1, …), so neither
+    // grows the serial work with the thread count.
+    const int64_t gbSize = job.nItems * h;
+    std::unique_ptr<float[]> partials(parts > 1 ? new float[static_cast<size_t>((parts - 1) * gbSize)] : nullptr);
     std::vector<float> outParts(static_cast<size_t>(parts * h), 0.0f);
-    std::fill(gb.data, gb.data + gb.length, 0.0f);
     runParts(parts, [&](int64_t t) {
       std::vector<float> row(static_cast<size_t>(h));
-      float* gbPart = t == 0 ? gb.data : partials.data() + (t - 1) * job.nItems * h;
+      float* gbPart = t == 0 ? gb.data : partials.get() + (t - 1) * gbSize;
+      std::fill(gbPart, gbPart + gbSize, 0.0f);
       isa.edgeMlpGradRows(EdgeMlpGradArgs{job.args, g.data, ga.data, gbPart, outParts.data() + t * h}, bounds[t], bounds[t + 1],
                           row.data());
     });
-    for (int64_t t = 1; t < parts; ++t) {
-      const float* part = partials.data() + (t - 1) * job.nItems * h;
-      for (int64_t x = 0; x < job.nItems * h; ++x) gb.data[x] += part[x];
+    if (parts > 1) {
+      forRanges(gbSize, threads, [&](int64_t x0, int64_t x1) {
+        for (int64_t t = 1; t < parts; ++t) {
+          const float* part = partials.get() + (t - 1) * gbSize;
+          for (int64_t x = x0; x < x1; ++x) gb.data[x] += part[x];
+        }
+      });
     }
     std::fill(ga.data + job.nUsers * h, ga.data + ga.length, 0.0f);
     std::vector<double> sums(static_cast<size_t>(2 * h), 0.0);
