@@ -6,7 +6,7 @@
  * orders those edges (docs/camrec.md 17). docs/camrec.md defines both.
  */
 import { availableParallelism } from 'node:os';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { configureCompute, initBackend } from '../compute/index.js';
 import type { BackendChoice } from '../config/index.js';
@@ -17,6 +17,7 @@ import { assignmentCounts, codebookPerplexity, spearman } from '../simulate/inde
 import { readCheckpoint } from '../train/index.js';
 import { explainFigure, saturation } from './explain-figure.js';
 import { makeLogger } from './log.js';
+import { EXPLAIN_FOLDER, REPORT_FILE, writeRunReport } from '../report/run-report.js';
 import { checkpointConfig, openTrained, withParams, type Trained } from './trained.js';
 
 export const EXPLAIN_FILES = { environments: 'item-environments.tsv', edges: 'edge-mask.tsv', summary: 'summary.json', figure: 'explain.svg' } as const;
@@ -207,9 +208,23 @@ export async function explainCommand(opts: Record<string, unknown>): Promise<num
     const out = resolve(opts.out ? String(opts.out) : join(dirname(path), 'explain'));
     const written = writeExplanation(out, e, { checkpoint: path, epoch: ckpt.meta.epoch, hyper: t.hyper, users: t.data.nUsers, items: t.data.nItems }, top);
     log.info({ out, files: written }, 'explanation written');
+    refreshReport(dirname(path), out, log);
     return 0;
   } finally {
     t.dispose();
+  }
+}
+
+/**
+ * A run folder whose report.html exists gets it made again, now with the explanation, when the explanation went to
+ * the folder the report reads (<run>/explain). A report that cannot be made is a warning: the explanation is written.
+ */
+function refreshReport(runDir: string, out: string, log: ReturnType<typeof makeLogger>): void {
+  if (out !== join(runDir, EXPLAIN_FOLDER) || !existsSync(join(runDir, REPORT_FILE))) return;
+  try {
+    log.info({ report: writeRunReport(runDir) }, 'report written');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, `${REPORT_FILE} not written`);
   }
 }
 

@@ -3,8 +3,9 @@
  * HTML page, no scripts and no external files, made only from what the run wrote — result.json (one seed, or the
  * multi-seed summary and its seed folders), each seed's metrics.jsonl, grid.json and config.json when present. It
  * shows the test metrics at the best validation epoch (mean ± sample std over seeds), each seed's curves of training
- * loss and validation score, the grid's validation scores, the data (and whether its features are stand-ins), the
- * hyper-parameters, times, peak memory and provenance. The page carries no clock time, so the same run gives the
+ * loss and validation score, the grid's validation scores, what `camrec explain` found when it has run on a seed's
+ * checkpoint (its explain/ folder), the data (and whether its features are stand-ins), the hyper-parameters, times,
+ * peak memory and provenance. The page carries no clock time, so the same run gives the
  * same bytes.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -32,6 +33,26 @@ export interface ReportSeed {
   readonly result: SeedResult;
   readonly raw: Record<string, unknown>;
   readonly epochs: readonly EpochRecord[];
+  /** What `camrec explain` wrote into the seed's folder (explain/), when it has run. */
+  readonly explain: ExplainRecord | null;
+}
+
+export interface ExplainRecord {
+  readonly folder: string;
+  readonly summary: Record<string, unknown>;
+  readonly svg: string | null;
+}
+
+export const EXPLAIN_FOLDER = 'explain';
+
+function readExplain(seedDir: string): ExplainRecord | null {
+  const folder = join(seedDir, EXPLAIN_FOLDER);
+  const summaryFile = join(folder, 'summary.json');
+  if (!existsSync(summaryFile)) return null;
+  const svgFile = join(folder, 'explain.svg');
+  const svg = existsSync(svgFile) ? readFileSync(svgFile, 'utf8') : null;
+  if (svg !== null && !svg.startsWith('<svg')) throw new DataError({ file: svgFile }, 'not an SVG figure written by camrec explain');
+  return { folder, summary: readJsonObject(summaryFile), svg };
 }
 
 export interface GridRow {
@@ -129,7 +150,7 @@ export function readRunReport(dir: string): RunReport {
   const seeds = readResults(dir).map((result): ReportSeed => {
     const seedDir = dirname(result.file);
     const metrics = join(seedDir, 'metrics.jsonl');
-    return { dir: seedDir, result, raw: readJsonObject(result.file), epochs: existsSync(metrics) ? readMetrics(metrics) : [] };
+    return { dir: seedDir, result, raw: readJsonObject(result.file), epochs: existsSync(metrics) ? readMetrics(metrics) : [], explain: readExplain(seedDir) };
   });
   const gridFile = join(dir, 'grid.json');
   return { dir, seeds, selectMetric, grid: existsSync(gridFile) ? readGrid(gridFile, selectMetric) : null };
@@ -227,6 +248,40 @@ function gridSection(report: RunReport): string {
   ].join('\n');
 }
 
+interface CodebookUse {
+  modality?: unknown;
+  codes?: unknown;
+  used?: unknown;
+  perplexity?: unknown;
+}
+
+function explainSection(report: RunReport): string {
+  const seed = report.seeds.find((s) => s.explain);
+  if (!seed?.explain) return '';
+  const { folder, summary, svg } = seed.explain;
+  const at = (name: string) => `<code>${esc(relative(report.dir, join(folder, name)))}</code>`;
+  const codebook = ((summary.environments as { codebook?: unknown } | undefined)?.codebook ?? []) as CodebookUse[];
+  const edges = (summary.edgeScores ?? null) as { saturated?: { one?: unknown; zero?: unknown }; degreeCorrelation?: { item?: unknown; user?: unknown } } | null;
+  const parts = [
+    `<h2>Interpretability (<code>camrec explain</code>, seed ${esc(seed.result.seed)})</h2>`,
+    `<p>From ${at('summary.json')}: checkpoint <code>${esc(summary.checkpoint ?? '?')}</code>, epoch ${esc(summary.epoch ?? '?')}. Each item's environment is in ${at('item-environments.tsv')}, each edge's mask score in ${at('edge-mask.tsv')}.</p>`,
+  ];
+  if (Array.isArray(codebook) && codebook.length) {
+    parts.push(table(['codebook', 'codes used', 'perplexity'], codebook.map((c) => [esc(c.modality ?? '?'), `${esc(c.used ?? '?')} of ${esc(c.codes ?? '?')}`, esc(fixed(numberOrNaN(c.perplexity), 2))])));
+  }
+  if (edges) {
+    const total = numberOrNaN(summary.edges);
+    parts.push(table(['edge mask', 'value'], [
+      ['edges', esc(summary.edges ?? '?')],
+      ['gates at 1 / at 0 (float32)', `${esc(edges.saturated?.one ?? '?')} / ${esc(edges.saturated?.zero ?? '?')}${Number.isFinite(total) && total > 0 ? ` (${esc(fixed((numberOrNaN(edges.saturated?.one) / total) * 100, 1))}% at 1)` : ''}`],
+      ['rank correlation of the logit with the item\'s degree', esc(fixed(numberOrNaN(edges.degreeCorrelation?.item), 3))],
+      ['… with the user\'s degree', esc(fixed(numberOrNaN(edges.degreeCorrelation?.user), 3))],
+    ]));
+  }
+  if (svg) parts.push(`<div class="figure">${svg}</div>`);
+  return parts.join('\n');
+}
+
 interface Modality {
   name?: unknown;
   dim?: unknown;
@@ -307,6 +362,7 @@ export function renderRunReport(report: RunReport): string {
     '<h2>Training</h2>',
     curves(report),
     gridSection(report),
+    explainSection(report),
     dataSection(report.seeds[0]),
     hyperSection(report),
     costSection(report),

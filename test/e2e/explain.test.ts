@@ -133,6 +133,12 @@ test('camrec explain writes every train edge once with a score in (0,1), codes i
   assert.deepEqual(summaries.map((x) => x.checkpoint), ['../best.ckpt', '../run/best.ckpt']);
   for (const [dir, x] of [out, again].map((d, k) => [d, summaries[k]] as const)) assert.equal(resolve(dir, x.checkpoint), resolve(ckpt));
   assert.deepEqual({ ...summaries[1], checkpoint: '' }, { ...summaries[0], checkpoint: '' });
+
+  // the run's report.html was made again with the explanation (explain/ beside the checkpoint), not with --out's
+  const html = readFileSync(join(root, 'run', 'report.html'), 'utf8');
+  assert.ok(html.includes('Interpretability (<code>camrec explain</code>, seed'), 'report.html has the explanation');
+  assert.ok(html.includes(readFileSync(join(out, EXPLAIN_FILES.figure), 'utf8')), 'with its figure inline');
+  assert.ok(html.includes(`<tr><td>edges</td><td class="num">${edges.length}</td></tr>`));
 });
 
 test('camrec explain: without the front door there is no edge-mask.tsv and summary.json says why; a lightgcn checkpoint is refused with exit 2', async () => {

@@ -82,6 +82,31 @@ test('a multi-seed folder with a grid: mean ± sample std, the seeds, the select
   for (const s of [1, 2, 3]) assert.ok(html.includes(`<code>seed-${s}/result.json</code>`));
 });
 
+test('what camrec explain wrote into a seed\'s folder: codebook use, the mask\'s saturation and degree correlation, the figure', () => {
+  const dir = tempDir('report-explain');
+  writeSeed(dir, 1, 0.1);
+  const before = renderRunReport(readRunReport(dir));
+  assert.ok(!before.includes('Interpretability'), 'no section before camrec explain ran');
+  mkdirSync(join(dir, 'explain'));
+  const summary = {
+    checkpoint: '../best.ckpt',
+    epoch: 2,
+    edges: 800,
+    environments: { codebook: [{ modality: 'image', codes: 50, used: 16, perplexity: 4.3706 }] },
+    edgeScores: { saturated: { one: 600, zero: 0 }, degreeCorrelation: { item: 0.78, user: -0.064 } },
+  };
+  writeFileSync(join(dir, 'explain', 'summary.json'), JSON.stringify(summary));
+  writeFileSync(join(dir, 'explain', 'explain.svg'), '<svg xmlns="http://www.w3.org/2000/svg"><title>strata</title></svg>\n');
+  const html = renderRunReport(readRunReport(dir));
+  assert.ok(html.includes('checkpoint <code>../best.ckpt</code>, epoch 2'));
+  assert.ok(html.includes('<tr><td>image</td><td class="num">16 of 50</td><td class="num">4.37</td></tr>'));
+  assert.ok(html.includes('600 / 0 (75.0% at 1)'));
+  assert.ok(html.includes('item\'s degree</td><td class="num">0.780</td>'));
+  assert.ok(html.includes('<div class="figure"><svg xmlns="http://www.w3.org/2000/svg"><title>strata</title></svg>'));
+  writeFileSync(join(dir, 'explain', 'explain.svg'), '<script>alert(1)</script>');
+  assert.throws(() => readRunReport(dir), /explain\.svg: not an SVG figure written by camrec explain/);
+});
+
 test('names from the files are escaped', () => {
   const dir = tempDir('report-escape');
   writeSeed(dir, 1, 0.1, { model: '<script>x</script>' });
