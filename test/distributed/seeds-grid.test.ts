@@ -41,7 +41,7 @@ test('--distributed local:1:1 with --seeds and --grid: one process\'s directorie
   assert.equal(two.code, 0, two.stderr);
   const line = JSON.parse(two.stdout.trim().split('\n').at(-1)!) as { out: string; seeds: number[]; runs: string[] };
   assert.deepEqual([line.out, line.seeds, line.runs], [dist, [1, 2], ['seed-1', 'seed-2']]);
-  for (const f of ['config.json', 'result.json', 'grid.json', 'grid/reg=0.0001/result.json', 'grid/reg=0.5/result.json', 'seed-1/result.json', 'seed-2/metrics.jsonl', 'seed-2/best.ckpt']) {
+  for (const f of ['config.json', 'result.json', 'grid.json', 'grid/reg=0.0001/result.json', 'grid/reg=0.5/result.json', 'seed-1/result.json', 'seed-2/metrics.jsonl', 'seed-2/best.ckpt', 'report.html']) {
     assert.ok(existsSync(join(dist, f)), `${f} written`);
   }
   const [ga, gb] = [json(join(single, 'grid.json')), json(join(dist, 'grid.json'))];

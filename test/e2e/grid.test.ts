@@ -42,6 +42,11 @@ test('camrec train --grid selects on valid, records every point, then trains eve
   assert.ok(existsSync(join(out, 'grid', 'reg=0.5', 'result.json')));
   const summary = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
   assert.deepEqual(summary.seeds, [1, 2]);
+  // report.html shows the grid by validation score with the selected point marked
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  const row = (x: { point: { name: string }; valid: Record<string, number> }) =>
+    `<td>${x.point.name}${x.point.name === grid.selected.name ? ' <strong>(selected)</strong>' : ''}</td><td class="num">${x.valid['recall@20'].toFixed(4)}</td>`;
+  for (const x of grid.results) assert.ok(html.includes(row(x)), `report.html: ${row(x)}`);
   const bad = await camrec(['train', '--model', 'bpr', '--data', dataDir, '--grid', 'nope=1,2', '--out', join(root, 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /hyper-parameter of model bpr: Unrecognized key/);
