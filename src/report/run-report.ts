@@ -3,10 +3,10 @@
  * HTML page, no scripts and no external files, made only from what the run wrote — result.json (one seed, or the
  * multi-seed summary and its seed folders), each seed's metrics.jsonl, grid.json and config.json when present. It
  * shows the test metrics at the best validation epoch (mean ± sample std over seeds), each seed's curves of training
- * loss and validation score, the grid's validation scores, what `camrec explain` found when it has run on a seed's
- * checkpoint (its explain/ folder), the data (and whether its features are stand-ins), the hyper-parameters, times,
- * peak memory and provenance. The page carries no clock time, so the same run gives the
- * same bytes.
+ * loss and validation score, the published figures for the same model and dataset (src/report/paper-figures.ts),
+ * the grid's validation scores, what `camrec explain` found when it has run on a seed's checkpoint (its explain/
+ * folder), the data (and whether its features are stand-ins), the hyper-parameters, times, peak memory and
+ * provenance. The page carries no clock time, so the same run gives the same bytes.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -15,6 +15,7 @@ import { DataError } from '../errors/index.js';
 import { formatMeanStd, meanStd, summarize } from '../train/summary.js';
 import { readJsonObject, readResults, SELECTION_METRIC, type SeedResult } from './compare.js';
 import { lineChart, type Series } from './line-chart.js';
+import { paperFigures } from './paper-figures.js';
 import { escapeXml } from './svg.js';
 
 export const REPORT_FILE = 'report.html';
@@ -248,6 +249,25 @@ function gridSection(report: RunReport): string {
   ].join('\n');
 }
 
+/** The run's test figures beside the paper's for the same model, variant and dataset name, when the paper has them. */
+function paperSection(report: RunReport): string {
+  const first = report.seeds[0];
+  const paper = paperFigures(first.result.model, first.result.dataset.name, first.result.hyper);
+  if (!paper) return '';
+  const stats = summarize(report.seeds.map((s) => s.result.test));
+  const rows = Object.entries(paper.metrics).map(([k, p]) => {
+    const ours = stats[k];
+    return [esc(k), esc(p.toFixed(4)), ours ? esc(formatMeanStd(ours)) : '—', ours ? esc(`${ours.mean >= p ? '+' : ''}${(ours.mean - p).toFixed(4)}`) : '—'];
+  });
+  const modalities = ((first.raw.dataset as { modalities?: Modality[] } | undefined)?.modalities ?? []).filter((m) => m.standIn === true);
+  const what = `${paper.model}${paper.variant ? ` ${paper.variant}` : ''} on ${paper.dataset}`;
+  return [
+    '<h2>Against the paper</h2>',
+    `<p>${esc(paper.source)}: ${esc(what)}, test metrics. The paper's figures come from MMRec's 8:1:1 split of the authors' copy of the data (another random draw) and their raw features; the dataset is matched by its name only.${modalities.length ? ' <strong>This run\'s features are stand-ins</strong> (see Data), so a model that reads features is not expected to reach the paper\'s figures.' : ''}</p>`,
+    table(['test metric', 'paper', 'this run', 'this run − paper'], rows),
+  ].join('\n');
+}
+
 interface CodebookUse {
   modality?: unknown;
   codes?: unknown;
@@ -361,6 +381,7 @@ export function renderRunReport(report: RunReport): string {
     seedsTable(report),
     '<h2>Training</h2>',
     curves(report),
+    paperSection(report),
     gridSection(report),
     explainSection(report),
     dataSection(report.seeds[0]),

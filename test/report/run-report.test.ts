@@ -10,14 +10,14 @@ import { tempDir } from '../helpers/files.js';
 const metrics = (r20: number, n20: number) => ({ 'recall@10': r20 / 2, 'recall@20': r20, 'ndcg@10': n20 / 2, 'ndcg@20': n20 });
 
 /** A finished one-seed run folder as camrec train writes it (the fields the report reads). */
-function writeSeed(dir: string, seed: number, test: number, opts: { standIn?: boolean; model?: string } = {}): void {
+function writeSeed(dir: string, seed: number, test: number, opts: { standIn?: boolean; model?: string; dataset?: string; hyper?: Record<string, unknown> } = {}): void {
   mkdirSync(dir, { recursive: true });
   const result = {
     seed,
     model: opts.model ?? 'camrec',
-    hyper: { dim: 16, sslWeight: 0.04 },
+    hyper: { dim: 16, sslWeight: 0.04, ...opts.hyper },
     dataset: {
-      name: 'tiny',
+      name: opts.dataset ?? 'tiny',
       checksum: 'ab'.repeat(32),
       users: 100,
       items: 50,
@@ -105,6 +105,27 @@ test('what camrec explain wrote into a seed\'s folder: codebook use, the mask\'s
   assert.ok(html.includes('<div class="figure"><svg xmlns="http://www.w3.org/2000/svg"><title>strata</title></svg>'));
   writeFileSync(join(dir, 'explain', 'explain.svg'), '<script>alert(1)</script>');
   assert.throws(() => readRunReport(dir), /explain\.svg: not an SVG figure written by camrec explain/);
+});
+
+test('against the paper: its figures for the same model, variant and dataset, with the difference and the caveats', () => {
+  const full = tempDir('report-paper');
+  writeSeed(full, 1, 0.09, { dataset: 'baby', standIn: true });
+  const html = renderRunReport(readRunReport(full));
+  assert.ok(html.includes('<h2>Against the paper</h2>'));
+  assert.ok(html.includes('CaMRec paper, Table 1: camrec on baby, test metrics.'));
+  assert.ok(html.includes('<tr><td>recall@20</td><td class="num">0.1068</td><td class="num">0.0900</td><td class="num">-0.0168</td></tr>'));
+  assert.ok(html.includes('This run\'s features are stand-ins'));
+  const ablation = tempDir('report-paper-ablation');
+  writeSeed(ablation, 1, 0.11, { dataset: 'baby', hyper: { frontdoor: false } });
+  const h2 = renderRunReport(readRunReport(ablation));
+  assert.ok(h2.includes('CaMRec paper, Table 2 (ablations): camrec w/o Frontdoor on baby'));
+  assert.ok(h2.includes('<tr><td>recall@20</td><td class="num">0.1018</td><td class="num">0.1100</td><td class="num">+0.0082</td></tr>'));
+  assert.ok(!h2.includes('stand-ins'));
+  for (const [dataset, hyper] of [['tiny', {}], ['baby', { backdoor: false, frontdoor: false }]] as const) {
+    const none = tempDir('report-paper-none');
+    writeSeed(none, 1, 0.1, { dataset, hyper });
+    assert.ok(!renderRunReport(readRunReport(none)).includes('Against the paper'), `${dataset} ${JSON.stringify(hyper)}: the paper has no such figure`);
+  }
 });
 
 test('names from the files are escaped', () => {
