@@ -9,9 +9,10 @@
  * provenance. The page carries no clock time, so the same run gives the same bytes.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../data/index.js';
 import { DataError } from '../errors/index.js';
+import { readCheckpoint } from '../train/checkpoint.js';
 import { formatMeanStd, meanStd, summarize } from '../train/summary.js';
 import { readJsonObject, readResults, SELECTION_METRIC, type SeedResult } from './compare.js';
 import { lineChart, type Series } from './line-chart.js';
@@ -27,6 +28,8 @@ export interface EpochRecord {
   readonly parts: Readonly<Record<string, number>>;
   readonly trainSeconds: number | null;
   readonly valid: Readonly<Record<string, number>> | null;
+  /** The test metrics, recorded when validation improved. */
+  readonly test: Readonly<Record<string, number>> | null;
 }
 
 export interface ReportSeed {
@@ -36,6 +39,8 @@ export interface ReportSeed {
   readonly epochs: readonly EpochRecord[];
   /** What `camrec explain` wrote into the seed's folder (explain/), when it has run. */
   readonly explain: ExplainRecord | null;
+  /** No result.json yet: the figures are those of the best validation epoch so far (`readRunInProgress`). */
+  readonly inProgress: boolean;
 }
 
 export interface ExplainRecord {
@@ -107,6 +112,7 @@ export function readMetrics(file: string): EpochRecord[] {
       parts: object('parts') ?? {},
       trainSeconds: typeof r.trainSeconds === 'number' ? r.trainSeconds : null,
       valid: object('valid'),
+      test: object('test'),
     });
   });
   return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
@@ -140,21 +146,60 @@ export function readRunReport(dir: string): RunReport {
   }
   if (!isDir) throw new DataError({ file: dir }, 'not a folder: give a run folder (the --out of camrec train)');
   const resultFile = join(dir, 'result.json');
-  if (!existsSync(resultFile)) {
-    const metrics = join(dir, 'metrics.jsonl');
-    const epochs = existsSync(metrics) ? `; its metrics.jsonl has ${readMetrics(metrics).length} epoch(s)` : '';
-    throw new DataError({ file: resultFile }, `no such file: the run has not finished${epochs}`);
-  }
   const configFile = join(dir, 'config.json');
   const config = existsSync(configFile) ? readJsonObject(configFile) : {};
   const selectMetric = typeof config.selectMetric === 'string' ? config.selectMetric : SELECTION_METRIC;
+  if (!existsSync(resultFile)) return readRunInProgress(dir, config, selectMetric);
   const seeds = readResults(dir).map((result): ReportSeed => {
     const seedDir = dirname(result.file);
     const metrics = join(seedDir, 'metrics.jsonl');
-    return { dir: seedDir, result, raw: readJsonObject(result.file), epochs: existsSync(metrics) ? readMetrics(metrics) : [], explain: readExplain(seedDir) };
+    return { dir: seedDir, result, raw: readJsonObject(result.file), epochs: existsSync(metrics) ? readMetrics(metrics) : [], explain: readExplain(seedDir), inProgress: false };
   });
   const gridFile = join(dir, 'grid.json');
   return { dir, seeds, selectMetric, grid: existsSync(gridFile) ? readGrid(gridFile, selectMetric) : null };
+}
+
+/**
+ * A one-seed run folder without result.json (still training, or stopped before the end): its config.json, its
+ * metrics.jsonl up to now and its newest checkpoint's header (the model's resolved hyper-parameters and the data's
+ * checksum). The best epoch is the first with the highest validation score, as early stopping counts it, and its test
+ * metrics are those metrics.jsonl recorded then. A multi-seed or grid folder has no result.json until every seed
+ * has finished: its seeds' folders are reported one at a time.
+ */
+function readRunInProgress(dir: string, config: Record<string, unknown>, selectMetric: string): RunReport {
+  const metrics = join(dir, 'metrics.jsonl');
+  const resultFile = join(dir, 'result.json');
+  const ckptFile = ['last.ckpt', 'best.ckpt'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (!existsSync(metrics) || !ckptFile || typeof config.data !== 'string' || !Number.isInteger(config.seed)) {
+    const seeds = existsSync(join(dir, 'seed-1')) || existsSync(join(dir, 'grid')) ? ': a multi-seed or grid folder gets one when every seed has finished; give a seed\'s folder to see its progress' : ': not a run folder, or a run that has not reached its first epoch';
+    throw new DataError({ file: resultFile }, `no such file${seeds}`);
+  }
+  const epochs = readMetrics(metrics);
+  let best: EpochRecord | null = null;
+  for (const e of epochs) {
+    const score = e.valid?.[selectMetric];
+    if (score !== undefined && (best === null || score > best.valid![selectMetric])) best = e;
+  }
+  if (!best?.valid || !best.test) throw new DataError({ file: metrics }, `no epoch with validation and test metrics yet (${epochs.length} epoch(s) recorded)`);
+  const { meta } = readCheckpoint(ckptFile);
+  const last = epochs[epochs.length - 1];
+  const trainSeconds = epochs.map((e) => e.trainSeconds).filter((x): x is number => x !== null);
+  const result: SeedResult = {
+    file: metrics,
+    seed: config.seed as number,
+    model: meta.model,
+    dataset: { name: basename(config.data), checksum: meta.datasetChecksum },
+    bestEpoch: best.epoch,
+    hyper: meta.hyper,
+    valid: best.valid,
+    test: best.test,
+  };
+  const raw = {
+    epochsRun: last.epoch,
+    stoppedBy: 'not finished',
+    meanEpochTrainSeconds: trainSeconds.length ? trainSeconds.reduce((a, b) => a + b, 0) / trainSeconds.length : null,
+  };
+  return { dir, seeds: [{ dir, result, raw, epochs, explain: readExplain(dir), inProgress: true }], selectMetric, grid: null };
 }
 
 const METRIC_ORDER = ['recall', 'ndcg', 'precision', 'hit', 'mrr'];
@@ -249,6 +294,11 @@ function gridSection(report: RunReport): string {
   ].join('\n');
 }
 
+function standInNote(seed: ReportSeed, standIn: boolean): string {
+  if (seed.inProgress) return ' Whether this run\'s features are stand-ins (baby, sports and microlens-50k ship kNN graphs only) is written in result.json at the end.';
+  return standIn ? ' <strong>This run\'s features are stand-ins</strong> (see Data), so a model that reads features is not expected to reach the paper\'s figures.' : '';
+}
+
 /** The run's test figures beside the paper's for the same model, variant and dataset name, when the paper has them. */
 function paperSection(report: RunReport): string {
   const first = report.seeds[0];
@@ -263,7 +313,7 @@ function paperSection(report: RunReport): string {
   const what = `${paper.model}${paper.variant ? ` ${paper.variant}` : ''} on ${paper.dataset}`;
   return [
     '<h2>Against the paper</h2>',
-    `<p>${esc(paper.source)}: ${esc(what)}, test metrics. The paper's figures come from MMRec's 8:1:1 split of the authors' copy of the data (another random draw) and their raw features; the dataset is matched by its name only.${modalities.length ? ' <strong>This run\'s features are stand-ins</strong> (see Data), so a model that reads features is not expected to reach the paper\'s figures.' : ''}</p>`,
+    `<p>${esc(paper.source)}: ${esc(what)}, test metrics. The paper's figures come from MMRec's 8:1:1 split of the authors' copy of the data (another random draw) and their raw features; the dataset is matched by its name only.${standInNote(first, modalities.length > 0)}</p>`,
     table(['test metric', 'paper', 'this run', 'this run − paper'], rows),
   ].join('\n');
 }
@@ -372,6 +422,7 @@ export function renderRunReport(report: RunReport): string {
     `<style>${STYLE}</style></head><body>`,
     `<h1>${esc(title)}</h1>`,
     `<p class="lede">${esc(seedText)}. Early stopping and model selection on validation ${esc(report.selectMetric)}; test metrics at each seed's best validation epoch (full ranking over all items, training items masked).</p>`,
+    ...report.seeds.filter((s) => s.inProgress).map((s) => `<p class="warn"><strong>Not finished</strong>: no result.json yet. ${esc(s.epochs.length)} epoch(s) recorded, the last ${esc(s.raw.epochsRun)}; the figures are those of the best validation epoch so far (${esc(s.result.bestEpoch)}), not final. The data's counts, times and provenance come with result.json.</p>`),
     `<p>Test recall@20 <strong>${esc(formatMeanStd(r20))}</strong>, ndcg@20 <strong>${esc(formatMeanStd(n20))}</strong>.</p>`,
     '<h2>Test</h2>',
     metricsTable('test', report.seeds),

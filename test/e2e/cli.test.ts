@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { camrec } from '../helpers/cli.js';
 import { tempDir, writeInter } from '../helpers/files.js';
@@ -39,6 +39,17 @@ test('camrec train writes a complete run directory and one JSON line; eval repro
   assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 4);
   const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.equal(cfg.hyper.dim, 16);
+
+  // a run without result.json (interrupted, or still training) is reported from metrics.jsonl and its checkpoint:
+  // the same best epoch and test figures as result.json
+  const partial = join(root, 'partial');
+  mkdirSync(partial);
+  for (const f of ['config.json', 'metrics.jsonl', 'last.ckpt']) copyFileSync(join(out, f), join(partial, f));
+  const rep = await camrec(['report', partial]);
+  assert.equal(rep.code, 0, rep.stderr);
+  const partialHtml = readFileSync(join(partial, 'report.html'), 'utf8');
+  assert.ok(partialHtml.includes(`the figures are those of the best validation epoch so far (${result.bestEpoch}), not final.`));
+  assert.ok(partialHtml.includes(`Test recall@20 <strong>${result.test['recall@20'].toFixed(4)}</strong>, ndcg@20 <strong>${result.test['ndcg@20'].toFixed(4)}</strong>`));
 
   const ev = await camrec(['eval', '--checkpoint', join(out, 'best.ckpt'), '--json', '--threads', '1', '--backend', 'wasm']);
   assert.equal(ev.code, 0, ev.stderr);

@@ -149,7 +149,7 @@ test('bad input: one error naming the file, line and field', () => {
   const unfinished = join(dir, 'unfinished');
   mkdirSync(unfinished);
   writeFileSync(join(unfinished, 'metrics.jsonl'), `${JSON.stringify({ epoch: 1, loss: 1 })}\n`);
-  assert.throws(() => readRunReport(unfinished), /unfinished\/result\.json: no such file: the run has not finished; its metrics\.jsonl has 1 epoch\(s\)/);
+  assert.throws(() => readRunReport(unfinished), /unfinished\/result\.json: no such file: not a run folder, or a run that has not reached its first epoch/);
   const m = join(dir, 'metrics.jsonl');
   writeFileSync(m, `${JSON.stringify({ epoch: 1, loss: 1 })}\n{"epoch":2,\n`);
   assert.throws(() => readMetrics(m), (e: unknown) => e instanceof DataError && e.location.line === 2 && /not JSON/.test(e.message));
@@ -157,6 +157,20 @@ test('bad input: one error naming the file, line and field', () => {
   assert.throws(() => readMetrics(m), (e: unknown) => e instanceof DataError && e.location.field === 'epoch' && e.location.line === 1);
   writeFileSync(m, `${JSON.stringify({ epoch: 1, loss: 1, valid: [1] })}\n`);
   assert.throws(() => readMetrics(m), (e: unknown) => e instanceof DataError && e.location.field === 'valid');
+  // a multi-seed folder before every seed has finished; a folder that is no run
+  const seeds = join(dir, 'seeds');
+  writeSeed(join(seeds, 'seed-1'), 1, 0.1);
+  assert.throws(() => readRunReport(seeds), /seeds\/result\.json: no such file: a multi-seed or grid folder gets one when every seed has finished; give a seed's folder/);
+  const bare = join(dir, 'bare');
+  mkdirSync(bare);
+  assert.throws(() => readRunReport(bare), /bare\/result\.json: no such file: not a run folder, or a run that has not reached its first epoch/);
+  // a run that has trained an epoch but not evaluated yet
+  const early = join(dir, 'early');
+  mkdirSync(early);
+  writeFileSync(join(early, 'config.json'), JSON.stringify({ data: 'data/tiny', seed: 1 }));
+  writeFileSync(join(early, 'last.ckpt'), 'not read before the metrics are');
+  writeFileSync(join(early, 'metrics.jsonl'), `${JSON.stringify({ epoch: 1, loss: 1 })}\n`);
+  assert.throws(() => readRunReport(early), /early\/metrics\.jsonl: no epoch with validation and test metrics yet \(1 epoch\(s\) recorded\)/);
   // a grid.json without its selection
   const g = join(dir, 'grid');
   writeSeed(g, 1, 0.1);
