@@ -9,7 +9,7 @@ export async function compareCommand(runs: string[], opts: Record<string, unknow
   const digits = typeof opts.digits === 'number' ? opts.digits : 4;
   if (!Number.isInteger(digits) || digits < 1 || digits > 10) throw new ConfigError(`--digits: an integer from 1 to 10, got ${String(opts.digits)}`);
   const groups = readGroups(runs, { poolDatasets: opts.poolDatasets === true });
-  const c = compareGroups(groups, { ...(metrics ? { metrics } : {}), ...(typeof opts.baseline === 'string' ? { baseline: opts.baseline } : {}) });
+  const c = compareGroups(groups, { ...(metrics ? { metrics } : {}), ...(typeof opts.baseline === 'string' ? { baseline: opts.baseline } : {}), paper: opts.paper === true });
   if (opts.json) process.stdout.write(`${JSON.stringify(c)}\n`);
   else process.stdout.write(opts.markdown ? formatMarkdown(c, digits) : formatText(c, digits));
   return 0;

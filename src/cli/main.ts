@@ -102,6 +102,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
     .option('--metrics <list>', 'test metrics, comma-separated (default recall@20,ndcg@20)')
     .option('--pool-datasets', 'a run\'s seeds may come from different datasets (the simulator\'s one per seed); pairs still need the same data')
     .option('--digits <n>', 'decimals shown (default 4)', numberFlag('--digits'))
+    .option('--paper', 'each run beside the published figures for its model, ablation and dataset (the CaMRec paper\'s Tables 1 and 2)')
     .option('--markdown', 'markdown tables')
     .option('--json', 'one JSON line on stdout')
     .action(async (runs: string[], opts: Record<string, unknown>) => {

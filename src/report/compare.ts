@@ -14,6 +14,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, DataError } from '../errors/index.js';
+import { paperFigures, type PaperFigure } from './paper-figures.js';
 import { formatMeanStd, meanStd, type MeanStd } from '../train/summary.js';
 
 /** The validation metric runs are selected on (early stopping, grids): shown beside the test metrics. */
@@ -216,6 +217,8 @@ export interface GroupSummary {
   readonly test: Record<string, MeanStd>;
   /** Hyper-parameters that differ from the baseline's (keys both have); null for the baseline or without one. */
   readonly differsFromBaseline: Record<string, { run: unknown; baseline: unknown }> | null;
+  /** With `paper`: the published figures for this model, variant and dataset name (src/report/paper-figures.ts), or null. */
+  readonly paper?: PaperFigure | null;
 }
 
 export interface PairedComparison {
@@ -251,7 +254,7 @@ function metricValues(g: RunGroup, split: 'valid' | 'test', metric: string): num
 }
 
 /** Summaries of every group and, with a baseline label, every other group against it, paired by seed. */
-export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: readonly string[]; baseline?: string } = {}): Comparison {
+export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: readonly string[]; baseline?: string; paper?: boolean } = {}): Comparison {
   if (groups.length === 0) throw new ConfigError('compare: give at least one run');
   const labels = new Set<string>();
   for (const g of groups) {
@@ -287,6 +290,7 @@ export function compareGroups(groups: readonly RunGroup[], opts: { metrics?: rea
       valid: { [SELECTION_METRIC]: meanStd(metricValues(g, 'valid', SELECTION_METRIC)) },
       test: Object.fromEntries(metrics.map((m) => [m, meanStd(metricValues(g, 'test', m))])),
       differsFromBaseline: differs,
+      ...(opts.paper ? { paper: paperFigures(first.model, first.dataset.name, first.hyper) } : {}),
     };
   });
   const paired = !base ? [] : groups.filter((g) => g !== base).flatMap((g) => metrics.map((metric) => pairOnSeeds(g, base, metric)));
@@ -336,7 +340,8 @@ function tables(c: Comparison, digits: number): { title: string; header: string[
     header: ['run', 'model', 'dataset', 'seeds', 'best epochs', `valid ${c.selectionMetric}`, ...c.metrics.map((m) => `test ${m}`)],
     rows: c.runs.map((r) => [r.label, r.model, r.dataset, r.seeds.join(','), r.bestEpochs.join(','), formatMeanStd(r.valid[c.selectionMetric], digits), ...c.metrics.map((m) => formatMeanStd(r.test[m], digits))]),
   };
-  if (!c.baseline) return [runs];
+  const withPaper = c.runs.some((r) => r.paper !== undefined) ? [paperTable(c, digits)] : [];
+  if (!c.baseline) return [runs, ...withPaper];
   const others = c.runs.filter((r) => r.label !== c.baseline);
   const paired = {
     title: `against ${c.baseline}, paired by seed: ${c.rule}`,
@@ -346,7 +351,21 @@ function tables(c: Comparison, digits: number): { title: string; header: string[
       return [r.label, ps[0]?.sharedSeeds.join(',') || '—', ...ps.map((p) => pairedCell(p, digits)), differsText(r)];
     }),
   };
-  return [runs, paired];
+  return [runs, paired, ...withPaper];
+}
+
+/** Each run's test mean beside the paper's figure for the same model, variant and dataset name (--paper). */
+function paperTable(c: Comparison, digits: number): { title: string; header: string[]; rows: string[][] } {
+  return {
+    title: 'against the published figures (run mean − paper; the paper used another split of its own copy of the data, and raw features where ours may be stand-ins)',
+    header: ['run', 'published', ...c.metrics.map((m) => `test ${m}`)],
+    rows: c.runs.map((r) => {
+      const p = r.paper;
+      if (!p) return [r.label, 'none for this model and dataset', ...c.metrics.map(() => '—')];
+      const source = `${p.source}${p.variant ? `, ${p.variant}` : ''}`;
+      return [r.label, source, ...c.metrics.map((m) => (p.metrics[m] === undefined ? '—' : `${fixed(p.metrics[m], digits)} (${signed(r.test[m].mean - p.metrics[m], digits)})`))];
+    }),
+  };
 }
 
 /** Aligned plain-text tables for a terminal. */

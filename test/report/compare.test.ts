@@ -185,3 +185,17 @@ test('a setting only one side recorded (a key added since the baseline ran) is n
   assert.match(text, /dim not recorded \(baseline 64\)/);
   assert.doesNotMatch(text, /same settings/);
 });
+
+test('--paper: each run beside the published figure for its model, ablation and dataset, with the difference', () => {
+  const root = tempDir('compare-paper');
+  const full = writeJson(join(root, 'full.json'), result(1, 0.1, 0.05));
+  const nofd = writeJson(join(root, 'nofd.json'), result(1, 0.09, 0.04, { hyper: { dim: 64, backdoor: true, frontdoor: false } }));
+  const tiktok = writeJson(join(root, 'tiktok.json'), result(1, 0.09, 0.04, { dataset: { name: 'tiktok', checksum: 'beef' } }));
+  const c = compareGroups(readGroups([full, nofd, tiktok]), { paper: true });
+  assert.deepEqual(c.runs.map((r) => r.paper?.metrics['recall@20'] ?? null), [0.1068, 0.1018, null]);
+  const text = formatText(c);
+  assert.match(text, /^full\s+CaMRec paper, Table 1\s+0\.1068 \(−0\.0068\)\s+0\.0471 \(\+0\.0029\)$/m);
+  assert.match(text, /^nofd\s+CaMRec paper, Table 2 \(ablations\), w\/o Frontdoor\s+0\.1018 \(−0\.0118\)\s+0\.0443 \(−0\.0043\)$/m);
+  assert.match(text, /^tiktok\s+none for this model and dataset\s+—\s+—$/m);
+  assert.ok(!formatText(compareGroups(readGroups([full]))).includes('published'), 'no paper table unless asked');
+});
