@@ -268,9 +268,11 @@ function curves(report: RunReport): string {
     const best = points.find((p) => p[0] === s.result.bestEpoch);
     return { name: name(s), points, ...(best ? { mark: best } : {}) };
   });
+  const seconds: Series[] = withEpochs.map((s) => ({ name: name(s), points: s.epochs.map((e) => [e.epoch, e.trainSeconds ?? NaN] as const) }));
   const charts = [
     lineChart({ title: 'Training loss (epoch mean)', xLabel: 'epoch', yLabel: 'loss', series: loss }),
     lineChart({ title: `Validation ${report.selectMetric} (circle: best epoch)`, xLabel: 'epoch', yLabel: report.selectMetric, series: valid }),
+    lineChart({ title: 'Training seconds per epoch (wall clock)', xLabel: 'epoch', yLabel: 'seconds', series: seconds }),
   ];
   const first = withEpochs[0];
   const parts = [...new Set(first.epochs.flatMap((e) => Object.keys(e.parts)))];

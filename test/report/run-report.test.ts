@@ -59,6 +59,7 @@ test('a one-seed run: test metrics, the best epoch marked on the validation curv
   assert.match(html, /<tr><td>recall<\/td><td class="num">0\.0617<\/td><td class="num">0\.1234<\/td><\/tr>\n<tr><td>ndcg<\/td>/);
   assert.ok(html.includes('<title>seed 7: epoch 2, 0.2</title>'), 'the best epoch (2) marked on the validation curve');
   assert.ok(html.includes('aria-label="bpr"') && html.includes('aria-label="ssl"'), 'one small chart per loss part');
+  assert.ok(html.includes('aria-label="Training seconds per epoch (wall clock)"'));
   assert.ok(!html.includes('stand-in'), 'no stand-in warning for raw features');
   assert.equal(renderRunReport(readRunReport(dir)), html, 'the same run gives the same bytes');
   assert.equal(writeRunReport(dir), join(dir, 'report.html'));
