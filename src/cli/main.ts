@@ -111,7 +111,7 @@ export async function main(argv: string[], mainOpts: MainOptions = {}): Promise<
 
   program
     .command('report')
-    .description('write a finished run\'s report.html: metrics, curves, selection, data, cost and provenance (one seed, or a multi-seed or grid folder)')
+    .description('write a run\'s report.html: metrics, curves, selection, the paper\'s figures, data, cost and provenance (one seed, a multi-seed or grid folder, or one seed still training)')
     .argument('<run>', 'a run folder (the --out of camrec train)')
     .option('--out <file>', 'where to write it (default <run>/report.html)')
     .action((run: string, opts: Record<string, unknown>) => {

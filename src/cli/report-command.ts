@@ -1,4 +1,4 @@
-/** `camrec report <run>`: a finished run's report.html (src/report/run-report.ts). */
+/** `camrec report <run>`: a run's report.html, finished or still training (src/report/run-report.ts). */
 import { writeRunReport } from '../report/run-report.js';
 
 export function reportCommand(run: string, opts: Record<string, unknown>): number {

@@ -13,6 +13,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../data/index.js';
 import { DataError } from '../errors/index.js';
 import { readCheckpoint } from '../train/checkpoint.js';
+import { initialEarlyStop, updateEarlyStop } from '../train/earlystop.js';
 import { formatMeanStd, meanStd, summarize } from '../train/summary.js';
 import { readJsonObject, readResults, SELECTION_METRIC, type SeedResult } from './compare.js';
 import { lineChart, type Series } from './line-chart.js';
@@ -136,7 +137,10 @@ function readGrid(file: string, selectMetric: string): RunReport['grid'] {
   return { seed: g.seed as number, selected, rows };
 }
 
-/** Everything a report shows, read from a finished run folder (one seed, or a multi-seed or grid folder). */
+/**
+ * Everything a report shows, read from a run folder: a finished one (one seed, or a multi-seed or grid folder), or
+ * one seed's folder still training.
+ */
 export function readRunReport(dir: string): RunReport {
   let isDir = false;
   try {
@@ -162,7 +166,7 @@ export function readRunReport(dir: string): RunReport {
 /**
  * A one-seed run folder without result.json (still training, or stopped before the end): its config.json, its
  * metrics.jsonl up to now and its newest checkpoint's header (the model's resolved hyper-parameters and the data's
- * checksum). The best epoch is the first with the highest validation score, as early stopping counts it, and its test
+ * checksum). The best epoch is early stopping's (src/train/earlystop.ts: the first with the highest score), and its test
  * metrics are those metrics.jsonl recorded then. A multi-seed or grid folder has no result.json until every seed
  * has finished: its seeds' folders are reported one at a time.
  */
@@ -175,11 +179,12 @@ function readRunInProgress(dir: string, config: Record<string, unknown>, selectM
     throw new DataError({ file: resultFile }, `no such file${seeds}`);
   }
   const epochs = readMetrics(metrics);
-  let best: EpochRecord | null = null;
+  let stop = initialEarlyStop;
   for (const e of epochs) {
     const score = e.valid?.[selectMetric];
-    if (score !== undefined && (best === null || score > best.valid![selectMetric])) best = e;
+    if (score !== undefined) stop = updateEarlyStop(stop, score, e.epoch, Infinity);
   }
+  const best = epochs.find((e) => e.epoch === stop.bestEpoch);
   if (!best?.valid || !best.test) throw new DataError({ file: metrics }, `no epoch with validation and test metrics yet (${epochs.length} epoch(s) recorded)`);
   const { meta } = readCheckpoint(ckptFile);
   const last = epochs[epochs.length - 1];
@@ -311,11 +316,10 @@ function paperSection(report: RunReport): string {
     const ours = stats[k];
     return [esc(k), esc(p.toFixed(4)), ours ? esc(formatMeanStd(ours)) : '—', ours ? esc(`${ours.mean >= p ? '+' : ''}${(ours.mean - p).toFixed(4)}`) : '—'];
   });
-  const modalities = ((first.raw.dataset as { modalities?: Modality[] } | undefined)?.modalities ?? []).filter((m) => m.standIn === true);
   const what = `${paper.model}${paper.variant ? ` ${paper.variant}` : ''} on ${paper.dataset}`;
   return [
     '<h2>Against the paper</h2>',
-    `<p>${esc(paper.source)}: ${esc(what)}, test metrics. The paper's figures come from MMRec's 8:1:1 split of the authors' copy of the data (another random draw) and their raw features; the dataset is matched by its name only.${standInNote(first, modalities.length > 0)}</p>`,
+    `<p>${esc(paper.source)}: ${esc(what)}, test metrics. The paper's figures come from MMRec's 8:1:1 split of the authors' copy of the data (another random draw) and their raw features; the dataset is matched by its name only.${standInNote(first, modalitiesOf(first).some((m) => m.standIn === true))}</p>`,
     table(['test metric', 'paper', 'this run', 'this run − paper'], rows),
   ].join('\n');
 }
@@ -361,10 +365,16 @@ interface Modality {
   provenance?: unknown;
 }
 
+/** The modalities result.json describes (none for a run in progress). */
+function modalitiesOf(seed: ReportSeed): Modality[] {
+  const ds = seed.raw.dataset as { modalities?: unknown } | undefined;
+  return Array.isArray(ds?.modalities) ? (ds.modalities as Modality[]) : [];
+}
+
 function dataSection(seed: ReportSeed): string {
   const ds = (seed.raw.dataset ?? {}) as Record<string, unknown>;
   const counts = ['users', 'items', 'train', 'valid', 'test'].map((k) => [esc(k), esc(ds[k] ?? '—')]);
-  const modalities = Array.isArray(ds.modalities) ? (ds.modalities as Modality[]) : [];
+  const modalities = modalitiesOf(seed);
   const standIns = modalities.filter((m) => m.standIn === true);
   return [
     '<h2>Data</h2>',
